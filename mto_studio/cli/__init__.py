@@ -1,0 +1,76 @@
+"""The `mto-studio` command line: subcommands over the core; no subcommand launches the GUI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from mto_studio import __version__
+from mto_studio.core.runtime import prepare_environment
+
+#: name → (module path, help); modules are imported only when their command runs, so `--help` stays fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "templates": ("mto_studio.cli.templates_cmd", "list the template library"),
+    "render": ("mto_studio.cli.render_cmd", "render a template on rows of a data file"),
+}
+EXIT_USAGE = 2
+
+
+def register(name: str, module: str, help_text: str) -> None:
+    COMMANDS[name] = (module, help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="mto-studio",
+        description="MTO Studio: match tasks to the pre-training objectives of encoder-decoder models. "
+                    "Without a command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"mto-studio {__version__}")
+    parser.add_argument("--self-test", action="store_true", help="check the installation end to end and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).configure(command_parser)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"mto-studio: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    prepare_environment()
+    from mto_studio.core.errors import MtoError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
+    try:
+        if args.self_test:
+            from mto_studio.cli.selftest import run_self_test
+
+            return run_self_test()
+        if run is None:
+            return _launch_gui(parser)
+        return int(run(args) or 0)
+    except MtoError as exc:
+        return _fail(exc.one_line())
+    except KeyboardInterrupt:
+        print("mto-studio: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _launch_gui(parser: argparse.ArgumentParser) -> int:
+    try:
+        from mto_studio.gui.app import run_app
+    except ImportError:
+        parser.print_help()
+        return 0
+    return run_app([])

@@ -1,0 +1,44 @@
+"""Options and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_data_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument("--data", required=required, metavar="FILE",
+                        help="CSV, TSV, JSONL/JSON or Parquet file (or a hub dataset id when online)")
+    parser.add_argument("--columns", metavar="SPEC",
+                        help="explicit column mapping, e.g. input=head,target=tail,relation=rel")
+    parser.add_argument("--format", dest="data_format", choices=["csv", "tsv", "json", "jsonl", "parquet"],
+                        help="file format when the suffix does not tell")
+    parser.add_argument("--keep-none", action="store_true",
+                        help="keep rows whose target is empty or 'none' (dropped by default)")
+
+
+def load_data_from_args(args: argparse.Namespace):
+    from mto_studio.core.data import ColumnMapping, load_task_data
+
+    mapping = ColumnMapping.parse(args.columns) if args.columns else None
+    return load_task_data(args.data, mapping, fmt=args.data_format, keep_none=args.keep_none)
+
+
+def library_with(template_refs: list[str], folder: str | None = None):
+    """The template library plus any template files named by path; returns (library, templates)."""
+    from mto_studio.core.templates import TemplateLibrary
+
+    library = TemplateLibrary()
+    if folder:
+        library.load_folder(folder)
+    templates = []
+    for ref in template_refs:
+        template = library.get(ref)
+        if template.name not in library or library.get(template.name) is not template:
+            library.add(template)
+        library.check(template)
+        templates.append(template)
+    return library, templates
+
+
+def split_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]

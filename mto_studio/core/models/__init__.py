@@ -1,0 +1,1 @@
+"""Models: loading any HF encoder-decoder, the embedded mto-tiny, and the Objective Lab (pre-training)."""

@@ -1,0 +1,73 @@
+"""Load any HF encoder-decoder and its tokenizer from a folder or (online) a hub id, with clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mto_studio.core.errors import ModelError
+from mto_studio.core.resources import resource
+from mto_studio.core.runtime import is_offline
+
+EMBEDDED_MODEL = "mto-tiny"
+
+
+def embedded_model_dir() -> Path:
+    return resource("models", EMBEDDED_MODEL)
+
+
+def resolve_model_ref(ref: str | os.PathLike | None) -> str:
+    """A model reference: None or 'mto-tiny' → the embedded model folder; a path → that folder; else a hub id."""
+    if ref is None or str(ref) in ("", EMBEDDED_MODEL, "embedded"):
+        return str(embedded_model_dir())
+    path = Path(str(ref)).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"{path} is a file, not a model folder", "pick the folder that holds config.json")
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} holds no config.json", "pick a folder saved with save_pretrained()")
+        return str(path)
+    text = str(ref)
+    looks_like_path = text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep == "\\" and "\\" in text
+    if looks_like_path:
+        raise ModelError(f"model folder not found: {text}", "check the path, or use the embedded model (mto-tiny)")
+    if is_offline():
+        raise ModelError(
+            f"'{text}' is not a local folder, and hub models need a network connection",
+            "give the path of a downloaded model folder, use mto-tiny, or set MTO_ONLINE=1 when online "
+            "(models already in your HF cache load offline by their folder path)",
+        )
+    return text
+
+
+def load_tokenizer(ref: str | os.PathLike | None):
+    from transformers import AutoTokenizer
+
+    where = resolve_model_ref(ref)
+    try:
+        return AutoTokenizer.from_pretrained(where)
+    except Exception as exc:  # HF raises OSError/ValueError/… for every kind of bad folder
+        raise ModelError(f"cannot load a tokenizer from {where}: {str(exc).splitlines()[0][:200]}",
+                         "pick a model folder that holds tokenizer files (tokenizer.json or spiece.model)") from exc
+
+
+def load_seq2seq(ref: str | os.PathLike | None, *, dtype=None):
+    """Load (model, tokenizer). Raises ModelError if the model is not an encoder-decoder."""
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
+    where = resolve_model_ref(ref)
+    try:
+        config = AutoConfig.from_pretrained(where)
+    except Exception as exc:
+        raise ModelError(f"cannot read the model config in {where}: {str(exc).splitlines()[0][:200]}",
+                         "pick a folder saved with save_pretrained()") from exc
+    if not getattr(config, "is_encoder_decoder", False):
+        raise ModelError(f"{where} holds a {config.model_type} model, which is not an encoder-decoder",
+                         "MTO Studio trains encoder-decoders: T5, Flan-T5, mT5, BART")
+    try:
+        model = AutoModelForSeq2SeqLM.from_pretrained(where, dtype=dtype) if dtype else \
+            AutoModelForSeq2SeqLM.from_pretrained(where)
+    except Exception as exc:
+        raise ModelError(f"cannot load the model weights in {where}: {str(exc).splitlines()[0][:200]}",
+                         "check that the folder holds model.safetensors or pytorch_model.bin") from exc
+    return model, load_tokenizer(where)

@@ -1,0 +1,1 @@
+"""Deciding which pre-training objective (Filling or Mapping) each relation matches."""

@@ -1,0 +1,231 @@
+"""The template file format (TOML), its validation, and writing templates back to text.
+
+    name = "unsup-nat"
+    description = "Input, relation phrase, sentinel: the Filling template"
+    objective = "filling"            # filling | mapping | mixed
+    source = "{input} {rel} {mask}"
+    target = "{mask} {target}"
+    # optional:
+    prefix = "question"              # text for {prefix}; default: the relation's name
+    soft_length = 8                  # length of a bare {soft}
+    [phrases.xIntent]                # override the relation-phrase table for this template
+    clause = "When {input}, PersonX's aim is"
+    connective = "because PersonX wanted"
+
+A mixed template has ``filling = "NAME"`` and ``mapping = "NAME"`` instead of source and target.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from mto_studio.core.errors import TemplateError
+from mto_studio.core.templates.model import MAX_SOFT_LENGTH, Objective, Phrase, SlotKind, Template
+from mto_studio.core.templates.pattern import parse_pattern
+
+FIELDS = ("format", "name", "description", "objective", "source", "target", "prefix", "soft_length", "phrases",
+          "filling", "mapping")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+def _line_of(text: str | None, key: str) -> int | None:
+    if not text:
+        return None
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def template_from_dict(data: dict[str, Any], *, text: str | None = None, source_name: str | None = None,
+                       builtin: bool = False, path: str | None = None) -> Template:
+    """Validate a parsed mapping and build a Template; every error names the field and, with ``text``, the
+    line."""
+
+    def fail(message: str, hint: str, key: str | None = None, column: int | None = None) -> TemplateError:
+        return TemplateError(message, hint, field=key, line=_line_of(text, key) if key else None, column=column,
+                             source_name=source_name)
+
+    if not isinstance(data, dict):
+        raise fail("the template must be a table of fields", "start with name = \"…\"")
+    for key in data:
+        if key not in FIELDS:
+            close = [f for f in FIELDS if f[:3] == str(key)[:3]]
+            hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(FIELDS)}"
+            raise fail(f"unknown field '{key}'", hint, str(key))
+
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("missing name", 'add name = "my-template"', "name" if "name" in data else None)
+    if not _NAME_RE.match(name):
+        raise fail(f"bad name '{name}'", "use letters, digits, '-', '_', '.' (up to 64 characters)", "name")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise fail("description must be text", 'write description = "…"', "description")
+
+    raw_objective = data.get("objective")
+    if raw_objective is None:
+        raise fail("missing objective", 'add objective = "filling", "mapping" or "mixed"')
+    try:
+        objective = Objective(str(raw_objective).strip().lower())
+    except ValueError:
+        raise fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping" or "mixed"',
+                   "objective") from None
+
+    prefix = data.get("prefix")
+    if prefix is not None and not isinstance(prefix, str):
+        raise fail("prefix must be text", 'write prefix = "question"', "prefix")
+    soft_length = data.get("soft_length", 8)
+    if isinstance(soft_length, bool) or not isinstance(soft_length, int) or not 1 <= soft_length <= MAX_SOFT_LENGTH:
+        raise fail(f"soft_length must be a whole number from 1 to {MAX_SOFT_LENGTH}", "e.g. soft_length = 8",
+                   "soft_length")
+    phrases = _parse_phrases(data.get("phrases", {}), fail)
+    common = dict(name=name, objective=objective, description=description, prefix=prefix,
+                  soft_length=soft_length, phrases=phrases, builtin=builtin, path=path)
+
+    if objective is Objective.MIXED:
+        for key in ("source", "target"):
+            if key in data:
+                raise fail(f"a mixed template has no {key} pattern", "name its two templates with filling = \"…\" "
+                           "and mapping = \"…\"", key)
+        names = {}
+        for key in ("filling", "mapping"):
+            value = data.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise fail(f"a mixed template needs '{key}'", f'add {key} = "NAME" (a {key} template)',
+                           key if key in data else None)
+            names[key] = value.strip()
+        return Template(filling=names["filling"], mapping=names["mapping"], **common)
+
+    for key in ("filling", "mapping"):
+        if key in data:
+            raise fail(f"'{key}' is only for mixed templates", 'remove it, or set objective = "mixed"', key)
+    patterns = {}
+    for key in ("source", "target"):
+        if key not in data:
+            example = '"{input} {rel} {mask}"' if key == "source" else '"{mask} {target}"'
+            raise fail(f"missing {key} pattern", f"add {key} = {example}")
+        try:
+            patterns[key] = parse_pattern(data[key], key)
+        except TemplateError as exc:
+            raise TemplateError(exc.bare_message, exc.hint, field=key, line=_line_of(text, key), column=exc.column,
+                                source_name=source_name) from None
+    template = Template(source=patterns["source"], target=patterns["target"], **common)
+    _check_structure(template, fail)
+    return template
+
+
+def _parse_phrases(raw: Any, fail) -> dict[str, Phrase]:
+    if not isinstance(raw, dict):
+        raise fail("phrases must be a table of relations", "write [phrases.xIntent] then clause/connective",
+                   "phrases")
+    out: dict[str, Phrase] = {}
+    for relation, entry in raw.items():
+        if isinstance(entry, str):
+            entry = {"connective": entry}
+        if not isinstance(entry, dict):
+            raise fail(f"phrase for '{relation}' must be a table", "give clause = \"…\" and/or connective = \"…\"",
+                       "phrases")
+        unknown = set(entry) - {"clause", "connective"}
+        if unknown:
+            raise fail(f"unknown key(s) {sorted(unknown)} in phrase for '{relation}'", "use clause and connective",
+                       "phrases")
+        clause, connective = entry.get("clause", ""), entry.get("connective", "")
+        if not isinstance(clause, str) or not isinstance(connective, str):
+            raise fail(f"phrase for '{relation}' must be text", "quote the clause and the connective", "phrases")
+        if clause and clause.count("{input}") != 1:
+            raise fail(f"the clause for '{relation}' must hold {{input}} exactly once",
+                       'e.g. clause = "After {input}, PersonX feels"', "phrases")
+        out[str(relation)] = Phrase(clause=clause, connective=connective)
+    return out
+
+
+def _check_structure(template: Template, fail) -> None:
+    n_input = template.count(SlotKind.INPUT, "source")
+    if n_input != 1:
+        raise fail(f"the source must hold {{input}} exactly once (found {n_input})",
+                   "put one {input} in the source pattern", "source")
+    n_target = template.count(SlotKind.TARGET, "target")
+    if n_target != 1:
+        raise fail(f"the target must hold {{target}} exactly once (found {n_target})",
+                   'e.g. target = "{mask} {target}" or "{target}"', "target")
+    src_masks = template.count(SlotKind.MASK, "source")
+    tgt_masks = template.count(SlotKind.MASK, "target")
+    if template.objective is Objective.MAPPING and (src_masks or tgt_masks):
+        raise fail("a mapping template has no sentinels", 'remove {mask}, or set objective = "filling"',
+                   "source" if src_masks else "target")
+    if src_masks and tgt_masks not in (src_masks, src_masks + 1):
+        raise fail(
+            f"mismatched sentinels: the source has {src_masks}, the target {tgt_masks}",
+            f"the target must repeat the source's {src_masks} sentinel(s) in order (optionally one closing "
+            f"sentinel more), e.g. target = \"{' '.join(['{mask}'] * src_masks)} {{target}}\"",
+            "target",
+        )
+    if template.objective is Objective.FILLING and not tgt_masks:
+        raise fail("a filling template's target must start with a sentinel", 'e.g. target = "{mask} {target}", '
+                   'or set objective = "mapping"', "target")
+
+
+def parse_template_text(text: str, *, source_name: str | None = None, builtin: bool = False,
+                        path: str | None = None) -> Template:
+    """Parse a TOML template; syntax errors give the line number."""
+    if not isinstance(text, str):
+        raise TemplateError("template text must be a string", "read the file as UTF-8 text", source_name=source_name)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        column = getattr(exc, "colno", None)
+        message = getattr(exc, "msg", str(exc))
+        if line is None:
+            found = re.search(r"line (\d+), column (\d+)", str(exc))
+            if found:
+                line, column = int(found.group(1)), int(found.group(2))
+            message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise TemplateError(f"syntax error: {message}", "fix the TOML at that line (strings need quotes)",
+                            line=line, column=column, source_name=source_name) from None
+    return template_from_dict(data, text=text, source_name=source_name, builtin=builtin, path=path)
+
+
+def load_template(path: str | os.PathLike, *, builtin: bool = False) -> Template:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TemplateError(f"file not found: {path}", "check the path, or give a built-in name (mto-studio templates)"
+                            ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"cannot read {path}: {exc}", "save the template as UTF-8 text") from None
+    return parse_template_text(text, source_name=path.name, builtin=builtin, path=str(path))
+
+
+def template_to_dict(template: Template) -> dict[str, Any]:
+    data: dict[str, Any] = {"format": 1, "name": template.name}
+    if template.description:
+        data["description"] = template.description
+    data["objective"] = template.objective.value
+    if template.is_mixed:
+        data["filling"] = template.filling
+        data["mapping"] = template.mapping
+    else:
+        data["source"] = template.source_text
+        data["target"] = template.target_text
+    if template.prefix is not None:
+        data["prefix"] = template.prefix
+    if template.soft_length != 8:
+        data["soft_length"] = template.soft_length
+    if template.phrases:
+        data["phrases"] = {
+            rel: {k: v for k, v in (("clause", p.clause), ("connective", p.connective)) if v}
+            for rel, p in template.phrases.items()
+        }
+    return data
+
+
+def template_to_toml(template: Template) -> str:
+    return tomli_w.dumps(template_to_dict(template))

@@ -1,0 +1,137 @@
+"""The template library: built-ins from resources/templates, plus user and project templates, by name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from mto_studio.core.errors import TemplateError
+from mto_studio.core.fsio import atomic_write_text
+from mto_studio.core.objectives.rules import RuleTable, builtin_rules
+from mto_studio.core.resources import resource
+from mto_studio.core.templates.fileformat import load_template, template_to_toml
+from mto_studio.core.templates.model import Objective, Template
+from mto_studio.core.templates.phrases import PhraseTable, builtin_phrases
+from mto_studio.core.templates.render import T5_STYLE, Rendered, SentinelStyle, render
+
+BUILTIN_NAMES = ("sup", "sup-nat", "unsup", "unsup-nat", "unsupnat", "mixed")
+#: Mixed templates fall back to Mapping for relations no decision covers (the conventional choice).
+UNDECIDED_FALLBACK = Objective.MAPPING
+
+
+@lru_cache(maxsize=1)
+def _builtin_templates() -> tuple[Template, ...]:
+    folder = resource("templates")
+    return tuple(load_template(p, builtin=True) for p in sorted(folder.glob("*.toml")))
+
+
+class TemplateLibrary:
+    """Templates by name. Later additions shadow earlier ones (project > user > built-in)."""
+
+    def __init__(self, templates: Iterable[Template] = (), *, with_builtins: bool = True,
+                 phrases: PhraseTable | None = None, rules: RuleTable | None = None,
+                 objectives: Mapping[str, Objective] | None = None) -> None:
+        self._templates: dict[str, Template] = {}
+        if with_builtins:
+            for template in _builtin_templates():
+                self._templates[template.name] = template
+        for template in templates:
+            self.add(template)
+        self.phrases = phrases or builtin_phrases()
+        self.rules = rules or builtin_rules()
+        #: Per-relation objective decisions (e.g. from the analyzer); they win over the rule table.
+        self.objectives: dict[str, Objective] = dict(objectives or {})
+
+    # --- registry ---------------------------------------------------------------------------------------
+    def add(self, template: Template) -> None:
+        self._templates[template.name] = template
+
+    def remove(self, name: str) -> None:
+        template = self.get(name)
+        if template.builtin:
+            raise TemplateError(f"'{name}' is built in and cannot be removed", "duplicate it and edit the copy")
+        del self._templates[name]
+
+    def names(self) -> list[str]:
+        builtin_order = {n: i for i, n in enumerate(BUILTIN_NAMES)}
+        return sorted(self._templates, key=lambda n: (n not in builtin_order, builtin_order.get(n, 0), n))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._templates
+
+    def __iter__(self):
+        return iter(self._templates[n] for n in self.names())
+
+    def get(self, name_or_path: str) -> Template:
+        """A template by name, or loaded from a .toml path."""
+        if name_or_path in self._templates:
+            return self._templates[name_or_path]
+        if name_or_path.endswith(".toml") or os.sep in name_or_path or Path(name_or_path).is_file():
+            return load_template(name_or_path)
+        raise TemplateError(f"unknown template '{name_or_path}'",
+                            f"use one of {', '.join(self.names())}, or a path to a .toml template file")
+
+    def load_folder(self, folder: str | os.PathLike) -> list[TemplateError]:
+        """Add every template file in ``folder``; returns the errors of files that failed (they are skipped)."""
+        errors: list[TemplateError] = []
+        for path in sorted(Path(folder).glob("*.toml")):
+            try:
+                self.add(load_template(path))
+            except TemplateError as exc:
+                errors.append(exc)
+        return errors
+
+    def save(self, template: Template, folder: str | os.PathLike) -> Path:
+        path = Path(folder) / f"{template.name}.toml"
+        atomic_write_text(path, template_to_toml(template))
+        self.add(template.with_changes(path=str(path), builtin=False))
+        return path
+
+    # --- mixed templates ----------------------------------------------------------------------------------
+    def objective_for(self, relation: str) -> tuple[Objective, str]:
+        """The objective for ``relation`` and what decided it: 'analysis', 'rules' or 'fallback'."""
+        if relation in self.objectives:
+            return self.objectives[relation], "analysis"
+        ruled = self.rules.decide(relation)
+        if ruled is not None:
+            return ruled, "rules"
+        return UNDECIDED_FALLBACK, "fallback"
+
+    def resolve(self, template: Template, relation: str) -> Template:
+        """The concrete template used for ``relation`` (the template itself unless it is mixed)."""
+        if not template.is_mixed:
+            return template
+        objective, _ = self.objective_for(relation)
+        name = template.filling if objective is Objective.FILLING else template.mapping
+        concrete = self.get(name)
+        if concrete.is_mixed:
+            raise TemplateError(f"mixed template '{template.name}' points at another mixed template '{name}'",
+                                "name a filling and a mapping template", field="filling")
+        return concrete
+
+    def check(self, template: Template) -> None:
+        """Library-level checks (mixed references exist and have the right objectives)."""
+        if not template.is_mixed:
+            return
+        for key, want in (("filling", Objective.FILLING), ("mapping", Objective.MAPPING)):
+            name = getattr(template, key)
+            if name not in self._templates:
+                raise TemplateError(f"'{name}' is not in the library", f"set {key} to one of {', '.join(self.names())}",
+                                    field=key)
+            if self._templates[name].objective is not want:
+                raise TemplateError(f"'{name}' is a {self._templates[name].objective} template, not {want}",
+                                    f"pick a {want} template for '{key}'", field=key)
+
+    def render(self, template: Template | str, relation: str, input_text: str, target_text: str = "", *,
+               references: tuple[str, ...] = (), style: SentinelStyle = T5_STYLE,
+               phrases: PhraseTable | None = None) -> Rendered:
+        if isinstance(template, str):
+            template = self.get(template)
+        return render(template, relation, input_text, target_text, references=references,
+                      phrases=phrases or self.phrases, style=style, resolve=self.resolve)
+
+
+def builtin_template(name: str) -> Template:
+    return TemplateLibrary().get(name)

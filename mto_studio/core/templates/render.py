@@ -1,0 +1,199 @@
+"""Render a template on a row: source and target strings, sentinels numbered, soft prompts marked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mto_studio.core.errors import ModelError, TemplateError
+from mto_studio.core.templates.model import Objective, Slot, SlotKind, Template, join_pieces
+from mto_studio.core.templates.phrases import PhraseTable, builtin_phrases
+
+SOFT_TOKEN = "<soft_{}>"
+SOFT_TOKEN_RE = re.compile(r"<soft_(\d+)>")
+T5_SENTINEL = "<extra_id_{}>"
+T5_SENTINEL_RE = re.compile(r"<extra_id_(\d+)>")
+MAX_T5_SENTINELS = 100
+
+
+@dataclass(frozen=True)
+class SentinelStyle:
+    """How sentinels are written. ``t5``: <extra_id_N>. ``mask``: the model's mask token in the source
+    (BART); target sentinels are dropped because such models generate the filled text itself."""
+
+    kind: str = "t5"
+    mask_token: str | None = None
+
+    def source(self, index: int) -> str:
+        if self.kind == "t5":
+            return T5_SENTINEL.format(index)
+        return self.mask_token or "<mask>"
+
+    def target(self, index: int) -> str:
+        return T5_SENTINEL.format(index) if self.kind == "t5" else ""
+
+
+T5_STYLE = SentinelStyle("t5")
+
+
+def sentinel_style_for(tokenizer) -> SentinelStyle | None:
+    """T5 sentinels if the tokenizer has <extra_id_0> as one token, else its mask token, else None."""
+    if tokenizer is None:
+        return T5_STYLE
+    vocab_has = getattr(tokenizer, "convert_tokens_to_ids", None)
+    if vocab_has is not None:
+        token_id = tokenizer.convert_tokens_to_ids(T5_SENTINEL.format(0))
+        if token_id is not None and token_id != tokenizer.unk_token_id:
+            return T5_STYLE
+    mask = getattr(tokenizer, "mask_token", None)
+    if mask:
+        return SentinelStyle("mask", mask)
+    return None
+
+
+def require_sentinel_style(tokenizer, model_name: str = "this model") -> SentinelStyle:
+    style = sentinel_style_for(tokenizer)
+    if style is None:
+        raise ModelError(
+            f"{model_name} has no sentinel tokens (<extra_id_0>) and no mask token",
+            "use a mapping template such as 'sup' or 'sup-nat', or a T5-family model",
+        )
+    return style
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered pair. ``template`` is the concrete template used (for mixed: the per-relation pick)."""
+
+    template: str
+    objective: Objective
+    relation: str
+    input: str
+    target_value: str
+    source: str
+    target: str
+    references: tuple[str, ...] = ()
+    n_sentinels: int = 0
+    soft_total: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "template": self.template,
+            "objective": self.objective.value,
+            "relation": self.relation,
+            "input": self.input,
+            "source": self.source,
+            "target": self.target,
+            "references": list(self.references),
+        }
+
+
+def _tidy(text: str) -> str:
+    text = " ".join(text.split())
+    text = re.sub(r"\s+([.,:;!?])", r"\1", text)  # an empty slot must not leave " ."
+    text = re.sub(r"([.!?])\.", r"\1", text)  # "sentence.. " when the input ends with a full stop
+    return text.strip()
+
+
+def _phrase_piece(kind: SlotKind, relation: str, phrases: PhraseTable) -> str:
+    phrase = phrases.lookup(relation)
+    if kind is SlotKind.REL:
+        text = phrase.connective or phrase.clause_parts()[1]
+    else:
+        before, after = phrase.clause_parts()
+        text = before if kind is SlotKind.REL_BEFORE else after
+        if not phrase.clause and kind is SlotKind.REL_AFTER:
+            text = phrase.connective
+    return text
+
+
+def _render_side(
+    slots: tuple[Slot, ...],
+    template: Template,
+    relation: str,
+    input_text: str,
+    target_text: str,
+    phrases: PhraseTable,
+    sentinel: Callable[[int], str],
+) -> tuple[str, int, int]:
+    pieces: list[str] = []
+    masks = 0
+    soft = 0
+    for slot in slots:
+        kind = slot.kind
+        if kind is SlotKind.TEXT:
+            pieces.append(slot.text)
+        elif kind is SlotKind.PREFIX:
+            pieces.append(template.prefix if template.prefix is not None else relation)
+        elif kind is SlotKind.INPUT:
+            pieces.append(input_text)
+        elif kind is SlotKind.TARGET:
+            pieces.append(target_text)
+        elif kind is SlotKind.MASK:
+            if masks >= MAX_T5_SENTINELS:
+                raise TemplateError(f"more than {MAX_T5_SENTINELS} sentinels", "use fewer {mask} slots")
+            pieces.append(sentinel(masks))
+            masks += 1
+        elif kind is SlotKind.SOFT:
+            length = slot.length or template.soft_length
+            pieces.append("".join(SOFT_TOKEN.format(soft + j) for j in range(length)))
+            soft += length
+        else:
+            pieces.append(_phrase_piece(kind, relation, phrases))
+    kept = [p for p in pieces if p]
+    for i, piece in enumerate(kept):
+        # "PersonX buys a ticket." + "because …": a full stop cannot precede a lower-case continuation.
+        following = next((p.lstrip() for p in kept[i + 1:] if p.strip()), "")
+        if piece is input_text and following[:1].islower():
+            kept[i] = piece.rstrip(" .")
+    return _tidy(join_pieces(kept)), masks, soft
+
+
+def render(
+    template: Template,
+    relation: str,
+    input_text: str,
+    target_text: str = "",
+    *,
+    references: tuple[str, ...] = (),
+    phrases: PhraseTable | None = None,
+    style: SentinelStyle = T5_STYLE,
+    resolve: Callable[[Template, str], Template] | None = None,
+) -> Rendered:
+    """Render ``template`` for one row. Mixed templates need ``resolve`` (see TemplateLibrary.resolver)."""
+    if template.is_mixed:
+        if resolve is None:
+            raise TemplateError(f"'{template.name}' is a mixed template and needs the library to pick per relation",
+                                "render it through TemplateLibrary.render")
+        concrete = resolve(template, relation)
+        phrases = (phrases or builtin_phrases()).overridden(template.phrases)
+        return render(concrete, relation, input_text, target_text, references=references, phrases=phrases,
+                      style=style)
+    table = (phrases or builtin_phrases()).overridden(template.phrases)
+    source, n_src, soft = _render_side(template.source, template, relation, input_text, target_text, table,
+                                       style.source)
+    target, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, style.target)
+    return Rendered(
+        template=template.name,
+        objective=template.objective,
+        relation=relation,
+        input=input_text,
+        target_value=target_text,
+        source=source,
+        target=target,
+        references=tuple(references),
+        n_sentinels=n_src,
+        soft_total=soft,
+    )
+
+
+def strip_sentinels(text: str) -> str:
+    """Remove sentinel and soft tokens from generated text (for metrics)."""
+    text = T5_SENTINEL_RE.sub(" ", text)
+    text = SOFT_TOKEN_RE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def objective_map_of(decisions: Mapping[str, Objective | str]) -> dict[str, Objective]:
+    return {rel: Objective(str(v)) for rel, v in decisions.items()}

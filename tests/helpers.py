@@ -1,0 +1,38 @@
+"""Helpers for tests: tiny tokenizers and models built on the spot (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+CORPUS = [
+    "PersonX buys a ticket because PersonX wants to see a film.",
+    "PersonX accepts PersonY invitation because PersonX wants to enjoy the evening.",
+    "a cup is typically kept in the kitchen cupboard.",
+    "xIntent: PersonX gives a gift. to make someone happy.",
+    "PersonX adds sugar to the tea so PersonX feels relaxed and calm.",
+] * 20
+
+
+def build_tiny_tokenizer(folder: Path, vocab_size: int = 300):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, T5TokenizerFast
+
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
+                                      unk_token="<unk>")
+    tok.train_from_iterator(CORPUS, trainer)
+    import json
+
+    vocab = [tuple(item) for item in json.loads(tok.to_str())["model"]["vocab"]]
+    T5TokenizerFast(vocab=vocab, extra_ids=100).save_pretrained(folder)
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run `python -m mto_studio ARGS` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "mto_studio", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
