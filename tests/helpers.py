@@ -36,3 +36,17 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subpro
     """Run `python -m mto_studio ARGS` in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "mto_studio", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)
+
+
+def build_tiny_model(folder: Path, *, d_model: int = 32, layers: int = 1, seed: int = 0) -> Path:
+    """A randomly initialised T5 of ~100k parameters with the tiny tokenizer, saved as a model folder."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = build_tiny_tokenizer(folder)
+    torch.manual_seed(seed)
+    config = T5Config(vocab_size=len(tokenizer), d_model=d_model, d_ff=d_model * 2, d_kv=8, num_layers=layers,
+                      num_decoder_layers=layers, num_heads=4, dropout_rate=0.0, feed_forward_proj="gated-gelu",
+                      tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    return folder

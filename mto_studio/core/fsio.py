@@ -17,6 +17,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -32,6 +33,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             "check that the disk has free space and the folder is writable; the previous file is unchanged",
         ) from exc
     return path
+
+
+def _file_mode(path: Path) -> int:
+    """Keep an existing file's mode; new files get the usual 0o666 minus the umask (mkstemp would make 0o600)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

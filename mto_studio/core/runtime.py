@@ -18,6 +18,7 @@ def prepare_environment(offline: bool | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if offline is None:
         offline = os.environ.get("MTO_ONLINE", "") not in ("1", "true", "yes")
     if offline:

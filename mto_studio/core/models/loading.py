@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mto_studio.core.errors import ModelError
+from mto_studio.core.errors import ConfigError, ModelError
 from mto_studio.core.resources import resource
 from mto_studio.core.runtime import is_offline
 
@@ -71,3 +71,21 @@ def load_seq2seq(ref: str | os.PathLike | None, *, dtype=None):
         raise ModelError(f"cannot load the model weights in {where}: {str(exc).splitlines()[0][:200]}",
                          "check that the folder holds model.safetensors or pytorch_model.bin") from exc
     return model, load_tokenizer(where)
+
+
+def pick_device(choice: str = "auto") -> str:
+    import torch
+
+    if choice not in ("auto", "cpu", "cuda", "mps") and not choice.startswith("cuda:"):
+        raise ConfigError(f"unknown device '{choice}'", "use auto, cpu, cuda or mps")
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available", "use device auto or cpu")
+    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device 'mps' was asked for but Metal is not available", "use device auto or cpu")
+    return choice

@@ -1,0 +1,137 @@
+"""Helpers for configuration dataclasses: strict building from dicts/TOML, JSON round-trip, help text."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mto_studio.core.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
+           choices: tuple | None = None, low: float | None = None, high: float | None = None):
+    """A dataclass field carrying help text and simple bounds, used by validation, the CLI and the GUI."""
+    metadata = {"help": help, "choices": choices, "low": low, "high": high}
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def help_of(cls: type, name: str) -> str:
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}.get(name, "")
+
+
+def check_bounds(obj: Any, where: str = "") -> None:
+    """Validate choices and bounds declared with :func:`option`; errors name the field and the range."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        meta = f.metadata
+        label = f"{where}{f.name}"
+        if meta.get("choices") and value not in meta["choices"]:
+            raise ConfigError(f"{label} = {value!r} is not allowed", f"use one of {', '.join(map(str, meta['choices']))}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if meta.get("low") is not None and value < meta["low"]:
+                raise ConfigError(f"{label} = {value} is below {meta['low']}", meta.get("help") or "raise it")
+            if meta.get("high") is not None and value > meta["high"]:
+                raise ConfigError(f"{label} = {value} is above {meta['high']}", meta.get("help") or "lower it")
+
+
+def _convert(tp: Any, value: Any, label: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        errors = []
+        for arg in args:
+            try:
+                return _convert(arg, value, label)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{label} must be a table", f"write [{label}] with its fields")
+        return from_dict(tp, value, where=f"{label}.")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{label} must be a list", "write it as [a, b, c]")
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        items = [_convert(inner, v, label) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{label} must be a table", "write it as {key = value}")
+        return dict(value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ConfigError(f"{label} = {value!r} is not allowed",
+                              f"use one of {', '.join(str(m.value) for m in tp)}") from None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false, got {value!r}", "write true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{label} must be a whole number, got {value!r}", "e.g. 100")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} must be a number, got {value!r}", "e.g. 0.001")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{label} must be text, got {value!r}", 'quote it: "…"')
+        return value
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types are ConfigErrors naming the key."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        raise ConfigError(f"unknown setting '{where}{unknown[0]}'", f"known settings: {', '.join(fields)}")
+    kwargs = {name: _convert(hints[name], value, f"{where}{name}") for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> Any:
+    """JSON-ready dict of a dataclass (enums as values, tuples as lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}", "check the path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: syntax error: {exc}", "fix the TOML at that line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", "save it as UTF-8 text") from None

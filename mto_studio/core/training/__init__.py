@@ -1,0 +1,1 @@
+"""Training: events, the fine-tuning/prompt-tuning/LoRA loop, checkpoints, experiments."""

@@ -1,0 +1,110 @@
+"""Training configuration: one run = model × template × method × k × seed, with every knob documented."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from mto_studio.core.config import check_bounds, from_dict, option, to_dict
+from mto_studio.core.errors import ConfigError
+
+
+class Method(StrEnum):
+    FINETUNE = "finetune"
+    PROMPT = "prompt"
+    LORA = "lora"
+
+
+@dataclass
+class PromptSettings:
+    reparam: str = option("mlp", "how soft prompts are produced: an MLP (best in MTO), an LSTM, or a plain table",
+                          choices=("mlp", "lstm", "table"))
+    init: str = option("phrase", "initial prompt embeddings: the relation phrase's words, random vocabulary rows, "
+                       "or uniform noise", choices=("phrase", "vocab", "uniform"))
+    hidden: int = option(256, "hidden size of the MLP/LSTM reparameterisation", low=8, high=8192)
+    shared: bool = option(False, "one prompt for all relations instead of one per relation")
+
+
+@dataclass
+class LoraSettings:
+    r: int = option(8, "LoRA rank", low=1, high=1024)
+    alpha: int = option(16, "LoRA scaling (alpha)", low=1, high=4096)
+    dropout: float = option(0.05, "LoRA dropout", low=0.0, high=0.9)
+    target_modules: list[str] = option(factory=list, help="modules to adapt (empty: PEFT's default for the model)")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. JSON round-trips; saved in the run folder."""
+
+    data: str = option("world", "training data file ('world' = the built-in world's training split)")
+    model: str = option("mto-tiny", "model folder, 'mto-tiny' (embedded) or a hub id when online")
+    template: str = option("unsup-nat", "template name or .toml path")
+    method: Method = option(Method.FINETUNE, "finetune, prompt (soft prompts, frozen backbone) or lora")
+    test_data: str | None = option(None, "test file evaluated at the end (None: 'world' uses its test split; "
+                                   "other data report on the validation heads)")
+    columns: str | None = option(None, "explicit column mapping, e.g. input=head,target=tail,relation=rel")
+    relations: list[str] = option(factory=list, help="train and evaluate only these relations (empty = all)")
+    shots: int | None = option(None, "training heads per relation (None = full data)")
+    seed: int = option(0, "seed for sampling, initialisation and data order")
+    validation_heads: int = option(8, "heads per relation held out of the training file for validation", low=1)
+    targets_per_head: int = option(1, "training targets per head (0 = all of them)", low=0)
+    steps: int = option(300, "optimizer steps", low=1)
+    batch_size: int = option(16, "examples per optimizer step", low=1, high=8192)
+    grad_accum: int = option(1, "micro-batches per step (batch_size is split across them)", low=1, high=1024)
+    lr: float = option(1e-3, "peak learning rate of the backbone / LoRA weights", low=1e-8, high=10.0)
+    prompt_lr: float = option(0.03, "learning rate of the soft prompts (prompt tuning)", low=1e-8, high=10.0)
+    warmup_steps: int = option(20, "linear warm-up steps", low=0)
+    weight_decay: float = option(0.0, "AdamW weight decay", low=0.0, high=1.0)
+    max_grad_norm: float = option(1.0, "gradient clipping (0 = off)", low=0.0)
+    max_source_length: int = option(128, "source tokens kept (longer inputs are truncated)", low=4, high=8192)
+    max_target_length: int = option(32, "target tokens kept", low=2, high=4096)
+    max_new_tokens: int = option(16, "tokens generated at evaluation (greedy)", low=1, high=1024)
+    group_by_length: bool = option(True, "batch examples of similar length together (less padding)")
+    eval_every: int = option(50, "steps between validation evaluations (0 = only at the end)", low=0)
+    eval_batch_size: int = option(64, "sources per generation batch", low=1)
+    max_eval_heads: int = option(0, "cap on validation heads per relation (0 = all)", low=0)
+    max_test_heads: int = option(0, "cap on test heads per relation (0 = all)", low=0)
+    select_best: bool = option(True, "report the test metrics of the best validation checkpoint")
+    checkpoint_every: int = option(0, "steps between resumable checkpoints (0 = at evaluations and on stop)", low=0)
+    save_model: bool = option(True, "save the trained weights / prompts / adapter in the run folder")
+    device: str = option("auto", "auto, cpu, cuda or mps")
+    threads: int = option(1, "torch CPU threads (1 keeps a 2-core machine responsive)", low=1, high=256)
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    objectives: dict[str, str] = option(factory=dict, help="per-relation objective decisions for mixed templates")
+    name: str = option("", "a label for the run")
+    inject_nan_at_step: int = option(0, "testing aid: make the loss NaN at this step (0 = never)", low=0)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.method, str):
+            try:
+                self.method = Method(self.method)
+            except ValueError:
+                raise ConfigError(f"unknown method '{self.method}'", "use finetune, prompt or lora") from None
+        if self.shots is not None and self.shots < 1:
+            raise ConfigError(f"shots must be at least 1, got {self.shots}", "use a whole number or full data")
+        if self.batch_size % self.grad_accum:
+            raise ConfigError(f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}",
+                              "pick a batch size that is a multiple of grad_accum")
+        check_bounds(self)
+        check_bounds(self.prompt, "prompt.")
+        check_bounds(self.lora, "lora.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return from_dict(cls, data)
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def label(self) -> str:
+        from mto_studio.core.data.sampling import shots_label
+
+        return self.name or f"{self.template} {self.method} k={shots_label(self.shots)} seed={self.seed}"

@@ -1,0 +1,190 @@
+"""From a data file to tokenized training examples and evaluation heads for one run."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mto_studio.core.data import ColumnMapping, Head, HeadSample, TaskData, load_task_data, sample_heads
+from mto_studio.core.errors import ConfigError, DataError
+from mto_studio.core.resources import resource
+from mto_studio.core.templates import Objective, SentinelStyle, Template, TemplateLibrary
+from mto_studio.core.templates.render import SOFT_TOKEN_RE, Rendered
+from mto_studio.core.templates.tokenized import encode_with_soft
+
+WORLD_ALIASES = ("world", "builtin:world", "embedded")
+
+
+def world_file(split: str) -> Path:
+    return resource("world", f"world-{split}.tsv")
+
+
+def resolve_data_path(ref: str, split: str = "train") -> str:
+    return str(world_file(split)) if ref in WORLD_ALIASES else ref
+
+
+def load_for_run(ref: str, columns: str | None, relations: list[str] | None, split: str = "train") -> TaskData:
+    mapping = ColumnMapping.parse(columns) if columns else None
+    data = load_task_data(resolve_data_path(ref, split), mapping)
+    if relations:
+        unknown = [r for r in relations if r not in data.relations]
+        if unknown:
+            raise DataError(f"relation(s) {unknown} are not in {Path(data.source).name}",
+                            f"the data has: {', '.join(data.relations)}")
+        data = data.subset([h.id for h in data.heads if h.relation in relations])
+    return data
+
+
+def _order(seed: str, head: Head) -> str:
+    return hashlib.sha256(f"{seed}\x1f{head.id}".encode()).hexdigest()
+
+
+def hold_out_validation(heads: list[Head], per_relation: int) -> tuple[list[Head], list[Head]]:
+    """Take ``per_relation`` heads of each relation for validation: a fixed choice (independent of the run's
+    seed and k) so every run of an experiment is selected on the same heads."""
+    by_relation: dict[str, list[Head]] = {}
+    for head in heads:
+        by_relation.setdefault(head.relation, []).append(head)
+    held: set[str] = set()
+    for relation, pool in by_relation.items():
+        if len(pool) < 2:
+            raise DataError(f"relation '{relation}' has only {len(pool)} head(s)",
+                            "a relation needs at least 2 heads: one to train on, one to validate")
+        n = min(per_relation, len(pool) // 2) if len(pool) <= per_relation * 2 else per_relation
+        held.update(h.id for h in sorted(pool, key=lambda h: _order("validation", h))[:n])
+    return [h for h in heads if h.id not in held], [h for h in heads if h.id in held]
+
+
+def cap_heads(heads: list[Head], per_relation: int) -> list[Head]:
+    if not per_relation:
+        return heads
+    counts: dict[str, int] = {}
+    kept = []
+    for head in sorted(heads, key=lambda h: _order("cap", h)):
+        if counts.get(head.relation, 0) < per_relation:
+            counts[head.relation] = counts.get(head.relation, 0) + 1
+            kept.append(head)
+    order = {h.id: i for i, h in enumerate(heads)}
+    return sorted(kept, key=lambda h: order[h.id])
+
+
+@dataclass(frozen=True)
+class Encoded:
+    source: tuple[int, ...]  # soft-prompt positions hold -(index+1)
+    target: tuple[int, ...]
+    task: int  # relation index (prompt tuning)
+
+
+@dataclass
+class RunData:
+    """Everything one run trains and evaluates on."""
+
+    train: list[Encoded]
+    train_rendered: list[Rendered]
+    validation: list[Head]
+    test: list[Head]
+    sample: HeadSample
+    relations: list[str]
+    train_source: str
+    test_source: str | None
+    truncated: int = 0
+    eval_sources: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
+    eval_tasks: dict[str, list[int]] = field(default_factory=dict)
+
+
+def encode(tokenizer, text: str, max_length: int) -> tuple[tuple[int, ...], bool]:
+    ids, tokens, soft = encode_with_soft(tokenizer, text)
+    soft_numbers = iter(int(m.group(1)) for m in SOFT_TOKEN_RE.finditer(text))
+    ids = [-(next(soft_numbers) + 1) if is_soft else i for i, is_soft in zip(ids, soft, strict=True)]
+    truncated = len(ids) + 1 > max_length
+    ids = ids[: max_length - 1] + [tokenizer.eos_token_id]
+    return tuple(ids), truncated
+
+
+def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenizer, style: SentinelStyle) -> RunData:
+    """Load, split, sample, render and tokenize the data of one run (cfg: TrainConfig)."""
+    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
+    pool, validation = hold_out_validation(data.heads, cfg.validation_heads)
+    sample = sample_heads(pool, cfg.shots, cfg.seed)
+    chosen = set(sample.head_ids)
+    train_heads = [h for h in pool if h.id in chosen]
+    relations = sorted(data.relations)
+    task_of = {r: i for i, r in enumerate(relations)}
+    if cfg.test_data or cfg.data in WORLD_ALIASES:
+        test_ref = cfg.test_data or cfg.data
+        test = load_for_run(test_ref, cfg.columns, relations, "test").heads
+        test_source = resolve_data_path(test_ref, "test")
+        unseen = sorted({h.relation for h in test} - set(relations))
+        if unseen:
+            raise DataError(f"the test data has relation(s) {unseen} that training lacks", "filter with relations")
+    else:
+        test, test_source = [], None
+    validation = cap_heads(validation, cfg.max_eval_heads)
+    test = cap_heads(test, cfg.max_test_heads)
+    if cfg.objectives:
+        library.objectives.update({r: Objective(o) for r, o in cfg.objectives.items()})
+    encoded: list[Encoded] = []
+    rendered_all: list[Rendered] = []
+    truncated = 0
+    rng = random.Random(f"targets:{cfg.seed}")
+    for head in train_heads:
+        targets = list(head.references) if cfg.targets_per_head == 0 else list(head.references[: cfg.targets_per_head])
+        if cfg.targets_per_head and len(head.references) > cfg.targets_per_head:
+            targets = rng.sample(list(head.references), cfg.targets_per_head)
+        for target in targets:
+            rendered = library.render(template, head.relation, head.input, target, references=head.references,
+                                      style=style)
+            source_ids, cut_s = encode(tokenizer, rendered.source, cfg.max_source_length)
+            target_ids, cut_t = encode(tokenizer, rendered.target, cfg.max_target_length)
+            truncated += cut_s or cut_t
+            encoded.append(Encoded(source_ids, target_ids, task_of[head.relation]))
+            rendered_all.append(rendered)
+    if not encoded:
+        raise ConfigError("no training examples after sampling", "check the data, relations and shots")
+    run = RunData(encoded, rendered_all, validation, test, sample, relations, data.source, test_source, truncated)
+    for split, heads in (("validation", validation), ("test", test)):
+        sources, tasks = [], []
+        for head in heads:
+            rendered = library.render(template, head.relation, head.input, head.references[0],
+                                      references=head.references, style=style)
+            sources.append(encode(tokenizer, rendered.source, cfg.max_source_length)[0])
+            tasks.append(task_of[head.relation])
+        run.eval_sources[split] = sources
+        run.eval_tasks[split] = tasks
+    return run
+
+
+def batch_plan(lengths: list[int], micro_batch: int, seed: int, epoch: int, group_by_length: bool) -> list[list[int]]:
+    """The micro-batches of one epoch: a seeded shuffle; with grouping, examples are sorted by length inside
+    windows of 50 micro-batches and the batches shuffled again, so padding is small and order still random."""
+    rng = random.Random(f"{seed}:epoch:{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if group_by_length:
+        window = micro_batch * 50
+        grouped = []
+        for start in range(0, len(order), window):
+            chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+            grouped += chunk
+        batches = [grouped[i : i + micro_batch] for i in range(0, len(grouped), micro_batch)]
+        rng.shuffle(batches)
+        return batches
+    return [order[i : i + micro_batch] for i in range(0, len(order), micro_batch)]
+
+
+class BatchSchedule:
+    """Micro-batch number m → example indices; epochs are re-planned deterministically, so resuming at any step
+    reproduces the uninterrupted order."""
+
+    def __init__(self, lengths: list[int], micro_batch: int, seed: int, group_by_length: bool) -> None:
+        self.lengths, self.micro_batch, self.seed, self.group = lengths, micro_batch, seed, group_by_length
+        self._plans: dict[int, list[list[int]]] = {}
+        self.per_epoch = len(batch_plan(lengths, micro_batch, seed, 0, group_by_length))
+
+    def __call__(self, m: int) -> list[int]:
+        epoch, index = divmod(m, self.per_epoch)
+        if epoch not in self._plans:
+            self._plans = {epoch: batch_plan(self.lengths, self.micro_batch, self.seed, epoch, self.group)}
+        return self._plans[epoch][index]

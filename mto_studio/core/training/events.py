@@ -1,0 +1,137 @@
+"""Typed, frozen events that long-running work (training, pre-training, analysis) yields, and the commands it
+accepts between steps through ``generator.send(...)``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Event:
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    run_id: str
+    name: str
+    total_steps: int
+    config: dict[str, Any] = field(default_factory=dict)
+    folder: str = ""
+    resumed_from: int = 0
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class StepLogged(Event):
+    run_id: str
+    step: int
+    total_steps: int
+    loss: float
+    lr: float
+    examples_seen: int
+    tokens_per_s: float
+    elapsed_s: float
+    losses: dict[str, float] = field(default_factory=dict)  # per objective/stream, when there are several
+
+
+@dataclass(frozen=True)
+class EvalDone(Event):
+    run_id: str
+    step: int
+    examples_seen: int
+    metrics: dict[str, float]
+    split: str = "validation"
+    per_relation: dict[str, dict[str, float]] = field(default_factory=dict)
+    samples: tuple[dict[str, Any], ...] = ()
+    is_best: bool = False
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    run_id: str
+    step: int
+    path: str
+    reason: str = "periodic"  # periodic | stop | best | final
+
+
+@dataclass(frozen=True)
+class Paused(Event):
+    run_id: str
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    run_id: str
+    step: int
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    run_id: str
+    status: str  # finished | stopped
+    step: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    folder: str = ""
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    run_id: str
+    reason: str
+    step: int = 0
+    folder: str = ""
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Generic progress of non-training work (analysis, data preparation)."""
+
+    task: str
+    done: int
+    total: int
+    message: str = ""
+
+
+# --- commands sent into a running generator ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    pass
+
+
+@dataclass(frozen=True)
+class Stop(Command):
+    """Stop after the current step, save a checkpoint, finish with status 'stopped' (resumable)."""
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    """Pause between steps: the generator yields Paused and waits for the next send()/next()."""
+
+
+@dataclass(frozen=True)
+class Resume(Command):
+    pass
+
+
+TERMINAL = (RunFinished, RunFailed)
+
+
+def pause_point(run_id: str, step: int, command: Command | None):
+    """Between steps: while the command is Pause, yield Paused and wait for the next one (``next()`` or
+    Resume() continues, after a Resumed event). Use as ``command = yield from pause_point(...)``; returns the
+    command still to act on (Stop or None)."""
+    while isinstance(command, Pause):
+        command = yield Paused(run_id, step)
+        if command is None or isinstance(command, Resume):
+            command = yield Resumed(run_id, step)
+    return command

@@ -1,0 +1,400 @@
+"""`train(config, run_dir)`: one run as a generator of typed events.
+
+Send Stop() or Pause() between steps (``generator.send``). Stop saves a checkpoint and ends with status
+'stopped'; ``train(None, run_dir, resume=True)`` continues a stopped or crashed run from its last checkpoint and
+reaches the same weights and metrics as an uninterrupted run. Setup problems raise MtoError (the CLI prints one
+line, exit 2); failures while training (NaN loss, out of memory, anything else) end with RunFailed and the reason
+is written to the run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mto_studio.core.errors import ConfigError, MtoError
+from mto_studio.core.fsio import atomic_write_json, atomic_write_text
+from mto_studio.core.training.config import Method, TrainConfig
+from mto_studio.core.training.events import (
+    CheckpointSaved,
+    EvalDone,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepLogged,
+    Stop,
+    pause_point,
+)
+
+CONFIG_FILE = "config.json"
+LOG_FILE = "metrics.jsonl"
+RESULT_FILE = "result.json"
+LOG_EVERY = 5
+
+
+class RunLog:
+    """metrics.jsonl: one JSON line per event, flushed and fsynced, so a killed run keeps what it logged."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, event) -> None:
+        import os
+
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after ``step`` (work a crash lost and a resume will redo)."""
+        if not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line torn by the crash
+            if record.get("step", 0) <= step or record["event"] == "RunStarted":
+                kept.append(line)
+        atomic_write_text(self.path, "\n".join(kept) + ("\n" if kept else ""))
+
+    def events(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+def environment_info(device: str, threads: int) -> dict[str, Any]:
+    import datasets
+    import peft
+    import tokenizers
+    import torch
+    import transformers
+
+    from mto_studio import __version__
+
+    return {"mto_studio": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+            "torch": torch.__version__, "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
+            "datasets": datasets.__version__, "peft": peft.__version__, "device": device, "threads": threads}
+
+
+def template_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _Run:
+    """Setup shared by a fresh run and a resumed one."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path) -> None:
+        import torch
+
+        from mto_studio.core.models.loading import load_seq2seq, pick_device, resolve_model_ref
+        from mto_studio.core.templates import (
+            T5_STYLE,
+            SlotKind,
+            TemplateLibrary,
+            require_sentinel_style,
+            template_to_toml,
+        )
+        from mto_studio.core.training.data import prepare_run_data
+        from mto_studio.core.training.methods import METHODS, PromptTuning
+
+        self.cfg = cfg
+        self.dir = run_dir
+        self.device = pick_device(cfg.device)
+        torch.set_num_threads(cfg.threads)
+        library = TemplateLibrary()
+        template = library.get(cfg.template)
+        library.add(template)
+        library.check(template)
+        self.template = template
+        self.template_text = template_to_toml(template)
+        if template.is_mixed:
+            concrete = [library.get(template.filling), library.get(template.mapping)]
+        else:
+            concrete = [template]
+        METHODS[cfg.method].check_template(template, concrete)
+        self.model_ref = resolve_model_ref(cfg.model)
+        torch.manual_seed(cfg.seed)
+        model, tokenizer = load_seq2seq(self.model_ref)
+        self.tokenizer = tokenizer
+        needs_sentinels = any(t.count(SlotKind.MASK, "source") or t.count(SlotKind.MASK, "target") for t in concrete)
+        style = require_sentinel_style(tokenizer, cfg.model) if needs_sentinels else T5_STYLE
+        self.data = prepare_run_data(cfg, library, template, tokenizer, style)
+        model.to(self.device)
+        if cfg.method is Method.PROMPT:
+            n_tokens = max(t.soft_total for t in concrete)
+            phrase_ids = [self._phrase_ids(library, r) for r in self.data.relations]
+            self.method = PromptTuning(model, cfg, n_tokens=n_tokens, relations=self.data.relations,
+                                       phrase_ids=phrase_ids, seed=cfg.seed)
+        else:
+            self.method = METHODS[cfg.method](model, cfg)
+        self.method.module.to(self.device)
+        from transformers import get_scheduler
+
+        self.optimizer = torch.optim.AdamW(self.method.param_groups(), weight_decay=cfg.weight_decay)
+        self.scheduler = get_scheduler("linear", self.optimizer, num_warmup_steps=cfg.warmup_steps,
+                                       num_training_steps=cfg.steps)
+        from mto_studio.core.training.data import BatchSchedule
+
+        lengths = [len(e.source) + len(e.target) for e in self.data.train]
+        self.micro = cfg.batch_size // cfg.grad_accum
+        self.schedule = BatchSchedule(lengths, self.micro, cfg.seed, cfg.group_by_length)
+
+    def _phrase_ids(self, library, relation: str) -> list[int]:
+        try:
+            phrase = library.phrases.lookup(relation)
+            text = phrase.connective or phrase.clause.replace("{input}", "")
+        except MtoError:
+            text = relation
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    # --- one micro-batch --------------------------------------------------------------------------------------
+    def batch(self, indices: list[int]):
+        import torch
+
+        from mto_studio.core.models.generation import pad_batch
+
+        examples = [self.data.train[i] for i in indices]
+        ids, mask = pad_batch([e.source for e in examples], self.tokenizer.pad_token_id)
+        labels, _ = pad_batch([e.target for e in examples], 0, label_pad=-100)
+        tasks = torch.as_tensor([e.task for e in examples])
+        return ids.to(self.device), mask.to(self.device), tasks.to(self.device), labels.to(self.device)
+
+    def evaluate(self, split: str):
+        from mto_studio.core.metrics import score_predictions
+        from mto_studio.core.models.generation import decode_answers, generate_ids
+
+        heads = self.data.validation if split == "validation" else self.data.test
+        if not heads:
+            return None
+        tasks = self.data.eval_tasks[split]
+        generated = generate_ids(
+            self.method.generator, self.data.eval_sources[split], pad_id=self.tokenizer.pad_token_id,
+            batch_size=self.cfg.eval_batch_size, max_new_tokens=self.cfg.max_new_tokens, device=self.device,
+            encode_inputs=self.method.encode_for_generate(tasks))
+        answers = decode_answers(self.tokenizer, generated)
+        return score_predictions([h.relation for h in heads], [h.input for h in heads], answers,
+                                 [h.references for h in heads])
+
+
+def _write_static_files(run: _Run) -> None:
+    cfg, folder = run.cfg, run.dir
+    atomic_write_json(folder / CONFIG_FILE, {**cfg.to_dict(), "resolved_model": run.model_ref})
+    atomic_write_text(folder / "template.toml", run.template_text)
+    data = run.data
+    atomic_write_json(folder / "split.json", {
+        "train_source": data.train_source, "test_source": data.test_source, "relations": data.relations,
+        "sample": data.sample.to_dict(), "validation_head_ids": [h.id for h in data.validation],
+        "test_head_ids": [h.id for h in data.test], "train_examples": len(data.train),
+        "truncated_examples": data.truncated})
+    atomic_write_json(folder / "run.json", {
+        "template": run.template.name, "template_sha256": template_hash(run.template_text), "seed": cfg.seed,
+        "method": cfg.method.value, "shots": cfg.shots, "created": time.time()})
+    atomic_write_json(folder / "environment.json", environment_info(run.device, cfg.threads))
+
+
+def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False, run_id: str | None = None):
+    """Train one run into ``run_dir``. See the module docstring for the protocol."""
+    import torch
+
+    from mto_studio.core.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+    run_dir = Path(run_dir)
+    run_id = run_id or run_dir.name
+    if resume:
+        try:
+            saved = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{run_dir} is not a resumable run folder ({exc})", "pick a run folder") from None
+        saved.pop("resolved_model", None)
+        cfg = TrainConfig.from_dict(saved)
+    if cfg is None:
+        raise ConfigError("no training configuration given", "pass a TrainConfig")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(cfg, run_dir)
+    log = RunLog(run_dir / LOG_FILE)
+    step = 0
+    elapsed_before = 0.0
+    best_metric = -math.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    best_step = 0
+    if resume:
+        found = latest_checkpoint(run_dir / "checkpoints")
+        if found is not None:
+            state = load_checkpoint(found, model=run.method.module, optimizer=run.optimizer, scheduler=run.scheduler)
+            step = int(state["step"])
+            elapsed_before = float(state.get("elapsed_s", 0.0))
+            best_metric = float(state.get("best_metric", -math.inf))
+            best_step = int(state.get("best_step", 0))
+            best_state = state["extra_tensors"].get("best")
+        log.truncate_after(step)
+    else:
+        if log.path.exists():
+            log.path.unlink()
+        _write_static_files(run)
+    trainable, total = run.method.trainable_count()
+    started = RunStarted(run_id, cfg.label, cfg.steps, {
+        **cfg.to_dict(), "trainable_parameters": trainable, "parameters": total, "device": run.device,
+        "train_examples": len(run.data.train), "validation_heads": len(run.data.validation),
+        "test_heads": len(run.data.test)}, folder=str(run_dir), resumed_from=step)
+    log.write(started)
+    command = yield started
+
+    def checkpoint(reason: str):
+        extra = {"elapsed_s": elapsed_before + time.perf_counter() - start, "best_metric": best_metric,
+                 "best_step": best_step}
+        path = save_checkpoint(run_dir / "checkpoints", step=step, model=run.method.module,
+                               optimizer=run.optimizer, scheduler=run.scheduler, extra=extra,
+                               extra_tensors={"best": best_state} if best_state is not None else None)
+        event = CheckpointSaved(run_id, step, str(path), reason)
+        log.write(event)
+        return event
+
+    def fail(reason: str):
+        atomic_write_json(run_dir / RESULT_FILE, {"status": "failed", "reason": reason, "step": step})
+        event = RunFailed(run_id, reason, step, str(run_dir))
+        log.write(event)
+        return event
+
+    start = time.perf_counter()
+    window_start, window_tokens, window_losses = time.perf_counter(), 0, []
+    module = run.method.module
+    module.train()
+    last_loss = float("nan")
+    try:
+        while step < cfg.steps:
+            run.optimizer.zero_grad(set_to_none=True)
+            step_loss = 0.0
+            for j in range(cfg.grad_accum):
+                ids, mask, tasks, labels = run.batch(run.schedule(step * cfg.grad_accum + j))
+                loss = run.method.forward(ids, mask, tasks, labels).loss
+                if cfg.inject_nan_at_step and step + 1 == cfg.inject_nan_at_step:
+                    loss = loss * float("nan")
+                if not torch.isfinite(loss):
+                    yield fail(f"the loss became {loss.item()} at step {step + 1}; lower the learning rate "
+                               f"(now {cfg.lr:g}{', prompts ' + format(cfg.prompt_lr, 'g') if cfg.method is Method.PROMPT else ''})"
+                               " or check the data for empty targets")
+                    return
+                (loss / cfg.grad_accum).backward()
+                step_loss += loss.item() / cfg.grad_accum
+                window_tokens += int(mask.sum()) + int((labels != -100).sum())
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_([p for g in run.optimizer.param_groups for p in g["params"]],
+                                               cfg.max_grad_norm)
+            run.optimizer.step()
+            run.scheduler.step()
+            step += 1
+            window_losses.append(step_loss)
+            last_loss = step_loss
+            command = None
+            if step % LOG_EVERY == 0 or step == cfg.steps:
+                now = time.perf_counter()
+                event = StepLogged(run_id, step, cfg.steps, sum(window_losses) / len(window_losses),
+                                   run.scheduler.get_last_lr()[0], step * cfg.batch_size,
+                                   window_tokens / max(now - window_start, 1e-9), elapsed_before + now - start)
+                window_start, window_tokens, window_losses = now, 0, []
+                log.write(event)
+                command = yield event
+            evaluate_now = cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps
+            if evaluate_now:
+                report = run.evaluate("validation")
+                if report is not None:
+                    score = report.overall["rougeL"]
+                    improved = score > best_metric
+                    if improved:
+                        best_metric, best_step = score, step
+                        best_state = {k: v.detach().cpu().clone() for k, v in module.named_parameters()
+                                      if v.requires_grad}
+                    event = EvalDone(run_id, step, step * cfg.batch_size, report.overall, "validation",
+                                     report.per_relation, tuple(report.sample()), improved)
+                    log.write(event)
+                    command = (yield event) or command
+            command = yield from pause_point(run_id, step, command)
+            periodic = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+            if isinstance(command, Stop) or periodic or (evaluate_now and not cfg.checkpoint_every):
+                reason = "stop" if isinstance(command, Stop) else "periodic"
+                command = (yield checkpoint(reason)) or command
+            if isinstance(command, Stop):
+                event = RunFinished(run_id, "stopped", step, {"loss": last_loss}, str(run_dir),
+                                    elapsed_before + time.perf_counter() - start)
+                atomic_write_json(run_dir / RESULT_FILE, {"status": "stopped", "step": step})
+                log.write(event)
+                yield event
+                return
+
+        # --- the end: final validation, pick the best weights, test, save ---------------------------------------
+        report = run.evaluate("validation")
+        if report is not None:
+            score = report.overall["rougeL"]
+            improved = score > best_metric
+            if improved or best_state is None:
+                best_metric, best_step = score, step
+                best_state = None  # the current weights are the best
+            event = EvalDone(run_id, step, step * cfg.batch_size, report.overall, "validation", report.per_relation,
+                             tuple(report.sample()), improved)
+            log.write(event)
+            yield event
+        if cfg.select_best and best_state is not None:
+            with torch.no_grad():
+                params = dict(module.named_parameters())
+                for name, tensor in best_state.items():
+                    params[name].copy_(tensor.to(params[name].device))
+        final_split = "test" if run.data.test else "validation"
+        final = run.evaluate(final_split) if final_split == "test" or cfg.select_best else report
+        metrics = dict(final.overall) if final is not None else {}
+        if final is not None:
+            event = EvalDone(run_id, step, step * cfg.batch_size, final.overall, final_split, final.per_relation,
+                             tuple(final.sample()), False)
+            log.write(event)
+            yield event
+            lines = [json.dumps({"relation": s.relation, "input": s.input, "prediction": s.prediction,
+                                 "references": list(s.references), **s.scores}, ensure_ascii=False)
+                     for s in final.items]
+            atomic_write_text(run_dir / "predictions.jsonl", "\n".join(lines) + "\n")
+        artifact = None
+        if cfg.save_model:
+            artifact = run.method.save(run_dir, run.model_ref, run.tokenizer)
+        wall = elapsed_before + time.perf_counter() - start
+        atomic_write_json(run_dir / RESULT_FILE, {
+            "status": "finished", "step": step, "split": final_split, "metrics": metrics,
+            "per_relation": final.per_relation if final is not None else {}, "best_step": best_step,
+            "best_validation_rougeL": best_metric, "final_loss": last_loss, "wall_time_s": wall,
+            "artifact": str(artifact) if artifact else None})
+        event = RunFinished(run_id, "finished", step, {**metrics, "loss": last_loss, "best_step": best_step},
+                            str(run_dir), wall)
+        log.write(event)
+        yield event
+    except GeneratorExit:
+        raise
+    except (torch.OutOfMemoryError, MemoryError) as exc:
+        yield fail(f"out of memory at step {step + 1} ({type(exc).__name__}) with batch size {cfg.batch_size}: "
+                   f"lower batch_size (or raise grad_accum) or max_source_length")
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+            yield fail(f"out of memory at step {step + 1} with batch size {cfg.batch_size}: lower batch_size "
+                       f"(or raise grad_accum) or max_source_length")
+        else:
+            (run_dir / "error.txt").write_text(traceback.format_exc())
+            yield fail(f"training stopped by an error at step {step + 1}: {exc} (details in error.txt)")
+    except MtoError as exc:
+        yield fail(exc.one_line())
+    except Exception as exc:  # anything else still ends the run cleanly, with the reason on record
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        yield fail(f"training stopped by an error at step {step + 1}: {type(exc).__name__}: {exc} "
+                   f"(details in error.txt)")

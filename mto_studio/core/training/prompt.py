@@ -1,0 +1,134 @@
+"""Prompt tuning: soft-prompt tokens at the template's soft-prompt slots, produced by a reparameterising
+network (MLP, LSTM or a plain table), one prompt per relation or shared; the backbone stays frozen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mto_studio.core.errors import ModelError
+
+PROMPT_WEIGHTS = "prompt.safetensors"
+PROMPT_META = "prompt.json"
+
+
+class PromptEncoder(nn.Module):
+    """Produces soft-prompt embeddings [tasks, tokens, d_model] from trainable base embeddings."""
+
+    def __init__(self, n_tasks: int, n_tokens: int, d_model: int, *, reparam: str = "mlp", hidden: int = 256,
+                 init: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.n_tasks, self.n_tokens, self.d_model, self.reparam = n_tasks, n_tokens, d_model, reparam
+        base = init.clone() if init is not None else torch.zeros(n_tasks, n_tokens, d_model).uniform_(-0.5, 0.5)
+        self.base = nn.Parameter(base)
+        if reparam == "mlp":
+            # residual MLP with a zero-initialised output: training starts from the initial embeddings
+            self.net = nn.Sequential(nn.Linear(d_model, hidden), nn.Tanh(), nn.Linear(hidden, d_model))
+            nn.init.zeros_(self.net[2].weight)
+            nn.init.zeros_(self.net[2].bias)
+        elif reparam == "lstm":
+            self.lstm = nn.LSTM(d_model, hidden, batch_first=True, bidirectional=True)
+            self.out = nn.Linear(2 * hidden, d_model)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
+        elif reparam != "table":
+            raise ValueError(f"unknown reparameterisation {reparam}")
+
+    def forward(self) -> torch.Tensor:
+        if self.reparam == "mlp":
+            return self.base + self.net(self.base)
+        if self.reparam == "lstm":
+            hidden, _ = self.lstm(self.base)
+            return self.base + self.out(hidden)
+        return self.base
+
+
+def initial_prompts(kind: str, embeddings: torch.Tensor, n_tasks: int, n_tokens: int,
+                    phrase_ids: list[list[int]] | None, generator: torch.Generator) -> torch.Tensor:
+    """Initial base embeddings: the relation phrase's token embeddings (cycled to length), random vocabulary
+    rows, or uniform noise scaled to the embedding norm."""
+    vocab, d_model = embeddings.shape
+    if kind == "phrase" and phrase_ids:
+        rows = []
+        for ids in phrase_ids:
+            ids = [i for i in ids if 0 <= i < vocab] or [0]
+            cycled = [ids[j % len(ids)] for j in range(n_tokens)]
+            rows.append(embeddings[cycled])
+        return torch.stack(rows).detach().clone()
+    if kind in ("vocab", "phrase"):
+        picks = torch.randint(3, vocab, (n_tasks, n_tokens), generator=generator)
+        return embeddings[picks].detach().clone()
+    scale = float(embeddings.std())
+    return (torch.rand(n_tasks, n_tokens, d_model, generator=generator) * 2 - 1) * scale
+
+
+class SoftPromptModel(nn.Module):
+    """Wraps a frozen seq2seq model; ``embed(ids, tasks)`` returns encoder input embeddings in which every
+    negative id -(j+1) is replaced by soft-prompt token j of the example's task."""
+
+    def __init__(self, model: nn.Module, encoder: PromptEncoder, relations: list[str], shared: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.encoder = encoder
+        self.relations = list(relations)
+        self.shared = shared
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def embed(self, ids: torch.Tensor, tasks: torch.Tensor) -> torch.Tensor:
+        soft = ids < 0
+        embeddings = self.model.get_input_embeddings()(ids.clamp(min=0))
+        if soft.any():
+            prompts = self.encoder()  # [tasks, tokens, d]
+            task_index = torch.zeros_like(tasks) if self.shared else tasks
+            rows, cols = soft.nonzero(as_tuple=True)
+            slots = (-ids[rows, cols] - 1).clamp(max=self.encoder.n_tokens - 1)
+            embeddings = embeddings.clone()
+            embeddings[rows, cols] = prompts[task_index[rows], slots].to(embeddings.dtype)
+        return embeddings
+
+    def save(self, folder: str | Path, *, base_model: str) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
+        tensors["embeddings"] = self.encoder().detach().cpu().contiguous()
+        save_file(tensors, str(folder / PROMPT_WEIGHTS))
+        meta = {"relations": self.relations, "shared": self.shared, "n_tokens": self.encoder.n_tokens,
+                "d_model": self.encoder.d_model, "reparam": self.encoder.reparam, "base_model": base_model,
+                "hidden": _hidden_of(self.encoder)}
+        (folder / PROMPT_META).write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, model: nn.Module) -> SoftPromptModel:
+        """Reload saved prompts onto ``model`` (the same base model they were trained with)."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / PROMPT_META).read_text())
+            tensors = load_file(str(folder / PROMPT_WEIGHTS))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read soft prompts in {folder}: {exc}", "pick a run's prompt folder") from exc
+        d_model = model.get_input_embeddings().weight.shape[1]
+        if d_model != meta["d_model"]:
+            raise ModelError(f"these prompts were trained for a model with d_model {meta['d_model']}, not {d_model}",
+                             f"load them onto {meta['base_model']}")
+        n_tasks = 1 if meta["shared"] else len(meta["relations"])
+        encoder = PromptEncoder(n_tasks, meta["n_tokens"], d_model, reparam=meta["reparam"], hidden=meta["hidden"])
+        tensors.pop("embeddings")
+        encoder.load_state_dict(tensors)
+        return cls(model, encoder, meta["relations"], meta["shared"])
+
+
+def _hidden_of(encoder: PromptEncoder) -> int:
+    if encoder.reparam == "mlp":
+        return encoder.net[0].out_features
+    if encoder.reparam == "lstm":
+        return encoder.lstm.hidden_size
+    return 0
