@@ -1,0 +1,462 @@
+"""A project: model, data, column mapping, templates, phrase overrides, objective decisions and experiments.
+
+A project lives in a folder::
+
+    my-project/
+      project.toml      name, model, data, columns, objectives, experiments (readable, hand-editable)
+      phrases.toml      relation-phrase overrides (only when there are any)
+      templates/*.toml  the project's own templates (written at once by ``save_template``)
+      runs.sqlite       the run store (written by the store, not here; the project keeps its path)
+
+Everything that affects results lives here and is written atomically; UI state does not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from mto_studio.core.data.loading import ColumnMapping
+from mto_studio.core.errors import ConfigError, MtoError, TemplateError
+from mto_studio.core.fsio import atomic_write_text
+from mto_studio.core.models.loading import EMBEDDED_MODEL
+from mto_studio.core.templates.fileformat import load_template
+from mto_studio.core.templates.library import TemplateLibrary
+from mto_studio.core.templates.model import Objective, Phrase, Template
+from mto_studio.core.templates.phrases import PhraseTable, builtin_phrases, phrase_table_from_toml
+from mto_studio.core.training.data import WORLD_ALIASES, resolve_data_path
+from mto_studio.core.training.experiment_config import ExperimentConfig
+
+PROJECT_FILE = "project.toml"
+PHRASES_FILE = "phrases.toml"
+TEMPLATES_DIR = "templates"
+RUN_STORE_FILE = "runs.sqlite"
+PROJECT_FORMAT = 1
+DEFAULT_PROJECT_NAME = "Default project"
+DEFAULT_PROJECT_FOLDER = "default-project"
+APP_NAME = "MTO Studio"
+#: Overrides the per-user data folder (portable installs, tests).
+DATA_DIR_ENV = "MTO_STUDIO_DATA_DIR"
+BUILTIN_DATA = "world"
+
+_FIELDS = ("format", "name", "model", "data", "test_data", "run_store", "columns", "objectives", "experiments")
+
+
+class ProjectError(ConfigError):
+    """A project file is missing or malformed. ``path`` and ``line`` locate it where known."""
+
+    def __init__(self, message: str, hint: str = "", *, path: Path | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = path.name if path else ""
+        if line is not None:
+            where += f" line {line}"
+        super().__init__(f"{where}: {message}" if where else message, hint)
+        self.bare_message = message
+
+
+def user_data_dir() -> Path:
+    """The per-user folder for MTO Studio's data ($MTO_STUDIO_DATA_DIR, else the platform's data dir)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_project_dir() -> Path:
+    return user_data_dir() / DEFAULT_PROJECT_FOLDER
+
+
+def _line_of(text: str, key: str, *, table: bool = False, occurrence: int = 0) -> int | None:
+    """The 1-based line of ``key = …`` (or of the ``[key]``/``[[key]]`` header), its n-th occurrence."""
+    if table:
+        pattern = re.compile(rf"^[ \t]*\[\[?[ \t]*{re.escape(key)}[ \t]*\]\]?", re.MULTILINE)
+    else:
+        pattern = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=", re.MULTILINE)
+    matches = list(pattern.finditer(text))
+    if occurrence < len(matches):
+        return text.count("\n", 0, matches[occurrence].start()) + 1
+    return None
+
+
+def _drop_none(value: Any) -> Any:
+    """TOML has no null: leave None-valued keys out (every such field defaults to None when read back)."""
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+@dataclass
+class Project:
+    """One project. ``folder`` is where it is saved; paths inside project.toml may be relative to it."""
+
+    folder: Path
+    name: str = DEFAULT_PROJECT_NAME
+    model: str = EMBEDDED_MODEL
+    data: str = BUILTIN_DATA
+    test_data: str | None = None
+    columns: ColumnMapping | None = None
+    #: relation → objective decided by the analyzer (wins over the rule table in mixed templates)
+    objectives: dict[str, Objective] = field(default_factory=dict)
+    #: ExperimentConfig.to_dict() of each saved experiment
+    experiments: list[dict[str, Any]] = field(default_factory=list)
+    #: relation-phrase overrides on top of the built-in table
+    phrases: dict[str, Phrase] = field(default_factory=dict)
+    #: the project's own templates by name (saved in templates/ at once)
+    templates: dict[str, Template] = field(default_factory=dict)
+    run_store: str = RUN_STORE_FILE
+    #: template files in templates/ that failed to load (skipped; shown to the user)
+    template_errors: list[TemplateError] = field(default_factory=list, repr=False)
+    _saved_state: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder).expanduser()
+
+    # --- creating, loading, saving -------------------------------------------------------------------------
+    @classmethod
+    def new(cls, folder: str | os.PathLike, name: str | None = None, **settings: Any) -> Project:
+        """A project in memory (not yet saved; ``is_modified`` is True until it is)."""
+        folder = Path(folder).expanduser()
+        return cls(folder=folder, name=name or folder.name or DEFAULT_PROJECT_NAME, **settings)
+
+    @classmethod
+    def create(cls, folder: str | os.PathLike, name: str | None = None, *, overwrite: bool = False,
+               **settings: Any) -> Project:
+        """Create and save a project in ``folder``; refuses to overwrite an existing project."""
+        folder = Path(folder).expanduser()
+        if (folder / PROJECT_FILE).exists() and not overwrite:
+            raise ProjectError(f"{folder} already holds a project", "open it (File ▸ Open project) or pick another "
+                               "folder", path=folder / PROJECT_FILE)
+        project = cls.new(folder, name, **settings)
+        project.save()
+        return project
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Project:
+        """Load the project in ``path`` (its folder or its project.toml)."""
+        path = Path(path).expanduser()
+        file = path if path.name == PROJECT_FILE or path.is_file() else path / PROJECT_FILE
+        if not file.is_file():
+            raise ProjectError(f"no {PROJECT_FILE} in {file.parent}",
+                               "pick a folder created by MTO Studio (File ▸ New project makes one)", path=file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProjectError(f"cannot read the file: {exc}", "check its permissions and save it as UTF-8 text",
+                               path=file) from None
+        project = cls.from_toml(text, file.parent, file)
+        project._load_phrases()
+        project._load_templates()
+        project._saved_state = project._state()
+        return project
+
+    @classmethod
+    def open_or_create_default(cls) -> Project:
+        """The default project in the user data folder, created on first use (model mto-tiny, the world)."""
+        folder = default_project_dir()
+        if (folder / PROJECT_FILE).exists():
+            return cls.load(folder)
+        return cls.create(folder, DEFAULT_PROJECT_NAME)
+
+    def save(self, folder: str | os.PathLike | None = None) -> Path:
+        """Write project.toml and phrases.toml atomically. With ``folder``: save as a copy there (templates and
+        the run store come along; relative data and model paths are made absolute) and make it this project's
+        folder."""
+        if folder is not None and Path(folder).expanduser().resolve() != self.folder.resolve():
+            self._move_to(Path(folder).expanduser())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = atomic_write_text(self.project_file, self.to_toml())
+        if self.phrases:
+            PhraseTable(self.phrases).save(self.phrases_file)
+        elif self.phrases_file.exists():
+            self.phrases_file.unlink()
+        self._saved_state = self._state()
+        return path
+
+    def _move_to(self, target: Path) -> None:
+        if (target / PROJECT_FILE).exists():
+            raise ProjectError(f"{target} already holds a project", "pick an empty folder for the copy",
+                               path=target / PROJECT_FILE)
+        old = self.folder
+        for attr in ("data", "test_data", "model"):
+            value = getattr(self, attr)
+            if value and value not in WORLD_ALIASES and value != EMBEDDED_MODEL:
+                relative = not Path(value).expanduser().is_absolute()
+                if relative and (old / value).exists():
+                    setattr(self, attr, str((old / value).resolve()))
+        self.folder = target
+        copied = TemplateLibrary(with_builtins=False)
+        for name, template in list(self.templates.items()):
+            copied.save(template, self.templates_dir)
+            self.templates[name] = copied.get(name)
+        old_store = old / self.run_store if not Path(self.run_store).is_absolute() else None
+        if old_store is not None and old_store.is_file():
+            # The store may be open elsewhere: SQLite's backup API copies a consistent snapshot.
+            target.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(old_store) as source, sqlite3.connect(target / self.run_store) as copy:
+                source.backup(copy)
+
+    # --- the file format -----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"format": PROJECT_FORMAT, "name": self.name, "model": self.model, "data": self.data}
+        if self.test_data:
+            data["test_data"] = self.test_data
+        data["run_store"] = self.run_store
+        if self.columns is not None:
+            data["columns"] = _drop_none(self.columns.to_dict())
+        if self.objectives:
+            data["objectives"] = {rel: Objective(obj).value for rel, obj in sorted(self.objectives.items())}
+        if self.experiments:
+            data["experiments"] = [_drop_none(e) for e in self.experiments]
+        return data
+
+    def to_toml(self) -> str:
+        header = ("# MTO Studio project. Paths may be relative to this folder; data = \"world\" is the built-in "
+                  "world,\n# model = \"mto-tiny\" the embedded model. Templates live in templates/, phrase overrides "
+                  "in phrases.toml.\n")
+        return header + tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_toml(cls, text: str, folder: str | os.PathLike, file: Path | None = None) -> Project:
+        file = file or Path(folder) / PROJECT_FILE
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+            line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
+            message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+            raise ProjectError(f"syntax error: {message}",
+                               "fix the TOML at that line (text values need quotes: model = \"mto-tiny\")",
+                               path=file, line=line) from None
+
+        def fail(message: str, hint: str, key: str | None = None, *, table: bool = False,
+                 occurrence: int = 0) -> ProjectError:
+            line = _line_of(text, key, table=table, occurrence=occurrence) if key else None
+            return ProjectError(message, hint, path=file, line=line)
+
+        for key in data:
+            if key not in _FIELDS:
+                raise fail(f"unknown field '{key}'", f"remove it; known fields: {', '.join(_FIELDS)}", key,
+                           table=isinstance(data[key], (dict, list)))
+        version = data.get("format", PROJECT_FORMAT)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise fail(f"format must be a whole number, got {version!r}", f"write format = {PROJECT_FORMAT}", "format")
+        if version > PROJECT_FORMAT:
+            raise fail(f"format {version} was written by a newer MTO Studio", "update MTO Studio to open it", "format")
+
+        def text_field(key: str, default: str | None, *, required: bool = False) -> str | None:
+            value = data.get(key, default)
+            if value is None and not required:
+                return None
+            if not isinstance(value, str) or (required and not value.strip()):
+                raise fail(f"'{key}' must be non-empty text, got {value!r}", f'write {key} = "…" with quotes', key)
+            return value
+
+        name = text_field("name", None, required=True) if "name" in data else Path(folder).name
+        model = text_field("model", EMBEDDED_MODEL, required=True)
+        data_ref = text_field("data", BUILTIN_DATA, required=True)
+        test_data = text_field("test_data", None) or None
+        run_store = text_field("run_store", RUN_STORE_FILE, required=True)
+
+        columns = None
+        if "columns" in data:
+            raw = data["columns"]
+            if not isinstance(raw, dict) or not isinstance(raw.get("input"), str) or \
+                    not isinstance(raw.get("target"), str):
+                raise fail("[columns] needs the text fields input and target",
+                           'write [columns] then input = "head", target = "tail" (relation = "…" optional)',
+                           "columns", table=True)
+            unknown = set(raw) - {"input", "target", "relation", "default_relation"}
+            if unknown:
+                raise fail(f"unknown key(s) {sorted(unknown)} in [columns]",
+                           "use input, target, relation and default_relation", "columns", table=True)
+            if any(not isinstance(v, str) for v in raw.values()):
+                raise fail("[columns] values must be column names in quotes", 'e.g. relation = "relation"',
+                           "columns", table=True)
+            columns = ColumnMapping.from_dict(raw)
+
+        objectives: dict[str, Objective] = {}
+        raw_objectives = data.get("objectives", {})
+        if not isinstance(raw_objectives, dict):
+            raise fail("objectives must be a table", 'write [objectives] then xAttr = "filling"', "objectives")
+        for relation, value in raw_objectives.items():
+            try:
+                objective = Objective(str(value).strip().lower())
+            except ValueError:
+                objective = None
+            if objective not in (Objective.FILLING, Objective.MAPPING):
+                raise ProjectError(f"objective {value!r} for '{relation}' is not filling or mapping",
+                                   f'write {relation} = "filling" or "mapping"', path=file,
+                                   line=_line_of(text, relation))
+            objectives[str(relation)] = objective
+
+        experiments: list[dict[str, Any]] = []
+        raw_experiments = data.get("experiments", [])
+        if not isinstance(raw_experiments, list):
+            raise fail("experiments must be an array of tables", "write each one as [[experiments]]", "experiments")
+        for index, raw in enumerate(raw_experiments):
+            if not isinstance(raw, dict):
+                raise fail(f"experiment {index + 1} must be a table", "write it as [[experiments]] with its settings",
+                           "experiments", table=True, occurrence=index)
+            try:
+                experiments.append(ExperimentConfig.from_dict(raw).to_dict())
+            except MtoError as exc:
+                raise fail(f"experiment {index + 1}: {exc.message}", exc.hint, "experiments", table=True,
+                           occurrence=index) from None
+
+        return cls(folder=Path(folder), name=name, model=model, data=data_ref, test_data=test_data, columns=columns,
+                   objectives=objectives, experiments=experiments, run_store=run_store)
+
+    def _load_phrases(self) -> None:
+        if not self.phrases_file.is_file():
+            return
+        try:
+            table = phrase_table_from_toml(self.phrases_file.read_text(encoding="utf-8"), PHRASES_FILE)
+        except TemplateError as exc:
+            raise ProjectError(exc.bare_message, exc.hint, path=self.phrases_file) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProjectError(f"cannot read the file: {exc}", "save it as UTF-8 text", path=self.phrases_file) from None
+        self.phrases = dict(table)
+
+    def _load_templates(self) -> None:
+        self.templates, self.template_errors = {}, []
+        if not self.templates_dir.is_dir():
+            return
+        for path in sorted(self.templates_dir.glob("*.toml")):
+            try:
+                template = load_template(path)
+            except TemplateError as exc:
+                self.template_errors.append(exc)
+                continue
+            self.templates[template.name] = template
+
+    def _state(self) -> str:
+        return self.to_toml() + "\x1e" + (PhraseTable(self.phrases).to_toml() if self.phrases else "")
+
+    @property
+    def is_modified(self) -> bool:
+        """Whether project.toml or the phrase overrides differ from what was last saved or loaded."""
+        return self._saved_state != self._state()
+
+    # --- where things are ----------------------------------------------------------------------------------
+    @property
+    def project_file(self) -> Path:
+        return self.folder / PROJECT_FILE
+
+    @property
+    def phrases_file(self) -> Path:
+        return self.folder / PHRASES_FILE
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.folder / TEMPLATES_DIR
+
+    @property
+    def run_store_path(self) -> Path:
+        path = Path(self.run_store).expanduser()
+        return path if path.is_absolute() else self.folder / path
+
+    def _resolve(self, ref: str) -> str:
+        """An absolute path as is; a relative one against the project folder when it exists there; else ``ref``
+        unchanged (a hub id, or a path the loader will report as missing)."""
+        path = Path(ref).expanduser()
+        if path.is_absolute():
+            return str(path)
+        inside = self.folder / path
+        return str(inside) if inside.exists() else ref
+
+    def data_path(self, split: str = "train") -> str:
+        """The training data as a loadable path ('world' → the built-in world's file of ``split``)."""
+        if self.data in WORLD_ALIASES:
+            return resolve_data_path(self.data, split)
+        return self._resolve(self.data)
+
+    def test_data_path(self) -> str | None:
+        if self.test_data:
+            return resolve_data_path(self.test_data, "test") if self.test_data in WORLD_ALIASES \
+                else self._resolve(self.test_data)
+        return resolve_data_path(self.data, "test") if self.data in WORLD_ALIASES else None
+
+    def model_ref(self) -> str:
+        """The model reference for ``load_tokenizer``/``load_seq2seq`` (relative folders resolved)."""
+        if self.model in ("", EMBEDDED_MODEL, "embedded"):
+            return EMBEDDED_MODEL
+        return self._resolve(self.model)
+
+    @property
+    def uses_builtin_data(self) -> bool:
+        return self.data in WORLD_ALIASES
+
+    # --- phrases, templates, objectives, experiments ---------------------------------------------------------
+    def phrase_table(self) -> PhraseTable:
+        """The built-in relation phrases with this project's overrides applied."""
+        return builtin_phrases().overridden(self.phrases)
+
+    def set_phrase(self, relation: str, phrase: Phrase | None) -> None:
+        """Override ``relation``'s phrase (None, or a phrase equal to the built-in one, removes the override)."""
+        if phrase is not None and phrase.clause and phrase.clause.count("{input}") != 1:
+            raise ConfigError(f"the clause for '{relation}' must hold {{input}} exactly once",
+                              'e.g. "After {input}, PersonX feels"')
+        builtin = builtin_phrases().get(relation)
+        if phrase is None or phrase == builtin or phrase == Phrase():
+            self.phrases.pop(relation, None)
+        else:
+            self.phrases[relation] = phrase
+
+    def library(self) -> TemplateLibrary:
+        """Built-ins plus this project's templates, with its phrase table and objective decisions."""
+        return TemplateLibrary(self.templates.values(), phrases=self.phrase_table(), objectives=self.objectives)
+
+    def save_template(self, template: Template, *, replacing: str | None = None) -> Path:
+        """Write ``template`` to templates/NAME.toml at once (atomic). ``replacing``: the name it had before a
+        rename; that file is removed after the new one is written."""
+        if template.name in _builtin_names() and template.name != replacing:
+            raise MtoError(f"'{template.name}' is the name of a built-in template",
+                           "give the template another name (e.g. add -copy)")
+        library = TemplateLibrary(with_builtins=False)
+        path = library.save(template, self.templates_dir)
+        self.templates[template.name] = library.get(template.name)
+        if replacing and replacing != template.name:
+            self.delete_template(replacing)
+        return path
+
+    def delete_template(self, name: str) -> None:
+        template = self.templates.pop(name, None)
+        if template is None:
+            raise MtoError(f"'{name}' is not one of this project's templates", "built-in templates cannot be deleted")
+        path = Path(template.path) if template.path else self.templates_dir / f"{name}.toml"
+        if path.exists():
+            path.unlink()
+
+    def set_objective(self, relation: str, objective: Objective | str | None) -> None:
+        if objective is None:
+            self.objectives.pop(relation, None)
+            return
+        objective = Objective(str(objective))
+        if objective is Objective.MIXED:
+            raise ConfigError(f"'{relation}' can be decided as filling or mapping, not mixed", "pick one of the two")
+        self.objectives[relation] = objective
+
+    def add_experiment(self, experiment: ExperimentConfig | dict[str, Any]) -> ExperimentConfig:
+        """Validate and append an experiment; returns it as a config."""
+        config = experiment if isinstance(experiment, ExperimentConfig) else ExperimentConfig.from_dict(experiment)
+        self.experiments.append(config.to_dict())
+        return config
+
+    def experiment_configs(self) -> list[ExperimentConfig]:
+        return [ExperimentConfig.from_dict(_drop_none(e)) for e in self.experiments]
+
+
+def _builtin_names() -> set[str]:
+    return {t.name for t in TemplateLibrary() if t.builtin}
