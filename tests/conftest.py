@@ -36,3 +36,26 @@ def tiny_t5_tokenizer(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tok")
     return build_tiny_tokenizer(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random T5 (d_model 32, 1+1 layers) with a T5 tokenizer, built once per session."""
+    from tests.helpers import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def small_world_tsv(tmp_path_factory) -> Path:
+    """A small slice of the built-in world: 2 relations (one Filling, one Mapping) × 14 heads."""
+    from mto_studio.core.world import build_world
+
+    world = build_world()
+    lines = ["head\trelation\ttail"]
+    for relation in ("AtLocation", "xIntent"):
+        facts = [f for f in world.facts if f.relation == relation][:14]
+        lines += [f"{f.head}\t{relation}\t{t}" for f in facts for t in f.tails[:1]]
+    path = tmp_path_factory.mktemp("small-world") / "small.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -13,6 +13,9 @@ from mto_studio.core.runtime import prepare_environment
 COMMANDS: dict[str, tuple[str, str]] = {
     "templates": ("mto_studio.cli.templates_cmd", "list the template library"),
     "render": ("mto_studio.cli.render_cmd", "render a template on rows of a data file"),
+    "train": ("mto_studio.cli.train_cmd", "train one run: fine-tuning, prompt tuning or LoRA"),
+    "sweep": ("mto_studio.cli.sweep_cmd", "run an experiment: templates × k-shot ladder × seeds × methods"),
+    "pretrain": ("mto_studio.cli.pretrain_cmd", "pre-train a small T5 with an objective mix (Objective Lab)"),
 }
 EXIT_USAGE = 2
 

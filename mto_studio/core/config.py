@@ -76,7 +76,7 @@ def _convert(tp: Any, value: Any, label: str) -> Any:
         try:
             return tp(value)
         except ValueError:
-            raise ConfigError(f"{label} = {value!r} is not allowed",
+            raise ConfigError(f"unknown {label} '{value}'",
                               f"use one of {', '.join(str(m.value) for m in tp)}") from None
     if tp is bool:
         if not isinstance(value, bool):

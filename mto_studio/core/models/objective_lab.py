@@ -22,6 +22,7 @@ from typing import Any
 from mto_studio.core.config import check_bounds, from_dict, load_toml, option, to_dict
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
+from mto_studio.core.models.loading import pick_device
 from mto_studio.core.training.events import (
     CheckpointSaved,
     EvalDone,
@@ -32,7 +33,6 @@ from mto_studio.core.training.events import (
     Stop,
     pause_point,
 )
-from mto_studio.core.models.loading import pick_device
 from mto_studio.core.world import World, WorldConfig, build_world
 
 STREAMS = ("span", "salient", "supervised")

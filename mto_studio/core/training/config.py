@@ -79,6 +79,10 @@ class TrainConfig:
     inject_nan_at_step: int = option(0, "testing aid: make the loss NaN at this step (0 = never)", low=0)
 
     def __post_init__(self) -> None:
+        if isinstance(self.prompt, dict):
+            self.prompt = from_dict(PromptSettings, self.prompt, where="prompt.")
+        if isinstance(self.lora, dict):
+            self.lora = from_dict(LoraSettings, self.lora, where="lora.")
         if isinstance(self.method, str):
             try:
                 self.method = Method(self.method)

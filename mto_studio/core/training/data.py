@@ -107,7 +107,11 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     """Load, split, sample, render and tokenize the data of one run (cfg: TrainConfig)."""
     data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
     pool, validation = hold_out_validation(data.heads, cfg.validation_heads)
-    sample = sample_heads(pool, cfg.shots, cfg.seed)
+    try:
+        sample = sample_heads(pool, cfg.shots, cfg.seed)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message} left after holding out validation heads",
+                          f"{exc.hint}, or lower validation_heads (now {cfg.validation_heads})") from None
     chosen = set(sample.head_ids)
     train_heads = [h for h in pool if h.id in chosen]
     relations = sorted(data.relations)

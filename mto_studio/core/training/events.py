@@ -102,6 +102,49 @@ class Progress(Event):
     message: str = ""
 
 
+@dataclass(frozen=True)
+class ExperimentStarted(Event):
+    experiment_id: int
+    name: str
+    total_runs: int
+    folder: str
+    config: dict[str, Any] = field(default_factory=dict)
+    runs: tuple[str, ...] = ()  # run labels in execution order
+
+
+@dataclass(frozen=True)
+class RunQueued(Event):
+    """The experiment moves to run ``index`` (0-based) of ``total``."""
+
+    experiment_id: int
+    index: int
+    total: int
+    run_id: str
+    label: str
+    template: str
+    method: str
+    shots: str
+    seed: int
+    skipped: bool = False  # already finished in an earlier session
+
+
+@dataclass(frozen=True)
+class TableUpdated(Event):
+    experiment_id: int
+    tables: tuple[dict[str, Any], ...]  # ResultTable.to_dict() per relation group
+    finished_runs: int
+    total_runs: int
+
+
+@dataclass(frozen=True)
+class ExperimentFinished(Event):
+    experiment_id: int
+    status: str  # finished | stopped
+    folder: str
+    report: str = ""
+    failed_runs: int = 0
+
+
 # --- commands sent into a running generator ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Command:

@@ -1,0 +1,35 @@
+"""`mto-studio pretrain`: the Objective Lab from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", required=True, metavar="FILE",
+                        help="a recipe TOML (see resources/recipes/mto-tiny.toml)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output model folder")
+    parser.add_argument("--steps", type=int, help="override the recipe's step count")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.core.models.objective_lab import PretrainConfig, pretrain
+    from mto_studio.core.training.events import RunFailed, RunFinished
+
+    cfg = PretrainConfig.load(args.recipe)
+    if args.steps:
+        cfg.training.steps = args.steps
+    last = drive(pretrain(cfg, args.out, resume=args.resume), EventPrinter(args.json))
+    if isinstance(last, RunFailed):
+        print(f"mto-studio: pre-training failed: {last.reason}")
+        return 1
+    if isinstance(last, RunFinished) and last.status == "stopped":
+        print(f"stopped at step {last.step}; resume with: mto-studio pretrain --recipe {args.recipe} "
+              f"--out {args.out} --resume")
+        return 130
+    print(f"model saved in {args.out}")
+    return 0

@@ -1,0 +1,101 @@
+"""`mto-studio sweep`: templates × k-shot ladder × seeds × methods as one experiment, with table and plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mto_studio.cli.common import split_list
+from mto_studio.cli.train_cmd import add_training_options, overrides_from_args
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="an experiment file (TOML or JSON); flags override it")
+    parser.add_argument("--data", metavar="FILE", help="training data ('world' = the built-in world, default)")
+    parser.add_argument("--templates", metavar="A,B", help="templates to compare (default unsup-nat,sup)")
+    parser.add_argument("--baseline", help="the template gains are measured against (default sup)")
+    parser.add_argument("--shots", metavar="K1,K2", help="k-shot ladder, e.g. 8,32,full (default)")
+    parser.add_argument("--seeds", metavar="N|S1,S2", help="number of seeds (0..N-1) or a list (default 3)")
+    parser.add_argument("--methods", metavar="M1,M2", help="finetune (default), prompt, lora")
+    parser.add_argument("--adapt", action="store_true", help="run the adaptation stage (MTO stage 2) first")
+    parser.add_argument("--name", help="experiment name")
+    parser.add_argument("--out", required=True, metavar="DIR", help="experiment folder")
+    parser.add_argument("--store", metavar="FILE", help="SQLite run store (default DIR/runs.sqlite)")
+    parser.add_argument("--resume", action="store_true", help="continue the experiment in --out")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    add_training_options(parser)
+    parser.set_defaults(run=run)
+
+
+def experiment_from_args(args: argparse.Namespace):
+    import json
+
+    from mto_studio.core.config import load_toml
+    from mto_studio.core.errors import ConfigError
+    from mto_studio.core.training.experiment_config import ExperimentConfig
+
+    data: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if path.suffix == ".json":
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"cannot read {path}: {exc}", "give a valid JSON or TOML experiment file") from None
+        else:
+            data = load_toml(path)
+    for key, value in (("data", args.data), ("name", args.name), ("baseline", args.baseline),
+                       ("model", args.model if args.model != "mto-tiny" or "model" not in data else None),
+                       ("test_data", args.test_data), ("columns", args.columns)):
+        if value is not None:
+            data[key] = value
+    if args.templates:
+        data["templates"] = split_list(args.templates)
+    if args.shots:
+        data["shots"] = split_list(args.shots)
+    if args.methods:
+        data["methods"] = split_list(args.methods)
+    if args.relations:
+        data["relations"] = split_list(args.relations)
+    if args.seeds:
+        items = split_list(args.seeds)
+        try:
+            data["seeds"] = list(range(int(items[0]))) if len(items) == 1 else [int(s) for s in items]
+        except ValueError:
+            raise ConfigError(f"bad --seeds '{args.seeds}'", "give a count (3) or a list (0,1,2)") from None
+    if args.adapt:
+        data.setdefault("adaptation", {})["enabled"] = True
+    train = dict(data.get("train", {}))
+    train.update(overrides_from_args(args))
+    data["train"] = train
+    return ExperimentConfig.from_dict(data)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.core.store import RunStore
+    from mto_studio.core.training.events import ExperimentFinished
+    from mto_studio.core.training.experiment import run_experiment
+
+    folder = Path(args.out)
+    cfg = None if args.resume else experiment_from_args(args)
+    store = RunStore(args.store or folder / "runs.sqlite")
+    try:
+        events = run_experiment(cfg, folder, store=store, resume=args.resume)
+        total = None
+        if cfg is not None:
+            base = cfg.base_train_config()
+            total = len(cfg.runs()) * base.steps + (cfg.adaptation.steps if cfg.adaptation.enabled else 0)
+        last = drive(events, EventPrinter(args.json, total_steps=total))
+    finally:
+        store.close()
+    if isinstance(last, ExperimentFinished):
+        if not args.json:
+            print(f"report: {last.report}")
+            print(f"table: {folder / 'results.md'} (CSV: {folder / 'results.csv'}); plots: {folder}/*.png")
+        if last.status == "stopped":
+            if not args.json:
+                print(f"stopped; resume with: mto-studio sweep --out {folder} --resume")
+            return 130
+        return 0 if not last.failed_runs else 1
+    return 1

@@ -1,0 +1,105 @@
+"""`mto-studio train`: one run (fine-tuning, prompt tuning or LoRA) with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from mto_studio.cli.common import split_list
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by train and sweep (they map onto TrainConfig)."""
+    parser.add_argument("--model", default="mto-tiny", metavar="DIR",
+                        help="model folder, 'mto-tiny' (embedded, default) or a hub id when online")
+    parser.add_argument("--test-data", metavar="FILE", help="test file evaluated at the end")
+    parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping, e.g. input=head,target=tail")
+    parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
+    parser.add_argument("--steps", type=int, help="optimizer steps (default 300)")
+    parser.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    parser.add_argument("--prompt-lr", type=float, help="soft-prompt learning rate (default 0.03)")
+    parser.add_argument("--batch-size", type=int, help="examples per step (default 16)")
+    parser.add_argument("--eval-every", type=int, help="steps between validation evaluations (default 50)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other TrainConfig setting, e.g. --set warmup_steps=50 (repeatable)")
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict:
+    import json
+
+    from mto_studio.core.errors import ConfigError
+
+    out: dict = {}
+    for key, attr in (("steps", "steps"), ("lr", "lr"), ("prompt_lr", "prompt_lr"), ("batch_size", "batch_size"),
+                      ("eval_every", "eval_every"), ("device", "device"), ("threads", "threads")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            out[key] = value
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"bad --set '{item}'", "write --set key=value")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="world", metavar="FILE",
+                        help="training data file ('world' = the built-in world, default)")
+    parser.add_argument("--template", default="unsup-nat", metavar="NAME|FILE", help="template (default unsup-nat)")
+    parser.add_argument("--method", default="finetune", help="finetune (default), prompt or lora")
+    parser.add_argument("--shots", default="full", metavar="K", help="heads per relation, or 'full' (default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<time>-<template>)")
+    parser.add_argument("--store", metavar="FILE", help="also record the run in this SQLite run store")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or crashed run from its checkpoint")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
+    add_training_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.core.data import parse_shots
+    from mto_studio.core.store import RunStore, recorded
+    from mto_studio.core.training.config import TrainConfig
+    from mto_studio.core.training.events import RunFailed, RunFinished
+    from mto_studio.core.training.loop import train
+
+    if args.resume:
+        folder = Path(args.resume)
+        cfg = None
+    else:
+        cfg = TrainConfig.from_dict({
+            "data": args.data, "template": args.template, "method": args.method, "shots": parse_shots(args.shots),
+            "seed": args.seed, "model": args.model, "test_data": args.test_data, "columns": args.columns,
+            "relations": split_list(args.relations) if args.relations else [], **overrides_from_args(args)})
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"
+    events = train(cfg, folder, resume=bool(args.resume))
+    store = None
+    if args.store:
+        store = RunStore(args.store)
+        run_pk = store.upsert_run(folder, name=cfg.label if cfg else folder.name,
+                                  config=cfg.to_dict() if cfg else {})
+        events = recorded(events, store, run_pk)
+    last = drive(events, EventPrinter(args.json))
+    if store is not None:
+        store.close()
+    if isinstance(last, RunFailed):
+        if not args.json:
+            print(f"mto-studio: run failed: {last.reason}")
+        return 1
+    if isinstance(last, RunFinished) and last.status == "stopped":
+        if not args.json:
+            print(f"stopped at step {last.step}; resume with: mto-studio train --resume {folder}")
+        return 130
+    if not args.json:
+        print(f"run folder: {folder}")
+    return 0

@@ -1,0 +1,305 @@
+"""Run an experiment (templates × k × seeds × methods, optionally after the adaptation stage) as one generator of
+events, recording every run in the store and rebuilding the result table as runs finish."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from mto_studio.core.errors import ConfigError, MtoError
+from mto_studio.core.fsio import atomic_write_json, atomic_write_text
+from mto_studio.core.store import RunStore, recorded
+from mto_studio.core.templates import Objective, TemplateLibrary
+from mto_studio.core.training.config import Method, TrainConfig
+from mto_studio.core.training.events import (
+    ExperimentFinished,
+    ExperimentStarted,
+    RunFailed,
+    RunFinished,
+    RunQueued,
+    Stop,
+    TableUpdated,
+)
+from mto_studio.core.training.experiment_config import ExperimentConfig
+from mto_studio.core.training.report import plot_curves, plot_ladder, write_report
+from mto_studio.core.training.results import ResultTable, RunResult, build_table
+
+EXPERIMENT_FILE = "experiment.json"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
+
+
+def run_folder_name(index: int, cfg: TrainConfig) -> str:
+    k = "full" if cfg.shots is None else f"k{cfg.shots}"
+    return f"{index:03d}-{slug(cfg.template)}-{cfg.method.value}-{k}-s{cfg.seed}"
+
+
+def relation_kinds(cfg: ExperimentConfig, relations: list[str]) -> dict[str, str]:
+    """Filling/Mapping per relation: the experiment's decisions, else the built-in world's construction (for
+    world data), else the rule table. Undecided relations are left out."""
+    from mto_studio.core.objectives.rules import builtin_rules
+    from mto_studio.core.training.data import WORLD_ALIASES
+
+    kinds: dict[str, str] = {}
+    world_kinds = {}
+    if cfg.data in WORLD_ALIASES:
+        from mto_studio.core.world import RELATION_KIND
+
+        world_kinds = {r: k.value for r, k in RELATION_KIND.items()}
+    rules = builtin_rules()
+    for relation in relations:
+        if relation in cfg.objectives:
+            kinds[relation] = cfg.objectives[relation]
+        elif relation in world_kinds:
+            kinds[relation] = world_kinds[relation]
+        elif rules.decide(relation) is not None:
+            kinds[relation] = rules.decide(relation).value
+    return kinds
+
+
+def relation_groups(cfg: ExperimentConfig, relations: list[str]) -> list[tuple[str, list[str] | None]]:
+    kinds = relation_kinds(cfg, relations)
+    groups: list[tuple[str, list[str] | None]] = [("all relations", None)]
+    for kind in ("filling", "mapping"):
+        members = [r for r in relations if kinds.get(r) == kind]
+        if members and len(members) < len(relations):
+            groups.append((f"{kind.capitalize()} relations", members))
+    return groups
+
+
+def preflight(cfg: ExperimentConfig) -> list[TrainConfig]:
+    """Check everything that can be checked before the first run, so a bad grid fails at once (exit 2)."""
+    from mto_studio.core.data import sample_heads
+    from mto_studio.core.models.loading import resolve_model_ref
+    from mto_studio.core.training.data import hold_out_validation, load_for_run
+    from mto_studio.core.training.methods import METHODS
+
+    runs = cfg.runs()
+    library = TemplateLibrary()
+    for name in cfg.templates:
+        template = library.get(name)
+        library.add(template)
+        library.check(template)
+        concrete = [library.get(template.filling), library.get(template.mapping)] if template.is_mixed else [template]
+        for method in cfg.methods:
+            METHODS[Method(method)].check_template(template, concrete)
+    resolve_model_ref(cfg.model)
+    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None)
+    base = cfg.base_train_config()
+    pool, _ = hold_out_validation(data.heads, base.validation_heads)
+    for k in {r.shots for r in runs}:
+        sample_heads(pool, k, 0)
+    if cfg.adaptation.enabled:
+        from mto_studio.core.training.adaptation import read_sentences
+
+        read_sentences(cfg.adaptation.source, 1)
+    return runs
+
+
+def _collect(folder: Path, runs: list[TrainConfig]) -> list[RunResult]:
+    results = []
+    for i, run in enumerate(runs):
+        found = RunResult.from_folder(folder / "runs" / run_folder_name(i, run))
+        if found is not None:
+            results.append(found)
+    return results
+
+
+def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], *, extra_sections: list[str] = ()
+                  ) -> tuple[list[ResultTable], Path]:
+    """Tables (markdown, CSV, JSON), learning curves and ladder PNGs, and report.md for what has finished."""
+    results = _collect(folder, runs)
+    relations = _relations_of(folder, runs)
+    tables = []
+    sections = [f"Experiment **{cfg.name}**: templates {', '.join(cfg.templates)}; k = {', '.join(cfg.shots)}; "
+                f"seeds {', '.join(map(str, cfg.seeds))}; methods {', '.join(cfg.methods)}; model `{cfg.model}`; "
+                f"data `{cfg.data}`. {len(results)} of {len(runs)} runs finished.", *extra_sections]
+    csv_parts = []
+    for group, members in relation_groups(cfg, relations):
+        for metric in ("rougeL", "exact_match"):
+            table = build_table(results, metric=metric, baseline=cfg.baseline, relations=members, group=group,
+                                template_order=cfg.templates)
+            tables.append(table)
+            csv_parts.append(table.csv())
+        suffix = "" if members is None else "-" + group.split()[0].lower()
+        rouge = tables[-2]
+        curves = plot_curves(results, folder / f"curves{suffix}.png", relations=members,
+                             title=f"Validation ROUGE-L, {group}: few-shot vs full data (mean ± sd over seeds)")
+        ladder = plot_ladder(rouge, folder / f"ladder{suffix}.png", title=f"Test ROUGE-L by training size, {group}")
+        sections.append(f"## {group}\n\n{rouge.markdown()}\n{tables[-1].markdown()}\n"
+                        f"![learning curves]({curves.name})\n\n![k-shot ladder]({ladder.name})")
+    atomic_write_text(folder / "results.md", "\n\n".join(t.markdown() for t in tables))
+    atomic_write_text(folder / "results.csv", csv_parts[0] + "".join(p.split("\n", 1)[1] for p in csv_parts[1:]))
+    atomic_write_json(folder / "tables.json", [t.to_dict() for t in tables])
+    report = write_report(folder, f"MTO Studio report: {cfg.name}", sections)
+    return tables, report
+
+
+def _relations_of(folder: Path, runs: list[TrainConfig]) -> list[str]:
+    for i, run in enumerate(runs):
+        split = folder / "runs" / run_folder_name(i, run) / "split.json"
+        if split.exists():
+            return json.loads(split.read_text())["relations"]
+    return []
+
+
+def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experiment_id: int):
+    """The adaptation stage as a run; returns (via StopIteration) the adapted model folder or None."""
+    from mto_studio.core.training.adaptation import (
+        build_pairs,
+        pairs_to_examples,
+        read_sentences,
+        write_pairs_tsv,
+    )
+    from mto_studio.core.training.loop import train
+
+    run_dir = folder / "adaptation"
+    model_dir = run_dir / "model"
+    result = run_dir / "result.json"
+    if result.exists() and json.loads(result.read_text()).get("status") == "finished" and model_dir.is_dir():
+        return str(model_dir)
+    library = TemplateLibrary(objectives={r: Objective(o) for r, o in cfg.objectives.items()})
+    pairs = build_pairs(read_sentences(cfg.adaptation.source, cfg.adaptation.max_sentences), library,
+                        splitter=cfg.adaptation.splitter)
+    if not pairs:
+        raise ConfigError("the splitter found no (input, target) pairs in the adaptation text",
+                          "check the text, or add cue phrases to resources/adaptation/cues.toml")
+    _, objectives = pairs_to_examples(pairs)
+    data_path = write_pairs_tsv(pairs, folder / "adaptation-pairs.tsv")
+    atomic_write_text(folder / "adapt-mixed.toml",
+                      'name = "adapt-mixed"\nobjective = "mixed"\nfilling = "unsup"\nmapping = "sup"\n')
+    base = cfg.base_train_config()
+    run_cfg = base.replace(data=str(data_path), test_data=None, columns=None, relations=[],
+                           template=str(folder / "adapt-mixed.toml"), method=Method.FINETUNE, shots=None,
+                           steps=cfg.adaptation.steps, lr=cfg.adaptation.lr, eval_every=0, validation_heads=2,
+                           max_eval_heads=4, select_best=False, save_model=True, objectives=objectives,
+                           name="adaptation stage")
+    resume = (run_dir / "checkpoints").is_dir() and not result.exists()
+    events = train(None if resume else run_cfg, run_dir, resume=resume, run_id="adaptation")
+    if store is not None:
+        run_pk = store.upsert_run(run_dir, name="adaptation stage", experiment_id=experiment_id,
+                                  config=run_cfg.to_dict())
+        events = recorded(events, store, run_pk)
+    command = None
+    while True:
+        try:
+            event = events.send(command)
+        except StopIteration:
+            break
+        command = yield event
+        if isinstance(event, (RunFailed,)) or (isinstance(event, RunFinished) and event.status != "finished"):
+            return None
+    return str(model_dir)
+
+
+def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: RunStore | None = None,
+                   resume: bool = False):
+    """Run (or resume) an experiment into ``folder``. Send Stop() to stop after the current step: the current run
+    is checkpointed and the experiment can be resumed later."""
+    from mto_studio.core.training.loop import train
+
+    folder = Path(folder)
+    saved_id = None
+    if resume:
+        try:
+            saved = json.loads((folder / EXPERIMENT_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{folder} holds no experiment to resume ({exc})", "pick an experiment folder") from None
+        cfg = ExperimentConfig.from_dict(saved["config"])
+        saved_id = saved.get("experiment_id")
+    if cfg is None:
+        raise ConfigError("no experiment configuration given", "pass an ExperimentConfig")
+    runs = preflight(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    experiment_id = 0
+    if store is not None:
+        known = {e.id for e in store.experiments()}
+        experiment_id = saved_id if saved_id in known else store.create_experiment(cfg.name, cfg.to_dict(), folder)
+        store.set_experiment_status(experiment_id, "running")
+    atomic_write_json(folder / EXPERIMENT_FILE, {"experiment_id": experiment_id, "config": cfg.to_dict()})
+    yield ExperimentStarted(experiment_id, cfg.name, len(runs), str(folder), cfg.to_dict(),
+                            tuple(r.label for r in runs))
+
+    def finish(status: str, failed: int = 0, extra: list[str] = ()):
+        tables, report = write_outputs(cfg, folder, runs, extra_sections=list(extra))
+        if store is not None:
+            store.set_experiment_status(experiment_id, status)
+        return ExperimentFinished(experiment_id, status, str(folder), str(report), failed)
+
+    model_override = None
+    if cfg.adaptation.enabled:
+        model_override = yield from adapt(cfg, folder, store, experiment_id)
+        if model_override is None:
+            yield finish("stopped")
+            return
+
+    failed = 0
+    for index, run_cfg in enumerate(runs):
+        if model_override:
+            run_cfg = run_cfg.replace(model=model_override)
+        run_dir = folder / "runs" / run_folder_name(index, run_cfg)
+        status = _status_of(run_dir)
+        label = dict(experiment_id=experiment_id, index=index, total=len(runs), run_id=run_dir.name,
+                     label=run_cfg.label, template=run_cfg.template, method=run_cfg.method.value,
+                     shots="full" if run_cfg.shots is None else str(run_cfg.shots), seed=run_cfg.seed)
+        if status == "finished":
+            yield RunQueued(**label, skipped=True)
+            continue
+        resumable = status in ("stopped", "interrupted") and (run_dir / "checkpoints").is_dir()
+        command = yield RunQueued(**label)
+        if isinstance(command, Stop):
+            yield finish("stopped", failed)
+            return
+        try:
+            events = train(None if resumable else run_cfg, run_dir, resume=resumable)
+            if store is not None:
+                run_pk = store.upsert_run(run_dir, name=run_cfg.label, experiment_id=experiment_id,
+                                          config=run_cfg.to_dict())
+                events = recorded(events, store, run_pk)
+            command = None
+            stopped = False
+            while True:
+                try:
+                    event = events.send(command)
+                except StopIteration:
+                    break
+                if isinstance(event, RunFailed):
+                    failed += 1
+                if isinstance(event, RunFinished) and event.status == "stopped":
+                    stopped = True
+                command = yield event
+        except MtoError as exc:
+            failed += 1
+            if store is not None:
+                run_pk = store.upsert_run(run_dir, name=run_cfg.label, experiment_id=experiment_id,
+                                          config=run_cfg.to_dict())
+                store.set_run_status(run_pk, "failed", exc.one_line())
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(run_dir / "result.json", {"status": "failed", "reason": exc.one_line()})
+            yield RunFailed(run_dir.name, exc.one_line(), 0, str(run_dir))
+            continue
+        if stopped:
+            yield finish("stopped", failed)
+            return
+        results = _collect(folder, runs)
+        relations = _relations_of(folder, runs)
+        tables = [build_table(results, metric="rougeL", baseline=cfg.baseline, relations=members, group=group,
+                              template_order=cfg.templates).to_dict()
+                  for group, members in relation_groups(cfg, relations)]
+        yield TableUpdated(experiment_id, tuple(tables), len(results), len(runs))
+    yield finish("finished", failed)
+
+
+def _status_of(run_dir: Path) -> str | None:
+    result = run_dir / "result.json"
+    if result.exists():
+        try:
+            return json.loads(result.read_text()).get("status")
+        except ValueError:
+            return None
+    if (run_dir / "checkpoints").is_dir():
+        return "interrupted"
+    return None

@@ -1,0 +1,115 @@
+"""Experiment reports: learning-curve and k-shot ladder PNGs (matplotlib, Agg: no display, no Qt) and markdown."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from mto_studio.core.fsio import atomic_write_text
+from mto_studio.core.training.results import ResultTable, RunResult, shots_order
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _figure(width: float = 9.0, height: float = 5.0):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def validation_curves(results: list[RunResult], metric: str = "rougeL", relations: list[str] | None = None
+                      ) -> dict[tuple[str, str, str], dict[int, list[float]]]:
+    """(method, template, k) → step → [value per seed] of the validation metric, read from metrics.jsonl."""
+    curves: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        path = Path(r.folder) / "metrics.jsonl"
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") != "EvalDone" or event.get("split") != "validation":
+                continue
+            if relations:
+                parts = [(v[metric], v.get("heads", 1.0)) for rel, v in event["per_relation"].items()
+                         if rel in relations and metric in v]
+                if not parts:
+                    continue
+                value = sum(a * w for a, w in parts) / sum(w for _, w in parts)
+            else:
+                value = event["metrics"].get(metric)
+            if value is not None:
+                curves[(r.method, r.template, r.shots)][event["step"]].append(value)
+    return curves
+
+
+def plot_curves(results: list[RunResult], path: str | Path, *, metric: str = "rougeL",
+                relations: list[str] | None = None, title: str = "") -> Path:
+    """Validation metric against steps; one colour per template, one line style per k (full data solid);
+    seeds as mean ± sd bands."""
+    curves = validation_curves(results, metric, relations)
+    figure = _figure()
+    axes = figure.add_subplot(1, 1, 1)
+    templates = list(dict.fromkeys(t for _, t, _ in curves))
+    shots = sorted({k for _, _, k in curves}, key=shots_order)
+    styles = ["-", "--", ":", "-."]
+    for (method, template, k), by_step in sorted(curves.items(), key=lambda item: (templates.index(item[0][1]),
+                                                                                shots_order(item[0][2]))):
+        steps = sorted(by_step)
+        means = [statistics.fmean(by_step[s]) for s in steps]
+        sds = [statistics.stdev(by_step[s]) if len(by_step[s]) > 1 else 0.0 for s in steps]
+        color = COLORS[templates.index(template) % len(COLORS)]
+        style = "-" if k == "full" else styles[1 + shots.index(k) % (len(styles) - 1)]
+        label = f"{template} · {'full data' if k == 'full' else f'k={k}'}"
+        if len({m for m, _, _ in curves}) > 1:
+            label += f" · {method}"
+        axes.plot(steps, means, style, color=color, label=label, linewidth=1.8)
+        axes.fill_between(steps, [m - s for m, s in zip(means, sds, strict=True)],
+                          [m + s for m, s in zip(means, sds, strict=True)], color=color, alpha=0.15, linewidth=0)
+    axes.set_xlabel("training step")
+    axes.set_ylabel(f"validation {metric}")
+    axes.set_title(title or "Learning curves: few-shot vs full data (mean ± sd over seeds)")
+    axes.grid(alpha=0.3)
+    if curves:
+        axes.legend(fontsize=8, ncol=2, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    return Path(path)
+
+
+def plot_ladder(table: ResultTable, path: str | Path, *, title: str = "") -> Path:
+    """Final metric against k (few-shot ladder to full data), one line per template, error bars = sd."""
+    figure = _figure(7.5, 4.8)
+    axes = figure.add_subplot(1, 1, 1)
+    shots = table.shots
+    for i, (method, template) in enumerate(table.rows):
+        cells = [table.cell(method, template, s) for s in shots]
+        xs = [j for j, c in enumerate(cells) if c]
+        means = [cells[j].mean for j in xs]
+        sds = [cells[j].sd for j in xs]
+        label = template + (" (baseline)" if template == table.baseline else "")
+        if len({m for m, _ in table.rows}) > 1:
+            label += f" · {method}"
+        axes.errorbar(xs, means, yerr=sds, marker="o", capsize=4, color=COLORS[i % len(COLORS)], label=label)
+    axes.set_xticks(range(len(shots)))
+    axes.set_xticklabels(["full" if s == "full" else f"k={s}" for s in shots])
+    axes.set_ylabel(table.metric)
+    axes.set_title(title or f"{table.metric} by training size — {table.group}")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    return Path(path)
+
+
+def write_report(folder: str | Path, title: str, sections: list[str]) -> Path:
+    path = Path(folder) / "report.md"
+    atomic_write_text(path, f"# {title}\n\n" + "\n\n".join(sections) + "\n")
+    return path

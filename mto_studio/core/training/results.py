@@ -1,0 +1,162 @@
+"""The result table of an experiment: template × k, mean ± sd over seeds, relative gain over a baseline."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mto_studio.core.data.sampling import parse_shots
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run contributes to the table."""
+
+    template: str
+    method: str
+    shots: str
+    seed: int
+    metrics: dict[str, float]
+    per_relation: dict[str, dict[str, float]] = field(default_factory=dict)
+    folder: str = ""
+
+    def score(self, metric: str, relations: list[str] | None = None) -> float | None:
+        """The metric overall, or averaged over ``relations`` weighted by their head counts."""
+        if not relations:
+            return self.metrics.get(metric)
+        picked = [(v[metric], v.get("heads", 1.0)) for r, v in self.per_relation.items() if r in relations and metric in v]
+        if not picked:
+            return None
+        weight = sum(w for _, w in picked)
+        return sum(v * w for v, w in picked) / weight if weight else None
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> RunResult | None:
+        folder = Path(folder)
+        try:
+            result = json.loads((folder / "result.json").read_text())
+            config = json.loads((folder / "config.json").read_text())
+            run = json.loads((folder / "run.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if result.get("status") != "finished":
+            return None
+        shots = config.get("shots")
+        return cls(run["template"], config["method"], "full" if shots is None else str(shots), int(config["seed"]),
+                   result.get("metrics", {}), result.get("per_relation", {}), str(folder))
+
+
+def shots_order(label: str) -> float:
+    k = parse_shots(label)
+    return math.inf if k is None else float(k)
+
+
+@dataclass(frozen=True)
+class Cell:
+    method: str
+    template: str
+    shots: str
+    values: tuple[float, ...]
+    gain: float | None  # relative to the baseline's mean at the same (method, k); None when undefined
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values) if self.values else float("nan")
+
+    @property
+    def sd(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    def text(self, with_gain: bool = True) -> str:
+        if not self.values:
+            return "—"
+        out = f"{self.mean:.3f} ± {self.sd:.3f}"
+        if with_gain and self.gain is not None:
+            out += f" ({self.gain * 100:+.0f}%)"
+        return out
+
+
+@dataclass
+class ResultTable:
+    metric: str
+    baseline: str
+    cells: list[Cell]
+    group: str = "all relations"
+
+    @property
+    def shots(self) -> list[str]:
+        return sorted({c.shots for c in self.cells}, key=shots_order)
+
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        seen: dict[tuple[str, str], None] = {}
+        for c in self.cells:
+            seen.setdefault((c.method, c.template), None)
+        return list(seen)
+
+    def cell(self, method: str, template: str, shots: str) -> Cell | None:
+        for c in self.cells:
+            if (c.method, c.template, c.shots) == (method, template, shots):
+                return c
+        return None
+
+    def markdown(self) -> str:
+        shots = self.shots
+        head = "| method | template | " + " | ".join("full" if s == "full" else f"k={s}" for s in shots) + " |"
+        lines = [f"**{self.metric}** on {self.group}; mean ± sd over seeds (relative gain over `{self.baseline}`)", "",
+                 head, "|" + "---|" * (len(shots) + 2)]
+        for method, template in self.rows:
+            name = f"`{template}`" + (" (baseline)" if template == self.baseline else "")
+            cells = [self.cell(method, template, s) for s in shots]
+            lines.append(f"| {method} | {name} | " + " | ".join(c.text(template != self.baseline) if c else "—"
+                                                           for c in cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["group", "metric", "method", "template", "shots", "n", "mean", "sd", "gain_vs_baseline",
+                         "values"])
+        for c in self.cells:
+            writer.writerow([self.group, self.metric, c.method, c.template, c.shots, c.n, f"{c.mean:.6f}",
+                             f"{c.sd:.6f}", "" if c.gain is None else f"{c.gain:.6f}",
+                             " ".join(f"{v:.6f}" for v in c.values)])
+        return buffer.getvalue()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "baseline": self.baseline, "group": self.group,
+                "cells": [{"method": c.method, "template": c.template, "shots": c.shots, "values": list(c.values),
+                           "mean": c.mean, "sd": c.sd, "gain": c.gain} for c in self.cells]}
+
+
+def build_table(results: list[RunResult], *, metric: str = "rougeL", baseline: str = "sup",
+                relations: list[str] | None = None, group: str = "all relations",
+                template_order: list[str] | None = None) -> ResultTable:
+    values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in sorted(results, key=lambda r: r.seed):
+        score = r.score(metric, relations)
+        if score is not None:
+            values[(r.method, r.template, r.shots)].append(score)
+    order = {t: i for i, t in enumerate(template_order or [])}
+    keys = sorted(values, key=lambda k: (k[0], order.get(k[1], len(order)), k[1], shots_order(k[2])))
+    cells = []
+    for method, template, shots in keys:
+        base = values.get((method, baseline, shots))
+        mean = statistics.fmean(values[(method, template, shots)])
+        gain = None
+        if base and template != baseline:
+            base_mean = statistics.fmean(base)
+            gain = (mean - base_mean) / base_mean if base_mean > 0 else None
+        cells.append(Cell(method, template, shots, tuple(values[(method, template, shots)]), gain))
+    return ResultTable(metric, baseline, cells, group)

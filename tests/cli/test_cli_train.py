@@ -1,0 +1,69 @@
+"""`train` and `sweep` from the command line: results on disk, one clear line and exit 2 for bad configs."""
+
+import csv
+import json
+
+import pytest
+
+from tests.helpers import run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--method", "sft"], "unknown method 'sft'"),
+        (["--shots", "99"], "k=99 is larger than the 7 heads of relation 'AtLocation' left after holding out validation"),
+        (["--model", "/no/such/folder"], "model folder not found"),
+        (["--template", "prompt-sup"], "only prompt tuning trains"),
+        (["--method", "prompt", "--template", "sup"], "prompt tuning needs soft-prompt slots"),
+        (["--set", "warmup=3"], "unknown setting 'warmup'"),
+    ],
+)
+def test_train_bad_configs_exit_2(tmp_path, tiny_model_dir, small_world_tsv, args, message):
+    base = ["train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "5",
+            "--out", str(tmp_path / "run")]
+    done = run_cli(*base, *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr
+
+
+def test_train_json_events(tmp_path, tiny_model_dir, small_world_tsv):
+    done = run_cli("train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "10",
+                   "--eval-every", "5", "--shots", "4", "--out", str(tmp_path / "run"), "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[0]["event"] == "RunStarted" and events[-1]["event"] == "RunFinished"
+    assert {e["event"] for e in events} >= {"StepLogged", "EvalDone", "CheckpointSaved"}
+
+
+def test_train_nan_exits_1_with_the_reason(tmp_path, tiny_model_dir, small_world_tsv):
+    done = run_cli("train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "10",
+                   "--set", "inject_nan_at_step=3", "--out", str(tmp_path / "run"))
+    assert done.returncode == 1
+    assert "run failed: the loss became nan at step 3" in done.stdout
+
+
+def test_sweep_writes_table_csv_and_plots(tmp_path, tiny_model_dir, small_world_tsv):
+    out = tmp_path / "exp"
+    done = run_cli("sweep", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--templates",
+                   "unsup-nat,sup", "--shots", "4,full", "--seeds", "2", "--steps", "20", "--eval-every", "10",
+                   "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    table = (out / "results.md").read_text()
+    assert "| finetune | `unsup-nat` |" in table and "`sup` (baseline)" in table and "k=4" in table
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    cells = {(r["group"], r["metric"], r["template"], r["shots"]) for r in rows}
+    assert ("all relations", "rougeL", "unsup-nat", "4") in cells and ("all relations", "rougeL", "sup", "full") in cells
+    assert all(int(r["n"]) == 2 for r in rows)
+    for name in ("curves.png", "ladder.png", "report.md"):
+        assert (out / name).stat().st_size > 1000, name
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((out / "runs").iterdir())) == 8
+    from mto_studio.core.store import RunStore
+
+    store = RunStore(out / "runs.sqlite")
+    assert [e.status for e in store.experiments()] == ["finished"]
+    assert sorted({r.status for r in store.runs()}) == ["finished"] and len(store.runs()) == 8
+    again = run_cli("sweep", "--out", str(out), "--resume")
+    assert again.returncode == 0 and "done already" in again.stderr
