@@ -39,7 +39,8 @@ class MethodRun:
         return {"input_ids": ids}
 
     def forward(self, ids, mask, tasks, labels):
-        return self.generator(**self.inputs(ids, tasks), attention_mask=mask, labels=labels)
+        # no key/value cache while training: building it costs time and memory for nothing
+        return self.generator(**self.inputs(ids, tasks), attention_mask=mask, labels=labels, use_cache=False)
 
     @property
     def generator(self) -> nn.Module:
