@@ -404,12 +404,16 @@ class Project:
         return builtin_phrases().overridden(self.phrases)
 
     def set_phrase(self, relation: str, phrase: Phrase | None) -> None:
-        """Override ``relation``'s phrase (None, or a phrase equal to the built-in one, removes the override)."""
+        """Override ``relation``'s phrase; empty fields keep the built-in text, and None (or a phrase equal to the
+        built-in one) removes the override."""
         if phrase is not None and phrase.clause and phrase.clause.count("{input}") != 1:
             raise ConfigError(f"the clause for '{relation}' must hold {{input}} exactly once",
                               'e.g. "After {input}, PersonX feels"')
-        builtin = builtin_phrases().get(relation)
-        if phrase is None or phrase == builtin or phrase == Phrase():
+        base = builtin_phrases().get(relation, Phrase())
+        if phrase is not None:
+            # An empty field means "the built-in text", as PhraseTable.overridden reads it.
+            phrase = Phrase(clause=phrase.clause or base.clause, connective=phrase.connective or base.connective)
+        if phrase is None or phrase == base:
             self.phrases.pop(relation, None)
         else:
             self.phrases[relation] = phrase

@@ -67,8 +67,10 @@ def test_phrase_overrides_change_rendering_and_a_builtin_equal_phrase_removes_th
     project.set_phrase("xIntent", Phrase(connective="since PersonX hoped"))
     assert project.library().render("unsup-nat", "xIntent", "PersonX buys a ticket").source == \
         "PersonX buys a ticket since PersonX hoped <extra_id_0>"
-    project.set_phrase("xIntent", builtin_phrases()["xIntent"])
-    assert "xIntent" not in project.phrases
+    project.set_phrase("xIntent", Phrase(connective=builtin_phrases()["xIntent"].connective))
+    assert "xIntent" not in project.phrases, "empty fields mean the built-in text, so this equals the built-in"
+    project.set_phrase("task", Phrase(connective="the answer is"))
+    assert project.phrase_table()["task"] == Phrase(clause="", connective="the answer is")
     with pytest.raises(Exception, match="exactly once"):
         project.set_phrase("xIntent", Phrase(clause="no input here"))
 

@@ -1,0 +1,255 @@
+"""The shared state of the open project (data, tokenizer, template library) that every workbench observes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from mto_studio.core.data import (
+    ColumnMapping,
+    RawTable,
+    TaskData,
+    build_task_data,
+    detect_columns,
+    load_table,
+)
+from mto_studio.core.errors import DataError, ModelError, MtoError
+from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, load_tokenizer
+from mto_studio.core.project import Project
+from mto_studio.core.templates import Phrase, SentinelStyle, Template, TemplateLibrary, sentinel_style_for
+from mto_studio.gui.workers import Worker, WorkerSet
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """A loaded table and, when its columns could be mapped, its heads. ``error`` says why ``task`` is None."""
+
+    ref: str  # as the project stores it ('world', a path)
+    path: str  # the file actually read
+    raw: RawTable
+    task: TaskData | None
+    detected: str | None  # the column preset recognised in the file's header, if any
+    error: MtoError | None = None
+
+    @property
+    def display_name(self) -> str:
+        name = Path(self.path).name
+        return f"{name} (built-in world)" if self.ref == "world" else name
+
+
+def read_data(ref: str, path: str, mapping: ColumnMapping | None) -> LoadedData:
+    """Load ``path`` and map its columns (runs in a worker). A file that loads but cannot be mapped comes back
+    with ``task=None`` and the reason, so the user can map its columns by hand."""
+    raw = load_table(path)
+    return map_data(ref, raw, mapping)
+
+
+def map_data(ref: str, raw: RawTable, mapping: ColumnMapping | None) -> LoadedData:
+    try:
+        detected = detect_columns(raw.columns).preset
+    except DataError:
+        detected = None
+    try:
+        task = build_task_data(raw, mapping)
+    except DataError as exc:
+        return LoadedData(ref, raw.source, raw, None, detected, exc)
+    return LoadedData(ref, raw.source, raw, task, detected)
+
+
+def read_tokenizer(ref: str):
+    """Load the tokenizer of ``ref`` (runs in a worker); a missing embedded model gets its own clear message."""
+    if ref == EMBEDDED_MODEL and not (embedded_model_dir() / "config.json").is_file():
+        raise ModelError(
+            f"the embedded model {EMBEDDED_MODEL} is not installed yet ({embedded_model_dir()})",
+            "data and templates work without it; choose another model (File ▸ Choose model…) for token counts",
+        )
+    return load_tokenizer(ref)
+
+
+class StudioContext(QObject):
+    """The open project and what has been loaded for it. Views read its attributes and listen to its signals;
+    they change the project through its methods so that every other view hears about it."""
+
+    project_changed = Signal()  # another project was opened, or it was saved under another name
+    modified_changed = Signal(bool)
+    data_loading = Signal(str)  # the path being read
+    data_changed = Signal()  # self.data holds new rows (or a new mapping)
+    data_failed = Signal(object, str)  # (MtoError, path): the file could not be read; the old data stays
+    mapping_failed = Signal(object)  # MtoError: the file loaded but its columns could not be mapped
+    tokenizer_loading = Signal(str)
+    tokenizer_changed = Signal()  # self.tokenizer is ready (or None with self.tokenizer_error)
+    library_changed = Signal()  # templates, phrases or objective decisions changed
+    busy_changed = Signal(int)  # number of running workers
+
+    def __init__(self, project: Project, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.workers = WorkerSet(self)
+        self.workers.active_changed.connect(self.busy_changed)
+        self.data: LoadedData | None = None
+        self.tokenizer = None
+        self.tokenizer_error: MtoError | None = None
+        self.tokenizer_loading_ref: str | None = None
+        self.data_loading_path: str | None = None
+        self.library: TemplateLibrary = project.library()
+        self._data_request = 0
+        self._tokenizer_request = 0
+        self._was_modified = project.is_modified
+
+    # --- project ------------------------------------------------------------------------------------------
+    def open_project(self, project: Project) -> None:
+        self.project = project
+        self.data = None
+        self.tokenizer = None
+        self.tokenizer_error = None
+        self.library = project.library()
+        self.project_changed.emit()
+        self.library_changed.emit()
+        self.data_changed.emit()
+        self.tokenizer_changed.emit()
+        self.notify_modified()
+        self.reload()
+
+    def reload(self) -> None:
+        """Load the project's data and tokenizer in the background."""
+        self.load_data()
+        self.load_tokenizer()
+
+    def notify_modified(self) -> None:
+        modified = self.project.is_modified
+        if modified != self._was_modified:
+            self._was_modified = modified
+            self.modified_changed.emit(modified)
+
+    def save_project(self, folder: str | os.PathLike | None = None) -> Path:
+        moved = folder is not None
+        path = self.project.save(folder)
+        self.notify_modified()
+        self._was_modified = False
+        self.modified_changed.emit(False)
+        if moved:
+            self.library = self.project.library()
+            self.project_changed.emit()
+        return path
+
+    # --- data ---------------------------------------------------------------------------------------------
+    def load_data(self, ref: str | None = None, mapping: ColumnMapping | None = None) -> Worker:
+        """Read the project's data (or ``ref``, which becomes the project's data once it loads)."""
+        explicit = ref is not None
+        ref = ref if explicit else self.project.data
+        if explicit:
+            probe = Project.new(self.project.folder, data=ref)
+            path = probe.data_path()
+        else:
+            path = self.project.data_path()
+            mapping = self.project.columns
+        self._data_request += 1
+        request = self._data_request
+        self.data_loading_path = path
+        self.data_loading.emit(path)
+        worker = Worker.call(read_data, ref, path, mapping, name="load-data")
+        worker.returned.connect(lambda loaded, r=request: self._on_data(r, loaded, explicit))
+        worker.failed.connect(lambda exc, r=request, p=path: self._on_data_failed(r, exc, p))
+        return self.workers.start(worker)
+
+    def apply_mapping(self, mapping: ColumnMapping) -> Worker | None:
+        """Re-map the loaded table's columns (in the background); the new mapping is kept in the project."""
+        if self.data is None:
+            return None
+        self._data_request += 1
+        request = self._data_request
+        current = self.data
+        worker = Worker.call(map_data, current.ref, current.raw, mapping, name="map-columns")
+        worker.returned.connect(lambda loaded, r=request: self._on_data(r, loaded, True))
+        worker.failed.connect(lambda exc, r=request, p=current.path: self._on_data_failed(r, exc, p))
+        return self.workers.start(worker)
+
+    def _on_data(self, request: int, loaded: LoadedData, commit_to_project: bool) -> None:
+        if request != self._data_request:
+            return  # an older request finished after a newer one started
+        self.data_loading_path = None
+        if loaded.task is None:
+            # Show the table so its columns can be mapped, but keep the project pointing at its old data.
+            self.data = loaded
+            self.data_changed.emit()
+            self.mapping_failed.emit(loaded.error)
+            return
+        self.data = loaded
+        if commit_to_project:
+            self.project.data = loaded.ref
+            detected = None
+            try:
+                detected = detect_columns(loaded.raw.columns).mapping
+            except DataError:
+                pass
+            self.project.columns = None if loaded.task.mapping == detected else loaded.task.mapping
+            self.notify_modified()
+            self.project_changed.emit()
+        self.data_changed.emit()
+
+    def _on_data_failed(self, request: int, exc: BaseException, path: str) -> None:
+        if request != self._data_request:
+            return
+        self.data_loading_path = None
+        error = exc if isinstance(exc, MtoError) else DataError(f"cannot read {path}: {exc}",
+                                                                "check that the file is a valid data file")
+        self.data_failed.emit(error, path)
+
+    # --- model --------------------------------------------------------------------------------------------
+    def set_model(self, ref: str) -> Worker:
+        self.project.model = ref
+        self.notify_modified()
+        self.project_changed.emit()
+        return self.load_tokenizer()
+
+    def load_tokenizer(self) -> Worker:
+        ref = self.project.model_ref()
+        self._tokenizer_request += 1
+        request = self._tokenizer_request
+        self.tokenizer_loading_ref = ref
+        self.tokenizer_loading.emit(ref)
+        worker = Worker.call(read_tokenizer, ref, name="load-tokenizer")
+        worker.returned.connect(lambda tok, r=request: self._on_tokenizer(r, tok, None))
+        worker.failed.connect(lambda exc, r=request: self._on_tokenizer(r, None, exc))
+        return self.workers.start(worker)
+
+    def _on_tokenizer(self, request: int, tokenizer, exc: BaseException | None) -> None:
+        if request != self._tokenizer_request:
+            return
+        self.tokenizer_loading_ref = None
+        self.tokenizer = tokenizer
+        if exc is not None and not isinstance(exc, MtoError):
+            exc = ModelError(f"cannot load the tokenizer: {exc}", "pick another model folder")
+        self.tokenizer_error = exc
+        self.tokenizer_changed.emit()
+
+    @property
+    def sentinel_style(self) -> SentinelStyle | None:
+        return sentinel_style_for(self.tokenizer)
+
+    # --- templates and phrases -------------------------------------------------------------------------------
+    def set_phrase(self, relation: str, phrase: Phrase | None) -> None:
+        self.project.set_phrase(relation, phrase)
+        self._rebuild_library()
+        self.notify_modified()
+
+    def save_template(self, template: Template, *, replacing: str | None = None) -> Path:
+        path = self.project.save_template(template, replacing=replacing)
+        self._rebuild_library()
+        return path
+
+    def delete_template(self, name: str) -> None:
+        self.project.delete_template(name)
+        self._rebuild_library()
+
+    def _rebuild_library(self) -> None:
+        self.library = self.project.library()
+        self.library_changed.emit()
+
+    # --- closing -------------------------------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 15_000) -> bool:
+        """Stop every worker and wait for it; True when all ended."""
+        return self.workers.stop_all(timeout_ms)

@@ -1,0 +1,419 @@
+"""The main window: a sidebar of workbenches, File menu, a notice banner and a status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mto_studio import __version__
+from mto_studio.core.errors import MtoError
+from mto_studio.core.models.loading import EMBEDDED_MODEL
+from mto_studio.core.project import PROJECT_FILE, Project
+from mto_studio.gui.context import StudioContext
+from mto_studio.gui.dialogs import ChooseModelDialog, ask_unsaved, choose_data_file, show_error
+from mto_studio.gui.settings import app_settings, forget_project, recent_projects, remember_project
+from mto_studio.gui.theme import icon
+from mto_studio.gui.workbenches import WORKBENCHES, build_workbench
+
+
+class NoticeBanner(QFrame):
+    """A non-blocking notice above the workbenches (e.g. the embedded model is not installed yet)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("notice")
+        self.setProperty("role", "banner")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        self.text_label = QLabel()
+        self.text_label.setWordWrap(True)
+        self.text_label.setTextFormat(Qt.TextFormat.RichText)
+        self.action_button = QPushButton()
+        self.action_button.setObjectName("notice-action")
+        self.action_button.clicked.connect(self._run_action)
+        self._action = None
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("hide this notice")
+        self.close_button.clicked.connect(self.hide)
+        layout.addWidget(self.text_label, 1)
+        layout.addWidget(self.action_button)
+        layout.addWidget(self.close_button)
+        self.hide()
+
+    def show_notice(self, html: str, action_text: str = "", action=None) -> None:
+        self.text_label.setText(html)
+        self._action = action
+        self.action_button.setVisible(bool(action_text))
+        self.action_button.setText(action_text)
+        self.show()
+
+    def _run_action(self) -> None:
+        if self._action is not None:
+            self._action()
+
+
+class MainWindow(QMainWindow):
+    """Hosts the registered workbenches over one StudioContext; owns the menus, dialogs and closing."""
+
+    def __init__(self, context: StudioContext, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.context = context
+        self.settings = settings or app_settings()
+        self.setObjectName("main-window")
+        self.setWindowIcon(icon("mto-studio"))
+        self.setMinimumSize(QSize(960, 640))
+        self.workbenches: dict[str, QWidget] = {}
+
+        central = QWidget()
+        outer = QHBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        sidebar_panel = QWidget()
+        sidebar_layout = QVBoxLayout(sidebar_panel)
+        sidebar_layout.setContentsMargins(0, 0, 0, 0)
+        sidebar_layout.setSpacing(0)
+        brand = QLabel("MTO Studio")
+        brand.setObjectName("brand")
+        sidebar_layout.addWidget(brand)
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setIconSize(QSize(22, 22))
+        self.sidebar.setFixedWidth(150)
+        brand.setFixedWidth(150)
+        sidebar_layout.addWidget(self.sidebar, 1)
+        outer.addWidget(sidebar_panel)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(0)
+        self.banner = NoticeBanner()
+        right_layout.addWidget(self.banner)
+        self.stack = QStackedWidget()
+        right_layout.addWidget(self.stack, 1)
+        outer.addWidget(right, 1)
+        self.setCentralWidget(central)
+
+        for workbench in WORKBENCHES:
+            widget = build_workbench(workbench, context)
+            widget.setObjectName(f"workbench-{workbench.key}")
+            self.workbenches[workbench.key] = widget
+            self.stack.addWidget(widget)
+            item = QListWidgetItem(icon(workbench.icon), workbench.title)
+            item.setToolTip(workbench.tooltip)
+            item.setData(Qt.ItemDataRole.UserRole, workbench.key)
+            self.sidebar.addItem(item)
+        self.sidebar.currentRowChanged.connect(self._on_sidebar)
+
+        self._build_menus()
+        self._build_status_bar()
+        context.project_changed.connect(self._update_titles)
+        context.modified_changed.connect(lambda _m: self._update_titles())
+        context.data_loading.connect(lambda _p: self._update_status())
+        context.data_changed.connect(self._update_status)
+        context.data_failed.connect(self._on_data_failed)
+        context.tokenizer_loading.connect(lambda _r: self._update_status())
+        context.tokenizer_changed.connect(self._on_tokenizer)
+        context.busy_changed.connect(lambda _n: self._update_status())
+        self._restore_state()
+        self._update_titles()
+        remember_project(self.settings, context.project.folder)
+        self._fill_recent_menu()
+        if context.data is None and context.data_loading_path is None:
+            context.reload()
+
+    # --- workbenches -------------------------------------------------------------------------------------------
+    def workbench(self, key: str) -> QWidget:
+        return self.workbenches[key]
+
+    def show_workbench(self, key: str) -> None:
+        self.sidebar.setCurrentRow(list(self.workbenches).index(key))
+
+    @property
+    def current_key(self) -> str:
+        return list(self.workbenches)[self.stack.currentIndex()]
+
+    def _on_sidebar(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        widget = self.stack.currentWidget()
+        if hasattr(widget, "activated"):
+            widget.activated()
+
+    # --- menus ---------------------------------------------------------------------------------------------------
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New project…", self.new_project, QKeySequence.StandardKey.New,
+                     "create a project in a new folder")
+        self._action(file_menu, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Recent projects")
+        file_menu.addSeparator()
+        self.save_action = self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save,
+                                        "save the project and edited templates")
+        self._action(file_menu, "Save &as…", self.save_as, QKeySequence.StandardKey.SaveAs,
+                     "save a copy of the project in another folder and continue there")
+        file_menu.addSeparator()
+        self._action(file_menu, "Open &data…", self.open_data, "Ctrl+D", "load a CSV, TSV, JSONL or Parquet file")
+        self._action(file_menu, "Use the built-in &world", lambda: self.context.load_data("world"))
+        self._action(file_menu, "Choose &model…", self.choose_model, "Ctrl+M",
+                     "the embedded model, a model folder, or a hub id when online")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        for number, workbench in enumerate(WORKBENCHES, start=1):
+            self._action(view_menu, workbench.title, lambda k=workbench.key: self.show_workbench(k),
+                         f"Ctrl+{number}" if number < 10 else None)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About MTO Studio", self._about)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = recent_projects(self.settings)
+        for folder in recent:
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _checked=False, f=folder: self.open_project(f))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About MTO Studio",
+                          f"<b>MTO Studio {__version__}</b><br>Match tasks to the pre-training objectives of "
+                          "encoder-decoder models: Filling (sentinels) or Mapping (prefix → answer).")
+
+    # --- status --------------------------------------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.project_status = QLabel()
+        self.model_status = QLabel()
+        self.data_status = QLabel()
+        for name, label in (("status-project", self.project_status), ("status-model", self.model_status),
+                            ("status-data", self.data_status)):
+            label.setObjectName(name)
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+        self._update_status()
+
+    def _update_titles(self) -> None:
+        project = self.context.project
+        self.setWindowTitle(f"{project.name}[*] — MTO Studio")
+        self.setWindowModified(project.is_modified)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        context = self.context
+        project = context.project
+        self.project_status.setText(f"Project: <b>{project.name}</b>")
+        self.project_status.setToolTip(str(project.folder))
+        model = project.model
+        if context.tokenizer_loading_ref:
+            state = "loading…"
+        elif context.tokenizer is not None:
+            state = "ready"
+        elif context.tokenizer_error is not None:
+            state = "<span style='color:#c92a2a'>not available</span>"
+        else:
+            state = ""
+        shown = model if model == EMBEDDED_MODEL or "/" not in model else Path(model).name
+        self.model_status.setText(f"Model: <b>{shown}</b>" + (f" · {state}" if state else ""))
+        self.model_status.setToolTip(project.model_ref())
+        data = context.data
+        if context.data_loading_path:
+            text = f"Data: reading {Path(context.data_loading_path).name}…"
+        elif data is None:
+            text = "Data: none"
+        elif data.task is None:
+            text = f"Data: <b>{data.display_name}</b> · columns not mapped"
+        else:
+            text = (f"Data: <b>{data.display_name}</b> · {len(data.task.examples):,} rows · "
+                    f"{len(data.task.heads):,} heads")
+        self.data_status.setText(text)
+
+    def _on_tokenizer(self) -> None:
+        self._update_status()
+        error = self.context.tokenizer_error
+        if error is None:
+            self.banner.hide()
+            return
+        hint = error.hint[:1].upper() + error.hint[1:]
+        self.banner.show_notice(f"<b>No tokenizer:</b> {error.message}.<br>{hint}.", "Choose model…",
+                                self.choose_model)
+
+    def _on_data_failed(self, error: MtoError, path: str) -> None:
+        self._update_status()
+        show_error(self, "Cannot open the data file", error, path=path)
+
+    # --- project actions -------------------------------------------------------------------------------------
+    def unsaved_changes(self) -> list[str]:
+        changes = []
+        if self.context.project.is_modified:
+            changes.append(f"project '{self.context.project.name}' (model, data, columns or phrases)")
+        for widget in self.workbenches.values():
+            if hasattr(widget, "unsaved_changes"):
+                changes += widget.unsaved_changes()
+        return changes
+
+    def _settle_unsaved(self) -> bool:
+        """Ask Save/Discard/Cancel when something is unsaved; True when it is fine to go on."""
+        changes = self.unsaved_changes()
+        if not changes:
+            return True
+        answer = ask_unsaved(self, changes)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        if answer == QMessageBox.StandardButton.Discard:
+            for widget in self.workbenches.values():
+                if hasattr(widget, "discard_changes"):
+                    widget.discard_changes()
+            return True
+        return False
+
+    def save(self) -> bool:
+        try:
+            self.context.save_project()
+            for widget in self.workbenches.values():
+                if hasattr(widget, "save_changes") and not widget.save_changes():
+                    self.show_workbench(next(k for k, w in self.workbenches.items() if w is widget))
+                    self.statusBar().showMessage("a template has errors and was not saved; fix it or discard it",
+                                                 8000)
+                    return False
+        except MtoError as exc:
+            show_error(self, "Cannot save the project", exc, path=str(self.context.project.project_file))
+            return False
+        self.statusBar().showMessage(f"saved {self.context.project.project_file}", 4000)
+        self._update_titles()
+        return True
+
+    def save_as(self, folder: str | None = None) -> bool:
+        folder = folder or QFileDialog.getExistingDirectory(self, "Save the project in a folder")
+        if not folder:
+            return False
+        try:
+            self.context.save_project(folder)
+        except MtoError as exc:
+            show_error(self, "Cannot save the project", exc, path=folder)
+            return False
+        remember_project(self.settings, folder)
+        self._fill_recent_menu()
+        self._update_titles()
+        return True
+
+    def new_project(self, folder: str | None = None) -> bool:
+        if not self._settle_unsaved():
+            return False
+        folder = folder or QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new project")
+        if not folder:
+            return False
+        try:
+            project = Project.create(folder, Path(folder).name)
+        except MtoError as exc:
+            show_error(self, "Cannot create the project", exc, path=folder)
+            return False
+        self._open(project)
+        return True
+
+    def open_project(self, path: str | None = None) -> bool:
+        if not self._settle_unsaved():
+            return False
+        path = path or QFileDialog.getExistingDirectory(self, "Open a project folder")
+        if not path:
+            return False
+        try:
+            project = Project.load(path)
+        except MtoError as exc:
+            show_error(self, "Cannot open the project", exc, path=str(Path(path) / PROJECT_FILE))
+            if not (Path(path) / PROJECT_FILE).exists():
+                forget_project(self.settings, path)
+                self._fill_recent_menu()
+            return False
+        self._open(project)
+        return True
+
+    def _open(self, project: Project) -> None:
+        for widget in self.workbenches.values():
+            if hasattr(widget, "discard_changes"):
+                widget.discard_changes()
+        self.context.open_project(project)
+        remember_project(self.settings, project.folder)
+        self._fill_recent_menu()
+        if project.template_errors:
+            show_error(self, "Some project templates could not be read", project.template_errors[0],
+                       path=project.template_errors[0].source_name)
+
+    def open_data(self, path: str | None = None) -> None:
+        path = path or choose_data_file(self)
+        if path:
+            self.context.load_data(path)
+
+    def choose_model(self, ref: str | None = None) -> None:
+        if ref is None:
+            dialog = ChooseModelDialog(self.context.project.model, self)
+            if dialog.exec() != ChooseModelDialog.DialogCode.Accepted:
+                return
+            ref = dialog.reference()
+        self.context.set_model(ref)
+
+    # --- state and closing -----------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        settings = self.settings
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1600, 1000)
+        state = settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        for widget in self.workbenches.values():
+            if hasattr(widget, "restore_state"):
+                widget.restore_state(settings)
+        key = settings.value("window/workbench", "data")
+        self.show_workbench(key if key in self.workbenches else "data")
+
+    def save_ui_state(self) -> None:
+        settings = self.settings
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/workbench", self.current_key)
+        for widget in self.workbenches.values():
+            if hasattr(widget, "save_state"):
+                widget.save_state(settings)
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._settle_unsaved():
+            event.ignore()
+            return
+        self.save_ui_state()
+        for widget in self.workbenches.values():
+            if hasattr(widget, "shutdown"):
+                widget.shutdown()
+        self.context.shutdown()
+        event.accept()

@@ -1,0 +1,35 @@
+"""UI state only (geometry, splitters, recent projects, last workbench) in QSettings; results live in projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+ORGANIZATION = "MTO Studio"
+APPLICATION = "MTO Studio"
+RECENT_KEY = "recent_projects"
+MAX_RECENT = 8
+
+
+def app_settings() -> QSettings:
+    """The user's UI settings: an INI file on every platform (tests redirect it with QSettings.setPath)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def recent_projects(settings: QSettings) -> list[str]:
+    value = settings.value(RECENT_KEY, [])
+    if isinstance(value, str):  # QSettings gives a bare string for a one-item list in INI files
+        value = [value]
+    return [str(v) for v in value or []]
+
+
+def remember_project(settings: QSettings, folder: str | Path) -> list[str]:
+    folder = str(Path(folder).expanduser().resolve())
+    recent = [folder] + [p for p in recent_projects(settings) if p != folder]
+    settings.setValue(RECENT_KEY, recent[:MAX_RECENT])
+    return recent[:MAX_RECENT]
+
+
+def forget_project(settings: QSettings, folder: str) -> None:
+    settings.setValue(RECENT_KEY, [p for p in recent_projects(settings) if p != folder])

@@ -1,0 +1,1 @@
+"""The workbenches and their widgets."""

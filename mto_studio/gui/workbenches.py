@@ -1,0 +1,69 @@
+"""The workbench registry: adding a workbench is one entry here; the main window builds its sidebar from it.
+
+A workbench is a QWidget built as ``factory(context)`` (``context``: the StudioContext). It may also define, and
+the main window then calls:
+    unsaved_changes() -> list[str]     one line per unsaved thing, asked about on close (Save/Discard/Cancel)
+    save_changes() -> bool             save them (File ▸ Save, or Save on close); False keeps the window open
+    discard_changes() -> None          the user chose Discard
+    save_state(settings) / restore_state(settings)   UI state (splitters, tabs) in QSettings
+    activated() -> None                it became the visible workbench
+    shutdown() -> None                 the window is closing: stop its own workers (the context stops shared ones)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from PySide6.QtWidgets import QWidget
+
+from mto_studio.gui.views.placeholder import PlaceholderWorkbench
+
+
+@dataclass(frozen=True)
+class Workbench:
+    key: str
+    title: str
+    #: "package.module:ClassName" (imported when the window is built) or a callable taking the context
+    factory: str | Callable[..., QWidget]
+    icon: str = ""  # resources/icons/<icon>.svg
+    tooltip: str = ""
+
+
+def placeholder(title: str, text: str) -> Callable[..., QWidget]:
+    return lambda _context: PlaceholderWorkbench(title, text)
+
+
+WORKBENCHES: list[Workbench] = [
+    Workbench("data", "Data", "mto_studio.gui.views.data_view:DataWorkbench", "data",
+              "the project's rows, column mapping, heads and relations"),
+    Workbench("templates", "Templates", "mto_studio.gui.views.template_designer:TemplateDesigner", "templates",
+              "design templates as slot blocks, preview them on real rows, compare them"),
+    Workbench("analyzer", "Analyzer", placeholder("Analyzer", "Decide Filling or Mapping per relation (rules, "
+              "likelihood probe, classifier) and rank templates zero-shot. Coming in a later version."), "analyzer",
+              "which objective each relation matches"),
+    Workbench("trainer", "Trainer", placeholder("Trainer", "Fine-tune, prompt-tune or LoRA-tune over a template × "
+              "k-shot × seed grid, with live curves. Coming in a later version."), "trainer", "train and evaluate"),
+    Workbench("runs", "Runs", placeholder("Runs", "Browse, compare and reproduce finished runs. Coming in a later "
+              "version."), "runs", "results of past runs"),
+]
+
+
+def register_workbench(workbench: Workbench, *, before: str | None = None) -> None:
+    """Add (or replace, by key) a workbench; ``before`` places it ahead of another one."""
+    existing = [w.key for w in WORKBENCHES]
+    if workbench.key in existing:
+        WORKBENCHES[existing.index(workbench.key)] = workbench
+        return
+    position = existing.index(before) if before in existing else len(WORKBENCHES)
+    WORKBENCHES.insert(position, workbench)
+
+
+def build_workbench(workbench: Workbench, context) -> QWidget:
+    factory = workbench.factory
+    if isinstance(factory, str):
+        module_name, _, class_name = factory.partition(":")
+        factory = partial(getattr(importlib.import_module(module_name), class_name))
+    return factory(context)
