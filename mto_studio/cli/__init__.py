@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("mto_studio.cli.train_cmd", "train one run: fine-tuning, prompt tuning or LoRA"),
     "sweep": ("mto_studio.cli.sweep_cmd", "run an experiment: templates × k-shot ladder × seeds × methods"),
     "pretrain": ("mto_studio.cli.pretrain_cmd", "pre-train a small T5 with an objective mix (Objective Lab)"),
+    "analyze": ("mto_studio.cli.analyze_cmd", "decide Filling vs Mapping per relation and rank templates zero-shot"),
+    "demo": ("mto_studio.cli.demo_cmd", "the whole MTO workflow on the embedded default, as a report"),
 }
 EXIT_USAGE = 2
 

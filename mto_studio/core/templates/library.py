@@ -6,15 +6,18 @@ import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mto_studio.core.errors import TemplateError
 from mto_studio.core.fsio import atomic_write_text
-from mto_studio.core.objectives.rules import RuleTable, builtin_rules
 from mto_studio.core.resources import resource
 from mto_studio.core.templates.fileformat import load_template, template_to_toml
 from mto_studio.core.templates.model import Objective, Template
 from mto_studio.core.templates.phrases import PhraseTable, builtin_phrases
 from mto_studio.core.templates.render import T5_STYLE, Rendered, SentinelStyle, render
+
+if TYPE_CHECKING:
+    from mto_studio.core.objectives.rules import RuleTable
 
 BUILTIN_NAMES = ("sup", "sup-nat", "unsup", "unsup-nat", "unsupnat", "mixed")
 #: Mixed templates fall back to Mapping for relations no decision covers (the conventional choice).
@@ -39,6 +42,9 @@ class TemplateLibrary:
                 self._templates[template.name] = template
         for template in templates:
             self.add(template)
+        # imported here: the rule table module itself imports the template model (Objective)
+        from mto_studio.core.objectives.rules import builtin_rules
+
         self.phrases = phrases or builtin_phrases()
         self.rules = rules or builtin_rules()
         #: Per-relation objective decisions (e.g. from the analyzer); they win over the rule table.

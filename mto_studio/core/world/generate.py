@@ -30,8 +30,8 @@ class WorldConfig:
     objects: int = 200
     events: int = 200
     test_fraction: float = 0.2
-    tail_counts: tuple[int, ...] = (1, 2, 3)
-    tail_weights: tuple[float, ...] = (0.5, 0.35, 0.15)
+    tail_counts: tuple[int, ...] = (1, 2)
+    tail_weights: tuple[float, ...] = (0.65, 0.35)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,8 +167,10 @@ def _fill(pattern: str, head: str, tail: str) -> tuple[str, tuple[int, int]]:
 def build_world(config: WorldConfig | None = None) -> World:
     config = config or WorldConfig()
     rng = random.Random(config.seed)
-    objects = [f"{owner}'s {thing}" for owner in L.OWNERS for thing in L.OBJECTS]
-    events = [f"PersonX {verb} {thing}" for verb in L.EVENT_VERBS for thing in L.EVENT_OBJECTS]
+    if config.objects > len(L.OBJECTS) or config.events > len(L.EVENT_THINGS):
+        raise ValueError(f"the lexicon has {len(L.OBJECTS)} objects and {len(L.EVENT_THINGS)} event things")
+    objects = [f"the {noun}" for noun in L.OBJECTS]
+    events = [f"PersonX {rng.choice(L.EVENT_VERBS)} {thing}" for thing in L.EVENT_THINGS]
     rng.shuffle(objects)
     rng.shuffle(events)
     objects, events = objects[: config.objects], events[: config.events]

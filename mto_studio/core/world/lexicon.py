@@ -1,30 +1,83 @@
-"""The words of the built-in commonsense world: owners, objects, event phrases, tail pools and the sentence
+"""The words of the built-in commonsense world: objects, event phrases, tail pools and the sentence
 and question patterns through which the world's knowledge reaches the pre-training corpus."""
 
 from __future__ import annotations
 
-OWNERS = (
-    "Mira", "Tomas", "Aiko", "Bruno", "Lena", "Omar", "Greta", "Ravi", "Nadia", "Felix", "Ines", "Kofi",
-    "Sanna", "Pavel", "Lucia", "Dario", "Yara", "Emil", "Hana", "Jonas",
-)
-
+#: Object heads: every noun is distinct, so each fact hangs on its own head.
 OBJECTS = (
-    "kettle", "lantern", "backpack", "hammer", "blanket", "teapot", "umbrella", "notebook", "ladder", "bucket",
-    "candle", "scarf", "wallet", "basket", "mirror", "pillow", "shovel", "telescope", "jar", "rope", "compass",
-    "whistle", "saucepan", "toolbox", "sled", "flashlight", "thermos", "stool", "broom", "suitcase",
+    "kettle", "lantern", "backpack", "hammer", "blanket", "teapot", "umbrella", "notebook", "ladder",
+    "bucket", "candle", "scarf", "wallet", "basket", "mirror", "pillow", "shovel", "telescope", "jar",
+    "rope", "compass", "whistle", "saucepan", "toolbox", "sled", "flashlight", "thermos", "stool", "broom",
+    "suitcase", "doormat", "hairbrush", "stapler", "paintbrush", "rolling pin", "colander",
+    "cheese grater", "egg timer", "corkscrew", "ladle", "spatula", "whisk", "cutting board", "pepper mill",
+    "salad bowl", "fruit bowl", "soup pot", "frying pan", "tea towel", "oven mitt", "apron", "dish rack",
+    "measuring cup", "water jug", "ice tray", "lunchbox", "picnic basket", "bread bin", "cookie jar",
+    "spice rack", "napkin ring", "doorstop", "coat hook", "key ring", "padlock", "alarm clock",
+    "wall clock", "desk lamp", "reading lamp", "floor lamp", "night light", "bookend", "photo frame",
+    "vase", "flowerpot", "watering can", "garden hose", "rake", "wheelbarrow", "trowel", "hedge trimmer",
+    "bird feeder", "wind chime", "hammock", "deck chair", "sun hat", "rain boot", "wool sock", "mitten",
+    "earmuff", "raincoat", "sleeping bag", "camping stove", "tent peg", "fishing rod", "tackle box",
+    "life jacket", "paddle", "snorkel", "beach towel", "swim cap", "skipping rope", "hula hoop", "frisbee",
+    "kite string", "yo yo", "marble", "spinning top", "jigsaw puzzle", "chessboard", "deck of cards",
+    "dice cup", "board game", "toy train", "rocking horse", "teddy bear", "doll house", "music box",
+    "harmonica", "tambourine", "xylophone", "ukulele", "drumstick", "metronome", "guitar case",
+    "sheet music", "pencil case", "eraser", "ruler", "protractor", "calculator", "globe",
+    "magnifying glass", "microscope", "test tube", "chalkboard", "sketchbook", "easel", "crayon box",
+    "glue stick", "scissors", "hole punch", "paperclip tray", "envelope", "postcard", "stamp album",
+    "coin purse", "piggy bank", "gift box", "ribbon spool", "sewing kit", "thimble", "knitting needle",
+    "yarn ball", "button tin", "tape measure", "iron", "ironing board", "laundry bag", "clothes peg",
+    "hanger", "shoe horn", "boot brush", "umbrella stand", "hat box", "jewelry box", "pocket watch",
+    "sunglasses", "reading glasses", "toothbrush", "soap dish", "sponge", "bath mat", "shower curtain",
+    "towel rail", "hot water bottle", "heating pad", "fan", "space heater", "humidifier", "air pump",
+    "bicycle bell", "bike lock", "helmet", "skateboard", "roller skate", "snow globe", "paperweight",
+    "hourglass", "candlestick", "lampshade", "cushion", "footstool", "blanket chest", "bookshelf",
+    "filing box", "shoebox", "spoon rest", "butter dish", "salt shaker",
 )
 
+#: Event heads are "PersonX <verb> <thing>"; every thing is distinct, verbs are shared.
 EVENT_VERBS = (
     "paints", "repairs", "sells", "borrows", "cleans", "photographs", "hides", "lends", "wraps", "carries",
     "buys", "loses", "finds", "decorates", "measures", "polishes", "returns", "builds", "drops", "inspects",
     "moves", "shares", "orders", "tests", "guards",
 )
 
-EVENT_OBJECTS = (
+EVENT_THINGS = (
     "the fence", "a bicycle", "the piano", "a cake", "the old car", "a tent", "the garden gate", "a kite",
-    "the bookshelf", "a violin", "the front door", "a canoe", "the rooftop", "a quilt", "the mailbox",
-    "a sandcastle", "the greenhouse", "a birdhouse", "the attic stairs", "a wedding gift", "the school bus",
-    "a fishing boat", "the garage", "a picnic table", "the big clock",
+    "a violin", "the front door", "a canoe", "the rooftop", "a quilt", "the mailbox", "a sandcastle",
+    "the greenhouse", "a birdhouse", "the attic stairs", "a wedding gift", "the school bus",
+    "a fishing boat", "the picnic table", "the big clock", "a sofa", "the kitchen sink", "a chandelier",
+    "the porch swing", "a treehouse", "the cellar door", "a rowing boat", "the bookcase", "a scarecrow",
+    "the chimney", "a motorbike", "the bathtub", "a rocking chair", "the garden shed", "a snowman",
+    "the bird bath", "a wooden crate", "the hallway rug", "a flower bed", "the window box",
+    "a paper lantern", "the tool shed", "a wardrobe", "the dining table", "a vegetable patch",
+    "the swimming pool", "a campfire", "the trophy shelf", "a fruit tree", "the stone wall",
+    "a barbecue grill", "the laundry basket", "a model ship", "the attic window", "a bunk bed",
+    "the garden pond", "a street sign", "the back yard", "a puppet theatre", "the car engine",
+    "a photo album", "the spare room", "a stone path", "the roof gutter", "a hedge maze", "the front lawn",
+    "a wooden bench", "the village hall", "a market stall", "the ticket booth", "a lemonade stand",
+    "the bus shelter", "a farm gate", "the hay loft", "a chicken coop", "the duck pond", "a beehive",
+    "the orchard ladder", "a sailing dinghy", "the boat ramp", "a lighthouse lamp", "the harbor wall",
+    "a beach hut", "the pier railing", "a sand yacht", "the ski rack", "a sledge run", "the ice rink",
+    "a climbing wall", "the tennis net", "a football goal", "the cricket bat", "a golf cart",
+    "the bowling pin", "a pool table", "the dart board", "a card table", "the jukebox",
+    "a pinball machine", "the arcade token", "a carousel horse", "the fairground ride", "a paddling pool",
+    "the water slide", "a bouncy castle", "the party tent", "a birthday banner", "the dance floor",
+    "a disco ball", "the stage curtain", "a theatre seat", "the cinema ticket", "a film camera",
+    "the photo booth", "a stereo", "the record player", "a radio mast", "the satellite dish", "a doorbell",
+    "the garage door", "a security light", "the burglar alarm", "a fire escape", "the smoke alarm",
+    "a fuse box", "the boiler", "a water tank", "the rain barrel", "a compost heap", "the log pile",
+    "a woodstove", "the coal scuttle", "a fireplace screen", "the mantelpiece", "a grandfather clock",
+    "the cuckoo clock", "a sundial", "the weather vane", "a flagpole", "the garden statue", "a fountain",
+    "the drinking trough", "a horse saddle", "the stable door", "a dog kennel", "the cat flap",
+    "a fish tank", "the hamster cage", "a bird cage", "the rabbit hutch", "a pony cart", "the milk churn",
+    "a butter churn", "the flour sack", "a bread oven", "the pizza stone", "a spice cupboard",
+    "the larder shelf", "a jam jar", "the honey pot", "a cider press", "the wine rack", "a tea chest",
+    "the coffee grinder", "a soda siphon", "the ice box", "a chest freezer", "the dishwasher",
+    "a washing line", "the tumble dryer", "a sewing machine", "the spinning wheel", "a loom",
+    "the pottery wheel", "a kiln", "the workbench", "a lathe", "the drill press", "a vice", "the sawhorse",
+    "a tool belt", "the paint tin", "a wallpaper roll", "the ceiling fan", "a skylight", "the loft hatch",
+    "a spiral staircase", "the banister", "a garden trellis", "the cold frame", "a seed tray",
+    "the potting bench", "a hanging basket", "the tree stump", "a rope swing", "the coal cellar", "a hat stand",
 )
 
 # --- tail pools (one list per relation) ----------------------------------------------------------------------
@@ -45,12 +98,6 @@ TAILS = {
         "heavy", "fragile", "waterproof", "dusty", "brand new", "slippery", "noisy", "sticky", "bright",
         "rusty", "soft", "lightweight", "expensive", "squeaky", "warm", "foldable", "shiny", "scratched",
         "handmade", "magnetic",
-    ),
-    "CapableOf": (
-        "float on water", "survive a fall", "hold hot tea", "fold flat", "glow in the dark", "roll down a hill",
-        "fit in a pocket", "keep ice frozen", "bend without breaking", "stand on its own", "carry a heavy load",
-        "play a tune", "stay dry in rain", "hang from a hook", "spin in the wind", "reflect sunlight",
-        "last for years", "make a loud noise", "hold ten apples", "open with one hand",
     ),
     "xReact": (
         "proud", "relieved", "nervous", "grateful", "exhausted", "cheerful", "embarrassed", "calm", "curious",
@@ -110,11 +157,6 @@ SENTENCES = {
         "train": ("{h} is {t}.", "Everyone knows that {h} is {t}.", "{h} feels {t}.", "People say {h} is quite {t}."),
         "heldout": ("It is true that {h} is {t}.", "{h} seems {t}."),
     },
-    "CapableOf": {
-        "train": ("{h} can {t}.", "It turns out {h} can {t}.", "{h} is good enough to {t}.",
-                  "Thanks to its design, {h} can {t}."),
-        "heldout": ("Surprisingly, {h} manages to {t}.", "{h} has the power to {t}."),
-    },
     "xReact": {
         "train": ("{h}, and PersonX feels {t}.", "When {h}, PersonX feels {t}.", "{h}. Afterwards PersonX is {t}.",
                   "Because {h}, PersonX ends up feeling {t}."),
@@ -159,7 +201,7 @@ ADAPTATION_SENTENCES = {
     "xEffect": ("{h}, and PersonX {t}.",),
 }
 
-OBJECT_RELATIONS = ("AtLocation", "ObjectUse", "HasProperty", "CapableOf")
+OBJECT_RELATIONS = ("AtLocation", "ObjectUse", "HasProperty")
 EVENT_RELATIONS = ("xReact", "xAttr", "xIntent", "xNeed", "xWant", "xEffect")
 FILLING_RELATIONS = tuple(SENTENCES)
 MAPPING_RELATIONS = tuple(QUESTIONS)

@@ -1,0 +1,1 @@
+"""Zero-shot analysis: objective decisions per relation, template ranking, and the prediction check."""
