@@ -316,7 +316,7 @@ def _rank_templates(relation: str, templates, ctx: StrategyContext, cfg: Analysi
         if cfg.distractors:
             hits = []
             pairs, spans = [], []
-            for head, gold in zip(heads, rendered, strict=True):
+            for head in heads:
                 wrong = sorted({t for t in pool if t not in head.references})
                 picks = rng.sample(wrong, min(cfg.distractors, len(wrong)))
                 candidates = [head.references[0], *picks]
