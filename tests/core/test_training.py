@@ -61,7 +61,7 @@ def _untrained_rouge(model_dir, data, template="unsup-nat"):
 
 
 def test_finetuning_lowers_the_loss_and_raises_rouge_on_training_heads(tmp_path, tiny_model_dir, small_world_tsv):
-    cfg = _config(tiny_model_dir, small_world_tsv, steps=150, validation_heads=1)
+    cfg = _config(tiny_model_dir, small_world_tsv, steps=300, lr=1e-2, validation_heads=1)
     events = _run(cfg, tmp_path / "run")
     losses = [e.loss for e in events if isinstance(e, StepLogged)]
     assert losses[-1] < losses[0] * 0.5, losses
