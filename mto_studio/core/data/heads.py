@@ -96,6 +96,11 @@ def _clean(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def _column_values(dataset: Any, name: str) -> list[Any]:
+    column = dataset[name]
+    return column.to_pylist() if hasattr(column, "to_pylist") else list(column)
+
+
 def group_heads(examples: list[Example]) -> list[Head]:
     """Group examples into heads in first-seen order; references keep their order, duplicates removed."""
     refs: dict[tuple[str, str], dict[str, None]] = {}
@@ -116,9 +121,11 @@ def build_task_data(
                 f"the {role} column '{column}' is not in {os.path.basename(raw.source)} (columns: {raw.columns})",
                 "fix the column mapping",
             )
-    inputs = raw.dataset[mapping.input]
-    targets = raw.dataset[mapping.target]
-    relations = raw.dataset[mapping.relation] if mapping.relation else None
+    # Whole columns through Arrow: indexing a datasets Column row by row costs ~50 µs a row (minutes for ATOMIC).
+    columns = raw.dataset.with_format("arrow") if hasattr(raw.dataset, "with_format") else raw.dataset
+    inputs = _column_values(columns, mapping.input)
+    targets = _column_values(columns, mapping.target)
+    relations = _column_values(columns, mapping.relation) if mapping.relation else None
     examples: list[Example] = []
     dropped_none = dropped_empty = 0
     for i, (inp, tgt) in enumerate(zip(inputs, targets, strict=True)):
