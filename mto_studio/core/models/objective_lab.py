@@ -142,9 +142,10 @@ class _Corpus:
 def corpus_texts(world: World) -> list[str]:
     """All text the tokenizer is trained on: the corpus, questions and answers, and the phrase table (so
     templates over this world tokenize into known pieces)."""
-    from mto_studio.core.templates.phrases import builtin_phrases
+    from mto_studio.core.templates.phrases import ATOMIC_RELATIONS, builtin_phrases
 
     texts = [s for s, _, _ in world.knowledge_sentences("train")]
+    texts += [f"{relation}: PersonX and PersonY" for relation in ATOMIC_RELATIONS]  # task prefixes as one piece
     texts += [q for q, _, _ in world.supervised_pairs("train")] + [a for _, a, _ in world.supervised_pairs("train")]
     for phrase in builtin_phrases().values():
         texts += [phrase.clause.replace("{input}", ""), phrase.connective] * 5
