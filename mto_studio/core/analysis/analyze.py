@@ -216,15 +216,18 @@ def _recommend(report: RelationReport, threshold: float) -> None:
     report.recommendation = head
 
 
-def analyze(cfg: AnalysisConfig):
-    """Run the analysis; a generator of Progress events, then AnalysisDone. Send Stop() to cancel."""
+def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
+    """Run the analysis; a generator of Progress events, then AnalysisDone. Send Stop() to cancel.
+
+    ``library``: where template names are looked up (a project's library, with its own templates and phrase
+    overrides); the built-in library when None. It gains the candidates it resolves, so pass one of your own."""
     from mto_studio.core.analysis.scoring import Scorer
     from mto_studio.core.models.loading import load_seq2seq, pick_device
     from mto_studio.core.templates import require_sentinel_style
     from mto_studio.core.training.data import load_for_run
 
     start = time.perf_counter()
-    library = TemplateLibrary()
+    library = library if library is not None else TemplateLibrary()
     templates = []
     for name in cfg.templates:
         template = library.get(name)
@@ -246,7 +249,10 @@ def analyze(cfg: AnalysisConfig):
     scorer, style = None, None
     model_name = cfg.model
     if needs_model:
-        yield Progress("analysis", 0, 1, f"loading {cfg.model}")
+        command = yield Progress("analysis", 0, 1, f"loading {cfg.model}")
+        if isinstance(command, Stop):  # a Stop sent this early used to be dropped, and the analysis ran on
+            yield AnalysisCancelled(0, 1)
+            return
         model, tokenizer = load_seq2seq(cfg.model)
         needs_sentinels = "probe" in cfg.strategies or any(t.count(SlotKind.MASK, "source") or
                                                            t.count(SlotKind.MASK, "target") for t in templates)
