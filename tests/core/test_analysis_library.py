@@ -36,3 +36,11 @@ def test_a_stop_during_model_loading_cancels_at_once(tiny_model_dir, small_world
     first = next(gen)
     assert isinstance(first, Progress) and first.message.startswith("loading")
     assert isinstance(gen.send(Stop()), AnalysisCancelled)
+
+
+def test_ranking_only_mapping_templates_without_the_probe(tiny_model_dir, small_world_tsv):
+    """No probe and no sentinel in any candidate: nothing needs a sentinel style, and nothing may crash on it."""
+    report = run_analysis(AnalysisConfig(data=str(small_world_tsv), model=str(tiny_model_dir), strategies=["rules"],
+                                         templates=["sup"], relations=["xIntent"], n=2, distractors=0, bootstrap=10))
+    relation = report.relations[0]
+    assert relation.decision.strategy == "rules" and [s.template for s in relation.scores] == ["sup"]

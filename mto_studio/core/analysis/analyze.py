@@ -223,7 +223,7 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
     overrides); the built-in library when None. It gains the candidates it resolves, so pass one of your own."""
     from mto_studio.core.analysis.scoring import Scorer
     from mto_studio.core.models.loading import load_seq2seq, pick_device
-    from mto_studio.core.templates import require_sentinel_style
+    from mto_studio.core.templates import T5_STYLE, require_sentinel_style, sentinel_style_for
     from mto_studio.core.training.data import load_for_run
 
     start = time.perf_counter()
@@ -256,8 +256,9 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
         model, tokenizer = load_seq2seq(cfg.model)
         needs_sentinels = "probe" in cfg.strategies or any(t.count(SlotKind.MASK, "source") or
                                                            t.count(SlotKind.MASK, "target") for t in templates)
-        if needs_sentinels:
-            style = require_sentinel_style(tokenizer, cfg.model)
+        # Templates without sentinels render the same in any style, so a model without sentinels can rank them.
+        style = require_sentinel_style(tokenizer, cfg.model) if needs_sentinels else \
+            sentinel_style_for(tokenizer) or T5_STYLE
         scorer = Scorer(model, tokenizer, device=pick_device(cfg.device), batch_size=cfg.batch_size)
     ctx = StrategyContext(heads=heads, library=library, n=cfg.n, seed=cfg.seed, threshold=cfg.threshold,
                           masked_template=cfg.masked_template, prefix_template=cfg.prefix_template, scorer=scorer,
