@@ -20,7 +20,7 @@ from mto_studio.core.errors import DataError, ModelError, MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, load_tokenizer
 from mto_studio.core.project import Project
 from mto_studio.core.templates import Phrase, SentinelStyle, Template, TemplateLibrary, sentinel_style_for
-from mto_studio.gui.workers import Worker, WorkerSet
+from mto_studio.gui.workers import LIBRARY_LOCK, Worker, WorkerSet
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class LoadedData:
 def read_data(ref: str, path: str, mapping: ColumnMapping | None) -> LoadedData:
     """Load ``path`` and map its columns (runs in a worker). A file that loads but cannot be mapped comes back
     with ``task=None`` and the reason, so the user can map its columns by hand."""
-    raw = load_table(path)
-    return map_data(ref, raw, mapping)
+    with LIBRARY_LOCK:
+        raw = load_table(path)
+        return map_data(ref, raw, mapping)
 
 
 def map_data(ref: str, raw: RawTable, mapping: ColumnMapping | None) -> LoadedData:
@@ -53,7 +54,8 @@ def map_data(ref: str, raw: RawTable, mapping: ColumnMapping | None) -> LoadedDa
     except DataError:
         detected = None
     try:
-        task = build_task_data(raw, mapping)
+        with LIBRARY_LOCK:
+            task = build_task_data(raw, mapping)
     except DataError as exc:
         return LoadedData(ref, raw.source, raw, None, detected, exc)
     return LoadedData(ref, raw.source, raw, task, detected)
@@ -66,6 +68,8 @@ def read_tokenizer(ref: str):
             f"the embedded model {EMBEDDED_MODEL} is not installed yet ({embedded_model_dir()})",
             "data and templates work without it; choose another model (File ▸ Choose model…) for token counts",
         )
+    with LIBRARY_LOCK:
+        import transformers  # noqa: F401 - imported whole while no datasets call runs (see LIBRARY_LOCK)
     return load_tokenizer(ref)
 
 

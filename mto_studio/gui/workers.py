@@ -29,6 +29,11 @@ from mto_studio.core.training.events import Command, Pause, Paused, Resume, Stop
 
 GeneratorFactory = Callable[[], Iterator[Any]]
 
+#: Hold this in a worker while importing or running the heavy ML libraries for the first time. Importing
+#: transformers in one thread while another runs `datasets` fails at random (datasets probes the half-imported
+#: module: "module 'transformers' has no attribute 'PreTrainedTokenizerBase'"), so such steps never overlap.
+LIBRARY_LOCK = threading.RLock()
+
 
 class _GeneratorThread(QThread):
     """Iterates the generator in ``run``; emits from the worker thread, so Qt queues every signal to the Worker
