@@ -10,12 +10,28 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from mto_studio.core.data import ColumnMapping  # noqa: E402
+from mto_studio.core.data import ColumnMapping, load_task_data  # noqa: E402
 from mto_studio.core.project import PROJECT_FILE, Project, default_project_dir  # noqa: E402
-from mto_studio.core.templates import SlotKind, load_template  # noqa: E402
+from mto_studio.core.templates import Objective, SlotKind, TemplateLibrary, load_template  # noqa: E402
+from mto_studio.core.training.data import world_file  # noqa: E402
+from mto_studio.gui.preview import spread_heads  # noqa: E402
 from tests.gui.conftest import LOAD_TIMEOUT_MS  # noqa: E402
 
-FIRST_HEAD = "Dario's thermos"
+
+@pytest.fixture(scope="module")
+def world():
+    """The built-in world as the core reads it: what the views must show (it changes as the world evolves)."""
+    return load_task_data(world_file("train"))
+
+
+@pytest.fixture(scope="module")
+def head(world):
+    """The first head the preview shows."""
+    return spread_heads(world.heads, 1)[0]
+
+
+def unsup_nat_source(head) -> str:
+    return TemplateLibrary().render("unsup-nat", head.relation, head.input, head.references[0]).source
 
 
 def designer_on(window, qtbot, key="unsup-nat"):
@@ -36,7 +52,7 @@ def first_card(designer):
 
 
 # --- the default project and the data view -----------------------------------------------------------------------
-def test_first_launch_opens_the_default_project_with_the_world(window):
+def test_first_launch_opens_the_default_project_with_the_world(window, world):
     context = window.context
     folder = default_project_dir()
     assert (folder / PROJECT_FILE).is_file() and context.project.folder == folder
@@ -44,20 +60,24 @@ def test_first_launch_opens_the_default_project_with_the_world(window):
     data_view = window.workbench("data")
     assert window.current_key == "data"
     values = {key: label.text() for key, label in data_view.summary_values.items()}
-    assert values == {"rows": "2,621", "heads": "1,600", "relations": "10", "file_rows": "2,621",
-                      "dropped_none": "0", "dropped_empty": "0"}
+    assert values == {"rows": f"{len(world.examples):,}", "heads": f"{len(world.heads):,}",
+                      "relations": str(len(world.relations)), "file_rows": f"{len(world.raw):,}",
+                      "dropped_none": f"{world.dropped_none:,}", "dropped_empty": f"{world.dropped_empty_input:,}"}
+    assert len(world.heads) > 100 and len(world.relations) >= 5, "the world is big enough to be a real check"
     counts = data_view.counts_model
-    assert counts.rowCount() == 10
-    by_relation = {counts.index(r, 0).data(): (counts.index(r, 1).data(), counts.index(r, 2).data())
-                   for r in range(counts.rowCount())}
-    assert by_relation["AtLocation"] == ("160", "268") and by_relation["xIntent"] == ("160", "266")
-    assert counts.index(0, 3).data() == "filling"  # AtLocation by the rule table
+    shown = {counts.index(r, 0).data(): (counts.index(r, 1).data(), counts.index(r, 2).data(),
+                                         counts.index(r, 3).data()) for r in range(counts.rowCount())}
+    rules = TemplateLibrary()
+    assert shown == {rel: (f"{world.head_counts()[rel]:,}", f"{world.row_counts()[rel]:,}",
+                           rules.objective_for(rel)[0].value) for rel in world.relations}
     rows = data_view.rows_model
-    assert rows.total_rows == 2621 and rows.rowCount() == rows.FETCH_BATCH, "rows arrive lazily"
-    assert rows.index(0, 0).data() == FIRST_HEAD and rows.index(0, 2).data() == "the garage"
+    assert rows.total_rows == len(world.raw)
+    assert rows.rowCount() == min(rows.FETCH_BATCH, len(world.raw)), "rows arrive in batches"
+    first = world.raw.dataset[0]
+    assert rows.index(0, 0).data() == first["head"] and rows.index(0, 2).data() == first["tail"]
     assert rows.headerData(0, Qt.Orientation.Horizontal) == "head  ▸ input"
     assert data_view.detected_label.text().count("head-relation-tail") == 1
-    assert "2,621 rows" in window.data_status.text() and "ready" in window.model_status.text()
+    assert f"{len(world.examples):,} rows" in window.data_status.text() and "ready" in window.model_status.text()
 
 
 def test_the_window_opens_with_a_notice_when_the_embedded_model_is_missing(qtbot, isolated, dialogs, monkeypatch,
@@ -82,7 +102,7 @@ def test_the_window_opens_with_a_notice_when_the_embedded_model_is_missing(qtbot
     context.shutdown()
 
 
-def test_an_unreadable_data_file_gives_a_dialog_and_keeps_the_old_data(window, qtbot, dialogs, tmp_path):
+def test_an_unreadable_data_file_gives_a_dialog_and_keeps_the_old_data(window, qtbot, dialogs, tmp_path, world):
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"this is not parquet at all")
     before = window.context.data
@@ -94,7 +114,7 @@ def test_an_unreadable_data_file_gives_a_dialog_and_keeps_the_old_data(window, q
     assert "broken.parquet" in shown["text"] and "cannot read" in shown["text"]
     assert "How to fix it:" in shown["info"] and str(bad) in shown["info"]
     assert window.context.data is before and window.context.project.data == "world"
-    assert window.workbench("data").summary_values["rows"].text() == "2,621"
+    assert window.workbench("data").summary_values["rows"].text() == f"{len(world.examples):,}"
     assert window.workbench("data").open_button.isEnabled(), "the app stays usable"
 
 
@@ -128,14 +148,14 @@ def test_builtins_are_read_only_and_duplicate_makes_an_editable_copy(window, qtb
     assert designer.list_model.row_of(draft.key) >= 0 and designer.unsaved_changes() == ["template 'unsup-nat-copy' (new)"]
 
 
-def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot):
+def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot, head):
     designer = designer_on(window, qtbot)
     designer.duplicate()
     card = first_card(designer)
-    assert card.row.head.input == FIRST_HEAD
+    assert card.row.head == head
     before_source = card.row.rendered.source
     before_count = card.row.tokens.source.count
-    assert before_source == f"{FIRST_HEAD} is typically kept in <extra_id_0>"
+    assert before_source == unsup_nat_source(head) and before_source.endswith(" <extra_id_0>")
     sentinel_chips = [c for c in card.source_chips.chips if c.kind == "sentinel"]
     assert [c.token for c in sentinel_chips] == ["<extra_id_0>"], "the sentinel is one highlighted token"
     assert re.search(r'<span style="background:#[0-9a-f]{6};[^"]*">&nbsp;&lt;extra_id_0&gt;&nbsp;</span>',
@@ -145,7 +165,7 @@ def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot)
     assert designer.pattern_edits["source"].text() == "{prefix}: {input} {rel} {mask}"
     assert designer.errors == {}
     card = first_card(designer)
-    assert card.row.rendered.source == f"AtLocation: {FIRST_HEAD} is typically kept in <extra_id_0>"
+    assert card.row.rendered.source == f"{head.relation}: {before_source}"
     assert card.row.tokens.source.count > before_count
     assert f"source {card.row.tokens.source.count}/128" in card.counts_label.text()
     assert [b.slot.kind for b in designer.strips["source"].blocks][:2] == [SlotKind.PREFIX, SlotKind.TEXT]
@@ -207,22 +227,26 @@ def test_an_invalid_edit_shows_an_inline_error_and_keeps_the_text(window, qtbot)
     assert "already exists" in designer.error_labels["name"].text()
 
 
-def test_editing_the_phrase_table_changes_the_rendering(window, qtbot):
+def test_editing_the_phrase_table_changes_the_rendering(window, qtbot, head):
+    from mto_studio.core.templates import builtin_phrases
+
     designer = designer_on(window, qtbot)
     designer.tabs.setCurrentWidget(designer.phrase_editor)
     editor = designer.phrase_editor
-    row = editor.model.row_of("AtLocation")
-    assert editor.model.index(row, 2).data() == "is typically kept in"
-    assert editor.edit_phrase("AtLocation", connective="is usually stored in")
-    assert first_card(designer).row.rendered.source == f"{FIRST_HEAD} is usually stored in <extra_id_0>"
-    assert window.context.project.phrases["AtLocation"].connective == "is usually stored in"
+    row = editor.model.row_of(head.relation)
+    assert row == 0, "the data's relations come first"
+    assert editor.model.index(row, 2).data() == builtin_phrases()[head.relation].connective
+    assert editor.edit_phrase(head.relation, connective="is, we are told, best paired with")
+    assert first_card(designer).row.rendered.source == \
+        f"{head.input} is, we are told, best paired with <extra_id_0>"
+    assert window.context.project.phrases[head.relation].connective == "is, we are told, best paired with"
     assert window.isWindowModified()
     assert editor.model.index(row, 2).data(Qt.ItemDataRole.BackgroundRole) is not None, "overrides are marked"
-    assert not editor.edit_phrase("AtLocation", clause="no input slot here")
+    assert not editor.edit_phrase(head.relation, clause="no input slot here")
     assert "exactly once" in editor.error_label.text()
     editor.table.selectRow(row)
     editor.reset_button.click()
-    assert first_card(designer).row.rendered.source == f"{FIRST_HEAD} is typically kept in <extra_id_0>"
+    assert first_card(designer).row.rendered.source == unsup_nat_source(head)
     assert not window.context.project.is_modified
 
 
@@ -253,7 +277,7 @@ def test_saving_a_duplicated_template_writes_a_toml_that_reloads(window, qtbot):
     assert not path.exists() and (path.parent / "question-map2.toml").is_file()
 
 
-def test_the_diff_view_marks_differences(window, qtbot):
+def test_the_diff_view_marks_differences(window, qtbot, head):
     designer = designer_on(window, qtbot, "unsup-nat")
     designer.tabs.setCurrentWidget(designer.diff_view)
     diff = designer.diff_view
@@ -265,18 +289,24 @@ def test_the_diff_view_marks_differences(window, qtbot):
     assert changed and all(c.objectName().startswith("diff-") for c in changed)
     assert "differ between" in diff.summary_label.text()
     assert "line-through" in diff.render_labels[("a", "source")].text()  # words only in unsup-nat
-    assert "AtLocation:" in diff.render_labels[("b", "source")].text()
+    assert f"{head.relation}:" in diff.render_labels[("b", "source")].text()
     diff.select("sup", "sup")
     assert all(p.status == "same" for p in diff.source_grid.aligned)
     assert "the same slots" in diff.summary_label.text()
 
 
-def test_mixed_templates_pick_per_relation(window, qtbot):
+def test_mixed_templates_pick_per_relation(window, qtbot, world):
     designer = designer_on(window, qtbot, "mixed")
     assert designer.mixed_panel.isVisibleTo(designer) and not designer.strips["source"].isVisibleTo(designer)
-    by_relation = {card.row.head.relation: card.row.rendered.template for card in designer.preview.cards}
-    assert by_relation["AtLocation"] == "unsup-nat" and by_relation["xReact"] == "unsup-nat"
-    designer.preview.relation_combo.setCurrentIndex(designer.preview.relation_combo.findData("xIntent"))
+    library = TemplateLibrary()
+    expected = {rel: "unsup-nat" if library.objective_for(rel)[0] is Objective.FILLING else "sup"
+                for rel in world.relations}
+    designer.preview.rows_spin.setValue(len(world.relations))
+    shown = {card.row.head.relation: card.row.rendered.template for card in designer.preview.cards}
+    assert shown == expected and set(shown.values()) == {"unsup-nat", "sup"}
+    mapping_relation = next(rel for rel, name in expected.items() if name == "sup")
+    designer.preview.relation_combo.setCurrentIndex(designer.preview.relation_combo.findData(mapping_relation))
+    assert {card.row.head.relation for card in designer.preview.cards} == {mapping_relation}
     assert {card.row.rendered.template for card in designer.preview.cards} == {"sup"}
 
 
@@ -306,6 +336,16 @@ def test_closing_with_unsaved_changes_asks_save_discard_cancel(window, qtbot, di
     assert not window.isVisible()
     assert Project.load(window.context.project.folder).phrases["xReact"].connective == "and so PersonX feels"
     assert all(w.is_finished for w in window.context.workers.active) and not window.context.workers.active
+
+
+def test_discarding_on_close_drops_template_drafts_without_writing(window, qtbot, dialogs):
+    designer = designer_on(window, qtbot)
+    designer.duplicate()
+    assert window.unsaved_changes() == ["template 'unsup-nat-copy' (new)"]
+    dialogs.answers = [QMessageBox.StandardButton.Discard]
+    window.close()
+    assert not window.isVisible() and designer.unsaved_changes() == []
+    assert not window.context.project.templates_dir.exists()
 
 
 def test_new_and_reopened_projects_and_recent_list(window, qtbot, tmp_path):

@@ -38,8 +38,9 @@ def test_raw_table_model_is_lazy_and_valid(qtmodeltester, world, tmp_path):
     qtmodeltester.check(model)
     while model.canFetchMore():
         model.fetchMore()
-    assert model.rowCount() == 2621
-    assert model.index(2620, 0).data() == world.raw.dataset[2620]["head"]
+    last = len(world.raw) - 1
+    assert model.rowCount() == len(world.raw) > 500
+    assert model.index(last, 0).data() == world.raw.dataset[last]["head"]
     small = tmp_path / "small.tsv"
     small.write_text("input\ttarget\nx\tnone\n\ty\nz\tw\n")
     raw = load_table(small)
@@ -101,9 +102,10 @@ def test_phrase_table_model_edits_through_the_project(qtmodeltester, tmp_path):
 
 
 def test_spread_heads_covers_relations_round_robin(world):
-    heads = spread_heads(world.heads, 12)
-    assert [h.relation for h in heads[:10]] == world.relations
-    assert len({h.relation for h in heads}) == 10 and len(heads) == 12
+    n = len(world.relations)
+    heads = spread_heads(world.heads, n + 2)
+    assert [h.relation for h in heads[:n]] == world.relations, "one head of each relation first"
+    assert [h.relation for h in heads[n:]] == world.relations[:2] and len(heads) == n + 2
     assert {h.relation for h in spread_heads(world.heads, 3, "xWant")} == {"xWant"}
 
 

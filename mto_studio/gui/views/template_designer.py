@@ -298,8 +298,11 @@ class TemplateDesigner(QWidget):
         self.save_button.clicked.connect(self.save_current)
         top = QHBoxLayout()
         top.addWidget(self.name_edit)
-        top.addSpacing(12)
-        top.addWidget(QLabel("Objective"))
+        top.addSpacing(16)
+        objective_label = QLabel("Objective")
+        objective_label.setBuddy(self.objective_combo)
+        top.addWidget(objective_label)
+        top.addSpacing(4)
         top.addWidget(self.objective_combo)
         top.addSpacing(12)
         top.addWidget(self.badge)
@@ -574,8 +577,9 @@ class TemplateDesigner(QWidget):
 
     def _apply_objective_visibility(self) -> None:
         mixed = self.draft is not None and self.draft.objective == Objective.MIXED.value
+        read_only = self.draft is not None and self.draft.builtin
         for widget in self.side_widgets:
-            widget.setVisible(not mixed)
+            widget.setVisible(not mixed and not (widget is self.palette and read_only))
         self.mixed_panel.setVisible(mixed)
 
     def _validate(self) -> None:
@@ -802,7 +806,13 @@ class TemplateDesigner(QWidget):
         return True
 
     def discard_changes(self) -> None:
+        """Forget every unsaved edit; the editor shows the saved version (or unsup-nat for a new template)."""
         self.drafts.clear()
+        draft = self.draft
+        if draft is not None and (draft.modified or draft.unsaved):
+            self.draft = None
+            self._fill_list()
+            self.select_template(draft.saved_name or "unsup-nat")
 
     def save_state(self, settings) -> None:
         settings.setValue("designer/splitter", self.splitter.saveState())
