@@ -1,0 +1,133 @@
+"""Screenshots of the main window (data view, template designer, template diff) at 1600×1000 for the README.
+
+Run under a real X display, e.g.:
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py [--out resources/screenshots]
+
+Uses a fresh default project in a temporary user data folder (your own settings and projects are untouched), on
+the embedded model mto-tiny; until that model is installed, on a tiny randomly initialised test model (its
+tokenizer splits words into many pieces, so the token chips look busier than with mto-tiny).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # for tests.helpers (the fallback model)
+
+from mto_studio.core.runtime import prepare_environment  # noqa: E402
+
+WIDTH, HEIGHT = 1600, 1000
+
+
+def wait_until(app, condition, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not finish loading in time")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def settle(app, seconds: float = 0.4) -> None:
+    """Let layouts, resizes and repaints finish."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO / "resources" / "screenshots"), help="folder for the PNGs")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="mto-screenshots-"))
+    os.environ["MTO_STUDIO_DATA_DIR"] = str(scratch / "user-data")
+    prepare_environment()
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch / "settings"))
+    from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir
+    from mto_studio.core.project import Project
+    from mto_studio.gui.context import StudioContext
+    from mto_studio.gui.main_window import MainWindow
+    from mto_studio.gui.settings import APPLICATION, ORGANIZATION
+    from mto_studio.gui.theme import apply_theme, icon
+
+    app = QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setWindowIcon(icon("mto-studio"))
+    apply_theme(app)
+    project = Project.open_or_create_default()
+    if (embedded_model_dir() / "config.json").is_file():
+        model_note = f"the embedded model {EMBEDDED_MODEL}"
+    else:
+        from tests.helpers import build_tiny_model
+
+        project.model = str(build_tiny_model(scratch / "tiny-test-model"))
+        project.save()
+        model_note = "a tiny test model (mto-tiny is not installed yet)"
+    context = StudioContext(project)
+    window = MainWindow(context)
+    window.resize(WIDTH, HEIGHT)
+    window.show()
+    window.move(0, 0)
+    wait_until(app, lambda: context.data is not None and context.data.task is not None
+               and (context.tokenizer is not None or context.tokenizer_error is not None))
+    settle(app)
+
+    shots = []
+    window.show_workbench("data")
+    data_view = window.workbench("data")
+    data_view.rows_view.selectRow(4)
+    settle(app)
+    shots.append(("data-view.png", window.grab()))
+
+    window.show_workbench("templates")
+    designer = window.workbench("templates")
+    designer.select_template("unsup-nat")
+    draft = designer.duplicate()
+    designer.name_edit.setText("my-filling")
+    designer.name_edit.textEdited.emit("my-filling")
+    designer.description_edit.setText("Filling with a soft prompt before the sentinel")
+    designer.description_edit.textEdited.emit(designer.description_edit.text())
+    source = "{input} {rel} {soft:4} {mask}"
+    designer.pattern_edits["source"].setText(source)
+    designer.pattern_edits["source"].textEdited.emit(source)
+    designer.strips["source"].selected = 1
+    designer.strips["source"].set_slots(draft.source_slots)
+    designer.preview.max_source_spin.setValue(32)  # shows a cut row or two
+    settle(app)
+    shots.append(("designer.png", window.grab()))
+
+    designer.tabs.setCurrentWidget(designer.diff_view)
+    designer.diff_view.select(None, "sup")
+    settle(app)
+    shots.append(("designer-diff.png", window.grab()))
+
+    for name, pixmap in shots:
+        path = out / name
+        if not pixmap.save(str(path)):
+            raise OSError(f"could not write {path}")
+        print(f"wrote {path} ({pixmap.width()}×{pixmap.height()}) with {model_note}")
+    window.context.project.save()
+    for widget in window.workbenches.values():
+        if hasattr(widget, "discard_changes"):
+            widget.discard_changes()
+    window.close()
+    context.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
