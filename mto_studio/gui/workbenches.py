@@ -41,9 +41,8 @@ WORKBENCHES: list[Workbench] = [
               "the project's rows, column mapping, heads and relations"),
     Workbench("templates", "Templates", "mto_studio.gui.views.template_designer:TemplateDesigner", "templates",
               "design templates as slot blocks, preview them on real rows, compare them"),
-    Workbench("analyzer", "Analyzer", placeholder("Analyzer", "Decide Filling or Mapping per relation (rules, "
-              "likelihood probe, classifier) and rank templates zero-shot. Coming in a later version."), "analyzer",
-              "which objective each relation matches"),
+    Workbench("analyzer", "Analyzer", "mto_studio.gui.views.analyzer_view:AnalyzerWorkbench", "analyzer",
+              "which objective each relation matches, and how templates rank zero-shot"),
     Workbench("trainer", "Trainer", placeholder("Trainer", "Fine-tune, prompt-tune or LoRA-tune over a template × "
               "k-shot × seed grid, with live curves. Coming in a later version."), "trainer", "train and evaluate"),
     Workbench("runs", "Runs", placeholder("Runs", "Browse, compare and reproduce finished runs. Coming in a later "

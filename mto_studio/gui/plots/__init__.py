@@ -1,0 +1,1 @@
+"""pyqtgraph charts: plot items are created once and updated with new data."""
