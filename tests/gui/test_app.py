@@ -242,6 +242,7 @@ def test_editing_the_phrase_table_changes_the_rendering(window, qtbot, head):
     assert window.context.project.phrases[head.relation].connective == "is, we are told, best paired with"
     assert window.isWindowModified()
     assert editor.model.index(row, 2).data(Qt.ItemDataRole.BackgroundRole) is not None, "overrides are marked"
+    assert editor.model.index(row, 1).data(Qt.ItemDataRole.BackgroundRole) is None, "only the edited cell"
     assert not editor.edit_phrase(head.relation, clause="no input slot here")
     assert "exactly once" in editor.error_label.text()
     editor.table.selectRow(row)

@@ -73,6 +73,8 @@ def test_template_list_model(qtmodeltester, qapp):
     qtmodeltester.check(model)
     assert model.index(model.row_of("*draft-1"), 0).data() == "mine •"
     assert model.index(0, 0).data(TemplateListModel.BuiltinRole) is True
+    assert model.index(0, 0).data(TemplateListModel.TagRole) == "built-in"
+    assert model.index(model.row_of("*draft-1"), 0).data(TemplateListModel.TagRole) == "new"
     model.update_entry(TemplateEntry("*draft-1", "mine2", Objective.MAPPING, False))
     assert model.index(model.row_of("*draft-1"), 0).data() == "mine2"
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from mto_studio.core.templates import Objective, Phrase, PhraseTable
 
@@ -51,6 +52,7 @@ class TemplateListModel(QAbstractListModel):
     KeyRole = Qt.ItemDataRole.UserRole
     BuiltinRole = Qt.ItemDataRole.UserRole + 1
     ObjectiveRole = Qt.ItemDataRole.UserRole + 2
+    TagRole = Qt.ItemDataRole.UserRole + 3  # 'built-in', 'project' or 'new'
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -110,7 +112,27 @@ class TemplateListModel(QAbstractListModel):
             return entry.builtin
         if role == self.ObjectiveRole:
             return entry.objective.value
+        if role == self.TagRole:
+            return "built-in" if entry.builtin else ("new" if entry.unsaved else "project")
         return None
+
+
+class TemplateListDelegate(QStyledItemDelegate):
+    """Draws a muted tag ('built-in', 'project', 'new') at the right of each library entry."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        super().paint(painter, option, index)
+        tag = index.data(TemplateListModel.TagRole) or ""
+        painter.save()
+        font = QFont(option.font)
+        font.setPointSizeF(max(6.5, font.pointSizeF() - 1.5))
+        painter.setFont(font)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        colour = {"built-in": "#9aa5b1", "project": "#2f9e44", "new": "#e8590c"}.get(tag, "#9aa5b1")
+        painter.setPen(QColor("#dbe4ff" if selected else colour))
+        painter.drawText(option.rect.adjusted(0, 0, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         tag)
+        painter.restore()
 
 
 class PhraseTableModel(QAbstractTableModel):
@@ -126,12 +148,15 @@ class PhraseTableModel(QAbstractTableModel):
         self._effective: PhraseTable = PhraseTable()
         self._overridden: set[str] = set()
         self._used: set[str] = set()
+        self._builtin: PhraseTable = PhraseTable()
         self._commit: Callable[[str, Phrase], str | None] | None = None
 
     def set_phrases(self, relations: list[str], effective: PhraseTable, overridden: set[str],
-                    used: set[str] | None = None) -> None:
-        """``relations`` in display order; ``used``: relations of the loaded data (shown first, in bold)."""
+                    used: set[str] | None = None, builtin: PhraseTable | None = None) -> None:
+        """``relations`` in display order; ``used``: relations of the loaded data (shown first, in bold);
+        ``builtin``: the shipped phrases, so that only the cells that differ from them are marked."""
         self.beginResetModel()
+        self._builtin = builtin if builtin is not None else PhraseTable()
         self._relations = list(relations)
         self._effective = effective
         self._overridden = set(overridden)
@@ -149,6 +174,14 @@ class PhraseTableModel(QAbstractTableModel):
 
     def phrase(self, relation: str) -> Phrase:
         return self._effective.get(relation, Phrase())
+
+    def is_overridden(self, relation: str, column: int) -> bool:
+        """Whether this cell holds the project's own text (not the built-in one)."""
+        if relation not in self._overridden or column == 0:
+            return False
+        field = "clause" if column == 1 else "connective"
+        base = self._builtin.get(relation, Phrase())
+        return getattr(self.phrase(relation), field) != getattr(base, field)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._relations)
@@ -173,17 +206,17 @@ class PhraseTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return (relation, phrase.clause, phrase.connective)[column]
         if role == Qt.ItemDataRole.FontRole:
-            bold = (column == 0 and relation in self._used) or (column > 0 and relation in self._overridden)
+            bold = (column == 0 and relation in self._used) or self.is_overridden(relation, column)
             if bold:
                 font = QFont()
                 font.setBold(True)
                 return font
-        if role == Qt.ItemDataRole.BackgroundRole and column > 0 and relation in self._overridden:
+        if role == Qt.ItemDataRole.BackgroundRole and self.is_overridden(relation, column):
             return QBrush(QColor("#fff9db"))
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 0:
                 return f"{relation}" + (" — in the loaded data" if relation in self._used else "")
-            state = "project override" if relation in self._overridden else "built-in phrase"
+            state = "project override" if self.is_overridden(relation, column) else "built-in phrase"
             return f"{state}; double-click to edit, clear the cell to go back to the built-in text"
         return None
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.errors import MtoError
-from mto_studio.core.templates import ATOMIC_RELATIONS, Phrase
+from mto_studio.core.templates import ATOMIC_RELATIONS, Phrase, builtin_phrases
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.models.templates import PhraseTableModel
 
@@ -82,7 +82,7 @@ class PhraseEditor(QWidget):
         data = self.context.data
         used = set(data.task.relations) if data is not None and data.task is not None else set()
         self.model.set_phrases(self.relations(), self.context.project.phrase_table(),
-                               set(self.context.project.phrases), used)
+                               set(self.context.project.phrases), used, builtin_phrases())
 
     def _refresh(self) -> None:
         if self.model.rowCount() != len(self.relations()):

@@ -12,6 +12,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
+    QGraphicsOpacityEffect,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -43,7 +44,7 @@ from mto_studio.core.templates import (
 )
 from mto_studio.core.templates.model import MAX_SOFT_LENGTH
 from mto_studio.gui.context import StudioContext
-from mto_studio.gui.models.templates import TemplateEntry, TemplateListModel
+from mto_studio.gui.models.templates import TemplateEntry, TemplateListDelegate, TemplateListModel
 from mto_studio.gui.preview import PreviewRow, block_slots, build_preview, spread_heads
 from mto_studio.gui.theme import monospace_font, set_invalid
 from mto_studio.gui.views.diff_view import TemplateDiffView
@@ -208,6 +209,7 @@ class TemplateDesigner(QWidget):
         self.list_view = QListView()
         self.list_view.setObjectName("template-list")
         self.list_view.setModel(self.list_model)
+        self.list_view.setItemDelegate(TemplateListDelegate(self.list_view))
         self.list_view.setUniformItemSizes(True)
         self.list_view.setSpacing(1)
         self.list_view.selectionModel().currentChanged.connect(self._on_list_current)
@@ -603,8 +605,16 @@ class TemplateDesigner(QWidget):
             # While a side's text does not parse, its blocks show the last valid pattern and are locked, so a
             # block edit cannot overwrite what the user is typing.
             broken = side in self.errors and self.errors[side].column is not None
-            self.strips[side].setEnabled(not broken)
-            self.strips[side].setToolTip("fix the text form below to edit the blocks again" if broken else "")
+            strip = self.strips[side]
+            if strip.isEnabled() == broken:
+                strip.setEnabled(not broken)
+                strip.setToolTip("fix the text form below to edit the blocks again" if broken else "")
+                if broken:
+                    faded = QGraphicsOpacityEffect(strip)
+                    faded.setOpacity(0.4)
+                    strip.setGraphicsEffect(faded)
+                else:
+                    strip.setGraphicsEffect(None)
         self._apply_objective_visibility()
 
     def _update_buttons(self) -> None:
