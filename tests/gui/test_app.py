@@ -352,13 +352,19 @@ def test_discarding_on_close_drops_template_drafts_without_writing(window, qtbot
 def test_new_and_reopened_projects_and_recent_list(window, qtbot, tmp_path):
     from mto_studio.gui.settings import recent_projects
 
+    designer = designer_on(window, qtbot, "sup")
+    designer.duplicate()
+    assert designer.save_current() and designer.draft.saved_name == "sup-copy"
     assert window.new_project(str(tmp_path / "second"))
     assert window.context.project.name == "second" and (tmp_path / "second" / PROJECT_FILE).is_file()
+    assert designer.list_model.row_of("sup-copy") < 0, "the other project's templates are gone"
+    assert designer.draft.name == "unsup-nat" and designer.pattern_edits["source"].text() == "{input} {rel} {mask}"
     qtbot.waitUntil(lambda: window.context.data is not None and window.context.data.task is not None,
                     timeout=LOAD_TIMEOUT_MS)
     assert recent_projects(window.settings)[0] == str((tmp_path / "second").resolve())
     assert window.open_project(str(default_project_dir()))
     assert window.context.project.name == "Default project"
+    assert designer.select_template("sup-copy"), "its own templates come back with it"
     assert window.save_as(str(tmp_path / "copy"))
     assert window.context.project.folder == tmp_path / "copy" and (tmp_path / "copy" / PROJECT_FILE).is_file()
 

@@ -706,9 +706,9 @@ class TemplateDesigner(QWidget):
     def _on_library_changed(self) -> None:
         if self._saving:
             return  # save_current refills the list and reopens the saved template itself
-        key = self.draft.key if self.draft else "unsup-nat"
+        key = self.draft.key if self.draft else None
         self._fill_list()
-        if self.draft is not None and self.list_model.row_of(key) >= 0:
+        if key is not None and self.list_model.row_of(key) >= 0:
             row = self.list_model.row_of(key)
             self.list_view.selectionModel().blockSignals(True)
             self.list_view.setCurrentIndex(self.list_model.index(row, 0))
@@ -716,8 +716,10 @@ class TemplateDesigner(QWidget):
             self._validate()
             self._update_buttons()
             self.refresh_preview()
-        elif self.draft is None:
-            self.select_template(key)
+        else:
+            # The template shown is gone (deleted, or another project was opened).
+            self.draft = None
+            self.select_template("unsup-nat")
 
     def _on_data_changed(self) -> None:
         data = self.context.data
