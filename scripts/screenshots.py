@@ -1,4 +1,5 @@
-"""Screenshots of the main window (data view, template designer, template diff) at 1600×1000 for the README.
+"""Screenshots of the main window (data view, template designer, template diff, analyzer) at 1600×1000 for the
+README.
 
 Run under a real X display, e.g.:
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py [--out resources/screenshots]
@@ -114,6 +115,24 @@ def main() -> int:
     designer.diff_view.select(None, "sup")
     settle(app)
     shots.append(("designer-diff.png", window.grab()))
+
+    # The analyzer with a finished analysis (default settings) on the default project, showing the relation whose
+    # templates differ most in format fit.
+    window.show_workbench("analyzer")
+    analyzer = window.workbench("analyzer")
+    if analyzer.start() is None:
+        raise RuntimeError("the analysis could not start")
+    wait_until(app, lambda: not analyzer.is_running, timeout_s=900)
+    if analyzer.report is None:
+        raise RuntimeError(f"the analysis did not finish: {analyzer.status_label.text()}")
+
+    def spread(relation) -> float:
+        values = [s.log_likelihood for s in relation.scores]
+        return max(values) - min(values) if values else 0.0
+
+    analyzer.select_relation(max(analyzer.report.relations, key=spread).relation)
+    settle(app)
+    shots.append(("analyzer.png", window.grab()))
 
     for name, pixmap in shots:
         path = out / name

@@ -360,8 +360,8 @@ class RelationResultsModel(QAbstractTableModel):
 
     def _vote_data(self, report: RelationReport, vote: Decision | None, role: int) -> Any:
         objective = vote.objective if vote is not None else None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return objective_text(objective) if vote is not None else "—"
+        if role == Qt.ItemDataRole.DisplayRole:  # undecided votes stay short: the tooltip says why
+            return objective_text(objective) if objective is not None else "—"
         if role == self.SortRole:
             return objective.value if objective is not None else "~"
         if role == Qt.ItemDataRole.ToolTipRole:

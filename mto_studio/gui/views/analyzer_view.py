@@ -134,7 +134,7 @@ def template_choice(template: Template) -> Choice:
 def fit_list_height(view: QListView, rows: int, most: int) -> None:
     """Size a short list to its rows (up to ``most``, then it scrolls), so the settings need no scrolling."""
     row = view.sizeHintForRow(0) if view.model() is not None and view.model().rowCount() else 18
-    view.setFixedHeight(max(2, min(rows, most)) * max(row, 16) + 2 * view.frameWidth() + 4)
+    view.setFixedHeight(max(2, min(rows, most)) * max(row, 16) + 2 * view.frameWidth() + 2)
 
 
 def _esc(text: Any) -> str:
@@ -189,6 +189,7 @@ class AnalyzerWorkbench(QWidget):
         self._build()
         context.library_changed.connect(self._refresh_templates)
         context.data_changed.connect(self._refresh_relations)
+        context.data_changed.connect(self._refresh_source_label)
         context.project_changed.connect(self._on_project_changed)
         context.tokenizer_changed.connect(self._refresh_source_label)
         self._refresh_templates()
@@ -741,10 +742,18 @@ class AnalyzerWorkbench(QWidget):
             self._show_selected()
 
     def _fit_columns(self) -> None:
+        """Columns as wide as their widest text (a header's sort-indicator reserve would make the table scroll)."""
+        model = self.results_model
         header = self.table.horizontalHeader()
-        for column in range(self.results_model.columnCount()):
-            self.table.resizeColumnToContents(column)
-            header.resizeSection(column, max(header.sectionSize(column) + 6, 52))
+        cell = self.table.fontMetrics()
+        bold = header.fontMetrics()
+        for column in range(model.columnCount()):
+            title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+            widest = max((bold.horizontalAdvance(line) for line in title.splitlines()), default=0)
+            for row in range(model.rowCount()):
+                text = model.data(model.index(row, column))
+                widest = max(widest, cell.horizontalAdvance(str(text)) + (8 if column == 2 else 0))
+            header.resizeSection(column, widest + 16)
 
     def _update_summary(self) -> None:
         report = self.report
