@@ -132,8 +132,6 @@ class StudioContext(QObject):
         moved = folder is not None
         path = self.project.save(folder)
         self.notify_modified()
-        self._was_modified = False
-        self.modified_changed.emit(False)
         if moved:
             self.library = self.project.library()
             self.project_changed.emit()
