@@ -42,6 +42,58 @@ def _render(tmp: Path) -> str:
     return f"{len(BUILTIN_NAMES)} templates"
 
 
+@check("load the embedded model")
+def _model(tmp: Path) -> str:
+    import time
+
+    from mto_studio.core.models.loading import load_seq2seq
+
+    start = time.perf_counter()
+    model, tokenizer = load_seq2seq("mto-tiny")
+    seconds = time.perf_counter() - start
+    ids = tokenizer("The kettle is kept in <extra_id_0>.", return_tensors="pt").input_ids
+    out = model.generate(input_ids=ids, max_new_tokens=6)
+    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters in {seconds:.2f} s; " \
+           f"fills '{tokenizer.decode(out[0], skip_special_tokens=True)}'"
+
+
+@check("train a few steps on the CPU and write a run")
+def _train(tmp: Path) -> str:
+    import json
+
+    from mto_studio.core.store import RunStore, recorded
+    from mto_studio.core.training.config import TrainConfig
+    from mto_studio.core.training.events import RunFinished, StepLogged
+    from mto_studio.core.training.loop import train
+
+    cfg = TrainConfig(data="world", model="mto-tiny", template="unsup-nat", shots=2, steps=6, batch_size=4,
+                      eval_every=0, max_eval_heads=1, max_test_heads=1, relations=["AtLocation"], device="cpu",
+                      save_model=False)
+    store = RunStore(tmp / "runs.sqlite")
+    run_id = store.upsert_run(tmp / "run", name="self-test", config=cfg.to_dict())
+    events = list(recorded(train(cfg, tmp / "run"), store, run_id))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "finished", events[-1]
+    losses = store.series(run_id, "loss")
+    result = json.loads((tmp / "run" / "result.json").read_text())
+    assert losses and result["status"] == "finished" and store.run(run_id).status == "finished"
+    store.close()
+    steps = [e.step for e in events if isinstance(e, StepLogged)]
+    return f"{steps[-1]} steps, loss {losses[0][2]:.2f} -> {losses[-1][2]:.2f}, run read back from the store"
+
+
+@check("open and close the main window (offscreen)")
+def _window(tmp: Path) -> str:
+    import os
+    import subprocess
+
+    code = ("import sys; from mto_studio.gui.app import self_test_window; sys.exit(self_test_window())")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MTO_SELFTEST_HOME=str(tmp / "home"))
+    args = [sys.executable, "-c", code] if not getattr(sys, "frozen", False) else [sys.executable, "--window-check"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "window opened and closed"
+
+
 def run_self_test() -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="mto-selftest-") as folder:

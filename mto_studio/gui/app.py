@@ -54,3 +54,44 @@ def run_app(argv: list[str] | None = None) -> int:
     if error is not None:
         show_error(window, "Cannot open the default project", error, path=str(project.project_file))
     return app.exec()
+
+
+def self_test_window() -> int:
+    """Open the main window on the default project offscreen, wait for its data to load, close it; exit 0 or 1.
+    Used by `mto-studio --self-test` (in a child process, so a Qt crash cannot take the self-test down)."""
+    import os
+    import tempfile
+    import time
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    home = os.environ.get("MTO_SELFTEST_HOME") or tempfile.mkdtemp(prefix="mto-selftest-")
+    os.environ["MTO_STUDIO_DATA_DIR"] = str(Path(home) / "data")
+    prepare_environment()
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(Path(home) / "settings"))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    from mto_studio.core.project import Project
+    from mto_studio.gui.context import StudioContext
+    from mto_studio.gui.main_window import MainWindow
+    from mto_studio.gui.settings import app_settings
+
+    app = QApplication.instance() or QApplication(["mto-studio-self-test"])
+    start = time.perf_counter()
+    context = StudioContext(Project.open_or_create_default())
+    window = MainWindow(context, app_settings())
+    window.show()
+    deadline = time.perf_counter() + 120
+    while context.data is None and time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    loaded = context.data is not None
+    window.close()
+    app.processEvents()
+    if not loaded:
+        print("the window opened but the default project's data did not load within 120 s")
+        return 1
+    print(f"window opened on the default project ({context.data.task.summary()}) and closed in "
+          f"{time.perf_counter() - start:.1f} s")
+    return 0

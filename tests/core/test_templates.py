@@ -113,6 +113,8 @@ def test_text_form_round_trips(library):
     [
         ('name = "t"\nobjective = "filling"\nsource = "{input} {foo}"\ntarget = "{mask} {target}"\n',
          r"line 3, field 'source', column 9: unknown slot \{foo\}"),
+        ('name = "t"\n\nobjective = "filling"\n\nsource = "{input} {bar}"\ntarget = "{mask} {target}"\n',
+         r"line 5, field 'source', column 9: unknown slot \{bar\}"),
         ('name = "t"\nobjective = "filling"\nsource = "{input} {mask} {mask}"\ntarget = "{mask} {target}"\n',
          "field 'target'.*mismatched sentinels: the source has 2, the target 1"),
         ('name = "t"\nobjective = "filling"\nsource = "{input} {mask}"\ntarget = "{target}"\n',

@@ -19,7 +19,11 @@ def embedded_model_dir() -> Path:
 def resolve_model_ref(ref: str | os.PathLike | None) -> str:
     """A model reference: None or 'mto-tiny' → the embedded model folder; a path → that folder; else a hub id."""
     if ref is None or str(ref) in ("", EMBEDDED_MODEL, "embedded"):
-        return str(embedded_model_dir())
+        folder = embedded_model_dir()
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"the embedded model is missing from {folder}",
+                             f"re-create it: mto-studio pretrain --recipe resources/recipes/mto-tiny.toml --out {folder}")
+        return str(folder)
     path = Path(str(ref)).expanduser()
     if path.exists():
         if not path.is_dir():
