@@ -59,6 +59,11 @@ class _GeneratorThread(QThread):
         try:
             generator = self._factory()
             command: Command | None = None
+            # Commands are sticky, as the CLI's drive() sends them: a generator may ignore what it receives at
+            # some events (an experiment between runs, a run's start), so Stop goes in again with every later
+            # step, and Pause until the generator says Paused (a Resume or Stop taken first cancels it).
+            stopping = False
+            pausing = False
             while True:
                 try:
                     if command is None or not isinstance(generator, Generator):
@@ -69,8 +74,17 @@ class _GeneratorThread(QThread):
                     self.returned.emit(stop.value)
                     break
                 self.event.emit(item)
+                if isinstance(item, Paused):
+                    pausing = False
                 # A paused generator waits for the next command; otherwise pending commands go in at once.
-                command = self._next_command(block=isinstance(item, Paused))
+                taken = self._next_command(block=isinstance(item, Paused))
+                if isinstance(taken, Stop):
+                    stopping, pausing = True, False
+                elif isinstance(taken, Pause):
+                    pausing = True
+                elif isinstance(taken, Resume):
+                    pausing = False
+                command = Stop() if stopping else taken or (Pause() if pausing else None)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, never end the thread silently
             self.failed.emit(exc)
         finally:
