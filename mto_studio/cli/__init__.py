@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mto-studio {__version__}")
     parser.add_argument("--self-test", action="store_true", help="check the installation end to end and exit")
+    # used by --self-test inside a packaged bundle, where sys.executable is this program, not Python
+    parser.add_argument("--window-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             from mto_studio.cli.selftest import run_self_test
 
             return run_self_test()
+        if args.window_check:
+            from mto_studio.gui.app import self_test_window
+
+            return self_test_window()
         if run is None:
             return _launch_gui(parser)
         return int(run(args) or 0)
