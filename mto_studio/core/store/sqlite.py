@@ -223,11 +223,17 @@ class RunStore:
             self._write("UPDATE runs SET status=?, reason=?, metrics=?, updated=? WHERE id=?",
                         (status, reason, json.dumps(metrics), time.time(), run_id))
 
-    def mark_interrupted(self) -> int:
-        """Runs left 'running' by a process that is gone become 'interrupted' (resumable). Returns how many."""
-        cursor = self._write("UPDATE runs SET status='interrupted', reason=?, updated=? WHERE status='running'",
-                             ("the process ended during training; resume it from its last checkpoint", time.time()))
-        self._write("UPDATE experiments SET status='interrupted', updated=? WHERE status='running'", (time.time(),))
+    def mark_interrupted(self, keep: Iterable[str | Path] = ()) -> int:
+        """Runs left 'running' by a process that is gone become 'interrupted' (resumable). Returns how many.
+        ``keep``: run and experiment folders that a live worker owns (left as they are)."""
+        kept = sorted({str(k) for k in keep})
+        marks = ",".join("?" * len(kept))
+        spare = f" AND folder NOT IN ({marks})" if kept else ""
+        cursor = self._write("UPDATE runs SET status='interrupted', reason=?, updated=? WHERE status='running'" + spare,
+                             ("the process ended during training; resume it from its last checkpoint", time.time(),
+                              *kept))
+        self._write("UPDATE experiments SET status='interrupted', updated=? WHERE status='running'"
+                    + (f" AND (folder IS NULL OR folder NOT IN ({marks}))" if kept else ""), (time.time(), *kept))
         return cursor.rowcount
 
     # --- events -----------------------------------------------------------------------------------------------
