@@ -43,10 +43,12 @@ WORKBENCHES: list[Workbench] = [
               "design templates as slot blocks, preview them on real rows, compare them"),
     Workbench("analyzer", "Analyzer", "mto_studio.gui.views.analyzer_view:AnalyzerWorkbench", "analyzer",
               "which objective each relation matches, and how templates rank zero-shot"),
-    Workbench("trainer", "Trainer", placeholder("Trainer", "Fine-tune, prompt-tune or LoRA-tune over a template × "
-              "k-shot × seed grid, with live curves. Coming in a later version."), "trainer", "train and evaluate"),
-    Workbench("runs", "Runs", placeholder("Runs", "Browse, compare and reproduce finished runs. Coming in a later "
-              "version."), "runs", "results of past runs"),
+    Workbench("trainer", "Trainer", "mto_studio.gui.views.trainer_view:TrainerWorkbench", "trainer",
+              "fine-tune, prompt-tune or LoRA-tune over a template × k-shot × seed grid, with live curves"),
+    Workbench("runs", "Runs", "mto_studio.gui.views.runs_view:RunsWorkbench", "runs",
+              "every experiment and run: compare, export, reproduce"),
+    Workbench("lab", "Objective Lab", "mto_studio.gui.views.lab_view:ObjectiveLabWorkbench", "lab",
+              "pre-train a small T5 with a chosen objective mix and watch what it learns"),
 ]
 
 

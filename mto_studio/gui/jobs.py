@@ -1,0 +1,105 @@
+"""Training jobs as Worker generators (they run in the worker's thread), and the registry of run folders this
+app's workers are training, which the Runs view leaves alone when it marks dead runs interrupted."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from mto_studio.gui.workers import LIBRARY_LOCK
+
+#: The GIL switch interval while training runs in a thread of the GUI process (seconds; Python's default is
+#: 0.005). The training thread holds the GIL for its Python glue between torch kernels; every time the GUI thread
+#: wants it back it may wait up to one interval, and a repaint asks many times. See
+#: tests/benchmarks/bench_gui_stall.py for the measurements behind this value.
+TRAINING_SWITCH_INTERVAL = 0.001
+
+
+def import_libraries() -> None:
+    """Import the ML libraries once, never overlapping a datasets call in another worker (see LIBRARY_LOCK)."""
+    with LIBRARY_LOCK:
+        import datasets  # noqa: F401
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+
+
+class _SwitchInterval:
+    """Shorten the GIL switch interval while at least one training job runs; restore it after the last one."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.saved = sys.getswitchinterval()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self.depth == 0:
+                self.saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.saved, TRAINING_SWITCH_INTERVAL))
+            self.depth += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.depth -= 1
+            if self.depth == 0:
+                sys.setswitchinterval(self.saved)
+
+
+SWITCH_INTERVAL = _SwitchInterval()
+
+
+def experiment_job(cfg, folder: str | Path, store_path: str | Path, *, resume: bool = False):
+    """run_experiment in a worker thread, recording into the run store at ``store_path`` (opened here: a SQLite
+    connection belongs to the thread that made it). Commands sent to the worker go through to the experiment."""
+    import_libraries()
+    from mto_studio.core.store import RunStore
+    from mto_studio.core.training.experiment import run_experiment
+
+    store = RunStore(store_path)
+    try:
+        with SWITCH_INTERVAL:
+            return (yield from run_experiment(None if resume else cfg, folder, store=store, resume=resume))
+    finally:
+        store.close()
+
+
+def pretrain_job(cfg, out_dir: str | Path, *, resume: bool = False):
+    """The Objective Lab's pre-training in a worker thread."""
+    import_libraries()
+    from mto_studio.core.models.objective_lab import pretrain
+
+    with SWITCH_INTERVAL:
+        return (yield from pretrain(cfg, out_dir, resume=resume))
+
+
+class RunOwners(QObject):
+    """Folders (experiments and runs) that a worker of this app is training now; one per StudioContext."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("run-owners")
+        self.folders: set[str] = set()
+
+    def claim(self, folders) -> None:
+        self.folders |= {str(f) for f in folders}
+        self.changed.emit()
+
+    def release(self, folders) -> None:
+        self.folders -= {str(f) for f in folders}
+        self.changed.emit()
+
+    def touched(self) -> None:
+        """Something in the run store changed (a run finished or failed): views that show it may refresh."""
+        self.changed.emit()
+
+
+def run_owners(context: QObject) -> RunOwners:
+    """The context's registry, created on first use (a child object, so it lives and dies with the context)."""
+    found = context.findChild(RunOwners, "run-owners")
+    return found if found is not None else RunOwners(context)

@@ -1,0 +1,485 @@
+"""Live learning curves (ARCHITECTURE pattern 4): items are created once per curve, points go into growable numpy
+buffers as events arrive, and the plots redraw from a timer at ≤ 20 Hz, so a burst of events costs one redraw.
+Seeds of one (method, template, k) cell are drawn as their mean with a ± sd band."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QSizePolicy
+
+from mto_studio.core.data.sampling import parse_shots
+from mto_studio.core.templates import Objective
+from mto_studio.gui.models.templates import OBJECTIVE_COLOURS
+
+TEXT = "#1f2933"
+MUTED = "#6b7580"
+REDRAW_MS = 50  # 20 Hz at most
+#: Colours per objective family, strongest first: the first Filling template gets the Filling orange used everywhere
+#: else in the app, the first Mapping template the Mapping blue.
+FAMILY_COLOURS = {
+    Objective.FILLING: [OBJECTIVE_COLOURS[Objective.FILLING], "#c2255c", "#f59f00", "#a61e4d"],
+    Objective.MAPPING: [OBJECTIVE_COLOURS[Objective.MAPPING], "#0c8599", "#364fc7", "#1098ad"],
+    Objective.MIXED: [OBJECTIVE_COLOURS[Objective.MIXED], "#ae3ec9", "#862e9c"],
+}
+PALETTE = ["#2f9e44", "#e67700", "#5c940d", "#495057", "#d6336c", "#1971c2"]
+#: Line styles along the k ladder; full data is always solid.
+FEW_SHOT_STYLES = [Qt.PenStyle.DotLine, Qt.PenStyle.DashLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DashDotDotLine]
+X_LABELS = {"step": "training step", "examples": "training examples seen"}
+
+
+class SeriesBuffer:
+    """(step, examples seen, value) rows in a numpy array that doubles when full (amortised O(1) appends)."""
+
+    __slots__ = ("_data", "n")
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._data = np.empty((max(capacity, 4), 3), dtype=float)
+        self.n = 0
+
+    def append(self, step: float, examples: float, value: float) -> bool:
+        """Add a point; a point at or before the last step replaces what follows it (a resumed run redoes steps
+        after its checkpoint; a second evaluation at the same step is the best checkpoint's, not a new point).
+        Returns False when nothing changed."""
+        if self.n and step <= self._data[self.n - 1, 0]:
+            if step == self._data[self.n - 1, 0]:
+                return False
+            self.truncate_after(step - 1e-9)
+        if self.n == len(self._data):
+            grown = np.empty((len(self._data) * 2, 3), dtype=float)
+            grown[: self.n] = self._data[: self.n]
+            self._data = grown
+        self._data[self.n] = (step, examples, value)
+        self.n += 1
+        return True
+
+    def truncate_after(self, step: float) -> None:
+        self.n = int(np.searchsorted(self._data[: self.n, 0], step, side="right"))
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._data[: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def aggregate_seeds(series: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                           np.ndarray]:
+    """Per distinct step over the seeds' rows: (steps, examples seen, mean, sample sd, seeds counted). A step only
+    some seeds have reached yet uses those; one seed gives sd 0."""
+    parts = [s for s in series if len(s)]
+    if not parts:
+        empty = np.zeros(0)
+        return empty, empty, empty, empty, empty
+    rows = np.concatenate(parts)
+    steps, inverse = np.unique(rows[:, 0], return_inverse=True)
+    count = np.bincount(inverse).astype(float)
+    mean = np.bincount(inverse, weights=rows[:, 2]) / count
+    squares = np.bincount(inverse, weights=(rows[:, 2] - mean[inverse]) ** 2)
+    sd = np.where(count > 1, np.sqrt(squares / np.maximum(count - 1, 1)), 0.0)
+    examples = np.bincount(inverse, weights=rows[:, 1]) / count
+    return steps, examples, mean, sd, count
+
+
+@dataclass(frozen=True)
+class CurveKey:
+    """One cell of the experiment grid: its seeds share a curve."""
+
+    method: str
+    template: str
+    shots: str  # "8", "full"
+
+    def label(self, with_method: bool) -> str:
+        text = f"{self.template} · {'full data' if self.shots == 'full' else f'k={self.shots}'}"
+        return f"{text} · {self.method}" if with_method else text
+
+
+def shots_rank(label: str) -> float:
+    k = parse_shots(label)
+    return float("inf") if k is None else float(k)
+
+
+def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.setTitle(title, color=TEXT, size="10pt")
+    font = QFont()
+    font.setPointSizeF(9)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen("#adb5bd"))
+        axis.setTextPen(pg.mkPen(TEXT))
+        axis.setStyle(tickFont=font)
+    plot.setLabel("left", y_label, color=MUTED, size="9pt")
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
+    plot.setLabel("bottom", X_LABELS["step"], color=MUTED, size="9pt")
+    plot.setClipToView(True)
+    plot.setDownsampling(auto=True, mode="peak")
+
+
+def add_legend(plot: pg.PlotItem, offset=(-6, 6), columns: int = 1) -> pg.LegendItem:
+    legend = plot.addLegend(offset=offset, colCount=columns, labelTextColor=TEXT, labelTextSize="8pt",
+                            brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#dee2e6"))
+    legend.layout.setHorizontalSpacing(10)
+    legend.layout.setVerticalSpacing(-4)
+    return legend
+
+
+class _Band:
+    """The drawn items of one curve key on one plot: the mean line and the ± sd band around it."""
+
+    def __init__(self, plot: pg.PlotItem, colour: str, style: Qt.PenStyle, name: str) -> None:
+        pen = pg.mkPen(colour, width=2.2 if style == Qt.PenStyle.SolidLine else 1.9, style=style)
+        self.line = pg.PlotDataItem([], [], pen=pen, name=name)
+        # Transparent, not None: a PlotDataItem without a pen keeps no path, and the band needs both edges' paths
+        # (clipped and downsampled like the line they surround).
+        edge = pg.mkPen(0, 0, 0, 0)
+        self.upper = pg.PlotDataItem([], [], pen=edge)
+        self.lower = pg.PlotDataItem([], [], pen=edge)
+        fill = QColor(colour)
+        fill.setAlpha(48)
+        self.fill = pg.FillBetweenItem(self.upper, self.lower, brush=pg.mkBrush(fill))
+        for item in (self.upper, self.lower):
+            plot.addItem(item)
+        plot.addItem(self.fill)
+        plot.addItem(self.line)
+        self.fill.setZValue(-5)
+        self.line.setZValue(5)
+
+    def set(self, x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> None:
+        self.upper.setData(x, mean + sd)
+        self.lower.setData(x, mean - sd)
+        self.line.setData(x, mean)
+
+
+class LiveCurves(pg.GraphicsLayoutWidget):
+    """Training loss and validation ROUGE-L against steps (or examples seen), one mean ± sd band per
+    (method, template, k); few-shot cells dashed or dotted, full data solid, one colour per template."""
+
+    METRICS = ("loss", "rougeL")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("live-curves")
+        self.setBackground("w")
+        self.setMinimumHeight(240)
+        self.ci.setContentsMargins(4, 4, 10, 4)
+        self.ci.setSpacing(12)
+        self.loss_plot = self.addPlot(row=0, col=0)
+        self.rouge_plot = self.addPlot(row=0, col=1)
+        style_plot(self.loss_plot, "Training loss", "loss (mean ± sd over seeds)")
+        style_plot(self.rouge_plot, "Validation ROUGE-L", "ROUGE-L (mean ± sd over seeds)")
+        self.rouge_plot.setYRange(0, 0.1)
+        self.rouge_plot.getViewBox().setLimits(yMin=-0.02, yMax=1.02)  # a score lives in [0, 1]
+        # The legend has a column of its own, right of the plots: inside, it would hide the curves it explains.
+        self.legend = pg.LegendItem(offset=None, labelTextColor=TEXT, labelTextSize="8pt", verSpacing=-4)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.ci.addItem(self.legend, row=0, col=2)
+        self.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.ci.layout.setColumnStretchFactor(0, 1)
+        self.ci.layout.setColumnStretchFactor(1, 1)
+        self.plots = {"loss": self.loss_plot, "rougeL": self.rouge_plot}
+        self.x_mode = "step"
+        self._seeds: dict[CurveKey, dict[int, dict[str, SeriesBuffer]]] = {}
+        self._bands: dict[tuple[CurveKey, str], _Band] = {}
+        self._dirty: set[CurveKey] = set()
+        self._colours: dict[str, str] = {}
+        self._objectives: dict[str, Objective] = {}
+        self._shots: list[str] = []
+        self._methods: set[str] = set()
+        self._legend_keys: list[CurveKey] = []
+        self.redraws = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.note = pg.TextItem("", color=MUTED, anchor=(0.5, 0.5))
+        self.loss_plot.addItem(self.note, ignoreBounds=True)
+        self.show_note("Start an experiment: the curves fill in as the runs train")
+
+    # --- the grid --------------------------------------------------------------------------------------------
+    def set_grid(self, templates: list[str], objectives: dict[str, Objective], shots: list[str],
+                 methods: list[str]) -> None:
+        """Fix colours (per template, in its objective's family) and line styles (per k) before data arrives."""
+        self._objectives = dict(objectives)
+        self._colours = {}
+        used = {family: 0 for family in FAMILY_COLOURS}
+        spare = 0
+        for template in templates:
+            family = objectives.get(template)
+            if family in FAMILY_COLOURS and used[family] < len(FAMILY_COLOURS[family]):
+                self._colours[template] = FAMILY_COLOURS[family][used[family]]
+                used[family] += 1
+            else:
+                self._colours[template] = PALETTE[spare % len(PALETTE)]
+                spare += 1
+        self._shots = sorted(dict.fromkeys(shots), key=shots_rank)
+        self._methods = set(methods)
+
+    def colour(self, template: str) -> str:
+        if template not in self._colours:
+            self._colours[template] = PALETTE[len(self._colours) % len(PALETTE)]
+        return self._colours[template]
+
+    def pen_style(self, shots: str) -> Qt.PenStyle:
+        if shots == "full":
+            return Qt.PenStyle.SolidLine
+        few = [s for s in self._shots if s != "full"]
+        if shots not in few:
+            few = sorted([*few, shots], key=shots_rank)
+        return FEW_SHOT_STYLES[few.index(shots) % len(FEW_SHOT_STYLES)]
+
+    # --- data ------------------------------------------------------------------------------------------------
+    def _buffer(self, key: CurveKey, seed: int, metric: str) -> SeriesBuffer:
+        seeds = self._seeds.setdefault(key, {})
+        buffers = seeds.setdefault(seed, {m: SeriesBuffer() for m in self.METRICS})
+        return buffers[metric]
+
+    def add_point(self, key: CurveKey, seed: int, metric: str, step: int, examples: int, value: float) -> None:
+        """Append one point; it is drawn at the next redraw tick."""
+        if not np.isfinite(value):
+            return
+        if self._buffer(key, seed, metric).append(step, examples, value):
+            self._mark(key)
+
+    def add_points(self, key: CurveKey, seed: int, metric: str, rows: Iterable[tuple[int, int, float]]) -> None:
+        buffer = self._buffer(key, seed, metric)
+        changed = False
+        for step, examples, value in rows:
+            if np.isfinite(value):
+                changed = buffer.append(step, examples, value) or changed
+        if changed:
+            self._mark(key)
+
+    def truncate(self, key: CurveKey, seed: int, step: int) -> None:
+        """Forget a seed's points after ``step`` (a resumed run redoes them)."""
+        for metric in self.METRICS:
+            self._buffer(key, seed, metric).truncate_after(step)
+        self._mark(key)
+
+    def _mark(self, key: CurveKey) -> None:
+        self._dirty.add(key)
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def reset(self) -> None:
+        for (_key, metric), band in self._bands.items():
+            for item in (band.line, band.upper, band.lower, band.fill):
+                self.plots[metric].removeItem(item)
+        self._bands.clear()
+        self._seeds.clear()
+        self._dirty.clear()
+        self.legend.clear()
+        self._legend_keys = []
+        self.rouge_plot.setYRange(0, 0.1)
+        self.show_note("Start an experiment: the curves fill in as the runs train")
+
+    def show_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+        if text:
+            self.loss_plot.setXRange(0, 1, padding=0)
+            self.loss_plot.setYRange(0, 1, padding=0)
+            self.note.setPos(0.5, 0.5)
+
+    def set_x_mode(self, mode: str) -> None:
+        if mode not in X_LABELS or mode == self.x_mode:
+            return
+        self.x_mode = mode
+        for plot in self.plots.values():
+            plot.setLabel("bottom", X_LABELS[mode], color=MUTED, size="9pt")
+        self._dirty.update(self._seeds)
+        self.redraw()
+        for plot in self.plots.values():
+            plot.enableAutoRange(x=True)
+
+    # --- drawing ---------------------------------------------------------------------------------------------
+    def _band(self, key: CurveKey, metric: str) -> _Band:
+        band = self._bands.get((key, metric))
+        if band is None:
+            band = _Band(self.plots[metric], self.colour(key.template), self.pen_style(key.shots), None)
+            self._bands[(key, metric)] = band
+            if metric == "loss":  # one legend entry per key: both plots draw it alike
+                self._add_legend_entry(key, band)
+        return band
+
+    def _add_legend_entry(self, key: CurveKey, band: _Band) -> None:
+        """Legend entries in grid order (template, then k), whatever order the runs start in."""
+        entries = [k for k in self._legend_keys]
+        entries.append(key)
+        order = {t: i for i, t in enumerate(self._colours)}
+        entries.sort(key=lambda k: (k.method, order.get(k.template, len(order)), shots_rank(k.shots)))
+        self._legend_keys = entries
+        self.legend.clear()
+        with_method = len(self._methods) > 1
+        for entry in entries:
+            self.legend.addItem(self._bands[(entry, "loss")].line, entry.label(with_method))
+
+    def redraw(self) -> None:
+        """Draw every curve that received points since the last tick (the timer stops when nothing is new)."""
+        if not self._dirty:
+            self.timer.stop()
+            return
+        if self.note.isVisible():
+            self.note.setVisible(False)
+            for plot in self.plots.values():
+                plot.enableAutoRange()
+        column = 0 if self.x_mode == "step" else 1
+        for key in sorted(self._dirty, key=lambda k: (k.method, k.template, shots_rank(k.shots))):
+            seeds = self._seeds.get(key, {})
+            for metric in self.METRICS:
+                buffers = [b[metric].rows for b in seeds.values()]
+                if not any(len(b) for b in buffers) and (key, metric) not in self._bands:
+                    continue
+                steps, examples, mean, sd, _count = aggregate_seeds(buffers)
+                self._band(key, metric).set(steps if column == 0 else examples, mean, sd)
+        self._dirty.clear()
+        self.redraws += 1
+
+    # --- reading back (tests, export) --------------------------------------------------------------------------
+    def keys(self) -> list[CurveKey]:
+        return list(self._seeds)
+
+    def curve(self, key: CurveKey, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, mean, sd) as drawn."""
+        band = self._bands.get((key, metric))
+        if band is None:
+            empty = np.zeros(0)
+            return empty, empty, empty
+        x, mean = band.line.getData()
+        _, upper = band.upper.getData()
+        if x is None:
+            empty = np.zeros(0)
+            return empty, empty, empty
+        return np.asarray(x), np.asarray(mean), np.asarray(upper) - np.asarray(mean)
+
+    def seed_points(self, key: CurveKey, seed: int, metric: str) -> np.ndarray:
+        return self._seeds.get(key, {}).get(seed, {}).get(metric, SeriesBuffer()).rows.copy()
+
+    def band_item(self, key: CurveKey, metric: str) -> pg.FillBetweenItem | None:
+        band = self._bands.get((key, metric))
+        return band.fill if band else None
+
+
+class LineChart(pg.GraphicsLayoutWidget):
+    """Named lines on one or more side-by-side plots, appended to as events arrive and redrawn on a timer (the
+    Objective Lab's losses and knowledge checks; the runs comparison)."""
+
+    def __init__(self, panels: list[tuple[str, str, str]], parent=None, *, legend_offset=(-6, 6),
+                 shared_legend: bool = False) -> None:
+        """``panels``: (key, title, y label) per plot, left to right. ``shared_legend``: one legend in a column
+        right of the plots, listing the first panel's lines (when every panel draws the same lines alike)."""
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setMinimumHeight(220)
+        self.ci.setContentsMargins(4, 4, 10, 4)
+        self.ci.setSpacing(12)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.legends: dict[str, pg.LegendItem] = {}
+        self.shared_legend: pg.LegendItem | None = None
+        for column, (key, title, y_label) in enumerate(panels):
+            plot = self.addPlot(row=0, col=column)
+            style_plot(plot, title, y_label)
+            self.plots[key] = plot
+            if not shared_legend:
+                self.legends[key] = add_legend(plot, offset=legend_offset)
+        if shared_legend:
+            legend = pg.LegendItem(offset=None, labelTextColor=TEXT, labelTextSize="8pt", verSpacing=-4)
+            legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            self.ci.addItem(legend, row=0, col=len(panels))
+            self.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            for column in range(len(panels)):
+                self.ci.layout.setColumnStretchFactor(column, 1)
+            self.shared_legend = legend
+        self._first_panel = panels[0][0]
+        self._buffers: dict[tuple[str, str], SeriesBuffer] = {}
+        self._items: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        self.x_mode = "step"
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+
+    def add_line(self, panel: str, name: str, colour: str, *, width: float = 2.0,
+                 style: Qt.PenStyle = Qt.PenStyle.SolidLine, symbol: str | None = None) -> None:
+        """Create a line once (its points come later)."""
+        key = (panel, name)
+        if key in self._items:
+            return
+        pen = pg.mkPen(colour, width=width, style=style)
+        kwargs = {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour, "symbolPen": pg.mkPen("w")} \
+            if symbol else {}
+        item = pg.PlotDataItem([], [], pen=pen, name=None if self.shared_legend else name, **kwargs)
+        self.plots[panel].addItem(item)
+        if self.shared_legend is not None and panel == self._first_panel:
+            self.shared_legend.addItem(item, name)
+        self._items[key] = item
+        self._buffers[key] = SeriesBuffer()
+
+    def has_line(self, panel: str, name: str) -> bool:
+        return (panel, name) in self._items
+
+    def append(self, panel: str, name: str, step: float, value: float, examples: float = 0.0) -> None:
+        if not np.isfinite(value):
+            return
+        if self._buffers[(panel, name)].append(step, examples, value):
+            self._dirty.add((panel, name))
+            if not self.timer.isActive():
+                self.timer.start()
+
+    def set_points(self, panel: str, name: str, rows: Iterable[tuple[float, float, float]]) -> None:
+        """Replace a line's points with (step, examples seen, value) rows."""
+        buffer = SeriesBuffer()
+        for step, examples, value in rows:
+            if np.isfinite(value):
+                buffer.append(step, examples, value)
+        self._buffers[(panel, name)] = buffer
+        self._dirty.add((panel, name))
+        self.redraw()
+
+    def truncate(self, step: float) -> None:
+        for key, buffer in self._buffers.items():
+            buffer.truncate_after(step)
+            self._dirty.add(key)
+        self.redraw()
+
+    def reset(self) -> None:
+        for (panel, _name), item in self._items.items():
+            self.plots[panel].removeItem(item)
+        for legend in self.legends.values():
+            legend.clear()
+        if self.shared_legend is not None:
+            self.shared_legend.clear()
+        self._items.clear()
+        self._buffers.clear()
+        self._dirty.clear()
+
+    def set_x_mode(self, mode: str) -> None:
+        if mode not in X_LABELS:
+            return
+        self.x_mode = mode
+        for plot in self.plots.values():
+            plot.setLabel("bottom", X_LABELS[mode], color=MUTED, size="9pt")
+        self._dirty.update(self._items)
+        self.redraw()
+
+    def redraw(self) -> None:
+        if not self._dirty:
+            self.timer.stop()
+            return
+        column = 0 if self.x_mode == "step" else 1
+        for key in self._dirty:
+            rows = self._buffers[key].rows
+            self._items[key].setData(rows[:, column], rows[:, 2])
+        self._dirty.clear()
+
+    def points(self, panel: str, name: str) -> np.ndarray:
+        buffer = self._buffers.get((panel, name))
+        return buffer.rows.copy() if buffer is not None else np.zeros((0, 3))

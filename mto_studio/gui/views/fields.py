@@ -1,0 +1,198 @@
+"""Small input widgets shared by the Trainer and the Objective Lab: learning rates in scientific notation, an
+editable k-shot ladder, a comma-separated list of seeds."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mto_studio.core.data.sampling import parse_shots, shots_label
+from mto_studio.core.errors import MtoError
+from mto_studio.core.training.results import shots_order
+from mto_studio.gui.theme import set_invalid
+
+
+class ScientificSpinBox(QDoubleSpinBox):
+    """A float field that shows and accepts 1e-3, 3e-4, 0.03: learning rates span decades, and fixed decimals
+    either hide them (0.000) or drown them (0.000300)."""
+
+    def __init__(self, low: float, high: float, value: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setRange(low, high)
+        self.setValue(value)
+        self.setKeyboardTracking(False)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, position: int):  # noqa: D102 - Qt override
+        stripped = text.strip()
+        if not stripped or re.fullmatch(r"[0-9.eE+-]*", stripped) is None:
+            return QValidator.State.Invalid if stripped else QValidator.State.Intermediate, text, position
+        try:
+            value = float(stripped)
+        except ValueError:
+            return QValidator.State.Intermediate, text, position
+        state = QValidator.State.Acceptable if self.minimum() <= value <= self.maximum() \
+            else QValidator.State.Intermediate
+        return state, text, position
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        """Arrow keys move along 1, 2, 3, 5 × 10^n (the values people try)."""
+        ladder = []
+        for exponent in range(-8, 2):
+            ladder += [m * 10.0 ** exponent for m in (1, 2, 3, 5)]
+        current = self.value()
+        position = min(range(len(ladder)), key=lambda i: abs(ladder[i] - current))
+        position = max(0, min(len(ladder) - 1, position + steps))
+        self.setValue(min(max(ladder[position], self.minimum()), self.maximum()))
+
+
+class ShotsEditor(QWidget):
+    """The k-shot ladder as editable chips (double-click to edit; 'full' = all the data), plus add and remove."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self.list = QListWidget()
+        self.list.setObjectName("trainer-shots")
+        self.list.setFlow(QListView.Flow.LeftToRight)
+        self.list.setWrapping(True)
+        self.list.setSpacing(2)
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.list.setToolTip("training heads per relation for each step of the ladder; double-click to edit, "
+                             "'full' = all the training data")
+        self.list.setFixedHeight(32)
+        self.list.setStyleSheet(
+            "QListWidget#trainer-shots { background: transparent; border: none; }"
+            "QListWidget#trainer-shots::item { border: 1px solid #adb5bd; border-radius: 9px; background: #f1f3f5; "
+            "padding: 1px 9px; margin: 2px; color: #1f2933; }"
+            "QListWidget#trainer-shots::item:selected { background: #dbe4ff; border-color: #3b5bdb; }")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.itemChanged.connect(self._on_item_changed)
+        layout.addWidget(self.list, 1)
+        buttons = QVBoxLayout()
+        buttons.setSpacing(0)
+        self.add_button = QToolButton()
+        self.add_button.setText("+")
+        self.add_button.setToolTip("add a step to the ladder")
+        self.add_button.clicked.connect(self.add_step)
+        self.remove_button = QToolButton()
+        self.remove_button.setText("−")
+        self.remove_button.setToolTip("remove the selected step")
+        self.remove_button.clicked.connect(self.remove_selected)
+        for button in (self.add_button, self.remove_button):
+            button.setFixedSize(20, 16)
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+
+    def set_shots(self, shots: list[str]) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for label in shots:
+            self._add_item(label)
+        self.list.blockSignals(False)
+        self.changed.emit()
+
+    def _add_item(self, label: str) -> QListWidgetItem:
+        item = QListWidgetItem(label)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.list.addItem(item)
+        return item
+
+    def shots(self) -> list[str]:
+        """The ladder, normalised and sorted (raises MtoError naming a bad entry)."""
+        labels = []
+        for row in range(self.list.count()):
+            text = self.list.item(row).text().strip()
+            try:
+                labels.append(shots_label(parse_shots(text)))
+            except MtoError as exc:
+                raise MtoError(f"k-shot ladder: {exc.message}", "use whole numbers or 'full'") from None
+        return sorted(dict.fromkeys(labels), key=shots_order)
+
+    def add_step(self) -> None:
+        try:
+            current = [parse_shots(s) for s in self.shots()]
+        except MtoError:
+            current = []
+        numbers = [k for k in current if k is not None]
+        proposal = str(max(numbers) * 4 if numbers else 8)
+        item = self._add_item(proposal)
+        self.list.setCurrentItem(item)
+        self.list.editItem(item)
+        self.changed.emit()
+
+    def remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+        self.changed.emit()
+
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        try:
+            shots_label(parse_shots(item.text().strip()))
+            item.setToolTip("")
+            item.setForeground(self.palette().text())
+        except MtoError as exc:
+            item.setToolTip(exc.message)
+            item.setForeground(Qt.GlobalColor.red)
+        self.changed.emit()
+
+
+class SeedsEdit(QLineEdit):
+    """Seeds as '0, 1, 2'."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainer-seeds")
+        self.setToolTip("seeds per cell, e.g. 0, 1, 2: each seed samples its own k heads and its own data order; "
+                        "the table and the curves show mean ± sd over them")
+        self.textChanged.connect(self._check)
+
+    def set_seeds(self, seeds: list[int]) -> None:
+        self.setText(", ".join(str(s) for s in seeds))
+
+    def seeds(self) -> list[int]:
+        parts = [p for p in re.split(r"[,\s]+", self.text().strip()) if p]
+        try:
+            values = [int(p) for p in parts]
+        except ValueError:
+            raise MtoError(f"seeds: '{self.text()}' is not a list of whole numbers", "e.g. 0, 1, 2") from None
+        if not values:
+            raise MtoError("no seed given", "e.g. 0, 1, 2")
+        return list(dict.fromkeys(values))
+
+    def _check(self) -> None:
+        try:
+            self.seeds()
+            set_invalid(self, False)
+        except MtoError:
+            set_invalid(self, True)
