@@ -58,13 +58,15 @@ class ModelSection:
 
 @dataclass
 class ObjectiveMix:
-    span: float = option(0.4, "weight of T5 span corruption", low=0.0)
-    salient: float = option(0.35, "weight of salient-span corruption (mask the tail)", low=0.0)
+    span: float = option(0.25, "weight of T5 span corruption", low=0.0)
+    salient: float = option(0.5, "weight of salient-span corruption (mask the tail)", low=0.0)
     supervised: float = option(0.25, "weight of the supervised mapping stream", low=0.0)
     noise_density: float = option(0.15, "fraction of tokens masked by span corruption", low=0.01, high=0.9)
     mean_span_length: float = option(3.0, "mean length of a corrupted span", low=1.0, high=20.0)
-    max_sentences: int = option(4, "knowledge sentences packed into one span-corruption sequence", low=1, high=32)
-    max_salient_sentences: int = option(2, "sentences per salient-span sequence", low=1, high=16)
+    # One sentence per sequence by default: packing several (each with its own sentinel) kept a 2M-parameter model
+    # from learning the sentence-borne facts at all in 6,000 steps, while single sentences learned them in ~1,000.
+    max_sentences: int = option(1, "knowledge sentences packed into one span-corruption sequence", low=1, high=32)
+    max_salient_sentences: int = option(1, "sentences per salient-span sequence", low=1, high=16)
 
     def weights(self) -> list[float]:
         return [self.span, self.salient, self.supervised]

@@ -175,11 +175,16 @@ def build_world(config: WorldConfig | None = None) -> World:
     rng.shuffle(events)
     objects, events = objects[: config.objects], events[: config.events]
     facts: list[Fact] = []
-    for kind, heads, relations in (("object", objects, L.OBJECT_RELATIONS), ("event", events, L.EVENT_RELATIONS)):
+    for kind, heads in (("object", objects), ("event", events)):
         for head in heads:
-            for relation in relations:
-                n = rng.choices(config.tail_counts, weights=config.tail_weights)[0]
-                facts.append(Fact(head, kind, relation, tuple(rng.sample(L.TAILS[relation], n))))
+            # Each head has a hidden category per relation group (chosen at random, so it cannot be read off the
+            # head string); its tails come from that category's share of each relation's pool. Knowledge is then
+            # structured like real commonsense (things of one kind share places and uses) and learnable.
+            categories = {group: rng.randrange(L.CATEGORIES) for group in L.GROUPS[kind]}
+            for relation in (L.OBJECT_RELATIONS if kind == "object" else L.EVENT_RELATIONS):
+                pool = L.category_tails(relation, categories[L.GROUP_OF[relation]])
+                n = min(rng.choices(config.tail_counts, weights=config.tail_weights)[0], len(pool))
+                facts.append(Fact(head, kind, relation, tuple(rng.sample(pool, n))))
     split: dict[str, str] = {}
     for heads in (objects, events):
         order = sorted(heads)

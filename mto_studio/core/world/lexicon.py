@@ -201,6 +201,19 @@ ADAPTATION_SENTENCES = {
     "xEffect": ("{h}, and PersonX {t}.",),
 }
 
+#: Hidden categories: every head belongs to one category per group; a category owns every CATEGORIES-th tail of
+#: each pool. Filling and Mapping relations of events use separate groups, so a Mapping fact never reveals a
+#: Filling one (and the other way round).
+CATEGORIES = 8
+GROUPS = {"object": ("object",), "event": ("feeling", "purpose")}
+GROUP_OF = {"AtLocation": "object", "ObjectUse": "object", "HasProperty": "object", "xReact": "feeling",
+            "xAttr": "feeling", "xIntent": "purpose", "xNeed": "purpose", "xWant": "purpose", "xEffect": "purpose"}
+
+
+def category_tails(relation: str, category: int) -> tuple[str, ...]:
+    return TAILS[relation][category::CATEGORIES]
+
+
 OBJECT_RELATIONS = ("AtLocation", "ObjectUse", "HasProperty")
 EVENT_RELATIONS = ("xReact", "xAttr", "xIntent", "xNeed", "xWant", "xEffect")
 FILLING_RELATIONS = tuple(SENTENCES)
