@@ -3,6 +3,7 @@ app's workers are training, which the Runs view leaves alone when it marks dead 
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from pathlib import Path
@@ -19,12 +20,26 @@ TRAINING_SWITCH_INTERVAL = 0.001
 
 
 def import_libraries() -> None:
-    """Import the ML libraries once, never overlapping a datasets call in another worker (see LIBRARY_LOCK)."""
+    """Import what training needs before it starts, never overlapping a datasets call in another worker (see
+    LIBRARY_LOCK), then move every object that exists by now out of the garbage collector's sight.
+
+    Both keep the window responsive while training runs in a thread of its process. A module imported lazily in
+    mid-run (the first evaluation pulls in rouge_score and nltk; the report at the end, matplotlib) and, above all,
+    a full collection of the cyclic garbage collector hold the GIL for their whole duration: with torch,
+    transformers, Qt and pyqtgraph loaded the heap holds ~500k objects and a full collection took 220 ms, a
+    window freeze each time one triggered (bench_gui_stall.py found them). Frozen objects are the libraries'
+    long-lived ones; later full collections only walk what was made since."""
     with LIBRARY_LOCK:
         import datasets  # noqa: F401
+        import matplotlib.backends.backend_agg  # noqa: F401 - the experiment's report plots
+        import matplotlib.figure  # noqa: F401
         import peft  # noqa: F401
+        import rouge_score.rouge_scorer  # noqa: F401 - the first evaluation's metric (imports nltk)
+        import safetensors.torch  # noqa: F401
         import torch  # noqa: F401
         import transformers  # noqa: F401
+    gc.collect()
+    gc.freeze()
 
 
 class _SwitchInterval:

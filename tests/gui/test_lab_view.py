@@ -24,6 +24,10 @@ num_layers = 1
 num_decoder_layers = 1
 num_heads = 2
 d_kv = 16
+[objectives]
+span = 0.4
+salient = 0.35
+supervised = 0.25
 [training]
 steps = 400
 batch_size = 4
