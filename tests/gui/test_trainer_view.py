@@ -240,9 +240,13 @@ def test_a_grid_that_cannot_run_says_why_at_once(window, dialogs):
 # --- experiments prepared elsewhere, and closing ---------------------------------------------------------------
 def test_an_experiment_the_analyzer_prepared_fills_the_form(window):
     project = window.context.project
+    view = window.workbench("trainer")
     project.add_experiment(ExperimentConfig(name="analyzer-1", templates=["mixed", "sup"], shots=["8", "32", "full"],
                                             seeds=[0, 1, 2], objectives={"AtLocation": "filling"}))
-    view = window.workbench("trainer")
+    window.context.library_changed.emit()  # what the Analyzer's "Use this recommendation" does after adding it
+    assert view.name_edit.text() == "analyzer-1", "a new project experiment is picked up at once"
+    assert view.experiment_combo.currentData() == "analyzer-1" and "ready" in view.status_label.text()
+    view.apply_config(ExperimentConfig(name="other"))
     window.show_workbench("trainer")
     assert view.select_experiment("analyzer-1")
     assert view.name_edit.text() == "analyzer-1"

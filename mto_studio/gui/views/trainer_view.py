@@ -156,6 +156,7 @@ class TrainerWorkbench(QWidget):
         self.resumable: Path | None = None
         self.failed_notices: list[str] = []
         self._loaded: ExperimentConfig | None = None  # the experiment the form was filled from
+        self._known_experiments: set[str] | None = None  # the project's, as last listed
         self._claimed: list[str] = []
         self._samples: dict[str, tuple[int, str, tuple]] = {}
         self._latest_sample_run: str | None = None
@@ -529,19 +530,26 @@ class TrainerWorkbench(QWidget):
         self.baseline_combo.blockSignals(False)
 
     def _refresh_experiments(self) -> None:
+        """The project's experiments in the picker; one that appeared since (the Analyzer's “Use this
+        recommendation”) is shown in the form at once, unless an experiment is running."""
         current = self.experiment_combo.currentData()
         self.experiment_combo.blockSignals(True)
         self.experiment_combo.clear()
         self.experiment_combo.addItem("new experiment", NEW_EXPERIMENT)
-        try:
-            configs = self.context.project.experiment_configs()
-        except MtoError:
-            configs = []
+        configs = self.project_experiments()
         for cfg in configs:
             self.experiment_combo.addItem(f"{cfg.name} (kept in the project)", cfg.name)
         index = self.experiment_combo.findData(current) if current else -1
         self.experiment_combo.setCurrentIndex(max(0, index))
         self.experiment_combo.blockSignals(False)
+        names = [cfg.name for cfg in configs]
+        known = self._known_experiments
+        self._known_experiments = set(names)
+        added = [n for n in names if known is not None and n not in known]
+        if added and self.worker is None:
+            self.select_experiment(added[-1])
+            self.status_label.setText(f"experiment <b>{_esc(added[-1])}</b> from the project is ready: check the "
+                                      "settings and press Start")
 
     def project_experiments(self) -> list[ExperimentConfig]:
         try:
@@ -551,8 +559,10 @@ class TrainerWorkbench(QWidget):
 
     def select_experiment(self, name: str) -> bool:
         """Fill the form from the project's experiment ``name`` (e.g. one the Analyzer prepared)."""
-        self._refresh_experiments()
         index = self.experiment_combo.findData(name)
+        if index < 0:
+            self._refresh_experiments()
+            index = self.experiment_combo.findData(name)
         if index < 0:
             return False
         self.experiment_combo.setCurrentIndex(index)
@@ -1124,6 +1134,7 @@ class TrainerWorkbench(QWidget):
             self._set_state("idle")
 
     def _on_project_changed(self) -> None:
+        self._known_experiments = None  # another project's experiments are not new ones
         self._refresh_experiments()
         self._refresh_source_label()
         if self.worker is None:
