@@ -113,10 +113,15 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
     assert cell.n == 2 and "±" in table.index(0, 1).data()
     if cell.gain is not None:
         assert table.index(0, 1).data().endswith("%")
+    x, y = view.ladder.points("finetune", "unsup-nat")  # the ladder chart draws the same cells
+    assert list(x) == [0, 1] and y[0] == pytest.approx(cell.mean)
     groups = [view.group_combo.itemData(i) for i in range(view.group_combo.count())]
     assert groups == ["all relations", "Filling relations", "Mapping relations"]
     view.group_combo.setCurrentIndex(1)
     assert table.group == "Filling relations" and "Filling" in view.results_caption.text()
+
+    png = view.save_curves_png(window.context.project.folder / "curves.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
     # Runs list, samples, progress.
     assert [r.status for r in view.runs_model.runs] == ["finished"] * 8
@@ -182,8 +187,12 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
     assert view.resumable == view.folder and view.resume_button.isEnabled()
     points_before = view.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
 
-    second = view.resume()
-    assert second is not None
+    window.show_workbench("runs")  # the Runs view hands a stopped experiment back to the Trainer
+    runs = window.workbench("runs")
+    runs.select_experiment(runs.tree_model.experiments()[0].id)
+    assert runs.tree_model.experiments()[0].status == "stopped" and runs.resume_button.isEnabled()
+    second = runs.resume_selected()
+    assert second is not None and window.current_key == "trainer"
     resumed_events = collect(second)
     wait_idle(qtbot, view)
     assert view.last_status == "finished"

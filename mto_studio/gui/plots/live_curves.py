@@ -344,6 +344,10 @@ class LiveCurves(pg.GraphicsLayoutWidget):
         self.redraws += 1
 
     # --- reading back (tests, export) --------------------------------------------------------------------------
+    def export_png(self, path, width: int = 1600) -> None:
+        """The plots as drawn, legend included (pyqtgraph's ImageExporter; its SVG exporter crashes on Qt 6.12)."""
+        export_png(self, path, width)
+
     def keys(self) -> list[CurveKey]:
         return list(self._seeds)
 
@@ -366,6 +370,16 @@ class LiveCurves(pg.GraphicsLayoutWidget):
     def band_item(self, key: CurveKey, metric: str) -> pg.FillBetweenItem | None:
         band = self._bands.get((key, metric))
         return band.fill if band else None
+
+
+def export_png(widget: pg.GraphicsLayoutWidget, path, width: int = 1600) -> None:
+    from pyqtgraph.exporters import ImageExporter
+
+    if hasattr(widget, "redraw"):
+        widget.redraw()
+    exporter = ImageExporter(widget.scene())
+    exporter.parameters()["width"] = max(width, int(widget.width()))
+    exporter.export(str(path))
 
 
 class LineChart(pg.GraphicsLayoutWidget):
@@ -483,3 +497,70 @@ class LineChart(pg.GraphicsLayoutWidget):
     def points(self, panel: str, name: str) -> np.ndarray:
         buffer = self._buffers.get((panel, name))
         return buffer.rows.copy() if buffer is not None else np.zeros((0, 3))
+
+
+class LadderChart(pg.GraphicsLayoutWidget):
+    """The k-shot ladder: the final metric against training size (k = … → full data), one line per template with
+    ± sd error bars over seeds, in the same colours as the learning curves. Filled from the result table."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ladder-chart")
+        self.setBackground("w")
+        self.setMinimumHeight(160)
+        self.ci.setContentsMargins(4, 4, 10, 4)
+        self.plot = self.addPlot(row=0, col=0)
+        style_plot(self.plot, "Test ROUGE-L by training size", "ROUGE-L (mean ± sd)")
+        self.plot.setLabel("bottom", "training heads per relation", color=MUTED, size="9pt")
+        self.plot.setMouseEnabled(x=False, y=True)
+        self.plot.getViewBox().setLimits(yMin=-0.02, yMax=1.02)
+        self.legend = pg.LegendItem(offset=None, labelTextColor=TEXT, labelTextSize="8pt", verSpacing=-4)
+        self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.ci.addItem(self.legend, row=0, col=1)
+        self.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self._lines: dict[tuple[str, str], tuple[pg.PlotDataItem, pg.ErrorBarItem]] = {}
+        self.shots: list[str] = []
+
+    def set_rows(self, rows: list[tuple[str, str]], shots: list[str], colours, baseline: str) -> None:
+        """Create one line per (method, template) row; ``colours``: template → colour."""
+        for line, bars in self._lines.values():
+            self.plot.removeItem(line)
+            self.plot.removeItem(bars)
+        self.legend.clear()
+        self._lines = {}
+        self.shots = list(shots)
+        with_method = len({m for m, _ in rows}) > 1
+        for method, template in rows:
+            colour = colours(template)
+            style = Qt.PenStyle.DashLine if template == baseline else Qt.PenStyle.SolidLine
+            line = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2.2, style=style), symbol="o", symbolSize=8,
+                                   symbolBrush=colour, symbolPen=pg.mkPen("w"))
+            bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.12,
+                                   pen=pg.mkPen(colour, width=1.4))
+            self.plot.addItem(bars)
+            self.plot.addItem(line)
+            name = f"{template} · {method}" if with_method else template
+            self.legend.addItem(line, f"{name} (baseline)" if template == baseline else name)
+            self._lines[(method, template)] = (line, bars)
+        ticks = [(i, "full data" if s == "full" else f"k = {s}") for i, s in enumerate(self.shots)]
+        self.plot.getAxis("bottom").setTicks([ticks, []])
+        self.plot.setXRange(-0.3, max(len(self.shots) - 1, 1) + 0.3, padding=0)
+
+    def set_cells(self, cell) -> None:
+        """``cell(method, template, shots)`` → (mean, sd) or None, for every line and k."""
+        for (method, template), (line, bars) in self._lines.items():
+            xs, means, sds = [], [], []
+            for i, shots in enumerate(self.shots):
+                found = cell(method, template, shots)
+                if found is not None:
+                    xs.append(float(i))
+                    means.append(found[0])
+                    sds.append(found[1])
+            x, mean, sd = np.asarray(xs), np.asarray(means), np.asarray(sds)
+            line.setData(x, mean)
+            bars.setData(x=x, y=mean, height=2 * sd)
+
+    def points(self, method: str, template: str) -> tuple[np.ndarray, np.ndarray]:
+        line, _bars = self._lines[(method, template)]
+        x, y = line.getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))

@@ -291,7 +291,7 @@ class ObjectiveLabWorkbench(QWidget):
                                 ("knowledge", "Zero-shot knowledge", "exact match")], legend_offset=(-6, 6))
         self.chart.setObjectName("lab-chart")
         self.chart.plots["knowledge"].getViewBox().setLimits(yMin=-0.02, yMax=1.02)
-        self.chart.plots["knowledge"].setYRange(0, 1)
+        self.chart.plots["knowledge"].setXLink(self.chart.plots["loss"])  # one step axis for both
         self.chart.legends["loss"].anchor((1, 0), (1, 0), offset=(-6, 6))
         self.chart.legends["knowledge"].anchor((0, 0), (0, 0), offset=(6, 6))
         self._lines()

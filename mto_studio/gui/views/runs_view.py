@@ -43,7 +43,7 @@ from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.jobs import run_owners
 from mto_studio.gui.models.training import ConfigDiffModel, RunsTreeModel, metric_text, run_score, shots_text
-from mto_studio.gui.plots.live_curves import PALETTE, LineChart
+from mto_studio.gui.plots.live_curves import PALETTE, LineChart, export_png
 from mto_studio.gui.theme import MUTED
 from mto_studio.gui.views.diff_view import TemplateDiffView
 
@@ -163,11 +163,16 @@ class RunsWorkbench(QWidget):
         self.export_actions["report"] = report
         self.export_button.setMenu(self.export_menu)
         self.export_button.setToolTip("copy what the selected run produced into a folder you pick")
+        self.resume_button = QPushButton("Resume in the Trainer")
+        self.resume_button.setObjectName("runs-resume")
+        self.resume_button.setToolTip("continue the selected stopped or interrupted experiment from its last "
+                                      "checkpoint")
+        self.resume_button.clicked.connect(lambda: self.resume_selected())
         self.command_button = QPushButton("Show command")
         self.command_button.setObjectName("runs-command-button")
         self.command_button.setToolTip("the mto-studio sweep command line that reproduces the selected experiment")
         self.command_button.clicked.connect(lambda: self.show_command())
-        for widget in (self.refresh_button, self.export_button, self.command_button):
+        for widget in (self.refresh_button, self.resume_button, self.export_button, self.command_button):
             bar.addWidget(widget)
         outer.addLayout(bar)
 
@@ -186,7 +191,8 @@ class RunsWorkbench(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setAllColumnsShowFocus(True)
         self.tree.header().setStretchLastSection(True)
-        for column, width in enumerate((64, 96, 64, 52, 38, 80, 64, 62, 52)):
+        self.tree.setIndentation(14)
+        for column, width in enumerate((76, 96, 64, 52, 38, 80, 64, 62, 52)):
             self.tree.setColumnWidth(column, width)
         self.tree.selectionModel().selectionChanged.connect(lambda _s, _d: self._on_selection())
         left_layout.addWidget(self.tree, 1)
@@ -418,8 +424,30 @@ class RunsWorkbench(QWidget):
         for kind, (name, _what) in ARTIFACTS.items():
             self.export_actions[kind].setEnabled(run is not None and (Path(run.folder) / name).exists())
         self.export_actions["report"].setEnabled(bool(self.selected_runs()))
-        self.command_button.setEnabled(self.selected_experiment() is not None
-                                       and bool(self.selected_experiment().folder))
+        experiment = self.selected_experiment()
+        self.command_button.setEnabled(experiment is not None and bool(experiment.folder))
+        self.resume_button.setEnabled(self._resumable(experiment))
+
+    def _resumable(self, experiment: ExperimentRow | None) -> bool:
+        return (experiment is not None and experiment.status in ("stopped", "interrupted") and bool(experiment.folder)
+                and str(experiment.folder) not in self.owners.folders
+                and (Path(experiment.folder) / "experiment.json").is_file())
+
+    def resume_selected(self):
+        """Hand the selected experiment to the Trainer, which continues it from its folder."""
+        experiment = self.selected_experiment()
+        window = self.window()
+        if not self._resumable(experiment) or not hasattr(window, "workbench"):
+            return None
+        trainer = window.workbench("trainer")
+        if trainer.is_running:
+            show_error(self, "The Trainer is busy", MtoError("another experiment is training",
+                                                              "stop it first, or wait until it finishes"))
+            return None
+        worker = trainer.resume(experiment.folder)
+        if worker is not None:
+            window.show_workbench("trainer")
+        return worker
 
     # --- comparing ---------------------------------------------------------------------------------------------
     def _label(self, run: RunRow) -> str:
@@ -581,12 +609,7 @@ class RunsWorkbench(QWidget):
 
     def export_chart(self, path: str | Path) -> Path:
         """The comparison chart as PNG (pyqtgraph's ImageExporter; its SVG exporter crashes on Qt 6.12)."""
-        from pyqtgraph.exporters import ImageExporter
-
-        self.chart.redraw()
-        exporter = ImageExporter(self.chart.scene())
-        exporter.parameters()["width"] = max(1200, int(self.chart.width()))
-        exporter.export(str(path))
+        export_png(self.chart, path, 1400)
         return Path(path)
 
     def _experiments_of(self, runs: list[RunRow]) -> list[ExperimentRow]:

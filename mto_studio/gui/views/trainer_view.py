@@ -65,7 +65,7 @@ from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.jobs import experiment_job, run_owners
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel, RunInfo, SamplesModel
-from mto_studio.gui.plots.live_curves import CurveKey, LiveCurves
+from mto_studio.gui.plots.live_curves import CurveKey, LadderChart, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
 from mto_studio.gui.views.fields import ScientificSpinBox, SeedsEdit, ShotsEditor
 from mto_studio.gui.workers import Worker
@@ -406,6 +406,12 @@ class TrainerWorkbench(QWidget):
                                      "band = ± sd over seeds")
         self.curves_caption.setProperty("role", "muted")
         header.addWidget(self.curves_caption, 1)
+        self.png_button = QToolButton()
+        self.png_button.setObjectName("trainer-save-png")
+        self.png_button.setText("Save PNG…")
+        self.png_button.setToolTip("save the curves as drawn (with the legend) as a PNG image")
+        self.png_button.clicked.connect(lambda: self.save_curves_png())
+        header.addWidget(self.png_button)
         header.addWidget(QLabel("x axis"))
         self.x_combo = QComboBox()
         self.x_combo.setObjectName("trainer-x-axis")
@@ -441,7 +447,7 @@ class TrainerWorkbench(QWidget):
         self.runs_table.setAlternatingRowColors(True)
         self.runs_table.setWordWrap(False)
         self.runs_table.selectionModel().currentRowChanged.connect(lambda _c, _p: self._show_samples())
-        for column, width in enumerate((28, 92, 64, 48, 38, 74, 58, 62)):
+        for column, width in enumerate((28, 86, 62, 46, 36, 72, 62, 62)):
             self.runs_table.setColumnWidth(column, width)
         runs_layout.addWidget(self.runs_table)
         bottom.addWidget(runs_panel)
@@ -472,7 +478,16 @@ class TrainerWorkbench(QWidget):
         self.results_table.verticalHeader().setDefaultSectionSize(26)
         self.results_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.results_table.setWordWrap(False)
-        results_layout.addWidget(self.results_table)
+        self.results_table.setMinimumHeight(84)
+        results_splitter = QSplitter(Qt.Orientation.Vertical)
+        results_splitter.setObjectName("trainer-results-splitter")
+        results_splitter.addWidget(self.results_table)
+        self.ladder = LadderChart()
+        results_splitter.addWidget(self.ladder)
+        results_splitter.setStretchFactor(0, 1)
+        results_splitter.setStretchFactor(1, 2)
+        results_splitter.setSizes([110, 220])
+        results_layout.addWidget(results_splitter, 1)
         self.tabs.addTab(results, "Results: template × k")
         samples = QWidget()
         samples_layout = QVBoxLayout(samples)
@@ -495,7 +510,7 @@ class TrainerWorkbench(QWidget):
         bottom.addWidget(self.tabs)
         bottom.setStretchFactor(0, 5)
         bottom.setStretchFactor(1, 6)
-        bottom.setSizes([560, 650])
+        bottom.setSizes([600, 610])
         self.vsplitter.addWidget(bottom)
         self.vsplitter.setStretchFactor(0, 3)
         self.vsplitter.setStretchFactor(1, 2)
@@ -794,6 +809,7 @@ class TrainerWorkbench(QWidget):
         baseline = Path(cfg.baseline).stem if cfg.baseline.endswith(".toml") else cfg.baseline
         self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds))
         self._refresh_groups()
+        self._refresh_ladder(reset=True)
         runs = []
         steps = int(cfg.train.get("steps", TRAIN.steps))
         if cfg.adaptation.enabled:
@@ -948,6 +964,7 @@ class TrainerWorkbench(QWidget):
     def _on_table(self, event: TableUpdated) -> None:
         self.results_model.set_tables(event.tables)
         self._refresh_groups()
+        self._refresh_ladder()
         self._update_results_caption(event.finished_runs, event.total_runs)
 
     def _on_experiment_finished(self, event: ExperimentFinished) -> None:
@@ -1048,6 +1065,15 @@ class TrainerWorkbench(QWidget):
                 parts.append(f"{rate:.1f} steps/s")
             self.status_label.setText(" · ".join(parts))
 
+    def save_curves_png(self, path: str | Path | None = None) -> Path | None:
+        if path is None:
+            start = str((self.folder or experiments_folder(self.context.project)) / "live-curves.png")
+            path, _f = QFileDialog.getSaveFileName(self, "Save the curves as PNG", start, "PNG images (*.png)")
+            if not path:
+                return None
+        self.curves.export_png(path)
+        return Path(path)
+
     # --- results and samples ---------------------------------------------------------------------------------
     def _refresh_groups(self) -> None:
         groups = self.results_model.groups()
@@ -1064,6 +1090,20 @@ class TrainerWorkbench(QWidget):
         if group:
             self.results_model.set_group(group)
             self._update_results_caption()
+            self._refresh_ladder()
+
+    def _refresh_ladder(self, reset: bool = False) -> None:
+        """The ladder chart follows the table (its rows, its k columns, the selected relation group)."""
+        model = self.results_model
+        if reset or set(self.ladder.shots) != set(model.shots) or set(self.ladder._lines) != set(model.rows):
+            self.ladder.set_rows(model.rows, model.shots, self.curves.colour, model.baseline)
+
+        def cell(method, template, shots):
+            found = model.cell(method, template, shots)
+            return None if found is None else (found.mean, found.sd)
+
+        self.ladder.set_cells(cell)
+        self.ladder.plot.setTitle(f"Test ROUGE-L by training size · {model.group}", color="#1f2933", size="10pt")
 
     def _update_results_caption(self, finished: int | None = None, total: int | None = None) -> None:
         model = self.results_model
