@@ -198,6 +198,11 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
             process = subprocess.Popen([sys.executable, "-m", "mto_studio", "sweep", "--config", str(config_file),
                                         "--out", str(out), "--json"], stdout=log, stderr=subprocess.DEVNULL)
         wait(lambda: log_path.stat().st_size > 0 and '"StepLogged"' in log_path.read_text(), timeout=600)
+    def logged_steps() -> list[dict]:
+        records = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
+        return [r for r in records if r.get("event") == "StepLogged"]
+
+    before = len(logged_steps()) if variant == "process" else 0
     started = time.perf_counter()
     probe.recording = True
     wait(lambda: time.perf_counter() - started >= seconds, timeout=seconds + 60)
@@ -206,15 +211,12 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
         faulthandler.cancel_dump_traceback_later()
     elapsed = time.perf_counter() - started
     if variant == "process":
+        window_records = logged_steps()[before:]
         process.terminate()
         process.wait(30)
-        for line in log_path.read_text().splitlines():
-            record = json.loads(line) if line.startswith("{") else {}
-            if record.get("event") == "StepLogged":
-                steps.append((0.0, 5, record["tokens_per_s"]))
-                events[0] += 1
-        n_steps = sum(d for _t, d, _x in steps) * min(1.0, elapsed / max(elapsed, 1e-9))
-        tokens = [x for _t, _d, x in steps]
+        n_steps = 5 * len(window_records)  # the CLI logs every 5 steps
+        tokens = [r["tokens_per_s"] for r in window_records]
+        events[0] = len(window_records)
     else:
         window_steps = [(t, d, x) for t, d, x in steps if started <= t <= started + elapsed]
         n_steps = sum(d for _t, d, _x in window_steps)
