@@ -57,9 +57,8 @@ class Scorer:
             labels, _ = pad_batch([targets[i] for i in chunk], 0, label_pad=-100)
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                 labels=labels.to(self.device), use_cache=False).logits.float()
-            labels = labels.to(self.device)
-            for row, index in enumerate(chunk):
-                out[index] = self._reduce(logits[row], labels[row])
+            for index, score in zip(chunk, self._reduce_batch(logits, labels.to(self.device)), strict=True):
+                out[index] = score
         return out  # type: ignore[return-value]
 
     @torch.no_grad()
@@ -73,6 +72,22 @@ class Scorer:
             logits = self.model(input_ids=ids, labels=labels, use_cache=False).logits.float()
             out.append(self._reduce(logits[0], labels[0]))
         return out
+
+    def _reduce_batch(self, logits: torch.Tensor, labels: torch.Tensor) -> list[PairScore]:
+        """All rows at once: gold log-probabilities and ranks for every position, then per-row means over the
+        scored (non-special, non-padding) positions."""
+        skip = torch.as_tensor(sorted(self.skip_ids), device=labels.device, dtype=labels.dtype)
+        keep = (labels != -100) & ~torch.isin(labels, skip)
+        gold = labels.clamp(min=0)
+        log_probs = torch.log_softmax(logits, dim=-1).gather(2, gold[..., None]).squeeze(2)
+        gold_logits = logits.gather(2, gold[..., None])
+        ranks = (logits > gold_logits).sum(dim=2).float() + 1.0
+        counts = keep.sum(dim=1)
+        weights = keep.float()
+        mean_ll = (log_probs * weights).sum(1) / counts.clamp(min=1)
+        mean_rank = (ranks * weights).sum(1) / counts.clamp(min=1)
+        return [PairScore(float(ll), float(rank), int(n)) if n else PairScore(0.0, 1.0, 0)
+                for ll, rank, n in zip(mean_ll.tolist(), mean_rank.tolist(), counts.tolist(), strict=True)]
 
     def _reduce(self, logits: torch.Tensor, labels: torch.Tensor) -> PairScore:
         keep = [i for i, t in enumerate(labels.tolist()) if t != -100 and t not in self.skip_ids]
