@@ -25,6 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller grid that finishes in minutes")
     parser.add_argument("--model", default="mto-tiny", metavar="DIR", help="model (default: the embedded mto-tiny)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
+    parser.add_argument("--steps", type=int, help="training steps per run (quick: 120, full: 400)")
+    parser.add_argument("--seeds", type=int, help="seeds per cell (default 3)")
+    parser.add_argument("--shots", metavar="K1,K2", help="the k-shot ladder (quick: 8,32,full)")
     parser.set_defaults(run=run)
 
 
@@ -41,7 +44,14 @@ def run(args: argparse.Namespace) -> int:
     from mto_studio.core.training.results import RunResult
     from mto_studio.core.world import RELATION_KIND
 
-    plan = PLANS[args.quick]
+    plan = {**PLANS[args.quick], "train": dict(PLANS[args.quick]["train"])}
+    if args.steps:
+        plan["train"]["steps"] = args.steps
+        plan["train"]["eval_every"] = max(1, min(plan["train"]["eval_every"], args.steps // 2))
+    if args.seeds:
+        plan["seeds"] = list(range(args.seeds))
+    if args.shots:
+        plan["shots"] = [s.strip() for s in args.shots.split(",") if s.strip()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -67,3 +67,19 @@ def test_sweep_writes_table_csv_and_plots(tmp_path, tiny_model_dir, small_world_
     assert sorted({r.status for r in store.runs()}) == ["finished"] and len(store.runs()) == 8
     again = run_cli("sweep", "--out", str(out), "--resume")
     assert again.returncode == 0 and "done already" in again.stderr
+
+
+def test_demo_runs_the_whole_workflow_small(tmp_path, tiny_model_dir):
+    out = tmp_path / "demo"
+    done = run_cli("demo", "--quick", "--out", str(out), "--model", str(tiny_model_dir), "--steps", "4",
+                   "--seeds", "1", "--shots", "2", timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = (out / "report.md").read_text()
+    for section in ("## 1. Objective analysis", "Few-shot ladder vs full data", "## 3. Did the zero-shot ranking"):
+        assert section in report, section
+    assert "Agreement with the construction:" in report and "(experiment/ladder" in report
+    assert (out / "experiment" / "ladder.png").stat().st_size > 1000
+    import json
+
+    analysis = json.loads((out / "analysis.json").read_text())
+    assert len(analysis["relations"]) == 9 and (out / "prediction.json").is_file()
