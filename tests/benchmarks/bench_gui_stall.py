@@ -74,7 +74,7 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     from mto_studio.core.runtime import prepare_environment
 
     prepare_environment()
-    from PySide6.QtCore import QObject, QSettings, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QObject, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch / "settings"))
@@ -205,7 +205,11 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     before = len(logged_steps()) if variant == "process" else 0
     started = time.perf_counter()
     probe.recording = True
-    wait(lambda: time.perf_counter() - started >= seconds, timeout=seconds + 60)
+    # The measuring window runs the real event loop, as app.exec() does (the GUI thread sleeps in it without the
+    # GIL until something is due), not a processEvents() polling loop.
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
     probe.recording = False
     if trace is not None:
         faulthandler.cancel_dump_traceback_later()
