@@ -42,6 +42,30 @@ def _render(tmp: Path) -> str:
     return f"{len(BUILTIN_NAMES)} templates"
 
 
+@check("read CSV, JSONL and Parquet files")
+def _data_files(tmp: Path) -> str:
+    """datasets' csv/json/parquet builders are imported by name at run time: a bundle must have collected them."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mto_studio.core.data.loading import load_table
+
+    rows = {"input": ["PersonX buys a ticket", "a kettle"], "target": ["to see a film", "the kitchen"]}
+    folder = tmp / "data"
+    folder.mkdir()
+    pairs = list(zip(rows["input"], rows["target"], strict=True))
+    (folder / "rows.csv").write_text("input,target\n" + "".join(f"{i},{t}\n" for i, t in pairs), encoding="utf-8")
+    (folder / "rows.jsonl").write_text("".join(json.dumps({"input": i, "target": t}) + "\n" for i, t in pairs),
+                                       encoding="utf-8")
+    pq.write_table(pa.table(rows), folder / "rows.parquet")
+    for name in ("rows.csv", "rows.jsonl", "rows.parquet"):
+        table = load_table(folder / name)
+        assert len(table) == 2 and table.columns == ["input", "target"], (name, len(table), table.columns)
+    return "3 formats through datasets"
+
+
 @check("load the embedded model")
 def _model(tmp: Path) -> str:
     import time
