@@ -3,7 +3,9 @@ app's workers are training, which the Runs view leaves alone when it marks dead 
 
 from __future__ import annotations
 
+import atexit
 import gc
+import os
 import sys
 import threading
 from pathlib import Path
@@ -88,6 +90,32 @@ def pretrain_job(cfg, out_dir: str | Path, *, resume: bool = False):
 
     with SWITCH_INTERVAL:
         return (yield from pretrain(cfg, out_dir, resume=resume))
+
+
+#: How long closing the window waits for a training job to checkpoint and end after Stop.
+SHUTDOWN_WAIT_MS = 60_000
+
+
+def stop_and_wait(worker, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+    """Closing the window: send Stop (the job finishes its step, checkpoints and ends 'stopped') and wait for it.
+    True when it ended. A job still busy after ``timeout_ms`` (one very long step or evaluation) is left to the end
+    of the process: at interpreter exit the process leaves at once instead of letting Qt abort on a QThread that
+    still runs; the run then resumes from its last periodic checkpoint, and the next start marks it interrupted."""
+    if worker is None or not worker.is_running:
+        return True
+    worker.stop()
+    if worker.wait(timeout_ms):
+        return True
+
+    def leave_now() -> None:
+        if worker.is_running:
+            sys.stderr.write(f"MTO Studio: '{worker.name}' did not stop within {timeout_ms // 1000} s; exiting "
+                             "without waiting (resume it from its last checkpoint)\n")
+            sys.stderr.flush()
+            os._exit(0)
+
+    atexit.register(leave_now)
+    return False
 
 
 class RunOwners(QObject):

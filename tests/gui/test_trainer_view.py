@@ -293,3 +293,18 @@ def test_closing_the_window_during_training_leaves_the_run_stopped_and_resumable
     again = TrainerWorkbench(StudioContext(Project.load(window.context.project.folder)))
     qtbot.addWidget(again)
     assert again.resumable == view.folder and again.resume_button.isEnabled()
+
+
+def test_the_adaptation_stage_runs_first_and_shows_as_a_run(window, qtbot):
+    view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=5, eval_every=0)
+    view.adapt_box.setChecked(True)
+    view.adapt_steps_spin.setValue(5)
+    assert view.current_config().adaptation.enabled and view.current_config().adaptation.source == "world"
+    assert "+ 5 adaptation steps" in view.grid_summary.text()
+    view.start()
+    wait_idle(qtbot, view)
+    adaptation, run = view.runs_model.runs
+    assert (adaptation.run_id, adaptation.status, adaptation.step) == ("adaptation", "finished", 5)
+    assert run.status == "finished" and view.last_status == "finished"
+    assert view.progress.maximum() == 10 and not view.runs_table.isColumnHidden(2), "method shows with adaptation"
+    assert (view.folder / "adaptation" / "model" / "config.json").is_file()

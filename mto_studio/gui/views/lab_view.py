@@ -46,7 +46,7 @@ from mto_studio.core.training.events import (
 )
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
-from mto_studio.gui.jobs import pretrain_job, run_owners
+from mto_studio.gui.jobs import pretrain_job, run_owners, stop_and_wait
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.live_curves import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
@@ -630,10 +630,7 @@ class ObjectiveLabWorkbench(QWidget):
 
     # --- workbench protocol ------------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        worker = self.worker
-        if worker is not None and worker.is_running:
-            worker.stop()
-            worker.wait(60_000)
+        stop_and_wait(self.worker)
         self.tick.stop()
 
     def unsaved_changes(self) -> list[str]:

@@ -243,7 +243,7 @@ class RunsWorkbench(QWidget):
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([760, 800])
+        self.splitter.setSizes([660, 900])
         outer.addWidget(self.splitter, 1)
         self._show_compare([])
 

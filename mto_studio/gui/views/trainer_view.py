@@ -62,7 +62,7 @@ from mto_studio.core.training.experiment import EXPERIMENT_FILE, run_folder_name
 from mto_studio.core.training.experiment_config import AdaptationSettings, ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
-from mto_studio.gui.jobs import experiment_job, run_owners
+from mto_studio.gui.jobs import experiment_job, run_owners, stop_and_wait
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel, RunInfo, SamplesModel
 from mto_studio.gui.plots.live_curves import CurveKey, LadderChart, LiveCurves
@@ -475,11 +475,13 @@ class TrainerWorkbench(QWidget):
         self.results_table.setObjectName("trainer-results")
         self.results_table.setModel(self.results_model)
         self.results_table.verticalHeader().setVisible(False)
-        self.results_table.verticalHeader().setDefaultSectionSize(26)
+        self.results_table.verticalHeader().setDefaultSectionSize(40)  # mean ± sd, then the gain
         self.results_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.results_table.setWordWrap(False)
+        self.results_table.horizontalHeader().setMinimumSectionSize(120)
+        self.results_table.setWordWrap(True)
         self.results_table.setMinimumHeight(84)
         results_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.results_splitter = results_splitter
         results_splitter.setObjectName("trainer-results-splitter")
         results_splitter.addWidget(self.results_table)
         self.ladder = LadderChart()
@@ -810,6 +812,10 @@ class TrainerWorkbench(QWidget):
         self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds))
         self._refresh_groups()
         self._refresh_ladder(reset=True)
+        table_height = self.results_table.horizontalHeader().height() + 40 * len(self.results_model.rows) + 8
+        total = sum(self.results_splitter.sizes()) or 330
+        table_height = min(table_height, total // 2)
+        self.results_splitter.setSizes([table_height, max(total - table_height, 120)])
         runs = []
         steps = int(cfg.train.get("steps", TRAIN.steps))
         if cfg.adaptation.enabled:
@@ -823,6 +829,8 @@ class TrainerWorkbench(QWidget):
         for position, run in enumerate(runs):
             run.index = position
         self.runs_model.set_runs(runs)
+        single_method = len(cfg.methods) == 1 and not cfg.adaptation.enabled
+        self.runs_table.setColumnHidden(ExperimentRunsModel.COLUMNS.index("method"), single_method)
         self._update_results_caption()
 
     # --- events (GUI thread) ---------------------------------------------------------------------------------
@@ -1014,12 +1022,8 @@ class TrainerWorkbench(QWidget):
     def shutdown(self) -> None:
         """The window is closing: stop the experiment (the run checkpoints and is marked stopped, resumable) and
         wait for it, bounded so that closing never hangs."""
-        worker = self.worker
-        if worker is not None and worker.is_running:
-            worker.stop()
-            if not worker.wait(60_000):
-                return
-        self._release()
+        if stop_and_wait(self.worker):
+            self._release()
         self.tick.stop()
 
     def unsaved_changes(self) -> list[str]:
