@@ -217,6 +217,9 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
     wait_until(app, lambda: trainer.worker is None, timeout_s=1800)
     trainer.tabs.setCurrentIndex(0)
     trainer.runs_table.clearSelection()
+    # The result table and the ladder take the room here; the curves are trainer.png's subject.
+    trainer.vsplitter.setSizes([360, 540])
+    trainer.bottom_splitter.setSizes([480, 730])
     settle(app, 0.6)
     if "results" in wanted:
         shots.append(("results.png", window.grab()))
