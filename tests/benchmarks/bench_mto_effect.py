@@ -19,6 +19,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+WHAT_MATTERED = """## What it took for the effect to appear
+
+The first world gave each head random tails and packed several sentences (each with its own sentinel) into one
+pre-training sequence. After 8,000 steps the model still answered at chance: it had learned the format of every
+relation and none of the facts. Four changes, each measured, made the knowledge learnable and the comparison fair:
+
+1. **Structured knowledge.** Each head got a hidden category per relation group (objects; event feelings; event
+   purposes), its tails drawn from that category's share of the pool. A 2M-parameter model then learns the Mapping
+   facts from question/answer pairs in ~800 steps (loss 0.63 → 0.15), where random tails stayed at 0.63.
+2. **One sentence per sequence.** With packing, sentence-borne (Filling) facts stayed at chance after 6,000 steps
+   while question-borne ones reached 0.88; with single sentences both were learned by ~2,000 steps.
+3. **Every word a template adds must occur in pre-training.** A word the model never saw has an untrained embedding
+   (no real pre-trained model has that): "is typically kept in" broke the Filling template for AtLocation until the
+   corpus used "typically" (in another wording), and likewise "used", "usually", "seen … as", "because", "but", "result".
+4. **Sentences without a full stop.** Templates end in "… <extra_id_0>" with nothing after it; when every corpus
+   sentence ended in a period the model filled "garage." and dropped "the". Half the corpus now ends without one.
+"""
+
 SETTINGS = {"steps": 300, "batch_size": 16, "lr": 1e-3, "eval_every": 25, "warmup_steps": 10, "save_model": False,
             "max_eval_heads": 8, "threads": 1}
 
@@ -66,7 +84,7 @@ def main() -> None:
                    f"checkpoint on 8 validation heads per relation, evaluated on the test split; seeds "
                    f"0–{args.seeds - 1}. Test ROUGE-L and exact match, mean ± sd over seeds, relative gain over "
                    "`sup`.\n\n" + tables)
-        write_model_card(embedded_model_dir(), effect_section=section)
+        write_model_card(embedded_model_dir(), effect_section=section, notes=WHAT_MATTERED)
         print("model card updated")
 
 
