@@ -13,6 +13,14 @@ Variants (each in a fresh process):
   process         training in a separate `mto-studio sweep` process, the window idle: what a worker process gives
   idle            no training: the probe's own noise floor
 
+Measured on the 2-core machine under Xvfb, 30 s per variant (stall ms p50 / p99 / max, steps/s):
+  machine otherwise idle, mto-tiny's architecture:   thread 1: 0.2 / 27.7 / 62.0, 15.3   thread 2: 0.2 / 24.7 / 57.6, 11.8
+      thread-5ms 1: 31.7 p99 / 63.1 max   thread-noplot 1: 7.0 / 36.5   process 1: 4.2 / 8.3, 19.5 steps/s
+  with another training process and a PyInstaller build running, the real mto-tiny:
+      thread 1: 0.2 / 28.8 / 49.8, 16.7   thread 2: 0.2 / 34.9 / 80.5, 9.8
+  Before gui/jobs.py froze the libraries' objects out of the garbage collector's reach, max was 280-310 ms: a full
+  collection of the ~500k-object heap (220 ms, GIL held) and the first evaluation's nltk import.
+
 Run on demand (a real X server is closer to what users see than offscreen):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tests/benchmarks/bench_gui_stall.py
     .venv/bin/python tests/benchmarks/bench_gui_stall.py --variants thread thread-5ms --threads 1 --seconds 20
