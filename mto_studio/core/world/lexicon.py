@@ -140,21 +140,24 @@ TAILS = {
 
 # --- how each relation's knowledge appears in pre-training -----------------------------------------------------
 #: Filling relations: natural sentences in which the tail continues the head. {h} head, {t} tail.
+#: Between them, the patterns use every word of the relation phrases that templates add ("typically", "used",
+#: "usually", "seen", "as", …) without copying any template: a word the model never saw has an untrained embedding,
+#: which no real pre-trained model would have, and it wrecked the Filling template in a first version.
 #: "train" patterns are in the pre-training corpus; "heldout" patterns are never trained on: they test
 #: whether knowledge transfers to new wording, and they feed the adaptation stage.
 SENTENCES = {
     "AtLocation": {
-        "train": ("{h} is kept in {t}.", "You can find {h} in {t}.", "Most of the time {h} sits in {t}.",
+        "train": ("{h} is kept in {t}.", "You can find {h} in {t}.", "{h} typically sits in {t}.",
                   "When {h} is needed, people look in {t}."),
         "heldout": ("{h} is usually stored in {t}.", "Look for {h} in {t}."),
     },
     "ObjectUse": {
         "train": ("{h} is handy to {t}.", "People use {h} to {t}.", "With {h} you can {t}.",
-                  "Someone picked up {h} to {t}."),
+                  "{h} is often used when you need to {t}."),
         "heldout": ("{h} is meant to {t}.", "Grab {h} if you want to {t}."),
     },
     "HasProperty": {
-        "train": ("{h} is {t}.", "Everyone knows that {h} is {t}.", "{h} feels {t}.", "People say {h} is quite {t}."),
+        "train": ("{h} is {t}.", "Everyone knows that {h} is {t}.", "{h} feels {t}.", "People say {h} usually looks {t}."),
         "heldout": ("It is true that {h} is {t}.", "{h} seems {t}."),
     },
     "xReact": {
@@ -164,31 +167,33 @@ SENTENCES = {
     },
     "xAttr": {
         "train": ("{h}, so people think PersonX is {t}.", "Since {h}, PersonX must be {t}.",
-                  "{h}. That shows PersonX is {t}.", "Anyone who sees that {h} calls PersonX {t}."),
+                  "{h}. That shows PersonX is {t}.", "{h}, and PersonX is seen by others as {t}."),
         "heldout": ("{h}; PersonX is clearly {t}.", "Because {h}, everyone finds PersonX {t}."),
     },
 }
 
-#: Mapping relations: input → output pairs only (question/instruction style), never sentences.
+#: Mapping relations: input → output pairs only, never sentences, in four styles each: a question with a field,
+#: a plain question, a "task | input" instruction and a "keyword: input" instruction (the text-to-text format a
+#: task prefix uses, with other words than any template's prefix).
 QUESTIONS = {
     "xIntent": {
-        "train": ("question: why does PersonX do this? event: {h}", "What was PersonX's goal? {h}",
-                  "purpose of the action | {h}", "Tell me what PersonX intended. {h}"),
+        "train": ("question: why does PersonX do this? event: {h}", "goal: {h}",
+                  "purpose of the action | {h}", "Tell me what PersonX did this because of. {h}"),
         "heldout": ("Explain PersonX's motive: {h}",),
     },
     "xNeed": {
-        "train": ("question: what did PersonX need first? event: {h}", "What had to happen before? {h}",
-                  "prerequisite of the action | {h}", "Tell me what PersonX needed beforehand. {h}"),
+        "train": ("question: what did PersonX need first? event: {h}", "What has PersonX got to do first, but before this? {h}",
+                  "prerequisite of the action | {h}", "requirement: {h}"),
         "heldout": ("Name a precondition: {h}",),
     },
     "xWant": {
-        "train": ("question: what will PersonX want next? event: {h}", "What does PersonX want afterwards? {h}",
+        "train": ("question: what will PersonX want next? event: {h}", "wish: {h}",
                   "next desire | {h}", "Tell me what PersonX wants after this. {h}"),
         "heldout": ("Predict PersonX's next wish: {h}",),
     },
     "xEffect": {
-        "train": ("question: what happens to PersonX? event: {h}", "What is the effect on PersonX? {h}",
-                  "consequence for the actor | {h}", "Tell me how this changes PersonX. {h}"),
+        "train": ("question: what happens to PersonX? event: {h}", "What is the result for PersonX? {h}",
+                  "consequence for the actor | {h}", "outcome: {h}"),
         "heldout": ("Describe the outcome for PersonX: {h}",),
     },
 }
