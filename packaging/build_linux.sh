@@ -31,29 +31,35 @@ tarball=dist/mto-studio-${version}-linux-${arch}.tar.gz
 report=build/bundle-report.txt
 log() { echo "build_linux: $*"; }
 step() { log "[$((SECONDS - start)) s] $*"; }
+# pip's output goes to build/bundle-pip.log; its tail is shown when it fails.
+pip_quiet() {
+  if ! $venv/bin/python -m pip install --disable-pip-version-check --progress-bar off "$@" >> build/bundle-pip.log 2>&1; then
+    tail -30 build/bundle-pip.log >&2; log "pip install $* failed (build/bundle-pip.log)" >&2; exit 1
+  fi
+}
 
 [[ -f resources/models/mto-tiny/config.json ]] || {
   log "resources/models/mto-tiny is missing: the embedded model must be in the source tree" >&2; exit 1; }
 
 # 1. The build venv: fresh unless asked to reuse an up-to-date one. (setuptools builds the wheel through build/lib,
 # where a stale copy would bring back deleted modules.)
-rm -rf build/lib build/bdist.*
+mkdir -p build
+rm -rf build/lib build/bdist.* build/bundle-pip.log
 want="$("$python" --version 2>&1) $(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16) ${MTO_TORCH_INDEX:-}"
 if [[ "${MTO_REUSE_VENV:-}" == "1" && -x $venv/bin/pyinstaller && "$(cat $venv/.mto-bundle-venv 2>/dev/null)" == "$want" ]]; then
   step "reusing $venv"
   # the project itself may have changed: reinstall it alone
-  $venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall .
+  pip_quiet --no-deps --force-reinstall .
 else
   step "creating a fresh build venv in $venv"
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  $venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
   if [[ -n "${MTO_TORCH_INDEX:-}" ]]; then
     step "torch from $MTO_TORCH_INDEX"
-    $venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt torch --index-url "$MTO_TORCH_INDEX"
+    pip_quiet -c constraints.txt torch --index-url "$MTO_TORCH_INDEX"
   fi
   step "installing the project (non-editable) with constraints.txt"
-  $venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt ".[package]"
+  pip_quiet -c constraints.txt ".[package]"
   echo "$want" > $venv/.mto-bundle-venv
 fi
 $venv/bin/python -c 'import torch, PyInstaller; print("build_linux: torch", torch.__version__, "CUDA", torch.version.cuda, "| PyInstaller", PyInstaller.__version__)'

@@ -21,6 +21,10 @@ def main() -> int:
     for stream in ("stdout", "stderr"):
         if getattr(sys, stream) is None:
             setattr(sys, stream, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the app
+    # With no locale at all (env -i, some service managers) use C.UTF-8, as python itself does (PEP 538); Qt would
+    # switch to it anyway, with a warning on every start.
+    if sys.platform.startswith("linux") and not any(os.environ.get(v) for v in ("LC_ALL", "LC_CTYPE", "LANG")):
+        os.environ["LC_CTYPE"] = "C.UTF-8"
     program = os.path.splitext(os.path.basename(sys.executable))[0].lower()
     if program.endswith("-gui") and not any(arg in CLI_FLAGS for arg in sys.argv[1:]):
         from mto_studio.gui.app import run_app

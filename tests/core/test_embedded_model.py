@@ -32,9 +32,9 @@ def summary():
 
 
 def test_zero_shot_knowledge_is_clearly_above_chance(summary):
+    from mto_studio.core.metrics import score_predictions
     from mto_studio.core.models.generation import generate_answers
     from mto_studio.core.models.loading import load_seq2seq
-    from mto_studio.core.metrics import score_predictions
     from mto_studio.core.world import build_world
 
     world = build_world()
