@@ -15,7 +15,7 @@ CORPUS = [
 ] * 20
 
 
-def build_tiny_tokenizer(folder: Path, vocab_size: int = 300):
+def build_tiny_tokenizer(folder: Path, vocab_size: int = 300, extra_texts: list[str] | None = None):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import AutoTokenizer, T5TokenizerFast
 
@@ -24,7 +24,7 @@ def build_tiny_tokenizer(folder: Path, vocab_size: int = 300):
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
                                       unk_token="<unk>")
-    tok.train_from_iterator(CORPUS, trainer)
+    tok.train_from_iterator(CORPUS + list(extra_texts or []), trainer)
     import json
 
     vocab = [tuple(item) for item in json.loads(tok.to_str())["model"]["vocab"]]
@@ -38,12 +38,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subpro
                           cwd=cwd, timeout=timeout)
 
 
-def build_tiny_model(folder: Path, *, d_model: int = 32, layers: int = 1, seed: int = 0) -> Path:
-    """A randomly initialised T5 of ~100k parameters with the tiny tokenizer, saved as a model folder."""
+def build_tiny_model(folder: Path, *, d_model: int = 32, layers: int = 1, seed: int = 0,
+                     vocab_size: int = 300, extra_texts: list[str] | None = None) -> Path:
+    """A randomly initialised T5 of ~100k parameters with the tiny tokenizer, saved as a model folder.
+    ``extra_texts`` join the tokenizer's corpus (so a test's data is not spelt out letter by letter)."""
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    tokenizer = build_tiny_tokenizer(folder)
+    tokenizer = build_tiny_tokenizer(folder, vocab_size, extra_texts)
     torch.manual_seed(seed)
     config = T5Config(vocab_size=len(tokenizer), d_model=d_model, d_ff=d_model * 2, d_kv=8, num_layers=layers,
                       num_decoder_layers=layers, num_heads=4, dropout_rate=0.0, feed_forward_proj="gated-gelu",
