@@ -172,28 +172,30 @@ SENTENCES = {
     },
 }
 
-#: Mapping relations: input → output pairs only, never sentences, in four styles each: a question with a field,
-#: a plain question, a "task | input" instruction and a "keyword: input" instruction (the text-to-text format a
-#: task prefix uses, with other words than any template's prefix).
+#: Mapping relations: input → output pairs only, never sentences, in five styles each: a question with a field,
+#: a plain question, a "task | input" instruction, a "keyword: input" instruction, and the relation's own name as
+#: the task prefix ("xIntent: …"). The last is what makes these relations *Mapping* by construction: like a model
+#: pre-trained on a multi-task mixture, mto-tiny has seen the task under its prefix. (Without it the name's embedding
+#: is never trained; the first model ranked xEffect's gold answers 99th under `sup` and the probe chose Filling.)
 QUESTIONS = {
     "xIntent": {
         "train": ("question: why does PersonX do this? event: {h}", "goal: {h}",
-                  "purpose of the action | {h}", "Tell me what PersonX did this because of. {h}"),
+                  "purpose of the action | {h}", "Tell me what PersonX did this because of. {h}", "xIntent: {h}"),
         "heldout": ("Explain PersonX's motive: {h}",),
     },
     "xNeed": {
         "train": ("question: what did PersonX need first? event: {h}", "What has PersonX got to do first, but before this? {h}",
-                  "prerequisite of the action | {h}", "requirement: {h}"),
+                  "prerequisite of the action | {h}", "requirement: {h}", "xNeed: {h}"),
         "heldout": ("Name a precondition: {h}",),
     },
     "xWant": {
         "train": ("question: what will PersonX want next? event: {h}", "wish: {h}",
-                  "next desire | {h}", "Tell me what PersonX wants after this. {h}"),
+                  "next desire | {h}", "Tell me what PersonX wants after this. {h}", "xWant: {h}"),
         "heldout": ("Predict PersonX's next wish: {h}",),
     },
     "xEffect": {
         "train": ("question: what happens to PersonX? event: {h}", "What is the result for PersonX? {h}",
-                  "consequence for the actor | {h}", "outcome: {h}"),
+                  "consequence for the actor | {h}", "outcome: {h}", "xEffect: {h}"),
         "heldout": ("Describe the outcome for PersonX: {h}",),
     },
 }
