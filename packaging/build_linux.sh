@@ -108,7 +108,8 @@ tar_mb=$(du -sm "$tarball" | cut -f1)
   echo "largest parts (MB):"
   du -sm "$bundle"/_internal/* | sort -rn | head -12 | sed "s,$bundle/_internal/,  ,"
   echo "largest files (MB):"
-  find "$bundle" -type f -size +8M -printf '%s %P\n' | sort -rn | head -10 | awk '{printf "  %6.1f %s\n", $1/1048576, $2}'
+  find "$bundle" -type f -size +8M -printf '%s %n %P\n' | sort -rn | head -10 |
+    awk '{printf "  %6.1f %s%s\n", $1/1048576, $3, ($2 > 1 ? " (hard links: " $2 ", stored once)" : "")}'
 } | tee "$report"
 
 if [[ "${MTO_SKIP_CHECKS:-}" == "1" ]]; then

@@ -37,7 +37,7 @@ chmod +x "$appdir/AppRun"
 echo "build_appimage: AppDir ready in $appdir ($(du -sm "$appdir" | cut -f1) MB)"
 [[ "${1:-}" == "--appdir-only" ]] && exit 0
 
-# 3. The AppImage (squashfs, zstd): a file about the size of the tarball (~440 MB; not measured: no appimagetool).
+# 3. The AppImage (squashfs, zstd): a file about the size of the tarball (~370 MB; not measured: no appimagetool).
 : "${APPIMAGETOOL:?set APPIMAGETOOL to the appimagetool binary (see the comment at the top)}"
 ARCH=x86_64 VERSION="$version" "$APPIMAGETOOL" --comp zstd "$appdir" "dist/MTO_Studio-${version}-x86_64.AppImage"
 echo "build_appimage: dist/MTO_Studio-${version}-x86_64.AppImage"
