@@ -108,10 +108,11 @@ def run(args: argparse.Namespace) -> int:
         "| relation | by construction | decision (by) | MI |\n|---|---|---|---|\n" + construction +
         f"\n\nAgreement with the construction: {len(agree)} of {len(analysis.relations)} relations "
         f"({len(agree) / max(1, len(analysis.relations)):.0%}).\n\n```\n{analysis.table()}```",
-        "## 3. Did the zero-shot ranking predict the trained one?\n\n" + check.markdown(),
-        f"Total wall time {time.perf_counter() - started:.0f} s.",
     ]
-    _, report = write_outputs(exp_cfg, out / "experiment", exp_cfg.runs(), extra_sections=sections)
+    closing = ["## 3. Did the zero-shot ranking predict the trained one?\n\n" + check.markdown(),
+               f"Total wall time {time.perf_counter() - started:.0f} s."]
+    _, report = write_outputs(exp_cfg, out / "experiment", exp_cfg.runs(), extra_sections=sections,
+                              closing_sections=closing)
     final = out / "report.md"
     text = report.read_text().replace("](curves", "](experiment/curves").replace("](ladder", "](experiment/ladder")
     final.write_text(text.replace("## all relations", "## 2. Few-shot ladder vs full data: all relations", 1))

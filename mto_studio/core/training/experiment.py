@@ -108,8 +108,8 @@ def _collect(folder: Path, runs: list[TrainConfig]) -> list[RunResult]:
     return results
 
 
-def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], *, extra_sections: list[str] = ()
-                  ) -> tuple[list[ResultTable], Path]:
+def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], *, extra_sections: list[str] = (),
+                  closing_sections: list[str] = ()) -> tuple[list[ResultTable], Path]:
     """Tables (markdown, CSV, JSON), learning curves and ladder PNGs, and report.md for what has finished."""
     results = _collect(folder, runs)
     relations = _relations_of(folder, runs)
@@ -134,7 +134,7 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
     atomic_write_text(folder / "results.md", "\n\n".join(t.markdown() for t in tables))
     atomic_write_text(folder / "results.csv", csv_parts[0] + "".join(p.split("\n", 1)[1] for p in csv_parts[1:]))
     atomic_write_json(folder / "tables.json", [t.to_dict() for t in tables])
-    report = write_report(folder, f"MTO Studio report: {cfg.name}", sections)
+    report = write_report(folder, f"MTO Studio report: {cfg.name}", [*sections, *closing_sections])
     return tables, report
 
 
