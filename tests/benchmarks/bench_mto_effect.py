@@ -41,6 +41,11 @@ relation and none of the facts. Four changes, each measured, made the knowledge 
    a fifth style (what a multi-task pre-training mixture gives a real T5) made it 9 of 9. The same run lost Filling
    knowledge (held-out EM 0.33 → 0.21); moving 5% of the batches from the supervised stream to salient-span
    corruption (0.50/0.25 → 0.55/0.20) brought it back (0.34).
+6. **No connective may belong to one relation only.** The xReact template says "… so PersonX feels <extra_id_0>",
+   but in the corpus "so" appeared only in xAttr's "…, so people think PersonX is …": the model answered "is
+   stubborn", and with 5 probe examples xReact came out Mapping. One more xReact sentence with "so" ("…, so now
+   PersonX feels …") fixed it (gold-token rank under the Filling template 209 → 1.4) and lifted held-out Filling
+   EM from 0.34 to 0.48.
 """
 
 SETTINGS = {"steps": 300, "batch_size": 16, "lr": 1e-3, "eval_every": 25, "warmup_steps": 10, "save_model": False,

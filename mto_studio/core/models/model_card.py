@@ -44,7 +44,7 @@ workflow runs offline on a laptop, and it is a controlled testbed: we know by co
 objective each relation's knowledge was learned.
 
 - **Filling relations** ({', '.join(filling)}): seen only as natural sentences in which the tail continues the
-  head (four paraphrase patterns each; two more are held out), learned by T5 span corruption and salient-span
+  head (four or five paraphrase patterns each; two more are held out), learned by T5 span corruption and salient-span
   corruption (the tail masked).
 - **Mapping relations** ({', '.join(mapping)}): seen only as question/instruction → answer pairs (five formats
   each, one of them the relation's name as a task prefix, `xIntent: …`; one more held out), never as sentences.

@@ -162,7 +162,7 @@ SENTENCES = {
     },
     "xReact": {
         "train": ("{h}, and PersonX feels {t}.", "When {h}, PersonX feels {t}.", "{h}. Afterwards PersonX is {t}.",
-                  "Because {h}, PersonX ends up feeling {t}."),
+                  "Because {h}, PersonX ends up feeling {t}.", "{h}, so now PersonX feels {t}."),
         "heldout": ("{h}, which leaves PersonX {t}.", "Once {h}, PersonX is {t}."),
     },
     "xAttr": {
