@@ -64,7 +64,32 @@ class RunInfo:
         return min(self.step, self.total_steps)
 
 
-class ExperimentRunsModel(QAbstractTableModel):
+def column_header(columns: tuple[str, ...], section: int, orientation: Qt.Orientation, role: int):
+    """The horizontal header of a model whose columns are a fixed tuple of names."""
+    if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(columns):
+        return columns[section]
+    return None
+
+
+class ColumnTableModel(QAbstractTableModel):
+    """A flat table with the fixed columns COLUMNS, one row per item of ``_row_items()``."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def _row_items(self) -> list:
+        raise NotImplementedError
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
+        return 0 if parent.isValid() else len(self._row_items())
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        return column_header(self.COLUMNS, section, orientation, role)
+
+
+class ExperimentRunsModel(ColumnTableModel):
     """The runs of the running (or last) experiment, in execution order."""
 
     COLUMNS = ("#", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "note")
@@ -113,17 +138,8 @@ class ExperimentRunsModel(QAbstractTableModel):
     def _changed(self, row: int) -> None:
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.runs)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+    def _row_items(self) -> list:
+        return self.runs
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.runs):
@@ -334,7 +350,7 @@ class ResultTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
-class SamplesModel(QAbstractTableModel):
+class SamplesModel(ColumnTableModel):
     """Sample predictions of one evaluation (EvalDone.samples)."""
 
     COLUMNS = ("relation", "input", "prediction", "references", "ROUGE-L")
@@ -348,17 +364,9 @@ class SamplesModel(QAbstractTableModel):
         self.samples = [dict(s) for s in samples]
         self.endResetModel()
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.samples)
+    def _row_items(self) -> list:
+        return self.samples
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.samples):
@@ -500,10 +508,7 @@ class RunsTreeModel(QAbstractItemModel):
         return len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+        return column_header(self.COLUMNS, section, orientation, role)
 
     def _status(self, node: _Node) -> str:
         if node.kind == "run":

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QStyledItemDelegate,
@@ -59,6 +57,7 @@ from mto_studio.gui.models.analysis import AUTO, Choice, ChoiceListModel, Relati
 from mto_studio.gui.models.templates import OBJECTIVE_COLOURS
 from mto_studio.gui.plots.template_ranking import TemplateRankingChart
 from mto_studio.gui.theme import ERROR_RED, MUTED, set_invalid
+from mto_studio.gui.views.fields import scrolling_settings
 from mto_studio.gui.workers import Worker
 
 ANALYSIS_FILE = "analysis.json"
@@ -336,19 +335,7 @@ class AnalyzerWorkbench(QWidget):
         layout.addWidget(examples_box)
 
         layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(panel)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
-
-        # The run controls stay in view however far the settings scroll.
-        outer = QWidget()
-        outer_layout = QVBoxLayout(outer)
-        outer_layout.setContentsMargins(0, 0, 8, 0)
-        outer_layout.setSpacing(6)
-        outer_layout.addWidget(scroll, 1)
+        outer, outer_layout = scrolling_settings(panel)
         run_row = QHBoxLayout()
         self.run_button = QPushButton("Analyse")
         self.run_button.setObjectName("analysis-run")

@@ -1,5 +1,6 @@
-"""Small input widgets shared by the Trainer and the Objective Lab: learning rates in scientific notation, an
-editable k-shot ladder, a comma-separated list of seeds."""
+"""Small widgets shared by the settings panels of the Analyzer, the Trainer and the Objective Lab: learning rates in
+scientific notation, an editable k-shot ladder, a comma-separated list of seeds, and the scrolling settings column
+with its run controls pinned below."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
+    QFrame,
     QHBoxLayout,
     QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -196,3 +199,20 @@ class SeedsEdit(QLineEdit):
             set_invalid(self, False)
         except MtoError:
             set_invalid(self, True)
+
+
+def scrolling_settings(panel: QWidget) -> tuple[QWidget, QVBoxLayout]:
+    """Wrap a settings panel in a vertical scroll area that is never narrower than the panel, inside a column whose
+    layout the caller adds its run controls to: they stay in view however far the settings scroll."""
+    scroll = QScrollArea()
+    scroll.setWidget(panel)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+    outer = QWidget()
+    outer_layout = QVBoxLayout(outer)
+    outer_layout.setContentsMargins(0, 0, 8, 0)
+    outer_layout.setSpacing(6)
+    outer_layout.addWidget(scroll, 1)
+    return outer, outer_layout

@@ -17,13 +17,11 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableView,
@@ -50,7 +48,7 @@ from mto_studio.gui.jobs import pretrain_job, run_owners, stop_and_wait
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.live_curves import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
-from mto_studio.gui.views.fields import ScientificSpinBox
+from mto_studio.gui.views.fields import ScientificSpinBox, scrolling_settings
 from mto_studio.gui.views.trainer_view import THREADS_TIP, format_duration
 from mto_studio.gui.workers import Worker
 
@@ -225,17 +223,7 @@ class ObjectiveLabWorkbench(QWidget):
         layout.addWidget(train_box)
         layout.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidget(panel)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
-        outer = QWidget()
-        outer_layout = QVBoxLayout(outer)
-        outer_layout.setContentsMargins(0, 0, 8, 0)
-        outer_layout.setSpacing(6)
-        outer_layout.addWidget(scroll, 1)
+        outer, outer_layout = scrolling_settings(panel)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Pre-train")
         self.start_button.setObjectName("lab-start")

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableView,
@@ -67,7 +66,7 @@ from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel, RunInfo, SamplesModel
 from mto_studio.gui.plots.live_curves import CurveKey, LadderChart, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.views.fields import ScientificSpinBox, SeedsEdit, ShotsEditor
+from mto_studio.gui.views.fields import ScientificSpinBox, SeedsEdit, ShotsEditor, scrolling_settings
 from mto_studio.gui.workers import Worker
 
 EXPERIMENTS_DIR = "experiments"
@@ -328,18 +327,7 @@ class TrainerWorkbench(QWidget):
         for check in self.method_checks.values():
             check.toggled.connect(lambda *_a: self._update_grid_summary())
 
-        scroll = QScrollArea()
-        scroll.setWidget(panel)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
-
-        outer = QWidget()
-        outer_layout = QVBoxLayout(outer)
-        outer_layout.setContentsMargins(0, 0, 8, 0)
-        outer_layout.setSpacing(6)
-        outer_layout.addWidget(scroll, 1)
+        outer, outer_layout = scrolling_settings(panel)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("trainer-start")
