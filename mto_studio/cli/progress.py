@@ -77,13 +77,16 @@ class EventPrinter:
             shown = {k: round(v, 3) for k, v in event.metrics.items() if k in ("rougeL", "exact_match")
                      or k.endswith("_em")}
             self.last[{"validation": "val", "zero-shot": "zs"}.get(event.split, event.split)] = shown.get("rougeL", next(iter(shown.values()), ""))
-            self.note(f"  {event.split} at step {event.step}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+            what = f"{event.split} score of the kept weights (step {event.step})" if event.final \
+                else f"{event.split} at step {event.step}"
+            self.note(f"  {what}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
         elif isinstance(event, CheckpointSaved) and event.reason in ("stop", "final"):
             self.note(f"  saved {event.path}")
         elif isinstance(event, RunFinished):
             self.offset += self.run_total
             shown = {k: round(v, 3) for k, v in event.metrics.items() if isinstance(v, float)}
-            self.note(f"  run {event.status} at step {event.step} in {event.elapsed_s:.0f} s: {shown}")
+            scored = f" ({event.score_label})" if event.score_label else ""
+            self.note(f"  run {event.status} at step {event.step} in {event.elapsed_s:.0f} s{scored}: {shown}")
         elif isinstance(event, RunFailed):
             self.offset += self.run_total
             self.note(f"  run FAILED: {event.reason}")

@@ -167,9 +167,10 @@ def load_task_data(
     *,
     fmt: str | None = None,
     keep_none: bool = False,
+    split: str = "train",
 ) -> TaskData:
-    """Load a file or hub id and map it into heads in one call."""
-    return build_task_data(load_table(source, fmt=fmt), mapping, keep_none=keep_none)
+    """Load a file, a built-in data set's ``split`` or a hub id and map it into heads in one call."""
+    return build_task_data(load_table(source, fmt=fmt, split=split), mapping, keep_none=keep_none)
 
 
 def task_data_from_examples(examples: list[Example], source: str = "<memory>") -> TaskData:

@@ -152,8 +152,13 @@ def _looks_like_hub_id(source: str) -> bool:
 
 
 def load_table(source: str | os.PathLike, *, fmt: str | None = None, split: str = "train") -> RawTable:
-    """Load a local file (by suffix, or ``fmt``) or a hub dataset id (``name[:split]``) as a RawTable."""
+    """Load a local file (by suffix, or ``fmt``), a built-in data set's ``split`` (``world``, ``example:NAME``) or a
+    hub dataset id (``name[:split]``) as a RawTable."""
+    from mto_studio.core.data.sources import SPLITS, is_builtin, split_file
+
     text = str(source)
+    if is_builtin(text):
+        text = split_file(text, split if split in SPLITS else "train")
     path = Path(text).expanduser()
     if path.exists():
         return _load_file(path, fmt)

@@ -90,6 +90,12 @@ class RunRow:
     created: float
     updated: float
 
+    @property
+    def scored_on(self) -> str | None:
+        """"test" or "validation": where the run's reported metrics come from (None before it finished)."""
+        split = self.metrics.get("scored_on")
+        return split if isinstance(split, str) else None
+
 
 @dataclass(frozen=True)
 class ExperimentRow:
@@ -254,6 +260,8 @@ class RunStore:
             self._write_many("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._write("UPDATE runs SET step=?, updated=? WHERE id=?", (event.step, now, run_id))
         elif isinstance(event, EvalDone):
+            if event.final and event.split == "validation":
+                return  # the kept checkpoint's score, already a point of the validation curve: stored once
             rows = [(run_id, event.step, event.examples_seen, event.split, k, float(v), now)
                     for k, v in event.metrics.items()]
             rows += [(run_id, event.step, event.examples_seen, event.split, f"{k}@{rel}", float(v), now)
@@ -263,7 +271,10 @@ class RunStore:
         elif isinstance(event, CheckpointSaved):
             self._write("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
         elif isinstance(event, RunFinished):
-            self.set_run_status(run_id, event.status, None, event.metrics)
+            metrics = dict(event.metrics)
+            if event.split:
+                metrics.update(scored_on=event.split, score_label=event.score_label)
+            self.set_run_status(run_id, event.status, None, metrics)
         elif isinstance(event, RunFailed):
             self.set_run_status(run_id, "failed", event.reason)
 

@@ -39,17 +39,20 @@ class LoraSettings:
 class TrainConfig:
     """Everything that defines a run. JSON round-trips; saved in the run folder."""
 
-    data: str = option("world", "training data file ('world' = the built-in world's training split)")
+    data: str = option("world", "training data file ('world' = the built-in world, 'example:NAME' a shipped example)")
     model: str = option("mto-tiny", "model folder, 'mto-tiny' (embedded) or a hub id when online")
     template: str = option("unsup-nat", "template name or .toml path")
     method: Method = option(Method.FINETUNE, "finetune, prompt (soft prompts, frozen backbone) or lora")
-    test_data: str | None = option(None, "test file evaluated at the end (None: 'world' uses its test split; "
-                                   "other data report on the validation heads)")
+    validation_data: str | None = option(None, "validation file the best checkpoint is selected on (None: the "
+                                         "data set's own validation split, else heads held out of the training data)")
+    test_data: str | None = option(None, "test file evaluated once at the end (None: the data set's own test split; "
+                                   "without one the reported score is a validation score, labelled so)")
     columns: str | None = option(None, "explicit column mapping, e.g. input=head,target=tail,relation=rel")
     relations: list[str] = option(factory=list, help="train and evaluate only these relations (empty = all)")
     shots: int | None = option(None, "training heads per relation (None = full data)")
     seed: int = option(0, "seed for sampling, initialisation and data order")
-    validation_heads: int = option(8, "heads per relation held out of the training file for validation", low=1)
+    validation_heads: int = option(8, "heads per relation held out of the training file for validation (when "
+                                   "there is no validation file)", low=1)
     targets_per_head: int = option(1, "training targets per head (0 = all of them)", low=0)
     steps: int = option(300, "optimizer steps", low=1)
     batch_size: int = option(16, "examples per optimizer step", low=1, high=8192)
@@ -67,7 +70,7 @@ class TrainConfig:
     eval_batch_size: int = option(64, "sources per generation batch", low=1)
     max_eval_heads: int = option(0, "cap on validation heads per relation (0 = all)", low=0)
     max_test_heads: int = option(0, "cap on test heads per relation (0 = all)", low=0)
-    select_best: bool = option(True, "report the test metrics of the best validation checkpoint")
+    select_best: bool = option(True, "keep the checkpoint with the best validation score and report its scores")
     checkpoint_every: int = option(0, "steps between resumable checkpoints (0 = at evaluations and on stop)", low=0)
     save_model: bool = option(True, "save the trained weights / prompts / adapter in the run folder")
     device: str = option("auto", "auto, cpu, cuda or mps")

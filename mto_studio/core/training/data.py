@@ -8,30 +8,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mto_studio.core.data import ColumnMapping, Head, HeadSample, TaskData, load_task_data, sample_heads
+from mto_studio.core.data.sources import is_builtin, resolve_split, split_file
 from mto_studio.core.errors import ConfigError, DataError
-from mto_studio.core.resources import resource
 from mto_studio.core.templates import Objective, SentinelStyle, Template, TemplateLibrary
 from mto_studio.core.templates.render import SOFT_TOKEN_RE, Rendered
 from mto_studio.core.templates.tokenized import encode_with_soft
 
-WORLD_ALIASES = ("world", "builtin:world", "embedded")
-
 
 def world_file(split: str) -> Path:
-    return resource("world", f"world-{split}.tsv")
+    return Path(split_file("world", split))
 
 
 def resolve_data_path(ref: str, split: str = "train") -> str:
-    return str(world_file(split)) if ref in WORLD_ALIASES else ref
+    """The file that holds ``split`` of ``ref`` (built-in data sets have one per split; a path is itself)."""
+    return split_file(ref, split) if is_builtin(ref) else ref
 
 
 def load_for_run(ref: str, columns: str | None, relations: list[str] | None, split: str = "train") -> TaskData:
+    """Load ``split`` from ``ref``. Errors name the split, so a bad validation or test file is told apart from a
+    bad training file."""
     mapping = ColumnMapping.parse(columns) if columns else None
-    data = load_task_data(resolve_data_path(ref, split), mapping)
+    try:
+        data = load_task_data(ref, mapping, split=split)
+    except DataError as exc:
+        if split == "train":
+            raise
+        raise DataError(f"{split} data: {exc.message}", exc.hint) from None
     if relations:
         unknown = [r for r in relations if r not in data.relations]
         if unknown:
-            raise DataError(f"relation(s) {unknown} are not in {Path(data.source).name}",
+            raise DataError(f"relation(s) {unknown} are not in the {split} data ({Path(data.source).name})",
                             f"the data has: {', '.join(data.relations)}")
         data = data.subset([h.id for h in data.heads if h.relation in relations])
     return data
@@ -90,8 +96,45 @@ class RunData:
     train_source: str
     test_source: str | None
     truncated: int = 0
+    #: the validation file, or None when validation heads were held out of the training data
+    validation_source: str | None = None
     eval_sources: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
     eval_tasks: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class Splits:
+    """The three splits of a run before sampling: the training pool, the validation and the test heads."""
+
+    data: TaskData
+    relations: list[str]
+    pool: list[Head]
+    validation: list[Head]
+    test: list[Head]
+    validation_source: str | None  # None: held out of the training data
+    test_source: str | None  # None: no test split
+
+
+def load_splits(cfg) -> Splits:
+    """Load train, validation and test as ``cfg`` (TrainConfig) names them; errors name the split and its file."""
+    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
+    relations = sorted(data.relations)
+    validation_ref = resolve_split(cfg.data, cfg.validation_data, "validation")
+    if validation_ref:
+        # A validation file: every training head may be sampled; checkpoints are selected on the file's heads.
+        pool = data.heads
+        validation = load_for_run(validation_ref, cfg.columns, relations, "validation").heads
+        validation_source = resolve_data_path(validation_ref, "validation")
+    else:
+        pool, validation = hold_out_validation(data.heads, cfg.validation_heads)
+        validation_source = None
+    test_ref = resolve_split(cfg.data, cfg.test_data, "test")
+    if test_ref:
+        test = load_for_run(test_ref, cfg.columns, relations, "test").heads
+        test_source = resolve_data_path(test_ref, "test")
+    else:
+        test, test_source = [], None
+    return Splits(data, relations, pool, validation, test, validation_source, test_source)
 
 
 def encode(tokenizer, text: str, max_length: int) -> tuple[tuple[int, ...], bool]:
@@ -105,26 +148,19 @@ def encode(tokenizer, text: str, max_length: int) -> tuple[tuple[int, ...], bool
 
 def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenizer, style: SentinelStyle) -> RunData:
     """Load, split, sample, render and tokenize the data of one run (cfg: TrainConfig)."""
-    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
-    pool, validation = hold_out_validation(data.heads, cfg.validation_heads)
+    splits = load_splits(cfg)
+    data, relations, validation, test = splits.data, splits.relations, splits.validation, splits.test
+    test_source, validation_source = splits.test_source, splits.validation_source
     try:
-        sample = sample_heads(pool, cfg.shots, cfg.seed)
+        sample = sample_heads(splits.pool, cfg.shots, cfg.seed)
     except ConfigError as exc:
+        if validation_source:
+            raise
         raise ConfigError(f"{exc.message} left after holding out validation heads",
                           f"{exc.hint}, or lower validation_heads (now {cfg.validation_heads})") from None
     chosen = set(sample.head_ids)
-    train_heads = [h for h in pool if h.id in chosen]
-    relations = sorted(data.relations)
+    train_heads = [h for h in splits.pool if h.id in chosen]
     task_of = {r: i for i, r in enumerate(relations)}
-    if cfg.test_data or cfg.data in WORLD_ALIASES:
-        test_ref = cfg.test_data or cfg.data
-        test = load_for_run(test_ref, cfg.columns, relations, "test").heads
-        test_source = resolve_data_path(test_ref, "test")
-        unseen = sorted({h.relation for h in test} - set(relations))
-        if unseen:
-            raise DataError(f"the test data has relation(s) {unseen} that training lacks", "filter with relations")
-    else:
-        test, test_source = [], None
     validation = cap_heads(validation, cfg.max_eval_heads)
     test = cap_heads(test, cfg.max_test_heads)
     if cfg.objectives:
@@ -147,7 +183,8 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
             rendered_all.append(rendered)
     if not encoded:
         raise ConfigError("no training examples after sampling", "check the data, relations and shots")
-    run = RunData(encoded, rendered_all, validation, test, sample, relations, data.source, test_source, truncated)
+    run = RunData(encoded, rendered_all, validation, test, sample, relations, data.source, test_source, truncated,
+                  validation_source=validation_source)
     for split, heads in (("validation", validation), ("test", test)):
         sources, tasks = [], []
         for head in heads:

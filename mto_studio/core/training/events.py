@@ -52,6 +52,9 @@ class EvalDone(Event):
     per_relation: dict[str, dict[str, float]] = field(default_factory=dict)
     samples: tuple[dict[str, Any], ...] = ()
     is_best: bool = False
+    #: the run's reported score (the test split, or the selected checkpoint on validation), not a point of the
+    #: learning curve: ``step`` is then the step of the weights it scored
+    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class RunFinished(Event):
     metrics: dict[str, float] = field(default_factory=dict)
     folder: str = ""
     elapsed_s: float = 0.0
+    #: where ``metrics`` come from: "test", or "validation" when there is no test split
+    split: str = ""
+    #: e.g. "Test ROUGE-L" or "Validation ROUGE-L (best checkpoint)"
+    score_label: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ def run_folder_name(index: int, cfg: TrainConfig) -> str:
 def relation_kinds(cfg: ExperimentConfig, relations: list[str]) -> dict[str, str]:
     """Filling/Mapping per relation: the experiment's decisions, else the built-in world's construction (for
     world data), else the rule table. Undecided relations are left out."""
+    from mto_studio.core.data.sources import WORLD_ALIASES
     from mto_studio.core.objectives.rules import builtin_rules
-    from mto_studio.core.training.data import WORLD_ALIASES
 
     kinds: dict[str, str] = {}
     world_kinds = {}
@@ -74,7 +74,7 @@ def preflight(cfg: ExperimentConfig) -> list[TrainConfig]:
     """Check everything that can be checked before the first run, so a bad grid fails at once (exit 2)."""
     from mto_studio.core.data import sample_heads
     from mto_studio.core.models.loading import resolve_model_ref
-    from mto_studio.core.training.data import hold_out_validation, load_for_run
+    from mto_studio.core.training.data import load_splits
     from mto_studio.core.training.methods import METHODS
 
     runs = cfg.runs()
@@ -87,11 +87,9 @@ def preflight(cfg: ExperimentConfig) -> list[TrainConfig]:
         for method in cfg.methods:
             METHODS[Method(method)].check_template(template, concrete)
     resolve_model_ref(cfg.model)
-    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None)
-    base = cfg.base_train_config()
-    pool, _ = hold_out_validation(data.heads, base.validation_heads)
+    splits = load_splits(cfg.base_train_config())  # all three splits, so a bad file fails before the first run
     for k in {r.shots for r in runs}:
-        sample_heads(pool, k, 0)
+        sample_heads(splits.pool, k, 0)
     if cfg.adaptation.enabled:
         from mto_studio.core.training.adaptation import read_sentences
 
@@ -116,7 +114,8 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
     tables = []
     sections = [f"Experiment **{cfg.name}**: templates {', '.join(cfg.templates)}; k = {', '.join(cfg.shots)}; "
                 f"seeds {', '.join(map(str, cfg.seeds))}; methods {', '.join(cfg.methods)}; model `{cfg.model}`; "
-                f"data `{cfg.data}`. {len(results)} of {len(runs)} runs finished.", *extra_sections]
+                f"data `{cfg.data}`. {len(results)} of {len(runs)} runs finished.", data_section(cfg, results),
+                *extra_sections]
     csv_parts = []
     for group, members in relation_groups(cfg, relations):
         for metric in ("rougeL", "exact_match"):
@@ -128,7 +127,7 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
         rouge = tables[-2]
         curves = plot_curves(results, folder / f"curves{suffix}.png", relations=members,
                              title=f"Validation ROUGE-L, {group}: few-shot vs full data (mean ± sd over seeds)")
-        ladder = plot_ladder(rouge, folder / f"ladder{suffix}.png", title=f"Test ROUGE-L by training size, {group}")
+        ladder = plot_ladder(rouge, folder / f"ladder{suffix}.png", title=f"{rouge.label} by training size, {group}")
         sections.append(f"## {group}\n\n{rouge.markdown()}\n{tables[-1].markdown()}\n"
                         f"![learning curves]({curves.name})\n\n![k-shot ladder]({ladder.name})")
     atomic_write_text(folder / "results.md", "\n\n".join(t.markdown() for t in tables))
@@ -136,6 +135,29 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
     atomic_write_json(folder / "tables.json", [t.to_dict() for t in tables])
     report = write_report(folder, f"MTO Studio report: {cfg.name}", [*sections, *closing_sections])
     return tables, report
+
+
+def data_section(cfg: ExperimentConfig, results: list[RunResult]) -> str:
+    """Where the report's numbers come from: the three splits, and a warning when there is no test split."""
+    from mto_studio.core.data.sources import describe, resolve_split
+
+    base = cfg.base_train_config()
+    validation_ref = resolve_split(cfg.data, cfg.validation_data, "validation")
+    test_ref = resolve_split(cfg.data, cfg.test_data, "test")
+    validation = describe(validation_ref, "validation") if validation_ref else \
+        f"{base.validation_heads} heads per relation held out of the training data"
+    lines = ["**Data splits.**", f"- train: `{cfg.data}`", f"- validation (checkpoint selection): {validation}",
+             f"- test: {describe(test_ref, 'test') if test_ref else 'none'}"]
+    splits = {r.split for r in results}
+    if not test_ref or "validation" in splits:
+        lines.append("\nThere is no test split, so every score below is a **validation score of the best checkpoint**, "
+                     "chosen on those same validation heads: optimistic, not an estimate of quality on new data.")
+    else:
+        lines.append("\nScores below are test scores: the test heads were used neither for training nor for choosing "
+                     "the checkpoint.")
+    if base.max_test_heads and test_ref:
+        lines.append(f"Test heads capped at {base.max_test_heads} per relation.")
+    return "\n".join(lines)
 
 
 def _relations_of(folder: Path, runs: list[TrainConfig]) -> list[str]:

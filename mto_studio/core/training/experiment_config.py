@@ -31,7 +31,9 @@ class ExperimentConfig:
 
     name: str = option("experiment", "a label for the experiment")
     data: str = option("world", "training data ('world' = the built-in world)")
-    test_data: str | None = option(None, "test data (None: the world's test split, or validation heads)")
+    validation_data: str | None = option(None, "validation data (None: the data set's own, else held-out heads)")
+    test_data: str | None = option(None, "test data (None: the data set's own test split; else validation scores, "
+                                   "labelled so)")
     columns: str | None = option(None, "explicit column mapping")
     relations: list[str] = option(factory=list, help="relations to include (empty = all)")
     model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id when online")
@@ -63,14 +65,15 @@ class ExperimentConfig:
         self.base_train_config()  # validates the overrides
 
     def base_train_config(self) -> TrainConfig:
-        reserved = {"data", "test_data", "columns", "relations", "model", "template", "method", "shots", "seed",
-                    "objectives"}
+        reserved = {"data", "validation_data", "test_data", "columns", "relations", "model", "template", "method",
+                    "shots", "seed", "objectives"}
         bad = reserved & set(self.train)
         if bad:
             raise ConfigError(f"'{sorted(bad)[0]}' is set by the experiment grid, not in [train]",
                               "set it at the top level of the experiment")
         try:
-            return TrainConfig.from_dict({**self.train, "data": self.data, "test_data": self.test_data,
+            return TrainConfig.from_dict({**self.train, "data": self.data, "validation_data": self.validation_data,
+                                          "test_data": self.test_data,
                                           "columns": self.columns, "relations": list(self.relations),
                                           "model": self.model, "objectives": dict(self.objectives)})
         except TypeError as exc:

@@ -32,6 +32,7 @@ from mto_studio.core.training.events import (
     Stop,
     pause_point,
 )
+from mto_studio.core.training.results import score_label
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "metrics.jsonl"
@@ -366,19 +367,28 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
                              tuple(report.sample()), improved)
             log.write(event)
             yield event
-        if cfg.select_best and best_state is not None:
+        restored = cfg.select_best and best_state is not None
+        if restored:
             with torch.no_grad():
                 params = dict(module.named_parameters())
                 for name, tensor in best_state.items():
                     params[name].copy_(tensor.to(params[name].device))
+        scored_step = best_step if cfg.select_best else step
+        # The reported score: the test split when there is one (never mixed with validation); else the validation
+        # score of the kept weights. The last curve point above is logged once; a re-evaluation of restored
+        # weights is the run's result, not another curve point (final=True, at the step of those weights).
         final_split = "test" if run.data.test else "validation"
-        final = run.evaluate(final_split) if final_split == "test" or cfg.select_best else report
+        final = run.evaluate("test") if final_split == "test" else (run.evaluate("validation") if restored
+                                                                         else report)
         metrics = dict(final.overall) if final is not None else {}
+        heads = len(run.data.test if final_split == "test" else run.data.validation)
+        label = score_label(final_split, checkpoint="best" if cfg.select_best else "last")
         if final is not None:
-            event = EvalDone(run_id, step, step * cfg.batch_size, final.overall, final_split, final.per_relation,
-                             tuple(final.sample()), False)
-            log.write(event)
-            yield event
+            if final is not report:
+                event = EvalDone(run_id, scored_step, scored_step * cfg.batch_size, final.overall, final_split,
+                                 final.per_relation, tuple(final.sample()), False, final=True)
+                log.write(event)
+                yield event
             lines = [json.dumps({"relation": s.relation, "input": s.input, "prediction": s.prediction,
                                  "references": list(s.references), **s.scores}, ensure_ascii=False)
                      for s in final.items]
@@ -387,13 +397,22 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         if cfg.save_model:
             artifact = run.method.save(run_dir, run.model_ref, run.tokenizer)
         wall = elapsed_before + time.perf_counter() - start
+        validation_from = run.data.validation_source or f"{len(run.data.validation)} heads held out of the training data"
         atomic_write_json(run_dir / RESULT_FILE, {
-            "status": "finished", "step": step, "split": final_split, "metrics": metrics,
+            "status": "finished", "step": step, "split": final_split, "score_label": label,
+            "scored": {"split": final_split, "heads": heads, "checkpoint_step": scored_step,
+                       "checkpoint": "best validation" if cfg.select_best else "last",
+                       "source": run.data.test_source if final_split == "test" else validation_from,
+                       "selected_on": validation_from if cfg.select_best else None,
+                       "note": ("test heads were not used for training or checkpoint selection" if final_split == "test"
+                                else "no test split: the same validation heads chose the checkpoint, so the score "
+                                     "is optimistic")},
+            "metrics": metrics,
             "per_relation": final.per_relation if final is not None else {}, "best_step": best_step,
             "best_validation_rougeL": best_metric, "final_loss": last_loss, "wall_time_s": wall,
             "artifact": str(artifact) if artifact else None})
         event = RunFinished(run_id, "finished", step, {**metrics, "loss": last_loss, "best_step": best_step},
-                            str(run_dir), wall)
+                            str(run_dir), wall, final_split, label)
         log.write(event)
         yield event
     except GeneratorExit:

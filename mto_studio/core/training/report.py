@@ -35,7 +35,7 @@ def validation_curves(results: list[RunResult], metric: str = "rougeL", relation
                 event = json.loads(line)
             except ValueError:
                 continue
-            if event.get("event") != "EvalDone" or event.get("split") != "validation":
+            if event.get("event") != "EvalDone" or event.get("split") != "validation" or event.get("final"):
                 continue
             if relations:
                 parts = [(v[metric], v.get("heads", 1.0)) for rel, v in event["per_relation"].items()
@@ -100,8 +100,8 @@ def plot_ladder(table: ResultTable, path: str | Path, *, title: str = "") -> Pat
         axes.errorbar(xs, means, yerr=sds, marker="o", capsize=4, color=COLORS[i % len(COLORS)], label=label)
     axes.set_xticks(range(len(shots)))
     axes.set_xticklabels(["full" if s == "full" else f"k={s}" for s in shots])
-    axes.set_ylabel(table.metric)
-    axes.set_title(title or f"{table.metric} by training size — {table.group}")
+    axes.set_ylabel(table.label)
+    axes.set_title(title or f"{table.label} by training size — {table.group}")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()

@@ -14,6 +14,33 @@ from typing import Any
 
 from mto_studio.core.data.sampling import parse_shots
 
+METRIC_NAMES = {"rougeL": "ROUGE-L", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "exact_match": "exact match",
+                "bleu": "BLEU"}
+
+
+def metric_name(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric)
+
+
+def score_label(split: str | None, metric: str = "rougeL", *, checkpoint: str = "best") -> str:
+    """How a reported score is labelled everywhere (Trainer, Runs, tables, reports, result.json): the split it was
+    measured on and, for validation, that the same heads chose the checkpoint (so it is optimistic)."""
+    name = metric_name(metric)
+    if split == "test":
+        return f"Test {name}"
+    if split == "validation":
+        return f"Validation {name} ({'best' if checkpoint == 'best' else 'last'} checkpoint)"
+    if split == "mixed":
+        return f"{name} (mixed: some runs on test, some on validation)"
+    return name
+
+
+def splits_label(splits: set[str], metric: str = "rougeL") -> str:
+    """The label for a table built from runs whose scores come from ``splits``."""
+    if len(splits) > 1:
+        return score_label("mixed", metric)
+    return score_label(next(iter(splits)) if splits else None, metric)
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -26,6 +53,8 @@ class RunResult:
     metrics: dict[str, float]
     per_relation: dict[str, dict[str, float]] = field(default_factory=dict)
     folder: str = ""
+    #: where the metrics come from: "test" or "validation" (no test split: the selected checkpoint's score)
+    split: str = "test"
 
     def score(self, metric: str, relations: list[str] | None = None) -> float | None:
         """The metric overall, or averaged over ``relations`` weighted by their head counts."""
@@ -50,7 +79,8 @@ class RunResult:
             return None
         shots = config.get("shots")
         return cls(run["template"], config["method"], "full" if shots is None else str(shots), int(config["seed"]),
-                   result.get("metrics", {}), result.get("per_relation", {}), str(folder))
+                   result.get("metrics", {}), result.get("per_relation", {}), str(folder),
+                   str(result.get("split") or "validation"))
 
 
 def shots_order(label: str) -> float:
@@ -93,6 +123,13 @@ class ResultTable:
     baseline: str
     cells: list[Cell]
     group: str = "all relations"
+    #: the splits the runs' scores come from ("test"; "validation" when the data has no test split)
+    splits: tuple[str, ...] = ("test",)
+
+    @property
+    def label(self) -> str:
+        """e.g. "Test ROUGE-L" or "Validation ROUGE-L (best checkpoint)"."""
+        return splits_label(set(self.splits), self.metric)
 
     @property
     def shots(self) -> list[str]:
@@ -114,7 +151,11 @@ class ResultTable:
     def markdown(self) -> str:
         shots = self.shots
         head = "| method | template | " + " | ".join("full" if s == "full" else f"k={s}" for s in shots) + " |"
-        lines = [f"**{self.metric}** on {self.group}; mean ± sd over seeds (relative gain over `{self.baseline}`)", "",
+        lines = [f"**{self.label}** on {self.group}; mean ± sd over seeds (relative gain over `{self.baseline}`)"]
+        if "validation" in self.splits:
+            lines.append("\nNo test split: these are validation scores of the checkpoint that the same validation "
+                         "heads selected, so they are optimistic. Add a test file for an unbiased estimate.")
+        lines += ["",
                  head, "|" + "---|" * (len(shots) + 2)]
         for method, template in self.rows:
             name = f"`{template}`" + (" (baseline)" if template == self.baseline else "")
@@ -126,16 +167,18 @@ class ResultTable:
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["group", "metric", "method", "template", "shots", "n", "mean", "sd", "gain_vs_baseline",
-                         "values"])
+        writer.writerow(["group", "metric", "scored_on", "method", "template", "shots", "n", "mean", "sd",
+                         "gain_vs_baseline", "values"])
+        split = "+".join(sorted(set(self.splits)))
         for c in self.cells:
-            writer.writerow([self.group, self.metric, c.method, c.template, c.shots, c.n, f"{c.mean:.6f}",
+            writer.writerow([self.group, self.metric, split, c.method, c.template, c.shots, c.n, f"{c.mean:.6f}",
                              f"{c.sd:.6f}", "" if c.gain is None else f"{c.gain:.6f}",
                              " ".join(f"{v:.6f}" for v in c.values)])
         return buffer.getvalue()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "baseline": self.baseline, "group": self.group,
+        return {"metric": self.metric, "baseline": self.baseline, "group": self.group, "splits": list(self.splits),
+                "label": self.label,
                 "cells": [{"method": c.method, "template": c.template, "shots": c.shots, "values": list(c.values),
                            "mean": c.mean, "sd": c.sd, "gain": c.gain} for c in self.cells]}
 
@@ -159,4 +202,5 @@ def build_table(results: list[RunResult], *, metric: str = "rougeL", baseline: s
             base_mean = statistics.fmean(base)
             gain = (mean - base_mean) / base_mean if base_mean > 0 else None
         cells.append(Cell(method, template, shots, tuple(values[(method, template, shots)]), gain))
-    return ResultTable(metric, baseline, cells, group)
+    splits = tuple(sorted({r.split for r in results})) or ("test",)
+    return ResultTable(metric, baseline, cells, group, splits)
