@@ -15,12 +15,50 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ATOMIC = REPO.parent / "shared" / "data" / "atomic2020_sample"
+#: The shipped example (real ATOMIC-2020 xIntent rows, CC BY 4.0): the tests' real-world data lives in the repo.
+ATOMIC = REPO / "resources" / "examples" / "atomic2020-xintent"
+
+
+def _outside_reads_guard():
+    """Fail the session if anything reads a sibling of the repository (a team's shared folder): a clone must pass
+    with nothing beside it. An audit hook sees every open() in this process, including the product's."""
+    import sys
+    import tempfile
+
+    parent = REPO.parent  # guard: the one place that names what is outside
+    allowed = [REPO, Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve(), Path.home()]
+    if parent in (Path("/"), Path.home()) or any(parent == a or parent in a.parents for a in allowed[1:]):
+        # the clone sits right in /, $HOME or a temp folder: siblings are everything; watch the shared folder
+        allowed, watched = [], [parent / "shared"]  # guard
+    else:
+        watched = [parent]
+    seen: list[str] = []
+
+    def hook(event, args):
+        if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        path = os.path.abspath(os.fsdecode(args[0]))
+        for root in watched:
+            if path.startswith(str(root) + os.sep) and not any(path.startswith(str(a) + os.sep) for a in allowed):
+                seen.append(path)
+
+    sys.addaudithook(hook)
+    return seen
+
+
+OUTSIDE_READS = _outside_reads_guard()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if OUTSIDE_READS:
+        session.exitstatus = 1
+        print(f"\nFAILED: the test session read {len(OUTSIDE_READS)} file(s) outside the repository, e.g. "
+              f"{OUTSIDE_READS[0]}; ship what tests need inside the repository")
 
 
 @pytest.fixture(scope="session")
 def atomic_dir() -> Path:
-    assert (ATOMIC / "validation.tsv").is_file(), f"the ATOMIC sample is expected at {ATOMIC}"
+    assert (ATOMIC / "validation.tsv").is_file(), f"the shipped ATOMIC example is missing at {ATOMIC}"
     return ATOMIC
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import tomli_w
 
 from mto_studio.core.data.loading import ColumnMapping
+from mto_studio.core.data.sources import get_example, is_builtin, is_world, resolve_split, split_file
 from mto_studio.core.errors import ConfigError, MtoError, TemplateError
 from mto_studio.core.fsio import atomic_write_text
 from mto_studio.core.models.loading import EMBEDDED_MODEL
@@ -31,7 +32,6 @@ from mto_studio.core.templates.fileformat import load_template
 from mto_studio.core.templates.library import TemplateLibrary
 from mto_studio.core.templates.model import Objective, Phrase, Template
 from mto_studio.core.templates.phrases import PhraseTable, builtin_phrases, phrase_table_from_toml
-from mto_studio.core.training.data import WORLD_ALIASES, resolve_data_path
 from mto_studio.core.training.experiment_config import ExperimentConfig
 
 PROJECT_FILE = "project.toml"
@@ -46,7 +46,7 @@ APP_NAME = "MTO Studio"
 DATA_DIR_ENV = "MTO_STUDIO_DATA_DIR"
 BUILTIN_DATA = "world"
 
-_FIELDS = ("format", "name", "model", "data", "test_data", "run_store", "columns", "objectives", "experiments")
+_FIELDS = ("format", "name", "model", "data", "validation_data", "test_data", "run_store", "columns", "objectives", "experiments")
 
 
 class ProjectError(ConfigError):
@@ -104,7 +104,11 @@ class Project:
     folder: Path
     name: str = DEFAULT_PROJECT_NAME
     model: str = EMBEDDED_MODEL
+    #: the training data: a file, "world" or "example:NAME" (built-in data sets bring their own other splits)
     data: str = BUILTIN_DATA
+    #: the validation file (None: the data set's own validation split, else heads held out of the training data)
+    validation_data: str | None = None
+    #: the test file (None: the data set's own test split, else none: scores are then validation scores)
     test_data: str | None = None
     columns: ColumnMapping | None = None
     #: relation → objective decided by the analyzer (wins over the rule table in mixed templates)
@@ -162,6 +166,18 @@ class Project:
         return project
 
     @classmethod
+    def open_example(cls, name: str) -> Project:
+        """The project of a shipped example (``atomic2020-xintent`` or ``example:atomic2020-xintent``): created on
+        first use in the user data folder (the app's resources may be read-only), opened afterwards."""
+        example = get_example(name)
+        folder = user_data_dir() / "examples" / example.name
+        if (folder / PROJECT_FILE).exists():
+            return cls.load(folder)
+        return cls.create(folder, f"Example: {example.title}", data=example.ref,
+                          validation_data=example.ref if "validation" in example.files else None,
+                          test_data=example.ref if "test" in example.files else None)
+
+    @classmethod
     def open_or_create_default(cls) -> Project:
         """The default project in the user data folder, created on first use (model mto-tiny, the world)."""
         folder = default_project_dir()
@@ -189,9 +205,9 @@ class Project:
             raise ProjectError(f"{target} already holds a project", "pick an empty folder for the copy",
                                path=target / PROJECT_FILE)
         old = self.folder
-        for attr in ("data", "test_data", "model"):
+        for attr in ("data", "validation_data", "test_data", "model"):
             value = getattr(self, attr)
-            if value and value not in WORLD_ALIASES and value != EMBEDDED_MODEL:
+            if value and not is_builtin(value) and value != EMBEDDED_MODEL:
                 relative = not Path(value).expanduser().is_absolute()
                 if relative and (old / value).exists():
                     setattr(self, attr, str((old / value).resolve()))
@@ -210,6 +226,8 @@ class Project:
     # --- the file format -----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"format": PROJECT_FORMAT, "name": self.name, "model": self.model, "data": self.data}
+        if self.validation_data:
+            data["validation_data"] = self.validation_data
         if self.test_data:
             data["test_data"] = self.test_data
         data["run_store"] = self.run_store
@@ -266,6 +284,7 @@ class Project:
         name = text_field("name", None, required=True) if "name" in data else Path(folder).name
         model = text_field("model", EMBEDDED_MODEL, required=True)
         data_ref = text_field("data", BUILTIN_DATA, required=True)
+        validation_data = text_field("validation_data", None) or None
         test_data = text_field("test_data", None) or None
         run_store = text_field("run_store", RUN_STORE_FILE, required=True)
 
@@ -315,7 +334,8 @@ class Project:
                 raise fail(f"experiment {index + 1}: {exc.message}", exc.hint, "experiments", table=True,
                            occurrence=index) from None
 
-        return cls(folder=Path(folder), name=name, model=model, data=data_ref, test_data=test_data, columns=columns,
+        return cls(folder=Path(folder), name=name, model=model, data=data_ref, validation_data=validation_data,
+                   test_data=test_data, columns=columns,
                    objectives=objectives, experiments=experiments, run_store=run_store)
 
     def _load_phrases(self) -> None:
@@ -376,17 +396,39 @@ class Project:
         inside = self.folder / path
         return str(inside) if inside.exists() else ref
 
+    def split_ref(self, split: str) -> str | None:
+        """The data reference that holds ``split`` ("train", "validation", "test"): the one set for it, else the
+        data set's own (the world and the examples ship theirs); None when there is none."""
+        explicit = {"train": self.data, "validation": self.validation_data, "test": self.test_data}[split]
+        return resolve_split(self.data, explicit, split)
+
+    def split_path(self, split: str) -> str | None:
+        """The loadable file of ``split``, or None (validation: held out of train; test: no test split)."""
+        ref = self.split_ref(split)
+        if not ref:
+            return None
+        return split_file(ref, split) if is_builtin(ref) else self._resolve(ref)
+
     def data_path(self, split: str = "train") -> str:
         """The training data as a loadable path ('world' → the built-in world's file of ``split``)."""
-        if self.data in WORLD_ALIASES:
-            return resolve_data_path(self.data, split)
+        if is_builtin(self.data):
+            return split_file(self.data, split)
         return self._resolve(self.data)
 
+    def validation_data_path(self) -> str | None:
+        return self.split_path("validation")
+
     def test_data_path(self) -> str | None:
-        if self.test_data:
-            return resolve_data_path(self.test_data, "test") if self.test_data in WORLD_ALIASES \
-                else self._resolve(self.test_data)
-        return resolve_data_path(self.data, "test") if self.data in WORLD_ALIASES else None
+        return self.split_path("test")
+
+    def run_data_refs(self) -> dict[str, str | None]:
+        """data / validation_data / test_data for a TrainConfig or ExperimentConfig: built-in references stay as
+        they are (portable), the user's relative paths become loadable."""
+        def ref(value: str | None) -> str | None:
+            if not value:
+                return None
+            return value if is_builtin(value) else self._resolve(value)
+        return {"data": ref(self.data), "validation_data": ref(self.validation_data), "test_data": ref(self.test_data)}
 
     def model_ref(self) -> str:
         """The model reference for ``load_tokenizer``/``load_seq2seq`` (relative folders resolved)."""
@@ -396,7 +438,8 @@ class Project:
 
     @property
     def uses_builtin_data(self) -> bool:
-        return self.data in WORLD_ALIASES
+        """The built-in world (an example is real data, and is treated as the user's)."""
+        return is_world(self.data)
 
     # --- phrases, templates, objectives, experiments ---------------------------------------------------------
     def phrase_table(self) -> PhraseTable:

@@ -569,7 +569,7 @@ class AnalyzerWorkbench(QWidget):
         if not strategies:
             raise ConfigError("no decision strategy is ticked", "tick rules, probe or classifier")
         return AnalysisConfig(
-            data="world" if project.uses_builtin_data else project.data_path(), model=project.model_ref(),
+            data=project.run_data_refs()["data"], model=project.model_ref(),
             columns=columns_spec(project), relations=relations, templates=templates, strategies=strategies,
             n=self.n_spin.value(), seed=self.seed_spin.value(), threshold=round(self.threshold_spin.value(), 4),
             masked_template=self.masked_combo.currentData() or DEFAULTS.masked_template,

@@ -686,8 +686,7 @@ class TrainerWorkbench(QWidget):
         name = self.name_edit.text().strip() or "experiment"
         baseline_ref = refs[templates.index(baseline)] if baseline in templates else baseline
         return ExperimentConfig(
-            name=name, data="world" if project.uses_builtin_data else project.data_path(),
-            test_data=project.test_data_path() if not project.uses_builtin_data else project.test_data,
+            name=name, **project.run_data_refs(),
             columns=self._columns_spec(), relations=list(loaded.relations) if loaded is not None else [],
             model=project.model_ref(), templates=refs, baseline=baseline_ref, shots=self.shots_editor.shots(),
             seeds=self.seeds_edit.seeds(), methods=methods, train=train, objectives=objectives,
