@@ -12,6 +12,7 @@ from mto_studio.core.runtime import prepare_environment
 #: name → (module path, help); modules are imported only when their command runs, so `--help` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {
     "templates": ("mto_studio.cli.templates_cmd", "list the template library"),
+    "examples": ("mto_studio.cli.examples_cmd", "list the example data sets shipped with MTO Studio"),
     "render": ("mto_studio.cli.render_cmd", "render a template on rows of a data file"),
     "train": ("mto_studio.cli.train_cmd", "train one run: fine-tuning, prompt tuning or LoRA"),
     "sweep": ("mto_studio.cli.sweep_cmd", "run an experiment: templates × k-shot ladder × seeds × methods"),

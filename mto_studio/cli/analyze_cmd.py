@@ -11,7 +11,7 @@ from mto_studio.cli.common import split_list
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="world", metavar="FILE",
-                        help="data file ('world' = the built-in world, default)")
+                        help="data file, 'world' (the built-in world, default) or 'example:NAME'")
     parser.add_argument("--model", default="mto-tiny", metavar="DIR", help="model folder (default mto-tiny)")
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")

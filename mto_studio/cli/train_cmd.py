@@ -13,7 +13,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by train and sweep (they map onto TrainConfig)."""
     parser.add_argument("--model", default="mto-tiny", metavar="DIR",
                         help="model folder, 'mto-tiny' (embedded, default) or a hub id when online")
-    parser.add_argument("--test-data", metavar="FILE", help="test file evaluated at the end")
+    parser.add_argument("--validation-data", metavar="FILE",
+                        help="validation file the best checkpoint is chosen on (default: the data set's own, else "
+                             "heads held out of the training data)")
+    parser.add_argument("--test-data", metavar="FILE",
+                        help="test file scored once at the end (default: the data set's own; without one the "
+                             "reported score is a validation score, and says so)")
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping, e.g. input=head,target=tail")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
     parser.add_argument("--steps", type=int, help="optimizer steps (default 300)")
@@ -51,7 +56,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="world", metavar="FILE",
-                        help="training data file ('world' = the built-in world, default)")
+                        help="training data: a file, 'world' (the built-in world, default) or 'example:NAME' (a "
+                             "shipped example with its own splits; `mto-studio examples` lists them)")
     parser.add_argument("--template", default="unsup-nat", metavar="NAME|FILE", help="template (default unsup-nat)")
     parser.add_argument("--method", default="finetune", help="finetune (default), prompt or lora")
     parser.add_argument("--shots", default="full", metavar="K", help="heads per relation, or 'full' (default)")
@@ -78,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = TrainConfig.from_dict({
             "data": args.data, "template": args.template, "method": args.method, "shots": parse_shots(args.shots),
-            "seed": args.seed, "model": args.model, "test_data": args.test_data, "columns": args.columns,
+            "seed": args.seed, "model": args.model, "validation_data": args.validation_data,
+            "test_data": args.test_data, "columns": args.columns,
             "relations": split_list(args.relations) if args.relations else [], **overrides_from_args(args)})
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"

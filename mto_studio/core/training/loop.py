@@ -381,7 +381,9 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         final = run.evaluate("test") if final_split == "test" else (run.evaluate("validation") if restored
                                                                          else report)
         metrics = dict(final.overall) if final is not None else {}
-        heads = len(run.data.test if final_split == "test" else run.data.validation)
+        scored_heads = run.data.test if final_split == "test" else run.data.validation
+        heads = len(scored_heads)
+        refs = sorted({len(h.references) for h in scored_heads}) or [0]
         label = score_label(final_split, checkpoint="best" if cfg.select_best else "last")
         if final is not None:
             if final is not report:
@@ -402,6 +404,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             "status": "finished", "step": step, "split": final_split, "score_label": label,
             "scored": {"split": final_split, "heads": heads, "checkpoint_step": scored_step,
                        "checkpoint": "best validation" if cfg.select_best else "last",
+                       "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
                        "source": run.data.test_source if final_split == "test" else validation_from,
                        "selected_on": validation_from if cfg.select_best else None,
                        "note": ("test heads were not used for training or checkpoint selection" if final_split == "test"
