@@ -16,6 +16,7 @@ from mto_studio.core.data import (
     detect_columns,
     load_table,
 )
+from mto_studio.core.data.sources import is_builtin
 from mto_studio.core.errors import DataError, ModelError, MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, load_tokenizer
 from mto_studio.core.project import Project
@@ -37,7 +38,10 @@ class LoadedData:
     @property
     def display_name(self) -> str:
         name = Path(self.path).name
-        return f"{name} (built-in world)" if self.ref == "world" else name
+        if is_builtin(self.ref):
+            return f"{name} (built-in world)" if self.ref in ("world", "builtin:world", "embedded") \
+                else f"{name} ({self.ref})"
+        return name
 
 
 def read_data(ref: str, path: str, mapping: ColumnMapping | None) -> LoadedData:
@@ -59,6 +63,33 @@ def map_data(ref: str, raw: RawTable, mapping: ColumnMapping | None) -> LoadedDa
     except DataError as exc:
         return LoadedData(ref, raw.source, raw, None, detected, exc)
     return LoadedData(ref, raw.source, raw, task, detected)
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """What the project's validation or test split holds, as loaded for the Data workbench."""
+
+    split: str  # "validation" | "test"
+    ref: str | None  # as the project stores it; None: held out of train (validation) or none (test)
+    path: str | None  # the file read
+    rows: int = 0
+    heads: int = 0
+    relations: tuple[str, ...] = ()
+    error: MtoError | None = None
+
+
+def read_split(split: str, ref: str | None, path: str | None, mapping: ColumnMapping | None) -> SplitInfo:
+    """Load one evaluation split (runs in a worker). Errors name the split and the file."""
+    if not path:
+        return SplitInfo(split, ref, None)
+    try:
+        with LIBRARY_LOCK:
+            task = build_task_data(load_table(path, split=split), mapping)
+    except DataError as exc:
+        raise DataError(f"{split} file {Path(path).name}: {exc.message}", exc.hint) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the {split} file {path}: {exc}", "check the file and its permissions") from None
+    return SplitInfo(split, ref, path, len(task.examples), len(task.heads), tuple(task.relations))
 
 
 def read_tokenizer(ref: str):
@@ -86,6 +117,8 @@ class StudioContext(QObject):
     tokenizer_loading = Signal(str)
     tokenizer_changed = Signal()  # self.tokenizer is ready (or None with self.tokenizer_error)
     library_changed = Signal()  # templates, phrases or objective decisions changed
+    splits_changed = Signal()  # self.splits (validation, test) changed
+    split_failed = Signal(str, object, str)  # (split, MtoError, path): the file could not be used; the old one stays
     busy_changed = Signal(int)  # number of running workers
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
@@ -98,6 +131,9 @@ class StudioContext(QObject):
         self.tokenizer_error: MtoError | None = None
         self.tokenizer_loading_ref: str | None = None
         self.data_loading_path: str | None = None
+        #: "validation"/"test" → what the project's split holds (filled in the background)
+        self.splits: dict[str, SplitInfo] = {}
+        self._split_requests: dict[str, int] = {}
         self.library: TemplateLibrary = project.library()
         self._data_request = 0
         self._tokenizer_request = 0
@@ -107,6 +143,7 @@ class StudioContext(QObject):
     def open_project(self, project: Project) -> None:
         self.project = project
         self.data = None
+        self.splits = {}
         self.tokenizer = None
         self.tokenizer_error = None
         self.library = project.library()
@@ -118,8 +155,9 @@ class StudioContext(QObject):
         self.reload()
 
     def reload(self) -> None:
-        """Load the project's data and tokenizer in the background."""
+        """Load the project's data, its evaluation splits and its tokenizer in the background."""
         self.load_data()
+        self.load_splits()
         self.load_tokenizer()
 
     def notify_modified(self) -> None:
@@ -181,6 +219,11 @@ class StudioContext(QObject):
             return
         self.data = loaded
         if commit_to_project:
+            if loaded.ref != self.project.data:
+                # Another data set: a built-in one's own splits (an example's validation file) do not carry over.
+                for split in ("validation", "test"):
+                    if is_builtin(self._split_attr(split)):
+                        setattr(self.project, f"{split}_data", None)
             self.project.data = loaded.ref
             detected = None
             try:
@@ -190,6 +233,7 @@ class StudioContext(QObject):
             self.project.columns = None if loaded.task.mapping == detected else loaded.task.mapping
             self.notify_modified()
             self.project_changed.emit()
+            self.load_splits()
         self.data_changed.emit()
 
     def _on_data_failed(self, request: int, exc: BaseException, path: str) -> None:
@@ -199,6 +243,66 @@ class StudioContext(QObject):
         error = exc if isinstance(exc, MtoError) else DataError(f"cannot read {path}: {exc}",
                                                                 "check that the file is a valid data file")
         self.data_failed.emit(error, path)
+
+    # --- validation and test splits ------------------------------------------------------------------------
+    def _split_attr(self, split: str) -> str | None:
+        return getattr(self.project, f"{split}_data")
+
+    def load_splits(self) -> None:
+        """Read the validation and test splits the project names (or its data set brings) in the background."""
+        for split in ("validation", "test"):
+            self._load_split(split, self._split_attr(split), commit=False)
+
+    def set_split(self, split: str, ref: str | None) -> Worker | None:
+        """Use ``ref`` (a file, or None to clear it) as the project's validation or test split. The project
+        changes only once the file has loaded; a bad file is reported by ``split_failed`` and the old one stays."""
+        if split not in ("validation", "test"):
+            raise ValueError(split)
+        if ref is None:
+            setattr(self.project, f"{split}_data", None)
+            self.notify_modified()
+            self.project_changed.emit()
+            return self._load_split(split, None, commit=False)
+        return self._load_split(split, ref, commit=True)
+
+    def _load_split(self, split: str, ref: str | None, *, commit: bool) -> Worker | None:
+        request = self._split_requests.get(split, 0) + 1
+        self._split_requests[split] = request
+        probe = Project.new(self.project.folder, data=self.project.data, **{f"{split}_data": ref})
+        try:
+            path = probe.split_path(split)
+        except MtoError as exc:
+            self.splits[split] = SplitInfo(split, ref, None, error=exc)
+            self.splits_changed.emit()
+            if commit:
+                self.split_failed.emit(split, exc, str(ref))
+            return None
+        mapping = self.project.columns
+        worker = Worker.call(read_split, split, ref, path, mapping, name=f"load-{split}")
+        worker.returned.connect(lambda info, r=request: self._on_split(split, r, info, commit))
+        worker.failed.connect(lambda exc, r=request, p=path: self._on_split_failed(split, r, exc, p, commit))
+        return self.workers.start(worker)
+
+    def _on_split(self, split: str, request: int, info: SplitInfo, commit: bool) -> None:
+        if request != self._split_requests.get(split):
+            return
+        if commit:
+            setattr(self.project, f"{split}_data", info.ref)
+            self.notify_modified()
+            self.project_changed.emit()
+        self.splits[split] = info
+        self.splits_changed.emit()
+
+    def _on_split_failed(self, split: str, request: int, exc: BaseException, path: str, commit: bool) -> None:
+        if request != self._split_requests.get(split):
+            return
+        error = exc if isinstance(exc, MtoError) else DataError(f"cannot read the {split} file {path}: {exc}",
+                                                                "check that the file is a valid data file")
+        if commit:
+            self.split_failed.emit(split, error, path)
+            return  # the project keeps its old split
+        self.splits[split] = SplitInfo(split, self._split_attr(split), path, error=error)
+        self.splits_changed.emit()
 
     # --- model --------------------------------------------------------------------------------------------
     def set_model(self, ref: str) -> Worker:

@@ -175,3 +175,70 @@ class ChooseModelDialog(QDialog):
             self.error_label.setText(error)
             return
         super().accept()
+
+
+class OpenExampleDialog(QDialog):
+    """The example data sets shipped with MTO Studio: what each holds, its splits, its source and licence."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from PySide6.QtWidgets import QListWidget, QListWidgetItem
+
+        from mto_studio.core.data.sources import list_examples
+
+        super().__init__(parent)
+        self.setWindowTitle("Open example")
+        self.setMinimumSize(640, 420)
+        self.examples = list_examples()
+        layout = QVBoxLayout(self)
+        intro = QLabel("Examples open as a project of their own (in MTO Studio's data folder), with their training "
+                       "and validation files set. Nothing is downloaded.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.list = QListWidget()
+        self.list.setObjectName("example-list")
+        for example in self.examples:
+            item = QListWidgetItem(f"{example.title}   ({example.ref})")
+            item.setData(Qt.ItemDataRole.UserRole, example.name)
+            self.list.addItem(item)
+        layout.addWidget(self.list)
+        self.description = QLabel()
+        self.description.setObjectName("example-description")
+        self.description.setWordWrap(True)
+        self.description.setTextFormat(Qt.TextFormat.RichText)
+        self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.description.setOpenExternalLinks(True)
+        layout.addWidget(self.description, 1)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.list.currentRowChanged.connect(self._describe)
+        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
+        if self.examples:
+            self.list.setCurrentRow(0)
+        else:
+            self.description.setText("No examples are installed with this copy of MTO Studio.")
+            self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(False)
+
+    def _describe(self, row: int) -> None:
+        if not 0 <= row < len(self.examples):
+            return
+        example = self.examples[row]
+        splits = ", ".join(f"{split}: {path.name}" for split, path in example.files.items())
+        if "test" not in example.files:
+            splits += " — <i>no test file: its scores are validation scores, and are labelled so</i>"
+        paragraphs, licence = [], ""
+        if example.readme.is_file():
+            text = example.readme.read_text(encoding="utf-8")
+            blocks = [b.strip() for b in text.split("\n\n") if b.strip()]
+            paragraphs = [b for b in blocks if not b.startswith(("#", "|", ">", "    "))][:1]
+            licence = next((b for b in blocks if "licen" in b.lower() and not b.startswith("#")), "")
+        parts = [f"<b>{_escape(example.title)}</b>", *(_escape(p) for p in paragraphs), f"Files — {splits}"]
+        if licence:
+            parts.append(f"<span style='color:#6b7580'>{_escape(licence)}</span>")
+        parts.append(f"<span style='color:#6b7580'>Details: {_escape(str(example.readme))}</span>")
+        self.description.setText("<br><br>".join(parts))
+
+    def chosen(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None

@@ -28,7 +28,13 @@ from mto_studio.core.errors import MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL
 from mto_studio.core.project import PROJECT_FILE, Project
 from mto_studio.gui.context import StudioContext
-from mto_studio.gui.dialogs import ChooseModelDialog, ask_unsaved, choose_data_file, show_error
+from mto_studio.gui.dialogs import (
+    ChooseModelDialog,
+    OpenExampleDialog,
+    ask_unsaved,
+    choose_data_file,
+    show_error,
+)
 from mto_studio.gui.settings import app_settings, forget_project, recent_projects, remember_project
 from mto_studio.gui.theme import icon
 from mto_studio.gui.workbenches import WORKBENCHES, build_workbench
@@ -175,6 +181,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&New project…", self.new_project, QKeySequence.StandardKey.New,
                      "create a project in a new folder")
         self._action(file_menu, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open e&xample…", self.open_example, tip="real data shipped with MTO Studio, "
+                     "opened as a project with its own training and validation files")
         self.recent_menu = file_menu.addMenu("Recent projects")
         file_menu.addSeparator()
         self.save_action = self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save,
@@ -354,6 +362,24 @@ class MainWindow(QMainWindow):
                 self._fill_recent_menu()
             return False
         self._open(project)
+        return True
+
+    def open_example(self, name: str | None = None) -> bool:
+        """Open a shipped example as a project (created in the user data folder on first use)."""
+        if not self._settle_unsaved():
+            return False
+        if name is None:
+            dialog = OpenExampleDialog(self)
+            if dialog.exec() != OpenExampleDialog.DialogCode.Accepted or not dialog.chosen():
+                return False
+            name = dialog.chosen()
+        try:
+            project = Project.open_example(name)
+        except MtoError as exc:
+            show_error(self, "Cannot open the example", exc)
+            return False
+        self._open(project)
+        self.show_workbench("data")
         return True
 
     def _open(self, project: Project) -> None:

@@ -48,6 +48,7 @@ class RunInfo:
     status: str = "waiting"
     step: int = 0
     rouge: float | None = None  # the final (test, else validation) ROUGE-L once finished; the last validation before
+    scored_on: str = ""  # once finished: "test" or "validation" (the kept checkpoint's); "" = latest validation
     exact_match: float | None = None
     reason: str = ""
     folder: str = ""
@@ -101,6 +102,19 @@ class ExperimentRunsModel(ColumnTableModel):
         self.runs: list[RunInfo] = []
         self._rows: dict[str, int] = {}
         self._dirty: set[int] = set()
+        #: the score column's header: where finished runs' scores come from (set when an experiment starts)
+        self.score_header = "ROUGE-L"
+
+    def set_score_header(self, text: str) -> None:
+        self.score_header = text
+        column = self.COLUMNS.index("ROUGE-L")
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, column, column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and \
+                0 <= section < len(self.COLUMNS) and self.COLUMNS[section] == "ROUGE-L":
+            return self.score_header
+        return super().headerData(section, orientation, role)
 
     def set_runs(self, runs: list[RunInfo]) -> None:
         self.beginResetModel()
@@ -163,7 +177,16 @@ class ExperimentRunsModel(ColumnTableModel):
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{run.label}\nfolder: {run.folder or '(not created yet)'}"
+            if column == "ROUGE-L" and run.rouge is not None:
+                from mto_studio.core.training.results import score_label
+
+                tip = (score_label(run.scored_on) + " of the finished run" if run.scored_on
+                       else "latest validation ROUGE-L (a point of the curve, not the run's result yet)") + "\n" + tip
             return f"{tip}\n\n{run.reason}" if run.reason else tip
+        if role == Qt.ItemDataRole.FontRole and column == "ROUGE-L" and run.rouge is not None and not run.scored_on:
+            font = QFont()
+            font.setItalic(True)
+            return font
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "seed", "step", "ROUGE-L"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.RunIdRole:
@@ -188,7 +211,8 @@ class ResultCell:
 
 
 class ResultTableModel(QAbstractTableModel):
-    """Template × k: mean ± sd over seeds of the test ROUGE-L and the relative gain over the baseline, for one
+    """Template × k: mean ± sd over seeds of the reported ROUGE-L (test, else validation: ``label`` says which) and
+    the relative gain over the baseline, for one
     relation group. The grid is known from the start; cells fill in as TableUpdated events arrive."""
 
     MeanRole = Qt.ItemDataRole.UserRole
@@ -205,13 +229,17 @@ class ResultTableModel(QAbstractTableModel):
         self.metric = "rougeL"
         self.tables: list[dict[str, Any]] = []
         self.group = "all relations"
+        #: where the cells' scores come from, e.g. "Test ROUGE-L" or "Validation ROUGE-L (best checkpoint)"
+        self.label = "ROUGE-L"
         self.seeds_expected = 0
         self._cells: dict[tuple[str, str, str], ResultCell] = {}
 
     # --- inputs -------------------------------------------------------------------------------------------------
     def set_grid(self, methods: list[str], templates: list[str], shots: list[str], baseline: str,
-                 seeds: int = 0) -> None:
+                 seeds: int = 0, label: str | None = None) -> None:
         self.beginResetModel()
+        if label:
+            self.label = label
         self.rows = [(m, t) for m in methods for t in templates]
         self.shots = sorted(dict.fromkeys(shots), key=shots_order)
         self.baseline = baseline
@@ -242,6 +270,7 @@ class ResultTableModel(QAbstractTableModel):
         rows, shots = list(self.rows), list(self.shots)
         if table is not None:
             self.metric = table.get("metric", "rougeL")
+            self.label = table.get("label", self.label)
             self.baseline = table.get("baseline", self.baseline)
             for c in table.get("cells", []):
                 key = (c["method"], c["template"], str(c["shots"]))
@@ -409,6 +438,18 @@ def run_score(run: RunRow, name: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+#: how a score's split is shown next to it where space is short
+SPLIT_SHORT = {"test": "test", "validation": "val"}
+
+
+def scored_text(run: RunRow, name: str) -> str:
+    """A run's score with where it comes from: "0.512 test" or "0.512 val" (a validation score)."""
+    value = run_score(run, name)
+    text = metric_text(value)
+    short = SPLIT_SHORT.get(run.scored_on or "")
+    return f"{text} {short}" if value is not None and short else text
+
+
 class RunsTreeModel(QAbstractItemModel):
     """Experiments (top level) and their runs (children), from a RunStore's rows. Runs without an experiment sit
     under a synthetic 'single runs' node."""
@@ -527,6 +568,10 @@ class RunsTreeModel(QAbstractItemModel):
             if node.kind == "run":
                 run = node.run
                 tip = f"{run.name}\n{run.folder}"
+                if column in ("ROUGE-L", "EM") and run.metrics.get("score_label"):
+                    tip = f"{run.metrics['score_label']}" + (
+                        " — no test split: the checkpoint was chosen on these same validation heads (optimistic)"
+                        if run.scored_on == "validation" else "") + "\n" + tip
                 if run.reason:
                     tip += f"\n\n{run.reason}"
                 return tip
@@ -580,7 +625,7 @@ class RunsTreeModel(QAbstractItemModel):
             "name": f"#{run.id}", "template": run.template or "", "method": run.method or "",
             "k": shots_text(run.shots or "full") if run.method else "", "seed": "" if run.seed is None else str(run.seed),
             "status": status, "step": f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step),
-            "ROUGE-L": metric_text(run_score(run, "rougeL")), "EM": metric_text(run_score(run, "exact_match")),
+            "ROUGE-L": scored_text(run, "rougeL"), "EM": metric_text(run_score(run, "exact_match")),
             "reason": run.reason or "",
         }
         return values[column]

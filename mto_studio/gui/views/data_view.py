@@ -32,6 +32,12 @@ from mto_studio.gui.theme import set_invalid
 NO_RELATION = "(none — one relation)"
 
 
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
 class DataWorkbench(QWidget):
     """Shows whatever the context has loaded; column edits are re-applied in the background at once."""
 
@@ -87,6 +93,7 @@ class DataWorkbench(QWidget):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(8, 0, 0, 0)
+        side_layout.addWidget(self._build_splits())
         side_layout.addWidget(self._build_mapping())
         side_layout.addWidget(self._build_summary())
         relations_box = QGroupBox("Relations")
@@ -117,11 +124,136 @@ class DataWorkbench(QWidget):
         context.data_failed.connect(lambda _e, _p: self._set_busy(False))
         context.mapping_failed.connect(self._on_mapping_failed)
         context.library_changed.connect(self._refresh_counts)
+        context.splits_changed.connect(self._refresh_splits)
+        context.project_changed.connect(self._refresh_splits)
+        context.split_failed.connect(self._on_split_failed)
         self.refresh()
         if context.data_loading_path:
             self._on_loading(context.data_loading_path)
 
     # --- building ------------------------------------------------------------------------------------------
+    def _build_splits(self) -> QGroupBox:
+        """Train, validation and test: where each comes from, its rows and heads, and a picker."""
+        box = QGroupBox("Splits")
+        box.setObjectName("data-splits")
+        grid = QGridLayout(box)
+        grid.setColumnStretch(1, 1)
+        grid.setVerticalSpacing(4)
+        self.split_labels: dict[str, QLabel] = {}
+        self.split_counts: dict[str, QLabel] = {}
+        self.split_choose: dict[str, QPushButton] = {}
+        self.split_clear: dict[str, QPushButton] = {}
+        tips = {"train": "the model learns from these rows (k-shot runs sample heads from them)",
+                "validation": "the best checkpoint is chosen on these heads; without a file, heads are held out of "
+                              "the training data",
+                "test": "scored once at the end, never used for training or choosing the checkpoint; without it "
+                        "the reported scores are validation scores"}
+        for row, split in enumerate(("train", "validation", "test")):
+            name = QLabel(split.capitalize())
+            name.setStyleSheet("font-weight:600;")
+            name.setToolTip(tips[split])
+            source = QLabel("—")
+            source.setObjectName(f"split-{split}")
+            source.setWordWrap(True)
+            source.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            counts = QLabel("—")
+            counts.setObjectName(f"split-{split}-counts")
+            counts.setProperty("role", "muted")
+            counts.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            choose = QPushButton("Choose…")
+            choose.setObjectName(f"split-{split}-choose")
+            choose.setToolTip(f"pick the {split} file")
+            grid.addWidget(name, row, 0)
+            grid.addWidget(source, row, 1)
+            grid.addWidget(counts, row, 2)
+            grid.addWidget(choose, row, 3)
+            if split == "train":
+                choose.clicked.connect(self.open_data)
+            else:
+                choose.clicked.connect(lambda _=False, s=split: self.choose_split(s))
+                clear = QPushButton("Clear")
+                clear.setObjectName(f"split-{split}-clear")
+                clear.setToolTip({"validation": "hold validation heads out of the training data instead",
+                                  "test": "no test file: scores become validation scores (labelled so)"}[split])
+                clear.clicked.connect(lambda _=False, s=split: self.context.set_split(s, None))
+                grid.addWidget(clear, row, 4)
+                self.split_clear[split] = clear
+            self.split_labels[split] = source
+            self.split_counts[split] = counts
+            self.split_choose[split] = choose
+        self.split_note = QLabel()
+        self.split_note.setObjectName("split-note")
+        self.split_note.setWordWrap(True)
+        grid.addWidget(self.split_note, 3, 0, 1, 5)
+        return box
+
+    def _refresh_splits(self) -> None:
+        from mto_studio.core.data.sources import describe
+        from mto_studio.core.training.config import TrainConfig
+        from mto_studio.core.training.data import hold_out_validation
+
+        project = self.context.project
+        data = self.context.data
+        task = data.task if data is not None else None
+        self.split_labels["train"].setText(_esc(data.display_name) if data is not None else "—")
+        self.split_labels["train"].setToolTip(data.path if data is not None else "")
+        held = None
+        for split in ("validation", "test"):
+            info = self.context.splits.get(split)
+            ref = project.split_ref(split)
+            label, counts = self.split_labels[split], self.split_counts[split]
+            self.split_clear[split].setEnabled(bool(getattr(project, f"{split}_data")))
+            if info is not None and info.error is not None:
+                label.setText(f"<span style='color:#b42318'>{_esc(info.error.one_line())}</span>")
+                counts.setText("")
+                continue
+            if ref is None:
+                if split == "validation":
+                    per_relation = TrainConfig().validation_heads
+                    text = f"held out of train: {per_relation} heads per relation"
+                    if task is not None:
+                        try:
+                            _, held = hold_out_validation(task.heads, per_relation)
+                        except DataError:
+                            held = None
+                    counts.setText(f"{len(held)} heads" if held is not None else "")
+                    label.setText(text)
+                else:
+                    label.setText("<b>none</b>")
+                    counts.setText("")
+                label.setToolTip("")
+                continue
+            name = describe(ref, split) if info is None or not info.path else Path(info.path).name
+            if info is not None and info.path and ref and ref.startswith("example:"):
+                name = f"{Path(info.path).name} ({ref})"
+            label.setText(_esc(name))
+            label.setToolTip(info.path if info is not None and info.path else ref)
+            counts.setText(f"{info.rows:,} rows · {info.heads:,} heads" if info is not None and info.path
+                           else "reading…")
+        if task is not None:
+            self.split_counts["train"].setText(f"{len(task.examples):,} rows · {len(task.heads):,} heads")
+        else:
+            self.split_counts["train"].setText("")
+        if project.split_ref("test") is None:
+            self.split_note.setText(
+                "<span style='color:#9a5b00'><b>No test file.</b> Scores will be validation scores of the "
+                "checkpoint those same heads chose, labelled <i>Validation ROUGE-L (best checkpoint)</i>: "
+                "optimistic. Choose a test file for an unbiased number.</span>")
+        else:
+            self.split_note.setText("<span style='color:#6b7580'>Scores are measured on the test split only; "
+                                    "validation chooses the checkpoint.</span>")
+
+    def choose_split(self, split: str) -> None:
+        path = choose_data_file(self)
+        if path:
+            self.context.set_split(split, path)
+
+    def _on_split_failed(self, split: str, error, path: str) -> None:
+        from mto_studio.gui.dialogs import show_error
+
+        show_error(self, f"Cannot use this {split} file", error, path=path)
+        self._refresh_splits()
+
     def _build_mapping(self) -> QGroupBox:
         box = QGroupBox("Column mapping")
         form = QFormLayout(box)
@@ -192,6 +324,7 @@ class DataWorkbench(QWidget):
             self.rows_model.set_table(None, None)
             self._fill_combos([], None)
             self._refresh_counts()
+            self._refresh_splits()
             return
         mapping = data.task.mapping if data.task is not None else None
         self.rows_model.set_table(data.raw, mapping)
@@ -214,6 +347,7 @@ class DataWorkbench(QWidget):
         if data.task is not None:
             self.mapping_error.setText("")
         self._refresh_counts()
+        self._refresh_splits()
 
     def _refresh_counts(self) -> None:
         data = self.context.data

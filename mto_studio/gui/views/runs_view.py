@@ -404,8 +404,12 @@ class RunsWorkbench(QWidget):
             run = runs[0]
             parts = [f"<b>{_esc(run.name)}</b> · {_esc(run.status)}"]
             if run.metrics:
-                parts.append(f"ROUGE-L {metric_text(run_score(run, 'rougeL'))}, EM "
+                label = run.metrics.get("score_label") or "ROUGE-L"
+                parts.append(f"{_esc(str(label))} {metric_text(run_score(run, 'rougeL'))}, exact match "
                              f"{metric_text(run_score(run, 'exact_match'))}")
+                if run.scored_on == "validation":
+                    parts.append('<span style="color:#9a5b00">No test split: the checkpoint was chosen on these '
+                                 'same validation heads, so the score is optimistic.</span>')
             if run.reason:
                 parts.append(f'<span style="color:#c92a2a">{_esc(run.reason)}</span>')
             parts.append(f'<span style="color:{MUTED}">{_esc(run.folder)}</span>')
@@ -571,13 +575,20 @@ class RunsWorkbench(QWidget):
             written.append(chart_png)
             results = [found for r in runs if (found := RunResult.from_folder(r.folder)) is not None]
             sections = []
-            lines = ["| run | template | method | k | seed | status | ROUGE-L | EM | note |", "|---" * 9 + "|"]
+            lines = ["| run | template | method | k | seed | status | scored on | ROUGE-L | EM | note |",
+                     "|---" * 10 + "|"]
             for run in runs:
+                scored = run.metrics.get("score_label") or ""
                 lines.append(f"| {run.name} | {run.template or ''} | {run.method or ''} | "
                              f"{shots_text(run.shots or 'full')} | {'' if run.seed is None else run.seed} | "
-                             f"{run.status} | {metric_text(run_score(run, 'rougeL'))} | "
+                             f"{run.status} | {scored} | {metric_text(run_score(run, 'rougeL'))} | "
                              f"{metric_text(run_score(run, 'exact_match'))} | {(run.reason or '').replace('|', '/')} |")
-            sections.append("## Runs\n\n" + "\n".join(lines))
+            note = ""
+            if any(r.scored_on == "validation" for r in runs):
+                note = ("\n\nRuns scored on *validation* had no test split: their score is the validation score of "
+                        "the checkpoint chosen on those same heads, so it is optimistic. Curves are validation "
+                        "scores during training.")
+            sections.append("## Runs\n\n" + "\n".join(lines) + note)
             sections.append(f"## Curves as compared in MTO Studio\n\n![compared curves]({chart_png.name})")
             if results:
                 curves = plot_curves(results, folder / "validation-curves.png",

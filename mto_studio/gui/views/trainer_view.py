@@ -173,6 +173,7 @@ class TrainerWorkbench(QWidget):
         context.project_changed.connect(self._on_project_changed)
         context.data_changed.connect(self._refresh_source_label)
         context.tokenizer_changed.connect(self._refresh_source_label)
+        context.splits_changed.connect(self._refresh_source_label)
         self._refresh_templates()
         self.apply_config(ExperimentConfig(templates=["unsup-nat", "sup"], train={"steps": 200, "eval_every": 25}))
         self._refresh_experiments()
@@ -450,6 +451,7 @@ class TrainerWorkbench(QWidget):
         self.results_caption.setObjectName("trainer-results-caption")
         self.results_caption.setProperty("role", "muted")
         self.results_caption.setWordWrap(True)
+        self.results_caption.setTextFormat(Qt.TextFormat.RichText)
         group_row.addWidget(self.results_caption, 1)
         group_row.addWidget(QLabel("Relations"))
         self.group_combo = QComboBox()
@@ -636,8 +638,15 @@ class TrainerWorkbench(QWidget):
         data = self.context.data
         data_name = data.display_name if data is not None and data.task is not None else project.data
         model = project.model if "/" not in project.model else Path(project.model).name
-        self.source_label.setText(f"Trains <b>{_esc(model)}</b> on <b>{_esc(data_name)}</b> (the project's model "
-                                  "and data)")
+        try:
+            validation, test = project.split_ref("validation"), project.split_ref("test")
+        except MtoError:
+            validation, test = None, None
+        chosen_on = "a validation file" if validation else "heads held out of the training data"
+        scored = ("scores on the <b>test</b> split" if test else
+                  "<span style='color:#9a5b00'>no test split: scores are <b>validation</b> scores</span>")
+        self.source_label.setText(f"Trains <b>{_esc(model)}</b> on <b>{_esc(data_name)}</b>; checkpoint chosen on "
+                                  f"{chosen_on}; {scored}")
         self.source_label.setToolTip(project.model_ref())
 
     def _update_grid_summary(self) -> None:
@@ -796,7 +805,16 @@ class TrainerWorkbench(QWidget):
                 objectives[name] = library.get(name).objective
         self.curves.set_grid(names, objectives, list(cfg.shots), list(cfg.methods))
         baseline = Path(cfg.baseline).stem if cfg.baseline.endswith(".toml") else cfg.baseline
-        self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds))
+        from mto_studio.core.data.sources import resolve_split
+        from mto_studio.core.training.results import score_label
+
+        try:
+            split = "test" if resolve_split(cfg.data, cfg.test_data, "test") else "validation"
+        except MtoError:
+            split = "validation"
+        self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds),
+                                    score_label(split))
+        self.runs_model.set_score_header(score_label(split))
         self._refresh_groups()
         self._refresh_ladder(reset=True)
         table_height = self.results_table.horizontalHeader().height() + 40 * len(self.results_model.rows) + 8
@@ -850,6 +868,7 @@ class TrainerWorkbench(QWidget):
             metrics = result.get("metrics", {})
             run = self.runs_model.update(event.run_id, status="skipped", step=int(result.get("step", 0)),
                                          rouge=metrics.get("rougeL"), exact_match=metrics.get("exact_match"),
+                                         scored_on=str(result.get("split") or "validation"),
                                          folder=str(run_dir or ""))
             if run is not None and run_dir is not None:
                 self._load_history(run, run_dir, after=None)
@@ -870,7 +889,8 @@ class TrainerWorkbench(QWidget):
                 continue
             if record.get("event") == "StepLogged":
                 losses.append((step, int(record.get("examples_seen", 0)), float(record["loss"])))
-            elif record.get("event") == "EvalDone" and record.get("split") == "validation":
+            elif record.get("event") == "EvalDone" and record.get("split") == "validation" and \
+                    not record.get("final"):
                 scores.append((step, int(record.get("examples_seen", 0)), float(record["metrics"].get("rougeL", 0))))
                 samples = (step, "validation", tuple(record.get("samples", ())))
         if after is not None:
@@ -906,6 +926,8 @@ class TrainerWorkbench(QWidget):
         if run is None:
             return
         value = event.metrics.get("rougeL")
+        if event.final:
+            return  # the run's result (RunFinished carries it), not a point of the curve
         if event.split == "validation" and value is not None and run.method != "adaptation":
             self.curves.add_point(self._run_key(run), run.seed, "rougeL", event.step, event.examples_seen, value)
         if value is not None and run.status == "running":
@@ -918,7 +940,8 @@ class TrainerWorkbench(QWidget):
     def _on_run_finished(self, event: RunFinished) -> None:
         fields: dict[str, Any] = {"status": event.status, "step": event.step}
         if event.status == "finished":
-            fields.update(rouge=event.metrics.get("rougeL"), exact_match=event.metrics.get("exact_match"))
+            fields.update(rouge=event.metrics.get("rougeL"), exact_match=event.metrics.get("exact_match"),
+                          scored_on=event.split or "validation")
         else:
             fields["reason"] = f"stopped at step {event.step}; resumable from its checkpoint"
         self.runs_model.update(event.run_id, **fields)
@@ -1094,17 +1117,23 @@ class TrainerWorkbench(QWidget):
             return None if found is None else (found.mean, found.sd)
 
         self.ladder.set_cells(cell)
-        self.ladder.plot.setTitle(f"Test ROUGE-L by training size · {model.group}", color="#1f2933", size="10pt")
+        self.ladder.plot.setTitle(f"{_esc(model.label)} by training size · {model.group}", color="#1f2933",
+                                  size="10pt")
 
     def _update_results_caption(self, finished: int | None = None, total: int | None = None) -> None:
         model = self.results_model
+        label = _esc(model.label)
+        warning = ""
+        if model.label.startswith("Validation"):
+            warning = (" <span style='color:#9a5b00'>No test split: these are validation scores of the checkpoint "
+                       "the same heads chose (optimistic); set a test file in the Data workbench.</span>")
         if not model.rows:
-            self.results_caption.setText("The table fills in as runs finish: test ROUGE-L, mean ± sd over seeds, "
-                                         "and the gain over the baseline at the same k.")
+            self.results_caption.setText(f"The table fills in as runs finish: {label}, mean ± sd over seeds, and the "
+                                         f"gain over the baseline at the same k.{warning}")
             return
         counted = f" · {finished} of {total} runs counted" if finished is not None else ""
-        self.results_caption.setText(f"Test ROUGE-L on {model.group}, mean ± sd over seeds; % = relative gain over "
-                                     f"{model.baseline} at the same k{counted}")
+        self.results_caption.setText(f"<b>{label}</b> on {model.group}, mean ± sd over seeds; % = relative gain over "
+                                     f"{model.baseline} at the same k{counted}.{warning}")
 
     def _show_samples(self) -> None:
         index = self.runs_table.currentIndex()
