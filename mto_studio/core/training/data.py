@@ -33,7 +33,8 @@ def load_for_run(ref: str, columns: str | None, relations: list[str] | None, spl
     except DataError as exc:
         if split == "train":
             raise
-        raise DataError(f"{split} data: {exc.message}", exc.hint) from None
+        hint = exc.hint.replace("--data / File ▸ Open data", f"--{split}-data / the Data workbench's Splits box")
+        raise DataError(f"{split} data: {exc.message}", hint) from None
     if relations:
         unknown = [r for r in relations if r not in data.relations]
         if unknown:
