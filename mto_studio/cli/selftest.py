@@ -42,6 +42,21 @@ def _render(tmp: Path) -> str:
     return f"{len(BUILTIN_NAMES)} templates"
 
 
+@check("the shipped examples load with their splits")
+def _examples(tmp: Path) -> str:
+    from mto_studio.core.data import load_task_data
+    from mto_studio.core.data.sources import list_examples
+
+    examples = list_examples()
+    assert any(e.name == "atomic2020-xintent" for e in examples), "the ATOMIC-2020 example is missing"
+    parts = []
+    for example in examples:
+        assert example.readme.is_file(), f"{example.name} has no README (source and licence)"
+        counts = {split: len(load_task_data(example.ref, split=split).heads) for split in example.files}
+        parts.append(f"{example.ref} " + "/".join(f"{s} {n}" for s, n in counts.items()) + " heads")
+    return "; ".join(parts)
+
+
 @check("read CSV, JSONL and Parquet files")
 def _data_files(tmp: Path) -> str:
     """datasets' csv/json/parquet builders are imported by name at run time: a bundle must have collected them."""

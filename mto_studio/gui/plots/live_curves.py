@@ -510,7 +510,7 @@ class LadderChart(pg.GraphicsLayoutWidget):
         self.setMinimumHeight(160)
         self.ci.setContentsMargins(4, 4, 10, 4)
         self.plot = self.addPlot(row=0, col=0)
-        style_plot(self.plot, "Test ROUGE-L by training size", "ROUGE-L (mean ± sd)")
+        style_plot(self.plot, "ROUGE-L by training size", "ROUGE-L (mean ± sd)")
         self.plot.setLabel("bottom", "training heads per relation", color=MUTED, size="9pt")
         self.plot.setMouseEnabled(x=False, y=True)
         self.plot.getViewBox().setLimits(yMin=-0.02, yMax=1.02)

@@ -926,11 +926,10 @@ class TrainerWorkbench(QWidget):
         if run is None:
             return
         value = event.metrics.get("rougeL")
-        if event.final:
-            return  # the run's result (RunFinished carries it), not a point of the curve
-        if event.split == "validation" and value is not None and run.method != "adaptation":
+        if event.split == "validation" and value is not None and run.method != "adaptation" and not event.final:
+            # a final evaluation is the run's result (RunFinished carries it), not a point of the curve
             self.curves.add_point(self._run_key(run), run.seed, "rougeL", event.step, event.examples_seen, value)
-        if value is not None and run.status == "running":
+        if value is not None and run.status == "running" and not event.final:
             self.runs_model.update(event.run_id, rouge=value)
         if event.samples:
             self._samples[event.run_id] = (event.step, event.split, event.samples)
