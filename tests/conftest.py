@@ -27,11 +27,14 @@ def _outside_reads_guard():
 
     parent = REPO.parent  # guard: the one place that names what is outside
     allowed = [REPO, Path(tempfile.gettempdir()).resolve(), Path(sys.prefix).resolve(), Path.home()]
-    if parent in (Path("/"), Path.home()) or any(parent == a or parent in a.parents for a in allowed[1:]):
+    homes = (Path(tempfile.gettempdir()).resolve(), Path.home())  # where tests and libraries legitimately write
+    if any(parent == a or parent in a.parents for a in homes):
         # the clone sits right in /, $HOME or a temp folder: siblings are everything; watch the shared folder
         allowed, watched = [], [parent / "shared"]  # guard
     else:
         watched = [parent]
+        # a folder that holds the clone's parent (say /tmp for a clone in /tmp/x/repo) must not excuse its siblings
+        allowed = [a for a in allowed if not (a == parent or a in parent.parents)]
     seen: list[str] = []
 
     def hook(event, args):
