@@ -177,6 +177,15 @@ class ChooseModelDialog(QDialog):
         super().accept()
 
 
+def _plain(markdown: str) -> str:
+    """A README paragraph as escaped text: emphasis, code marks and link brackets dropped, lines joined."""
+    import re
+
+    text = re.sub(r"\*\*|`|(?<!\w)_(?=\w)|(?<=\w)_(?!\w)", "", " ".join(markdown.split()))
+    text = re.sub(r"<(https?://[^>]+)>", r"\1", text)
+    return _escape(text)
+
+
 class OpenExampleDialog(QDialog):
     """The example data sets shipped with MTO Studio: what each holds, its splits, its source and licence."""
 
@@ -196,6 +205,7 @@ class OpenExampleDialog(QDialog):
         layout.addWidget(intro)
         self.list = QListWidget()
         self.list.setObjectName("example-list")
+        self.list.setMaximumHeight(110)
         for example in self.examples:
             item = QListWidgetItem(f"{example.title}   ({example.ref})")
             item.setData(Qt.ItemDataRole.UserRole, example.name)
@@ -233,9 +243,9 @@ class OpenExampleDialog(QDialog):
             blocks = [b.strip() for b in text.split("\n\n") if b.strip()]
             paragraphs = [b for b in blocks if not b.startswith(("#", "|", ">", "    "))][:1]
             licence = next((b for b in blocks if "licen" in b.lower() and not b.startswith("#")), "")
-        parts = [f"<b>{_escape(example.title)}</b>", *(_escape(p) for p in paragraphs), f"Files — {splits}"]
+        parts = [f"<b>{_escape(example.title)}</b>", *(_plain(p) for p in paragraphs), f"Files — {splits}"]
         if licence:
-            parts.append(f"<span style='color:#6b7580'>{_escape(licence)}</span>")
+            parts.append(f"<span style='color:#6b7580'>{_plain(licence)}</span>")
         parts.append(f"<span style='color:#6b7580'>Details: {_escape(str(example.readme))}</span>")
         self.description.setText("<br><br>".join(parts))
 

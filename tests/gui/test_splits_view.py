@@ -30,14 +30,18 @@ def test_the_example_opens_with_its_splits_shown(window, qtbot):
     assert context.project.data == EXAMPLE and context.project.validation_data == EXAMPLE
     assert context.project.name == "Example: ATOMIC-2020, relation xIntent"
     assert "Example: ATOMIC-2020" in window.windowTitle()
-    assert view.split_labels["train"].text() == f"train.tsv ({EXAMPLE})"
-    assert view.split_counts["train"].text() == "510 rows · 200 heads"
-    assert view.split_labels["validation"].text() == f"validation.tsv ({EXAMPLE})"
+    assert view.split_labels["train"].text() == "train.tsv"
+    assert view.split_counts["train"].text() == f"510 rows · 200 heads · {EXAMPLE}"
+    assert view.split_labels["validation"].text() == "validation.tsv"
+    assert view.split_labels["validation"].toolTip().endswith("atomic2020-xintent/validation.tsv")
     assert view.split_counts["validation"].text() == "79 rows · 30 heads"
     assert view.split_labels["test"].text() == "<b>none</b>"
     assert "No test file" in view.split_note.text() and "Validation ROUGE-L (best checkpoint)" in view.split_note.text()
     trainer = window.workbench("trainer")
     assert "no test split: scores are <b>validation</b> scores" in trainer.source_label.text()
+    # before anything runs, the Trainer's labels already say where the scores will come from
+    assert trainer.results_model.label == "Validation ROUGE-L (best checkpoint)"
+    assert "Validation ROUGE-L (best checkpoint)" in trainer.results_caption.text()
 
 
 def test_a_bad_test_file_gets_a_dialog_naming_the_split_and_the_project_keeps_none(window, qtbot, dialogs, tmp_path):
@@ -118,4 +122,5 @@ def test_the_open_example_dialog_describes_the_data_and_its_licence(qtbot, qapp)
     assert dialog.list.count() >= 1 and dialog.chosen() == "atomic2020-xintent"
     text = dialog.description.text()
     assert "ATOMIC-2020, relation xIntent" in text and "train: train.tsv" in text and "no test file" in text
-    assert "CC BY 4.0" in text or "Creative Commons Attribution 4.0" in text
+    assert "Creative Commons Attribution 4.0 International licence (CC BY 4.0)" in text
+    assert "**" not in text and "`" not in text

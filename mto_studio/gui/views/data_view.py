@@ -159,14 +159,17 @@ class DataWorkbench(QWidget):
             counts = QLabel("—")
             counts.setObjectName(f"split-{split}-counts")
             counts.setProperty("role", "muted")
-            counts.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            counts.setWordWrap(True)
             choose = QPushButton("Choose…")
             choose.setObjectName(f"split-{split}-choose")
             choose.setToolTip(f"pick the {split} file")
-            grid.addWidget(name, row, 0)
-            grid.addWidget(source, row, 1)
-            grid.addWidget(counts, row, 2)
-            grid.addWidget(choose, row, 3)
+            where = QVBoxLayout()
+            where.setSpacing(0)
+            where.addWidget(source)
+            where.addWidget(counts)
+            grid.addWidget(name, row, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addLayout(where, row, 1)
+            grid.addWidget(choose, row, 2, Qt.AlignmentFlag.AlignTop)
             if split == "train":
                 choose.clicked.connect(self.open_data)
             else:
@@ -176,7 +179,7 @@ class DataWorkbench(QWidget):
                 clear.setToolTip({"validation": "hold validation heads out of the training data instead",
                                   "test": "no test file: scores become validation scores (labelled so)"}[split])
                 clear.clicked.connect(lambda _=False, s=split: self.context.set_split(s, None))
-                grid.addWidget(clear, row, 4)
+                grid.addWidget(clear, row, 3, Qt.AlignmentFlag.AlignTop)
                 self.split_clear[split] = clear
             self.split_labels[split] = source
             self.split_counts[split] = counts
@@ -184,7 +187,7 @@ class DataWorkbench(QWidget):
         self.split_note = QLabel()
         self.split_note.setObjectName("split-note")
         self.split_note.setWordWrap(True)
-        grid.addWidget(self.split_note, 3, 0, 1, 5)
+        grid.addWidget(self.split_note, 3, 0, 1, 4)
         return box
 
     def _refresh_splits(self) -> None:
@@ -195,7 +198,7 @@ class DataWorkbench(QWidget):
         project = self.context.project
         data = self.context.data
         task = data.task if data is not None else None
-        self.split_labels["train"].setText(_esc(data.display_name) if data is not None else "—")
+        self.split_labels["train"].setText(_esc(Path(data.path).name) if data is not None else "—")
         self.split_labels["train"].setToolTip(data.path if data is not None else "")
         held = None
         for split in ("validation", "test"):
@@ -224,14 +227,13 @@ class DataWorkbench(QWidget):
                 label.setToolTip("")
                 continue
             name = describe(ref, split) if info is None or not info.path else Path(info.path).name
-            if info is not None and info.path and ref and ref.startswith("example:"):
-                name = f"{Path(info.path).name} ({ref})"
             label.setText(_esc(name))
             label.setToolTip(info.path if info is not None and info.path else ref)
             counts.setText(f"{info.rows:,} rows · {info.heads:,} heads" if info is not None and info.path
                            else "reading…")
         if task is not None:
-            self.split_counts["train"].setText(f"{len(task.examples):,} rows · {len(task.heads):,} heads")
+            builtin = f" · {project.data}" if project.data.startswith("example:") else ""
+            self.split_counts["train"].setText(f"{len(task.examples):,} rows · {len(task.heads):,} heads{builtin}")
         else:
             self.split_counts["train"].setText("")
         if project.split_ref("test") is None:

@@ -647,6 +647,15 @@ class TrainerWorkbench(QWidget):
                   "<span style='color:#9a5b00'>no test split: scores are <b>validation</b> scores</span>")
         self.source_label.setText(f"Trains <b>{_esc(model)}</b> on <b>{_esc(data_name)}</b>; checkpoint chosen on "
                                   f"{chosen_on}; {scored}")
+        if self.worker is None and not self.runs_model.runs:
+            # nothing shown yet: the labels say where the coming experiment's scores will come from
+            from mto_studio.core.training.results import score_label
+
+            label = score_label("test" if test else "validation")
+            self.results_model.label = label
+            self.runs_model.set_score_header(label)
+            self.runs_table.resizeColumnToContents(ExperimentRunsModel.COLUMNS.index("ROUGE-L"))
+            self._update_results_caption()
         self.source_label.setToolTip(project.model_ref())
 
     def _update_grid_summary(self) -> None:
@@ -815,6 +824,7 @@ class TrainerWorkbench(QWidget):
         self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds),
                                     score_label(split))
         self.runs_model.set_score_header(score_label(split))
+        self.runs_table.resizeColumnToContents(ExperimentRunsModel.COLUMNS.index("ROUGE-L"))
         self._refresh_groups()
         self._refresh_ladder(reset=True)
         table_height = self.results_table.horizontalHeader().height() + 40 * len(self.results_model.rows) + 8
