@@ -41,5 +41,16 @@ def library_with(template_refs: list[str], folder: str | None = None):
     return library, templates
 
 
+def absolute_ref(value: str | None) -> str | None:
+    """A data path as an absolute path (so a run resumes from any folder); built-in references and hub ids stay."""
+    from pathlib import Path
+
+    from mto_studio.core.data.sources import is_builtin
+
+    if not value or is_builtin(value) or not Path(value).expanduser().exists():
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
 def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         if r.template == "mixed":
             for relation, values in r.per_relation.items():
                 name = "unsup-nat" if decided.get(relation) == "filling" else "sup"
-                concrete.append(RunResult(name, r.method, r.shots, r.seed, r.metrics, {relation: values}, r.folder))
+                concrete.append(RunResult(name, r.method, r.shots, r.seed, r.metrics, {relation: values}, r.folder,
+                                            r.split, r.checkpoint))
         else:
             concrete.append(r)
     check = prediction_check(analysis, concrete)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mto_studio.cli.common import split_list
+from mto_studio.cli.common import absolute_ref, split_list
 from mto_studio.cli.train_cmd import add_training_options, overrides_from_args
 
 
@@ -46,9 +46,10 @@ def experiment_from_args(args: argparse.Namespace):
                 raise ConfigError(f"cannot read {path}: {exc}", "give a valid JSON or TOML experiment file") from None
         else:
             data = load_toml(path)
-    for key, value in (("data", args.data), ("name", args.name), ("baseline", args.baseline),
+    for key, value in (("data", absolute_ref(args.data)), ("name", args.name), ("baseline", args.baseline),
                        ("model", args.model if args.model != "mto-tiny" or "model" not in data else None),
-                       ("validation_data", args.validation_data), ("test_data", args.test_data),
+                       ("validation_data", absolute_ref(args.validation_data)),
+                       ("test_data", absolute_ref(args.test_data)),
                        ("columns", args.columns)):
         if value is not None:
             data[key] = value

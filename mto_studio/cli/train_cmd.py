@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from mto_studio.cli.common import split_list
+from mto_studio.cli.common import absolute_ref, split_list
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = None
     else:
         cfg = TrainConfig.from_dict({
-            "data": args.data, "template": args.template, "method": args.method, "shots": parse_shots(args.shots),
-            "seed": args.seed, "model": args.model, "validation_data": args.validation_data,
-            "test_data": args.test_data, "columns": args.columns,
+            "data": absolute_ref(args.data), "template": args.template, "method": args.method, "shots": parse_shots(args.shots),
+            "seed": args.seed, "model": args.model, "validation_data": absolute_ref(args.validation_data),
+            "test_data": absolute_ref(args.test_data), "columns": args.columns,
             "relations": split_list(args.relations) if args.relations else [], **overrides_from_args(args)})
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"

@@ -16,7 +16,7 @@ from mto_studio.core.data import (
     detect_columns,
     load_table,
 )
-from mto_studio.core.data.sources import is_builtin
+from mto_studio.core.data.sources import NO_SPLIT, default_ref, is_builtin
 from mto_studio.core.errors import DataError, ModelError, MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, load_tokenizer
 from mto_studio.core.project import Project
@@ -176,16 +176,22 @@ class StudioContext(QObject):
         return path
 
     # --- data ---------------------------------------------------------------------------------------------
-    def load_data(self, ref: str | None = None, mapping: ColumnMapping | None = None) -> Worker:
+    def load_data(self, ref: str | None = None, mapping: ColumnMapping | None = None) -> Worker | None:
         """Read the project's data (or ``ref``, which becomes the project's data once it loads)."""
         explicit = ref is not None
         ref = ref if explicit else self.project.data
-        if explicit:
-            probe = Project.new(self.project.folder, data=ref)
-            path = probe.data_path()
-        else:
-            path = self.project.data_path()
-            mapping = self.project.columns
+        try:
+            if explicit:
+                probe = Project.new(self.project.folder, data=ref)
+                path = probe.data_path()
+            else:
+                path = self.project.data_path()
+                mapping = self.project.columns
+        except MtoError as exc:  # e.g. an example this installation does not ship
+            self._data_request += 1
+            self.data_loading_path = None
+            self.data_failed.emit(exc, str(ref))
+            return None
         self._data_request += 1
         request = self._data_request
         self.data_loading_path = path
@@ -259,17 +265,26 @@ class StudioContext(QObject):
         if split not in ("validation", "test"):
             raise ValueError(split)
         if ref is None:
-            setattr(self.project, f"{split}_data", None)
+            # "no file": where the data set brings its own split, say so explicitly, else it would come back
+            ref = NO_SPLIT if default_ref(self.project.data, split) else None
+            setattr(self.project, f"{split}_data", ref)
             self.notify_modified()
             self.project_changed.emit()
-            return self._load_split(split, None, commit=False)
+            return self._load_split(split, ref, commit=False)
         return self._load_split(split, ref, commit=True)
+
+    def restore_split(self, split: str) -> Worker | None:
+        """Use the data set's own ``split`` again (the world's test split, an example's validation file)."""
+        setattr(self.project, f"{split}_data", None)
+        self.notify_modified()
+        self.project_changed.emit()
+        return self._load_split(split, None, commit=False)
 
     def _load_split(self, split: str, ref: str | None, *, commit: bool) -> Worker | None:
         request = self._split_requests.get(split, 0) + 1
         self._split_requests[split] = request
-        probe = Project.new(self.project.folder, data=self.project.data, **{f"{split}_data": ref})
         try:
+            probe = Project.new(self.project.folder, data=self.project.data, **{f"{split}_data": ref})
             path = probe.split_path(split)
         except MtoError as exc:
             self.splits[split] = SplitInfo(split, ref, None, error=exc)

@@ -155,11 +155,12 @@ def test_a_project_keeps_three_splits_and_opens_the_example(tmp_path, monkeypatc
 
 
 # --- the command line -----------------------------------------------------------------------------------------------
-def test_cli_unknown_example_is_one_line_listing_the_examples_exit_2():
-    done = run_cli("train", "--data", "example:nope", "--steps", "2")
+def test_cli_unknown_example_is_one_line_listing_the_examples_exit_2(tmp_path):
+    done = run_cli("train", "--data", "example:nope", "--steps", "2", cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no example named 'nope'" in lines[0] and EXAMPLE in lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written for a run that could not start
     listed = run_cli("examples")
     assert listed.returncode == 0 and EXAMPLE in listed.stdout and "510 rows, 200 heads" in listed.stdout
 
@@ -185,3 +186,61 @@ def test_cli_sweep_on_the_example_labels_every_score_as_validation(tmp_path):
     assert "Validation ROUGE-L (best checkpoint)" in (out / "results.md").read_text()
     for table in json.loads((out / "tables.json").read_text()):
         assert table["splits"] == ["validation"]
+
+
+# --- what the review found ----------------------------------------------------------------------------------------
+def test_no_head_serves_two_splits(tmp_path):
+    train_file = split_file(EXAMPLE, "train")
+    with pytest.raises(DataError, match="share 30 of 30 heads"):
+        load_splits(small_run(data=EXAMPLE, test_data=split_file(EXAMPLE, "validation")))
+    with pytest.raises(DataError, match="no training heads are left: all 200"):
+        load_splits(small_run(data=EXAMPLE, validation_data=train_file))
+    header, *lines = open(train_file, encoding="utf-8").read().splitlines()
+    firsts = list(dict.fromkeys(x.split("\t")[1] for x in lines))[:20]
+    (tmp_path / "test.tsv").write_text("\n".join([header, *(x for x in lines if x.split("\t")[1] in firsts)]))
+    splits = load_splits(small_run(data=EXAMPLE, test_data=str(tmp_path / "test.tsv")))
+    assert len(splits.test) == 20 and splits.removed_from_train == 20 and len(splits.pool) == 180
+    assert not {h.id for h in splits.pool} & {h.id for h in splits.test}
+    held = load_splits(small_run(data=train_file, test_data=str(tmp_path / "test.tsv")))  # held-out validation
+    ids = [{h.id for h in part} for part in (held.pool, held.validation, held.test)]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2] and held.removed_from_train == 20
+
+
+def test_none_asks_for_no_file_even_where_the_data_set_has_one():
+    splits = load_splits(small_run(data=EXAMPLE, validation_data="none"))
+    assert splits.validation_source is None and len(splits.validation) == 8 and len(splits.pool) == 192
+    world = load_splits(small_run(data="world", test_data="none"))
+    assert world.test == [] and world.test_source is None
+
+
+def test_the_last_weights_are_labelled_as_such(tmp_path):
+    folder = tmp_path / "run"
+    run_to_end(small_run(data=EXAMPLE, select_best=False, steps=10), folder)
+    result = json.loads((folder / "result.json").read_text())
+    assert result["score_label"] == "Validation ROUGE-L (last checkpoint)"
+    assert result["scored"]["checkpoint"] == "last" and "optimistic" not in result["scored"]["note"]
+    found = RunResult.from_folder(folder)
+    assert (found.split, found.checkpoint) == ("validation", "last")
+    table = build_table([found])
+    assert table.label == "Validation ROUGE-L (last checkpoint)" and "optimistic" not in table.markdown()
+
+
+def test_a_table_without_results_claims_no_split():
+    assert build_table([]).label == "ROUGE-L"
+    assert build_table([], expected_split="validation").label == "Validation ROUGE-L (best checkpoint)"
+    assert build_table([], expected_split="test").label == "Test ROUGE-L"
+
+
+def test_an_experiment_with_the_adaptation_stage_runs_on_the_example(tmp_path):
+    from mto_studio.core.training.experiment import run_experiment
+    from mto_studio.core.training.experiment_config import ExperimentConfig
+
+    cfg = ExperimentConfig(name="adapted", data=EXAMPLE, templates=["sup"], shots=["8"], seeds=[0],
+                           train={"steps": 5, "eval_every": 5, "batch_size": 8, "max_new_tokens": 4,
+                                  "warmup_steps": 1},
+                           adaptation={"enabled": True, "steps": 5, "max_sentences": 40})
+    events = [e.to_dict() for e in run_experiment(cfg, tmp_path / "exp")]
+    assert not [e for e in events if e["event"] == "RunFailed"], events
+    assert events[-1]["event"] == "ExperimentFinished" and events[-1]["failed_runs"] == 0
+    result = json.loads(next((tmp_path / "exp" / "runs").iterdir()).joinpath("result.json").read_text())
+    assert result["split"] == "validation" and result["scored"]["source"].endswith("validation.tsv")

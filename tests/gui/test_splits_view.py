@@ -124,3 +124,32 @@ def test_the_open_example_dialog_describes_the_data_and_its_licence(qtbot, qapp)
     assert "ATOMIC-2020, relation xIntent" in text and "train: train.tsv" in text and "no test file" in text
     assert "Creative Commons Attribution 4.0 International licence (CC BY 4.0)" in text
     assert "**" not in text and "`" not in text
+
+
+def test_clear_on_the_examples_own_validation_file_holds_heads_out_and_restore_brings_it_back(window, qtbot):
+    context, view = open_example(window, qtbot)
+    assert view.split_clear["validation"].text() == "Clear" and view.split_clear["validation"].isEnabled()
+    view.split_clear["validation"].click()
+    qtbot.waitUntil(lambda: view.split_labels["validation"].text().startswith("held out of train"),
+                    timeout=TIMEOUT_MS)
+    assert context.project.validation_data == "none" and context.project.split_ref("validation") is None
+    assert view.split_counts["validation"].text() == "8 heads"
+    assert view.split_clear["validation"].text() == "Restore"
+    assert "heads held out of the training data" in window.workbench("trainer").source_label.text()
+    view.split_clear["validation"].click()
+    qtbot.waitUntil(lambda: view.split_labels["validation"].text() == "validation.tsv", timeout=TIMEOUT_MS)
+    assert context.project.validation_data is None and view.split_clear["validation"].text() == "Clear"
+    assert not view.split_clear["test"].isEnabled()  # no test file to clear
+
+
+def test_a_project_naming_an_example_this_install_lacks_gets_a_dialog_not_a_traceback(window, qtbot, dialogs,
+                                                                                   tmp_path):
+    from mto_studio.core.project import Project
+
+    project = Project.create(tmp_path / "old", "old", data="example:atomic2019-gone")
+    window._open(project)
+    qtbot.waitUntil(lambda: bool(dialogs.shown), timeout=TIMEOUT_MS)
+    assert "no example named 'atomic2019-gone'" in dialogs.shown[-1]["text"]
+    view = window.workbench("data")
+    view._refresh_splits()
+    assert "no example named 'atomic2019-gone'" in view.split_labels["validation"].text()

@@ -23,6 +23,9 @@ from mto_studio.core.resources import resource
 
 WORLD_ALIASES = ("world", "builtin:world", "embedded")
 EXAMPLE_PREFIX = "example:"
+#: A validation or test setting that asks for no file even where the data set brings one: validation heads are then
+#: held out of the training data, and there is no test split.
+NO_SPLIT = "none"
 SPLITS = ("train", "validation", "test")
 #: Suffixes an example's split files may have, tried in this order.
 _EXAMPLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".parquet")
@@ -101,8 +104,8 @@ def is_example(ref: str | None) -> bool:
 
 
 def is_builtin(ref: str | None) -> bool:
-    """World or example: shipped with the app, not a path of the user's (never made absolute or copied)."""
-    return is_world(ref) or is_example(ref)
+    """World, example or ``none``: not a path of the user's (never made absolute or copied)."""
+    return is_world(ref) or is_example(ref) or ref == NO_SPLIT
 
 
 def split_file(ref: str, split: str) -> str:
@@ -110,6 +113,8 @@ def split_file(ref: str, split: str) -> str:
     Raises DataError naming the split when a built-in data set has no such split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
+    if ref == NO_SPLIT:
+        raise DataError(f"'{NO_SPLIT}' names no {split} file", "name a data file")
     if is_world(ref):
         if split == "validation":
             raise DataError("the built-in world has no validation file",
@@ -138,7 +143,10 @@ def default_ref(data: str, split: str) -> str | None:
 
 
 def resolve_split(data: str, explicit: str | None, split: str) -> str | None:
-    """The reference that holds ``split`` of a project or run: the one the user named, else the data set's own."""
+    """The reference that holds ``split`` of a project or run: the one the user named, else the data set's own
+    (``none`` asks for neither)."""
+    if explicit == NO_SPLIT:
+        return None
     return explicit if explicit else default_ref(data, split)
 
 

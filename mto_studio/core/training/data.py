@@ -99,13 +99,16 @@ class RunData:
     truncated: int = 0
     #: the validation file, or None when validation heads were held out of the training data
     validation_source: str | None = None
+    #: training heads left out because validation or test holds them too
+    removed_from_train: int = 0
     eval_sources: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
     eval_tasks: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass
 class Splits:
-    """The three splits of a run before sampling: the training pool, the validation and the test heads."""
+    """The three splits of a run before sampling: the training pool, the validation and the test heads. No head is
+    in two of them: heads of the training file that are also validation or test heads are left out of training."""
 
     data: TaskData
     relations: list[str]
@@ -114,28 +117,44 @@ class Splits:
     test: list[Head]
     validation_source: str | None  # None: held out of the training data
     test_source: str | None  # None: no test split
+    #: training heads left out because the validation or the test data holds them too
+    removed_from_train: int = 0
 
 
 def load_splits(cfg) -> Splits:
-    """Load train, validation and test as ``cfg`` (TrainConfig) names them; errors name the split and its file."""
+    """Load train, validation and test as ``cfg`` (TrainConfig) names them; errors name the split and its file.
+    A head never serves two splits: validation and test files must not share heads (DataError), and training
+    heads that also appear in validation or test are dropped from training (counted in ``removed_from_train``)."""
     data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
     relations = sorted(data.relations)
-    validation_ref = resolve_split(cfg.data, cfg.validation_data, "validation")
-    if validation_ref:
-        # A validation file: every training head may be sampled; checkpoints are selected on the file's heads.
-        pool = data.heads
-        validation = load_for_run(validation_ref, cfg.columns, relations, "validation").heads
-        validation_source = resolve_data_path(validation_ref, "validation")
-    else:
-        pool, validation = hold_out_validation(data.heads, cfg.validation_heads)
-        validation_source = None
     test_ref = resolve_split(cfg.data, cfg.test_data, "test")
     if test_ref:
         test = load_for_run(test_ref, cfg.columns, relations, "test").heads
         test_source = resolve_data_path(test_ref, "test")
     else:
         test, test_source = [], None
-    return Splits(data, relations, pool, validation, test, validation_source, test_source)
+    test_ids = {h.id for h in test}
+    validation_ref = resolve_split(cfg.data, cfg.validation_data, "validation")
+    if validation_ref:
+        validation = load_for_run(validation_ref, cfg.columns, relations, "validation").heads
+        validation_source = resolve_data_path(validation_ref, "validation")
+        shared = sum(h.id in test_ids for h in validation)
+        if shared:
+            raise DataError(f"the validation data ({Path(validation_source).name}) and the test data "
+                            f"({Path(test_source or '').name}) share {shared} of {len(validation)} heads",
+                            "pick validation and test files with different heads: a test score must not come "
+                            "from the heads that chose the checkpoint")
+        held_out = {h.id for h in validation} | test_ids
+        pool = [h for h in data.heads if h.id not in held_out]
+    else:
+        candidates = [h for h in data.heads if h.id not in test_ids]
+        pool, validation = hold_out_validation(candidates, cfg.validation_heads)
+        validation_source = None
+    removed = len(data.heads) - len(pool) - (0 if validation_ref else len(validation))
+    if not pool:
+        raise DataError(f"no training heads are left: all {len(data.heads)} are also validation or test heads",
+                        "the training file must hold heads that the validation and test files do not")
+    return Splits(data, relations, pool, validation, test, validation_source, test_source, removed)
 
 
 def encode(tokenizer, text: str, max_length: int) -> tuple[tuple[int, ...], bool]:
@@ -185,7 +204,7 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     if not encoded:
         raise ConfigError("no training examples after sampling", "check the data, relations and shots")
     run = RunData(encoded, rendered_all, validation, test, sample, relations, data.source, test_source, truncated,
-                  validation_source=validation_source)
+                  validation_source=validation_source, removed_from_train=splits.removed_from_train)
     for split, heads in (("validation", validation), ("test", test)):
         sources, tasks = [], []
         for head in heads:

@@ -111,6 +111,7 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
     """Tables (markdown, CSV, JSON), learning curves and ladder PNGs, and report.md for what has finished."""
     results = _collect(folder, runs)
     relations = _relations_of(folder, runs)
+    expected_split, checkpoint = expected_scoring(cfg)
     tables = []
     sections = [f"Experiment **{cfg.name}**: templates {', '.join(cfg.templates)}; k = {', '.join(cfg.shots)}; "
                 f"seeds {', '.join(map(str, cfg.seeds))}; methods {', '.join(cfg.methods)}; model `{cfg.model}`; "
@@ -120,7 +121,8 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
     for group, members in relation_groups(cfg, relations):
         for metric in ("rougeL", "exact_match"):
             table = build_table(results, metric=metric, baseline=cfg.baseline, relations=members, group=group,
-                                template_order=cfg.templates)
+                                template_order=cfg.templates, expected_split=expected_split,
+                                checkpoint=checkpoint)
             tables.append(table)
             csv_parts.append(table.csv())
         suffix = "" if members is None else "-" + group.split()[0].lower()
@@ -137,6 +139,18 @@ def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], 
     return tables, report
 
 
+def expected_scoring(cfg: ExperimentConfig) -> tuple[str, str]:
+    """Where an experiment's scores come from before any run has finished: ("test" | "validation", "best" |
+    "last")."""
+    from mto_studio.core.data.sources import resolve_split
+
+    try:
+        split = "test" if resolve_split(cfg.data, cfg.test_data, "test") else "validation"
+    except MtoError:
+        split = "validation"
+    return split, "best" if cfg.base_train_config().select_best else "last"
+
+
 def data_section(cfg: ExperimentConfig, results: list[RunResult]) -> str:
     """Where the report's numbers come from: the three splits, and a warning when there is no test split."""
     from mto_studio.core.data.sources import describe, resolve_split
@@ -149,9 +163,12 @@ def data_section(cfg: ExperimentConfig, results: list[RunResult]) -> str:
     lines = ["**Data splits.**", f"- train: `{cfg.data}`", f"- validation (checkpoint selection): {validation}",
              f"- test: {describe(test_ref, 'test') if test_ref else 'none'}"]
     splits = {r.split for r in results}
-    if not test_ref or "validation" in splits:
+    if (not test_ref or "validation" in splits) and base.select_best:
         lines.append("\nThere is no test split, so every score below is a **validation score of the best checkpoint**, "
                      "chosen on those same validation heads: optimistic, not an estimate of quality on new data.")
+    elif not test_ref or "validation" in splits:
+        lines.append("\nThere is no test split, so every score below is a **validation score of the last weights** "
+                     "(no checkpoint was chosen).")
     else:
         lines.append("\nScores below are test scores: the test heads were used neither for training nor for choosing "
                      "the checkpoint.")
@@ -194,7 +211,7 @@ def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experimen
     atomic_write_text(folder / "adapt-mixed.toml",
                       'name = "adapt-mixed"\nobjective = "mixed"\nfilling = "unsup"\nmapping = "sup"\n')
     base = cfg.base_train_config()
-    run_cfg = base.replace(data=str(data_path), test_data=None, columns=None, relations=[],
+    run_cfg = base.replace(data=str(data_path), validation_data=None, test_data=None, columns=None, relations=[],
                            template=str(folder / "adapt-mixed.toml"), method=Method.FINETUNE, shots=None,
                            steps=cfg.adaptation.steps, lr=cfg.adaptation.lr, eval_every=0, validation_heads=2,
                            max_eval_heads=4, select_best=False, save_model=True, objectives=objectives,
@@ -308,8 +325,10 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
             return
         results = _collect(folder, runs)
         relations = _relations_of(folder, runs)
+        expected_split, checkpoint = expected_scoring(cfg)
         tables = [build_table(results, metric="rougeL", baseline=cfg.baseline, relations=members, group=group,
-                              template_order=cfg.templates).to_dict()
+                              template_order=cfg.templates, expected_split=expected_split,
+                              checkpoint=checkpoint).to_dict()
                   for group, members in relation_groups(cfg, relations)]
         yield TableUpdated(experiment_id, tuple(tables), len(results), len(runs))
     yield finish("finished", failed)

@@ -217,7 +217,8 @@ def _write_static_files(run: _Run) -> None:
     atomic_write_text(folder / "template.toml", run.template_text)
     data = run.data
     atomic_write_json(folder / "split.json", {
-        "train_source": data.train_source, "test_source": data.test_source, "relations": data.relations,
+        "train_source": data.train_source, "validation_source": data.validation_source,
+        "test_source": data.test_source, "removed_from_train": data.removed_from_train, "relations": data.relations,
         "sample": data.sample.to_dict(), "validation_head_ids": [h.id for h in data.validation],
         "test_head_ids": [h.id for h in data.test], "train_examples": len(data.train),
         "truncated_examples": data.truncated})
@@ -244,8 +245,8 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         cfg = TrainConfig.from_dict(saved)
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")
+    run = _Run(cfg, run_dir)  # checks the config, the model and the data before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(cfg, run_dir)
     log = RunLog(run_dir / LOG_FILE)
     step = 0
     elapsed_before = 0.0
@@ -407,9 +408,11 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
                        "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
                        "source": run.data.test_source if final_split == "test" else validation_from,
                        "selected_on": validation_from if cfg.select_best else None,
-                       "note": ("test heads were not used for training or checkpoint selection" if final_split == "test"
-                                else "no test split: the same validation heads chose the checkpoint, so the score "
-                                     "is optimistic")},
+                       "note": ("test heads were used neither for training nor for choosing the checkpoint"
+                                if final_split == "test" else
+                                "no test split: the same validation heads chose the checkpoint, so the score is "
+                                "optimistic" if cfg.select_best else
+                                "no test split: a validation score of the last weights (no checkpoint was chosen)")},
             "metrics": metrics,
             "per_relation": final.per_relation if final is not None else {}, "best_step": best_step,
             "best_validation_rougeL": best_metric, "final_loss": last_loss, "wall_time_s": wall,

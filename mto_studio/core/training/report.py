@@ -30,13 +30,16 @@ def validation_curves(results: list[RunResult], metric: str = "rougeL", relation
         path = Path(r.folder) / "metrics.jsonl"
         if not path.exists():
             continue
+        seen: set[int] = set()  # logs written before final evaluations were marked repeat the last step
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if event.get("event") != "EvalDone" or event.get("split") != "validation" or event.get("final"):
+            if event.get("event") != "EvalDone" or event.get("split") != "validation" or event.get("final") \
+                    or event["step"] in seen:
                 continue
+            seen.add(event["step"])
             if relations:
                 parts = [(v[metric], v.get("heads", 1.0)) for rel, v in event["per_relation"].items()
                          if rel in relations and metric in v]

@@ -35,11 +35,12 @@ def score_label(split: str | None, metric: str = "rougeL", *, checkpoint: str = 
     return name
 
 
-def splits_label(splits: set[str], metric: str = "rougeL") -> str:
-    """The label for a table built from runs whose scores come from ``splits``."""
+def splits_label(splits: set[str], metric: str = "rougeL", checkpoint: str = "best") -> str:
+    """The label for a table built from runs whose scores come from ``splits`` (empty: no run finished yet, so no
+    split is claimed)."""
     if len(splits) > 1:
         return score_label("mixed", metric)
-    return score_label(next(iter(splits)) if splits else None, metric)
+    return score_label(next(iter(splits)) if splits else None, metric, checkpoint=checkpoint)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ class RunResult:
     metrics: dict[str, float]
     per_relation: dict[str, dict[str, float]] = field(default_factory=dict)
     folder: str = ""
-    #: where the metrics come from: "test" or "validation" (no test split: the selected checkpoint's score)
-    split: str = "test"
+    #: where the metrics come from: "test" or "validation" (no test split: the kept weights' validation score)
+    split: str = "validation"
+    #: which weights were scored: "best" (chosen on validation) or "last"
+    checkpoint: str = "best"
 
     def score(self, metric: str, relations: list[str] | None = None) -> float | None:
         """The metric overall, or averaged over ``relations`` weighted by their head counts."""
@@ -80,7 +83,8 @@ class RunResult:
         shots = config.get("shots")
         return cls(run["template"], config["method"], "full" if shots is None else str(shots), int(config["seed"]),
                    result.get("metrics", {}), result.get("per_relation", {}), str(folder),
-                   str(result.get("split") or "validation"))
+                   str(result.get("split") or "validation"),
+                   "last" if result.get("scored", {}).get("checkpoint") == "last" else "best")
 
 
 def shots_order(label: str) -> float:
@@ -123,13 +127,16 @@ class ResultTable:
     baseline: str
     cells: list[Cell]
     group: str = "all relations"
-    #: the splits the runs' scores come from ("test"; "validation" when the data has no test split)
-    splits: tuple[str, ...] = ("test",)
+    #: the splits the runs' scores come from ("test"; "validation" when the data has no test split; empty when
+    #: no run has finished)
+    splits: tuple[str, ...] = ()
+    #: which weights were scored: "best" (chosen on validation) or "last"
+    checkpoint: str = "best"
 
     @property
     def label(self) -> str:
         """e.g. "Test ROUGE-L" or "Validation ROUGE-L (best checkpoint)"."""
-        return splits_label(set(self.splits), self.metric)
+        return splits_label(set(self.splits), self.metric, self.checkpoint)
 
     @property
     def shots(self) -> list[str]:
@@ -154,7 +161,9 @@ class ResultTable:
         lines = [f"**{self.label}** on {self.group}; mean ± sd over seeds (relative gain over `{self.baseline}`)"]
         if "validation" in self.splits:
             lines.append("\nNo test split: these are validation scores of the checkpoint that the same validation "
-                         "heads selected, so they are optimistic. Add a test file for an unbiased estimate.")
+                         "heads selected, so they are optimistic. Add a test file for an unbiased estimate."
+                         if self.checkpoint == "best" else
+                         "\nNo test split: these are validation scores of each run's last weights.")
         lines += ["",
                  head, "|" + "---|" * (len(shots) + 2)]
         for method, template in self.rows:
@@ -178,14 +187,16 @@ class ResultTable:
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "baseline": self.baseline, "group": self.group, "splits": list(self.splits),
-                "label": self.label,
+                "label": self.label, "checkpoint": self.checkpoint,
                 "cells": [{"method": c.method, "template": c.template, "shots": c.shots, "values": list(c.values),
                            "mean": c.mean, "sd": c.sd, "gain": c.gain} for c in self.cells]}
 
 
 def build_table(results: list[RunResult], *, metric: str = "rougeL", baseline: str = "sup",
                 relations: list[str] | None = None, group: str = "all relations",
-                template_order: list[str] | None = None) -> ResultTable:
+                template_order: list[str] | None = None, expected_split: str | None = None,
+                checkpoint: str = "best") -> ResultTable:
+    """``expected_split``: where scores will come from, for the label while no run has finished."""
     values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in sorted(results, key=lambda r: r.seed):
         score = r.score(metric, relations)
@@ -202,5 +213,6 @@ def build_table(results: list[RunResult], *, metric: str = "rougeL", baseline: s
             base_mean = statistics.fmean(base)
             gain = (mean - base_mean) / base_mean if base_mean > 0 else None
         cells.append(Cell(method, template, shots, tuple(values[(method, template, shots)]), gain))
-    splits = tuple(sorted({r.split for r in results})) or ("test",)
-    return ResultTable(metric, baseline, cells, group, splits)
+    splits = tuple(sorted({r.split for r in results})) or ((expected_split,) if expected_split else ())
+    checkpoints = {r.checkpoint for r in results} or {checkpoint}
+    return ResultTable(metric, baseline, cells, group, splits, "last" if checkpoints == {"last"} else "best")

@@ -49,6 +49,7 @@ class RunInfo:
     step: int = 0
     rouge: float | None = None  # the final (test, else validation) ROUGE-L once finished; the last validation before
     scored_on: str = ""  # once finished: "test" or "validation" (the kept checkpoint's); "" = latest validation
+    score_label: str = ""  # once finished: e.g. "Validation ROUGE-L (best checkpoint)"
     exact_match: float | None = None
     reason: str = ""
     folder: str = ""
@@ -178,9 +179,7 @@ class ExperimentRunsModel(ColumnTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{run.label}\nfolder: {run.folder or '(not created yet)'}"
             if column == "ROUGE-L" and run.rouge is not None:
-                from mto_studio.core.training.results import score_label
-
-                tip = (score_label(run.scored_on) + " of the finished run" if run.scored_on
+                tip = (f"{run.score_label or run.scored_on} of the finished run" if run.scored_on
                        else "latest validation ROUGE-L (a point of the curve, not the run's result yet)") + "\n" + tip
             return f"{tip}\n\n{run.reason}" if run.reason else tip
         if role == Qt.ItemDataRole.FontRole and column == "ROUGE-L" and run.rouge is not None and not run.scored_on:
@@ -569,9 +568,10 @@ class RunsTreeModel(QAbstractItemModel):
                 run = node.run
                 tip = f"{run.name}\n{run.folder}"
                 if column in ("ROUGE-L", "EM") and run.metrics.get("score_label"):
-                    tip = f"{run.metrics['score_label']}" + (
+                    label = str(run.metrics["score_label"])
+                    tip = (label if column == "ROUGE-L" else label.replace("ROUGE-L", "exact match")) + (
                         " — no test split: the checkpoint was chosen on these same validation heads (optimistic)"
-                        if run.scored_on == "validation" else "") + "\n" + tip
+                        if run.scored_on == "validation" and "best" in label else "") + "\n" + tip
                 if run.reason:
                     tip += f"\n\n{run.reason}"
                 return tip
@@ -625,7 +625,7 @@ class RunsTreeModel(QAbstractItemModel):
             "name": f"#{run.id}", "template": run.template or "", "method": run.method or "",
             "k": shots_text(run.shots or "full") if run.method else "", "seed": "" if run.seed is None else str(run.seed),
             "status": status, "step": f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step),
-            "ROUGE-L": scored_text(run, "rougeL"), "EM": metric_text(run_score(run, "exact_match")),
+            "ROUGE-L": scored_text(run, "rougeL"), "EM": scored_text(run, "exact_match"),
             "reason": run.reason or "",
         }
         return values[column]

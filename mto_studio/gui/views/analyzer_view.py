@@ -855,7 +855,8 @@ class AnalyzerWorkbench(QWidget):
         templates, note = self._experiment_templates(kind)
         try:
             experiment = ExperimentConfig(
-                name=self._experiment_name(), data=project.data, test_data=project.test_data,
+                name=self._experiment_name(), data=project.data, validation_data=project.validation_data,
+                test_data=project.test_data,
                 columns=columns_spec(project), relations=list(self.report.config.relations),
                 model=project.model, templates=templates, baseline="sup", objectives=dict(sorted(decisions.items())))
         except MtoError as exc:

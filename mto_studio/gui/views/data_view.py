@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.data import ColumnMapping, detect_columns
-from mto_studio.core.errors import DataError
+from mto_studio.core.errors import DataError, MtoError
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import choose_data_file
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel
@@ -178,7 +178,7 @@ class DataWorkbench(QWidget):
                 clear.setObjectName(f"split-{split}-clear")
                 clear.setToolTip({"validation": "hold validation heads out of the training data instead",
                                   "test": "no test file: scores become validation scores (labelled so)"}[split])
-                clear.clicked.connect(lambda _=False, s=split: self.context.set_split(s, None))
+                clear.clicked.connect(lambda _=False, s=split: self.clear_split(s))
                 grid.addWidget(clear, row, 3, Qt.AlignmentFlag.AlignTop)
                 self.split_clear[split] = clear
             self.split_labels[split] = source
@@ -190,8 +190,17 @@ class DataWorkbench(QWidget):
         grid.addWidget(self.split_note, 3, 0, 1, 4)
         return box
 
+    def clear_split(self, split: str) -> None:
+        """Clear: no file for ``split``; on a data set's own split that was cleared, Restore brings it back."""
+        from mto_studio.core.data.sources import NO_SPLIT
+
+        if getattr(self.context.project, f"{split}_data") == NO_SPLIT:
+            self.context.restore_split(split)
+        else:
+            self.context.set_split(split, None)
+
     def _refresh_splits(self) -> None:
-        from mto_studio.core.data.sources import describe
+        from mto_studio.core.data.sources import NO_SPLIT, default_ref, describe
         from mto_studio.core.training.config import TrainConfig
         from mto_studio.core.training.data import hold_out_validation
 
@@ -201,11 +210,27 @@ class DataWorkbench(QWidget):
         self.split_labels["train"].setText(_esc(Path(data.path).name) if data is not None else "—")
         self.split_labels["train"].setToolTip(data.path if data is not None else "")
         held = None
+        test_ref: str | None = None
         for split in ("validation", "test"):
             info = self.context.splits.get(split)
-            ref = project.split_ref(split)
             label, counts = self.split_labels[split], self.split_counts[split]
-            self.split_clear[split].setEnabled(bool(getattr(project, f"{split}_data")))
+            try:
+                ref = project.split_ref(split)
+                own = default_ref(project.data, split)
+            except MtoError as exc:
+                label.setText(f"<span style='color:#b42318'>{_esc(exc.one_line())}</span>")
+                counts.setText("")
+                continue
+            if split == "test":
+                test_ref = ref
+            setting = getattr(project, f"{split}_data")
+            clear = self.split_clear[split]
+            restorable = setting == NO_SPLIT and own is not None
+            clear.setText("Restore" if restorable else "Clear")
+            clear.setEnabled(restorable or ref is not None)
+            clear.setToolTip(f"use the data set's own {split} file again" if restorable else
+                             {"validation": "hold validation heads out of the training data instead",
+                              "test": "no test file: scores become validation scores (labelled so)"}[split])
             if info is not None and info.error is not None:
                 label.setText(f"<span style='color:#b42318'>{_esc(info.error.one_line())}</span>")
                 counts.setText("")
@@ -236,7 +261,7 @@ class DataWorkbench(QWidget):
             self.split_counts["train"].setText(f"{len(task.examples):,} rows · {len(task.heads):,} heads{builtin}")
         else:
             self.split_counts["train"].setText("")
-        if project.split_ref("test") is None:
+        if test_ref is None:
             self.split_note.setText(
                 "<span style='color:#9a5b00'><b>No test file.</b> Scores will be validation scores of the "
                 "checkpoint those same heads chose, labelled <i>Validation ROUGE-L (best checkpoint)</i>: "

@@ -407,7 +407,7 @@ class RunsWorkbench(QWidget):
                 label = run.metrics.get("score_label") or "ROUGE-L"
                 parts.append(f"{_esc(str(label))} {metric_text(run_score(run, 'rougeL'))}, exact match "
                              f"{metric_text(run_score(run, 'exact_match'))}")
-                if run.scored_on == "validation":
+                if run.scored_on == "validation" and "best" in str(label):
                     parts.append('<span style="color:#9a5b00">No test split: the checkpoint was chosen on these '
                                  'same validation heads, so the score is optimistic.</span>')
             if run.reason:

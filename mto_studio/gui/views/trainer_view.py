@@ -651,7 +651,11 @@ class TrainerWorkbench(QWidget):
             # nothing shown yet: the labels say where the coming experiment's scores will come from
             from mto_studio.core.training.results import score_label
 
-            label = score_label("test" if test else "validation")
+            try:
+                best = self.current_config().base_train_config().select_best
+            except MtoError:
+                best = True
+            label = score_label("test" if test else "validation", checkpoint="best" if best else "last")
             self.results_model.label = label
             self.runs_model.set_score_header(label)
             self.runs_table.resizeColumnToContents(ExperimentRunsModel.COLUMNS.index("ROUGE-L"))
@@ -814,16 +818,13 @@ class TrainerWorkbench(QWidget):
                 objectives[name] = library.get(name).objective
         self.curves.set_grid(names, objectives, list(cfg.shots), list(cfg.methods))
         baseline = Path(cfg.baseline).stem if cfg.baseline.endswith(".toml") else cfg.baseline
-        from mto_studio.core.data.sources import resolve_split
+        from mto_studio.core.training.experiment import expected_scoring
         from mto_studio.core.training.results import score_label
 
-        try:
-            split = "test" if resolve_split(cfg.data, cfg.test_data, "test") else "validation"
-        except MtoError:
-            split = "validation"
-        self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds),
-                                    score_label(split))
-        self.runs_model.set_score_header(score_label(split))
+        split, checkpoint = expected_scoring(cfg)
+        label = score_label(split, checkpoint=checkpoint)
+        self.results_model.set_grid(list(cfg.methods), names, list(cfg.shots), baseline, len(cfg.seeds), label)
+        self.runs_model.set_score_header(label)
         self.runs_table.resizeColumnToContents(ExperimentRunsModel.COLUMNS.index("ROUGE-L"))
         self._refresh_groups()
         self._refresh_ladder(reset=True)
@@ -879,6 +880,7 @@ class TrainerWorkbench(QWidget):
             run = self.runs_model.update(event.run_id, status="skipped", step=int(result.get("step", 0)),
                                          rouge=metrics.get("rougeL"), exact_match=metrics.get("exact_match"),
                                          scored_on=str(result.get("split") or "validation"),
+                                         score_label=str(result.get("score_label") or ""),
                                          folder=str(run_dir or ""))
             if run is not None and run_dir is not None:
                 self._load_history(run, run_dir, after=None)
@@ -900,7 +902,7 @@ class TrainerWorkbench(QWidget):
             if record.get("event") == "StepLogged":
                 losses.append((step, int(record.get("examples_seen", 0)), float(record["loss"])))
             elif record.get("event") == "EvalDone" and record.get("split") == "validation" and \
-                    not record.get("final"):
+                    not record.get("final") and not (scores and scores[-1][0] == step):
                 scores.append((step, int(record.get("examples_seen", 0)), float(record["metrics"].get("rougeL", 0))))
                 samples = (step, "validation", tuple(record.get("samples", ())))
         if after is not None:
@@ -950,7 +952,7 @@ class TrainerWorkbench(QWidget):
         fields: dict[str, Any] = {"status": event.status, "step": event.step}
         if event.status == "finished":
             fields.update(rouge=event.metrics.get("rougeL"), exact_match=event.metrics.get("exact_match"),
-                          scored_on=event.split or "validation")
+                          scored_on=event.split or "validation", score_label=event.score_label)
         else:
             fields["reason"] = f"stopped at step {event.step}; resumable from its checkpoint"
         self.runs_model.update(event.run_id, **fields)
