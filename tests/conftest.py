@@ -89,14 +89,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_world_tsv(tmp_path_factory) -> Path:
-    """A small slice of the built-in world: 2 relations (one Filling, one Mapping) × 14 heads."""
+    """A small slice of the built-in world: 2 relations (one Filling, one Mapping) × 14 heads. Beside it,
+    ``small-test.tsv`` holds 6 other heads of each relation (no head in both): its test split."""
     from mto_studio.core.world import build_world
 
     world = build_world()
-    lines = ["head\trelation\ttail"]
-    for relation in ("AtLocation", "xIntent"):
-        facts = [f for f in world.facts if f.relation == relation][:14]
-        lines += [f"{f.head}\t{relation}\t{t}" for f in facts for t in f.tails[:1]]
-    path = tmp_path_factory.mktemp("small-world") / "small.tsv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    folder = tmp_path_factory.mktemp("small-world")
+    for name, heads in (("small.tsv", slice(0, 14)), ("small-test.tsv", slice(14, 20))):
+        lines = ["head\trelation\ttail"]
+        for relation in ("AtLocation", "xIntent"):
+            facts = [f for f in world.facts if f.relation == relation][heads]
+            lines += [f"{f.head}\t{relation}\t{t}" for f in facts for t in f.tails[:1]]
+        (folder / name).write_text("\n".join(lines) + "\n")
+    return folder / "small.tsv"
