@@ -38,7 +38,7 @@ def strategies_from(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from mto_studio.core.analysis.analyze import AnalysisConfig, AnalysisDone, analyze, report_from_dict
     from mto_studio.core.fsio import atomic_write_json
-    from mto_studio.core.training.events import Progress
+    from mto_studio.core.jobs.events import Progress
 
     data = {"data": args.data, "model": args.model, "columns": args.columns, "strategies": strategies_from(args.strategy),
             "n": args.n, "seed": args.seed, "threshold": args.threshold, "masked_template": args.masked_template,

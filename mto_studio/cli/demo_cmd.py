@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from mto_studio.core.analysis.analyze import AnalysisConfig, AnalysisDone, analyze, report_from_dict
     from mto_studio.core.analysis.prediction import prediction_check
     from mto_studio.core.fsio import atomic_write_json
+    from mto_studio.core.jobs.events import ExperimentFinished, Progress
     from mto_studio.core.store import RunStore
-    from mto_studio.core.training.events import ExperimentFinished, Progress
     from mto_studio.core.training.experiment import _collect, write_outputs
     from mto_studio.core.training.experiment import run_experiment as experiment
     from mto_studio.core.training.experiment_config import ExperimentConfig

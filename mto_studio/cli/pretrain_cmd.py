@@ -17,8 +17,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mto_studio.cli.progress import EventPrinter, drive
-    from mto_studio.core.models.objective_lab import PretrainConfig, pretrain
-    from mto_studio.core.training.events import RunFailed, RunFinished
+    from mto_studio.core.jobs.events import RunFailed, RunFinished
+    from mto_studio.core.pretraining.objective_lab import PretrainConfig, pretrain
 
     cfg = PretrainConfig.load(args.recipe)
     if args.steps:

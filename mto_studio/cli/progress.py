@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Generator
 
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     ExperimentFinished,

@@ -98,11 +98,10 @@ def _model(tmp: Path) -> str:
 
 @check("train a few steps on the CPU and write a run")
 def _train(tmp: Path) -> str:
-    import json
-
+    from mto_studio.core.jobs.events import RunFinished, StepLogged
     from mto_studio.core.store import RunStore, recorded
+    from mto_studio.core.store.run_folder import RunFolder
     from mto_studio.core.training.config import TrainConfig
-    from mto_studio.core.training.events import RunFinished, StepLogged
     from mto_studio.core.training.loop import train
 
     cfg = TrainConfig(data="world", model="mto-tiny", template="unsup-nat", shots=2, steps=6, batch_size=4,
@@ -113,7 +112,7 @@ def _train(tmp: Path) -> str:
     events = list(recorded(train(cfg, tmp / "run"), store, run_id))
     assert isinstance(events[-1], RunFinished) and events[-1].status == "finished", events[-1]
     losses = store.series(run_id, "loss")
-    result = json.loads((tmp / "run" / "result.json").read_text())
+    result = RunFolder(tmp / "run").result()
     assert losses and result["status"] == "finished" and store.run(run_id).status == "finished"
     store.close()
     steps = [e.step for e in events if isinstance(e, StepLogged)]

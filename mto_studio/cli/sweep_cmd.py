@@ -77,8 +77,8 @@ def experiment_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.core.jobs.events import ExperimentFinished
     from mto_studio.core.store import RunStore
-    from mto_studio.core.training.events import ExperimentFinished
     from mto_studio.core.training.experiment import run_experiment
 
     folder = Path(args.out)

@@ -73,9 +73,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mto_studio.cli.progress import EventPrinter, drive
     from mto_studio.core.data import parse_shots
+    from mto_studio.core.jobs.events import RunFailed, RunFinished
     from mto_studio.core.store import RunStore, recorded
     from mto_studio.core.training.config import TrainConfig
-    from mto_studio.core.training.events import RunFailed, RunFinished
     from mto_studio.core.training.loop import train
 
     if args.resume:

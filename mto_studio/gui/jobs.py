@@ -86,7 +86,7 @@ def experiment_job(cfg, folder: str | Path, store_path: str | Path, *, resume: b
 def pretrain_job(cfg, out_dir: str | Path, *, resume: bool = False):
     """The Objective Lab's pre-training in a worker thread."""
     import_libraries()
-    from mto_studio.core.models.objective_lab import pretrain
+    from mto_studio.core.pretraining.objective_lab import pretrain
 
     with SWITCH_INTERVAL:
         return (yield from pretrain(cfg, out_dir, resume=resume))

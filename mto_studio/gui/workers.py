@@ -1,7 +1,7 @@
 """Background workers: run a core event generator (or a plain function) in a QThread, deliver events by signal.
 
 The core's long work is a generator of typed events that accepts commands between steps
-(``gen.send(Stop())``, ``Pause()``, ``Resume()``; see ``mto_studio.core.training.events``). A :class:`Worker`
+(``gen.send(Stop())``, ``Pause()``, ``Resume()``; see ``mto_studio.core.jobs.events``). A :class:`Worker`
 iterates such a generator in its own thread and re-emits every event on the GUI thread::
 
     worker = Worker(lambda: train(cfg), name="train")
@@ -25,7 +25,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from mto_studio.core.training.events import Command, Pause, Paused, Resume, Stop
+from mto_studio.core.jobs.events import Command, Pause, Paused, Resume, Stop
 
 GeneratorFactory = Callable[[], Iterator[Any]]
 

@@ -86,8 +86,8 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     from PySide6.QtWidgets import QApplication
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(scratch / "settings"))
+    from mto_studio.core.jobs.events import StepLogged
     from mto_studio.core.project import Project
-    from mto_studio.core.training.events import StepLogged
     from mto_studio.core.training.experiment_config import ExperimentConfig
     from mto_studio.gui import jobs
     from mto_studio.gui.context import StudioContext

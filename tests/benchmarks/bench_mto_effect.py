@@ -53,7 +53,7 @@ SETTINGS = {"steps": 300, "batch_size": 16, "lr": 1e-3, "eval_every": 25, "warmu
 
 
 def run(out: Path, shots: list[str], seeds: list[int], steps: int) -> str:
-    from mto_studio.core.training.events import ExperimentFinished, RunFinished
+    from mto_studio.core.jobs.events import ExperimentFinished, RunFinished
     from mto_studio.core.training.experiment import run_experiment, write_outputs
     from mto_studio.core.training.experiment_config import ExperimentConfig
 

@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 def benchmark(n_per_relation: int = 20) -> dict[str, float]:
     import torch
 
-    from mto_studio.core.analysis.scoring import Scorer
     from mto_studio.core.models.loading import load_seq2seq
+    from mto_studio.core.models.scoring import Scorer
     from mto_studio.core.templates import TemplateLibrary
     from mto_studio.core.training.data import load_for_run
 

@@ -24,8 +24,8 @@ def build_model_folder(folder: Path) -> Path:
     """The embedded model's architecture with fresh weights (seed 0), or mto-tiny's tokenizer when shipped."""
     import torch
 
-    from mto_studio.core.models.objective_lab import PretrainConfig, build_model, corpus_texts
     from mto_studio.core.models.tokenizer import train_t5_tokenizer
+    from mto_studio.core.pretraining.objective_lab import PretrainConfig, build_model, corpus_texts
     from mto_studio.core.resources import resource
     from mto_studio.core.world import build_world
 
@@ -45,7 +45,7 @@ def build_model_folder(folder: Path) -> Path:
 
 
 def run_ours(cfg) -> tuple[float, list[float], int]:
-    from mto_studio.core.training.events import RunStarted, StepLogged
+    from mto_studio.core.jobs.events import RunStarted, StepLogged
     from mto_studio.core.training.loop import train
 
     with tempfile.TemporaryDirectory() as folder:

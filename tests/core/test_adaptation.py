@@ -26,7 +26,7 @@ def test_pairs_are_labelled_by_objective_and_cover_the_world_text():
 
 
 def test_experiment_with_adaptation_trains_from_the_adapted_model(tmp_path, tiny_model_dir, small_world_tsv):
-    from mto_studio.core.training.events import ExperimentFinished, RunStarted
+    from mto_studio.core.jobs.events import ExperimentFinished, RunStarted
     from mto_studio.core.training.experiment import run_experiment
     from mto_studio.core.training.experiment_config import ExperimentConfig
 

@@ -12,11 +12,11 @@ from mto_studio.core.analysis.analyze import (
     run_analysis,
 )
 from mto_studio.core.analysis.prediction import prediction_check, spearman
-from mto_studio.core.analysis.scoring import Scorer
 from mto_studio.core.errors import ModelError, TemplateError
+from mto_studio.core.jobs.events import Progress, Stop
+from mto_studio.core.models.scoring import Scorer
 from mto_studio.core.objectives.strategies import RuleStrategy, StrategyContext
 from mto_studio.core.templates import Objective, TemplateLibrary
-from mto_studio.core.training.events import Progress, Stop
 from mto_studio.core.training.results import RunResult
 
 

@@ -10,9 +10,9 @@ from mto_studio.core.analysis.analyze import (
     run_analysis,
 )
 from mto_studio.core.errors import TemplateError
+from mto_studio.core.jobs.events import Progress, Stop
 from mto_studio.core.project import Project
 from mto_studio.core.templates import Phrase, template_from_dict
-from mto_studio.core.training.events import Progress, Stop
 
 
 def test_project_templates_and_phrases_are_analysed(tmp_path, tiny_model_dir, small_world_tsv):

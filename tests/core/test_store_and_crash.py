@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
+from mto_studio.core.jobs.events import EvalDone, RunFailed, RunFinished, RunStarted, StepLogged
 from mto_studio.core.store import RunStore
-from mto_studio.core.training.events import EvalDone, RunFailed, RunFinished, RunStarted, StepLogged
 
 
 def test_store_records_events_and_marks_interrupted_runs(tmp_path):

@@ -1,7 +1,7 @@
 """mark_interrupted leaves alone the runs and experiments a live worker owns."""
 
+from mto_studio.core.jobs.events import RunStarted
 from mto_studio.core.store import RunStore
-from mto_studio.core.training.events import RunStarted
 
 
 def test_mark_interrupted_keeps_the_folders_a_worker_owns(tmp_path):

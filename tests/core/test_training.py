@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from mto_studio.core.errors import ConfigError, ModelError
-from mto_studio.core.training.config import TrainConfig
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     Pause,
@@ -19,6 +18,7 @@ from mto_studio.core.training.events import (
     StepLogged,
     Stop,
 )
+from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.loop import train
 
 

@@ -64,8 +64,8 @@ def test_probes_and_chance():
 
 
 def test_a_short_pretraining_run_lowers_the_loss(tmp_path):
-    from mto_studio.core.models.objective_lab import PretrainConfig, pretrain
-    from mto_studio.core.training.events import EvalDone, RunFinished, StepLogged
+    from mto_studio.core.jobs.events import EvalDone, RunFinished, StepLogged
+    from mto_studio.core.pretraining.objective_lab import PretrainConfig, pretrain
 
     cfg = PretrainConfig.load(resource("recipes", "mto-tiny.toml"))
     cfg.world = WorldConfig(objects=40, events=40)

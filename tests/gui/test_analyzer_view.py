@@ -20,10 +20,10 @@ from mto_studio.core.analysis.analyze import (  # noqa: E402
     TemplateScore,
     report_from_dict,
 )
+from mto_studio.core.jobs.events import Progress  # noqa: E402
 from mto_studio.core.objectives.strategies import Decision  # noqa: E402
 from mto_studio.core.project import Project  # noqa: E402
 from mto_studio.core.templates import Objective  # noqa: E402
-from mto_studio.core.training.events import Progress  # noqa: E402
 
 RUN_TIMEOUT_MS = 120_000
 RELATIONS = ["AtLocation", "xIntent"]

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from mto_studio.core.training.events import Progress  # noqa: E402
+from mto_studio.core.jobs.events import Progress  # noqa: E402
 from mto_studio.gui import jobs  # noqa: E402
 from mto_studio.gui.workers import Worker  # noqa: E402
 

@@ -6,8 +6,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from mto_studio.core.models.objective_lab import PretrainConfig  # noqa: E402
-from mto_studio.core.training.events import RunStarted, StepLogged  # noqa: E402
+from mto_studio.core.jobs.events import RunStarted, StepLogged  # noqa: E402
+from mto_studio.core.pretraining.objective_lab import PretrainConfig  # noqa: E402
 
 RUN_TIMEOUT_MS = 120_000
 TINY_RECIPE = """name = "tiny-lab"

@@ -11,9 +11,9 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
+from mto_studio.core.jobs.events import RunStarted  # noqa: E402
 from mto_studio.core.project import Project  # noqa: E402
 from mto_studio.core.store import RunStore  # noqa: E402
-from mto_studio.core.training.events import RunStarted  # noqa: E402
 from mto_studio.core.training.experiment import run_experiment  # noqa: E402
 from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa: E402
 from mto_studio.gui.jobs import run_owners  # noqa: E402

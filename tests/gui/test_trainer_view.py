@@ -14,9 +14,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from mto_studio.core.project import Project  # noqa: E402
-from mto_studio.core.store import RunStore  # noqa: E402
-from mto_studio.core.training.events import (  # noqa: E402
+from mto_studio.core.jobs.events import (  # noqa: E402
     ExperimentFinished,
     Paused,
     Resumed,
@@ -24,6 +22,8 @@ from mto_studio.core.training.events import (  # noqa: E402
     StepLogged,
     TableUpdated,
 )
+from mto_studio.core.project import Project  # noqa: E402
+from mto_studio.core.store import RunStore  # noqa: E402
 from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa: E402
 from mto_studio.gui.plots.live_curves import CurveKey, aggregate_seeds  # noqa: E402
 

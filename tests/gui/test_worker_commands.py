@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from mto_studio.core.training.events import (  # noqa: E402
+from mto_studio.core.jobs.events import (  # noqa: E402
     Paused,
     Progress,
     Resumed,

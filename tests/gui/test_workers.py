@@ -9,7 +9,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QThread  # noqa: E402
 
-from mto_studio.core.training.events import (  # noqa: E402
+from mto_studio.core.jobs.events import (  # noqa: E402
     Paused,
     Progress,
     Resumed,

@@ -19,9 +19,9 @@ import numpy as np
 
 from mto_studio.core.config import check_bounds, from_dict, option, to_dict
 from mto_studio.core.errors import ConfigError, MtoError
+from mto_studio.core.jobs.events import Event, Progress, Stop
 from mto_studio.core.objectives.strategies import STRATEGIES, Decision, StrategyContext, strategy_names
 from mto_studio.core.templates import Objective, SlotKind, TemplateLibrary
-from mto_studio.core.training.events import Event, Progress, Stop
 
 
 @dataclass
@@ -221,8 +221,8 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
 
     ``library``: where template names are looked up (a project's library, with its own templates and phrase
     overrides); the built-in library when None. It gains the candidates it resolves, so pass one of your own."""
-    from mto_studio.core.analysis.scoring import Scorer
     from mto_studio.core.models.loading import load_seq2seq, pick_device
+    from mto_studio.core.models.scoring import Scorer
     from mto_studio.core.templates import T5_STYLE, require_sentinel_style, sentinel_style_for
     from mto_studio.core.training.data import load_for_run
 

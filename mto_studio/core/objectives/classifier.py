@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 
 from mto_studio.core.errors import MtoError
+from mto_studio.core.objectives.decision import Decision
 from mto_studio.core.templates import Objective
 
 LABELS = {Objective.FILLING: "filling", Objective.MAPPING: "mapping"}
@@ -61,7 +62,7 @@ def _train(pairs: list[tuple[str, str]], steps: int, seed: int):
 
 def _predict(model, tokenizer, texts: list[str]) -> tuple[Objective, float]:
     """Compare the likelihood of the two labels, averaged over the relation's examples."""
-    from mto_studio.core.analysis.scoring import Scorer
+    from mto_studio.core.models.scoring import Scorer
 
     scorer = Scorer(model, tokenizer)
     filling = scorer.score([(t, "filling") for t in texts])
@@ -72,7 +73,6 @@ def _predict(model, tokenizer, texts: list[str]) -> tuple[Objective, float]:
 
 def classify_relations(relations: list[str], ctx, strategy_name: str) -> Iterator:
     from mto_studio.core.models.loading import embedded_model_dir
-    from mto_studio.core.objectives.strategies import Decision
 
     if not (embedded_model_dir() / "config.json").is_file():
         for relation in relations:

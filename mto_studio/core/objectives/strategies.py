@@ -5,27 +5,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mto_studio.core.data import Head
 from mto_studio.core.errors import ModelError, TemplateError
-from mto_studio.core.objectives.rules import RuleTable, builtin_rules
+from mto_studio.core.objectives.decision import Decision
 from mto_studio.core.templates import Objective, SlotKind, Template, TemplateLibrary
+from mto_studio.core.templates.rules import RuleTable, builtin_rules
 
-
-@dataclass(frozen=True)
-class Decision:
-    relation: str
-    strategy: str
-    objective: Objective | None
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"relation": self.relation, "strategy": self.strategy,
-                "objective": self.objective.value if self.objective else None, "reason": self.reason,
-                "evidence": self.evidence}
+__all__ = ["STRATEGIES", "Decision", "Strategy", "StrategyContext", "register", "strategy_names"]
 
 
 @dataclass
@@ -39,7 +28,7 @@ class StrategyContext:
     threshold: float = 0.30
     masked_template: str = "unsup-nat"
     prefix_template: str = "sup"
-    scorer: Any = None  # analysis.scoring.Scorer, for the probe
+    scorer: Any = None  # models.scoring.Scorer, for the probe
     style: Any = None  # templates.SentinelStyle
     rules: RuleTable | None = None
     classifier_steps: int = 150

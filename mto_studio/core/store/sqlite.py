@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mto_studio.core.errors import MtoError
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     Event,

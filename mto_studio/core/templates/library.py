@@ -17,7 +17,7 @@ from mto_studio.core.templates.phrases import PhraseTable, builtin_phrases
 from mto_studio.core.templates.render import T5_STYLE, Rendered, SentinelStyle, render
 
 if TYPE_CHECKING:
-    from mto_studio.core.objectives.rules import RuleTable
+    from mto_studio.core.templates.rules import RuleTable
 
 BUILTIN_NAMES = ("sup", "sup-nat", "unsup", "unsup-nat", "unsupnat", "mixed")
 #: Mixed templates fall back to Mapping for relations no decision covers (the conventional choice).
@@ -43,7 +43,7 @@ class TemplateLibrary:
         for template in templates:
             self.add(template)
         # imported here: the rule table module itself imports the template model (Objective)
-        from mto_studio.core.objectives.rules import builtin_rules
+        from mto_studio.core.templates.rules import builtin_rules
 
         self.phrases = phrases or builtin_phrases()
         self.rules = rules or builtin_rules()

@@ -3,16 +3,11 @@ events, recording every run in the store and rebuilding the result table as runs
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
-from mto_studio.core.store import RunStore, recorded
-from mto_studio.core.templates import Objective, TemplateLibrary
-from mto_studio.core.training.config import Method, TrainConfig
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     ExperimentFinished,
     ExperimentStarted,
     RunFailed,
@@ -21,27 +16,25 @@ from mto_studio.core.training.events import (
     Stop,
     TableUpdated,
 )
+from mto_studio.core.jobs.status import RunStatus
+from mto_studio.core.store import RunStore, recorded
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
+from mto_studio.core.templates import Objective, TemplateLibrary
+from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.core.training.report import plot_curves, plot_ladder, write_report
 from mto_studio.core.training.results import ResultTable, RunResult, build_table
 
-EXPERIMENT_FILE = "experiment.json"
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
-
 
 def run_folder_name(index: int, cfg: TrainConfig) -> str:
-    k = "full" if cfg.shots is None else f"k{cfg.shots}"
-    return f"{index:03d}-{slug(cfg.template)}-{cfg.method.value}-{k}-s{cfg.seed}"
+    return ExperimentFolder.run_name(index, cfg.template, cfg.method.value, cfg.shots, cfg.seed)
 
 
 def relation_kinds(cfg: ExperimentConfig, relations: list[str]) -> dict[str, str]:
     """Filling/Mapping per relation: the experiment's decisions, else the built-in world's construction (for
     world data), else the rule table. Undecided relations are left out."""
     from mto_studio.core.data.sources import WORLD_ALIASES
-    from mto_studio.core.objectives.rules import builtin_rules
+    from mto_studio.core.templates.rules import builtin_rules
 
     kinds: dict[str, str] = {}
     world_kinds = {}
@@ -100,7 +93,7 @@ def preflight(cfg: ExperimentConfig) -> list[TrainConfig]:
 def _collect(folder: Path, runs: list[TrainConfig]) -> list[RunResult]:
     results = []
     for i, run in enumerate(runs):
-        found = RunResult.from_folder(folder / "runs" / run_folder_name(i, run))
+        found = RunResult.from_folder(ExperimentFolder(folder).run(run_folder_name(i, run)).path)
         if found is not None:
             results.append(found)
     return results
@@ -179,9 +172,9 @@ def data_section(cfg: ExperimentConfig, results: list[RunResult]) -> str:
 
 def _relations_of(folder: Path, runs: list[TrainConfig]) -> list[str]:
     for i, run in enumerate(runs):
-        split = folder / "runs" / run_folder_name(i, run) / "split.json"
-        if split.exists():
-            return json.loads(split.read_text())["relations"]
+        relations = ExperimentFolder(folder).run(run_folder_name(i, run)).split().get("relations")
+        if relations:
+            return list(relations)
     return []
 
 
@@ -195,10 +188,9 @@ def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experimen
     )
     from mto_studio.core.training.loop import train
 
-    run_dir = folder / "adaptation"
+    run_dir = ExperimentFolder(folder).adaptation.path
     model_dir = run_dir / "model"
-    result = run_dir / "result.json"
-    if result.exists() and json.loads(result.read_text()).get("status") == "finished" and model_dir.is_dir():
+    if RunFolder(run_dir).status() is RunStatus.FINISHED and model_dir.is_dir():
         return str(model_dir)
     library = TemplateLibrary(objectives={r: Objective(o) for r, o in cfg.objectives.items()})
     pairs = build_pairs(read_sentences(cfg.adaptation.source, cfg.adaptation.max_sentences), library,
@@ -216,7 +208,7 @@ def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experimen
                            steps=cfg.adaptation.steps, lr=cfg.adaptation.lr, eval_every=0, validation_heads=2,
                            max_eval_heads=4, select_best=False, save_model=True, objectives=objectives,
                            name="adaptation stage")
-    resume = (run_dir / "checkpoints").is_dir() and not result.exists()
+    resume = RunFolder(run_dir).is_resumable()
     events = train(None if resume else run_cfg, run_dir, resume=resume, run_id="adaptation")
     if store is not None:
         run_pk = store.upsert_run(run_dir, name="adaptation stage", experiment_id=experiment_id,
@@ -243,10 +235,10 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
     folder = Path(folder)
     saved_id = None
     if resume:
-        try:
-            saved = json.loads((folder / EXPERIMENT_FILE).read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{folder} holds no experiment to resume ({exc})", "pick an experiment folder") from None
+        saved = ExperimentFolder(folder).config()
+        if "config" not in saved:
+            raise ConfigError(f"{folder} holds no experiment to resume (no readable {ExperimentFolder.CONFIG})",
+                              "pick an experiment folder")
         cfg = ExperimentConfig.from_dict(saved["config"])
         saved_id = saved.get("experiment_id")
     if cfg is None:
@@ -258,7 +250,7 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
         known = {e.id for e in store.experiments()}
         experiment_id = saved_id if saved_id in known else store.create_experiment(cfg.name, cfg.to_dict(), folder)
         store.set_experiment_status(experiment_id, "running")
-    atomic_write_json(folder / EXPERIMENT_FILE, {"experiment_id": experiment_id, "config": cfg.to_dict()})
+    ExperimentFolder(folder).write_config({"experiment_id": experiment_id, "config": cfg.to_dict()})
     yield ExperimentStarted(experiment_id, cfg.name, len(runs), str(folder), cfg.to_dict(),
                             tuple(r.label for r in runs))
 
@@ -279,15 +271,15 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
     for index, run_cfg in enumerate(runs):
         if model_override:
             run_cfg = run_cfg.replace(model=model_override)
-        run_dir = folder / "runs" / run_folder_name(index, run_cfg)
-        status = _status_of(run_dir)
+        run_dir = ExperimentFolder(folder).run(run_folder_name(index, run_cfg)).path
+        status = RunFolder(run_dir).status()
         label = dict(experiment_id=experiment_id, index=index, total=len(runs), run_id=run_dir.name,
                      label=run_cfg.label, template=run_cfg.template, method=run_cfg.method.value,
                      shots="full" if run_cfg.shots is None else str(run_cfg.shots), seed=run_cfg.seed)
-        if status == "finished":
+        if status is RunStatus.FINISHED:
             yield RunQueued(**label, skipped=True)
             continue
-        resumable = status in ("stopped", "interrupted") and (run_dir / "checkpoints").is_dir()
+        resumable = RunFolder(run_dir).is_resumable()
         command = yield RunQueued(**label)
         if isinstance(command, Stop):
             yield finish("stopped", failed)
@@ -317,7 +309,7 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
                                           config=run_cfg.to_dict())
                 store.set_run_status(run_pk, "failed", exc.one_line())
             run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(run_dir / "result.json", {"status": "failed", "reason": exc.one_line()})
+            RunFolder(run_dir).write_result(RunStatus.FAILED, reason=exc.one_line())
             yield RunFailed(run_dir.name, exc.one_line(), 0, str(run_dir))
             continue
         if stopped:
@@ -334,13 +326,3 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
     yield finish("finished", failed)
 
 
-def _status_of(run_dir: Path) -> str | None:
-    result = run_dir / "result.json"
-    if result.exists():
-        try:
-            return json.loads(result.read_text()).get("status")
-        except ValueError:
-            return None
-    if (run_dir / "checkpoints").is_dir():
-        return "interrupted"
-    return None

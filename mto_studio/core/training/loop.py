@@ -21,8 +21,7 @@ from typing import Any
 
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
-from mto_studio.core.training.config import Method, TrainConfig
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     RunFailed,
@@ -32,54 +31,11 @@ from mto_studio.core.training.events import (
     Stop,
     pause_point,
 )
+from mto_studio.core.store.run_folder import RunFolder, RunLog
+from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.results import score_label
 
-CONFIG_FILE = "config.json"
-LOG_FILE = "metrics.jsonl"
-RESULT_FILE = "result.json"
 LOG_EVERY = 5
-
-
-class RunLog:
-    """metrics.jsonl: one JSON line per event, flushed at once (a killed process keeps every line: the OS holds
-    it) and fsynced for milestones (evaluations, checkpoints, the end), which must also survive a power cut."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def write(self, event) -> None:
-        import os
-
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            if not isinstance(event, StepLogged):
-                os.fsync(handle.fileno())
-
-    def truncate_after(self, step: int) -> None:
-        """Drop lines logged after ``step`` (work a crash lost and a resume will redo)."""
-        if not self.path.exists():
-            return
-        kept = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by the crash
-            if record.get("step", 0) <= step or record["event"] == "RunStarted":
-                kept.append(line)
-        atomic_write_text(self.path, "\n".join(kept) + ("\n" if kept else ""))
-
-    def events(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
 
 
 def environment_info(device: str, threads: int) -> dict[str, Any]:
@@ -213,32 +169,32 @@ class _Run:
 
 def _write_static_files(run: _Run) -> None:
     cfg, folder = run.cfg, run.dir
-    atomic_write_json(folder / CONFIG_FILE, {**cfg.to_dict(), "resolved_model": run.model_ref})
-    atomic_write_text(folder / "template.toml", run.template_text)
+    atomic_write_json(folder / RunFolder.CONFIG, {**cfg.to_dict(), "resolved_model": run.model_ref})
+    atomic_write_text(folder / RunFolder.TEMPLATE, run.template_text)
     data = run.data
-    atomic_write_json(folder / "split.json", {
+    atomic_write_json(folder / RunFolder.SPLIT, {
         "train_source": data.train_source, "validation_source": data.validation_source,
         "test_source": data.test_source, "removed_from_train": data.removed_from_train, "relations": data.relations,
         "sample": data.sample.to_dict(), "validation_head_ids": [h.id for h in data.validation],
         "test_head_ids": [h.id for h in data.test], "train_examples": len(data.train),
         "truncated_examples": data.truncated})
-    atomic_write_json(folder / "run.json", {
+    atomic_write_json(folder / RunFolder.RUN, {
         "template": run.template.name, "template_sha256": template_hash(run.template_text), "seed": cfg.seed,
         "method": cfg.method.value, "shots": cfg.shots, "created": time.time()})
-    atomic_write_json(folder / "environment.json", environment_info(run.device, cfg.threads))
+    atomic_write_json(folder / RunFolder.ENVIRONMENT, environment_info(run.device, cfg.threads))
 
 
 def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False, run_id: str | None = None):
     """Train one run into ``run_dir``. See the module docstring for the protocol."""
     import torch
 
-    from mto_studio.core.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
     run_dir = Path(run_dir)
     run_id = run_id or run_dir.name
     if resume:
         try:
-            saved = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+            saved = json.loads((run_dir / RunFolder.CONFIG).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{run_dir} is not a resumable run folder ({exc})", "pick a run folder") from None
         saved.pop("resolved_model", None)
@@ -247,14 +203,14 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         raise ConfigError("no training configuration given", "pass a TrainConfig")
     run = _Run(cfg, run_dir)  # checks the config, the model and the data before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = RunLog(run_dir / LOG_FILE)
+    log = RunLog(run_dir / RunFolder.LOG)
     step = 0
     elapsed_before = 0.0
     best_metric = -math.inf
     best_state: dict[str, torch.Tensor] | None = None
     best_step = 0
     if resume:
-        found = latest_checkpoint(run_dir / "checkpoints")
+        found = latest_checkpoint(run_dir / RunFolder.CHECKPOINTS)
         if found is not None:
             state = load_checkpoint(found, model=run.method.module, optimizer=run.optimizer, scheduler=run.scheduler)
             step = int(state["step"])
@@ -278,7 +234,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
     def checkpoint(reason: str):
         extra = {"elapsed_s": elapsed_before + time.perf_counter() - start, "best_metric": best_metric,
                  "best_step": best_step}
-        path = save_checkpoint(run_dir / "checkpoints", step=step, model=run.method.module,
+        path = save_checkpoint(run_dir / RunFolder.CHECKPOINTS, step=step, model=run.method.module,
                                optimizer=run.optimizer, scheduler=run.scheduler, extra=extra,
                                extra_tensors={"best": best_state} if best_state is not None else None)
         event = CheckpointSaved(run_id, step, str(path), reason)
@@ -286,7 +242,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         return event
 
     def fail(reason: str):
-        atomic_write_json(run_dir / RESULT_FILE, {"status": "failed", "reason": reason, "step": step})
+        atomic_write_json(run_dir / RunFolder.RESULT, {"status": "failed", "reason": reason, "step": step})
         event = RunFailed(run_id, reason, step, str(run_dir))
         log.write(event)
         return event
@@ -351,7 +307,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             if isinstance(command, Stop):
                 event = RunFinished(run_id, "stopped", step, {"loss": last_loss}, str(run_dir),
                                     elapsed_before + time.perf_counter() - start)
-                atomic_write_json(run_dir / RESULT_FILE, {"status": "stopped", "step": step})
+                atomic_write_json(run_dir / RunFolder.RESULT, {"status": "stopped", "step": step})
                 log.write(event)
                 yield event
                 return
@@ -395,13 +351,13 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             lines = [json.dumps({"relation": s.relation, "input": s.input, "prediction": s.prediction,
                                  "references": list(s.references), **s.scores}, ensure_ascii=False)
                      for s in final.items]
-            atomic_write_text(run_dir / "predictions.jsonl", "\n".join(lines) + "\n")
+            atomic_write_text(run_dir / RunFolder.PREDICTIONS, "\n".join(lines) + "\n")
         artifact = None
         if cfg.save_model:
             artifact = run.method.save(run_dir, run.model_ref, run.tokenizer)
         wall = elapsed_before + time.perf_counter() - start
         validation_from = run.data.validation_source or f"{len(run.data.validation)} heads held out of the training data"
-        atomic_write_json(run_dir / RESULT_FILE, {
+        atomic_write_json(run_dir / RunFolder.RESULT, {
             "status": "finished", "step": step, "split": final_split, "score_label": label,
             "scored": {"split": final_split, "heads": heads, "checkpoint_step": scored_step,
                        "checkpoint": "best validation" if cfg.select_best else "last",
@@ -431,11 +387,11 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             yield fail(f"out of memory at step {step + 1} with batch size {cfg.batch_size}: lower batch_size "
                        f"(or raise grad_accum) or max_source_length")
         else:
-            (run_dir / "error.txt").write_text(traceback.format_exc())
+            (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
             yield fail(f"training stopped by an error at step {step + 1}: {exc} (details in error.txt)")
     except MtoError as exc:
         yield fail(exc.one_line())
     except Exception as exc:  # anything else still ends the run cleanly, with the reason on record
-        (run_dir / "error.txt").write_text(traceback.format_exc())
+        (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
         yield fail(f"training stopped by an error at step {step + 1}: {type(exc).__name__}: {exc} "
                    f"(details in error.txt)")

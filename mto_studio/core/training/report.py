@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
 from mto_studio.core.fsio import atomic_write_text
+from mto_studio.core.store.run_folder import RunFolder
 from mto_studio.core.training.results import ResultTable, RunResult, shots_order
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -27,15 +27,8 @@ def validation_curves(results: list[RunResult], metric: str = "rougeL", relation
     """(method, template, k) → step → [value per seed] of the validation metric, read from metrics.jsonl."""
     curves: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        path = Path(r.folder) / "metrics.jsonl"
-        if not path.exists():
-            continue
         seen: set[int] = set()  # logs written before final evaluations were marked repeat the last step
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
+        for event in RunFolder(r.folder).events():
             if event.get("event") != "EvalDone" or event.get("split") != "validation" or event.get("final") \
                     or event["step"] in seen:
                 continue

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mto_studio.core.data.sampling import parse_shots
+from mto_studio.core.jobs.status import RunStatus
+from mto_studio.core.store.run_folder import RunFolder
 
 METRIC_NAMES = {"rougeL": "ROUGE-L", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "exact_match": "exact match",
                 "bleu": "BLEU"}
@@ -71,14 +72,9 @@ class RunResult:
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> RunResult | None:
-        folder = Path(folder)
-        try:
-            result = json.loads((folder / "result.json").read_text())
-            config = json.loads((folder / "config.json").read_text())
-            run = json.loads((folder / "run.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if result.get("status") != "finished":
+        run_folder = RunFolder(folder)
+        result, config, run = run_folder.result(), run_folder.config(), run_folder.run_info()
+        if result.get("status") != RunStatus.FINISHED or not config or "template" not in run:
             return None
         shots = config.get("shots")
         return cls(run["template"], config["method"], "full" if shots is None else str(shots), int(config["seed"]),

@@ -46,10 +46,10 @@ from mto_studio.core.analysis.analyze import (
 )
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json
+from mto_studio.core.jobs.events import Progress
 from mto_studio.core.objectives.strategies import check_probe_templates, strategy_names
 from mto_studio.core.project import Project
 from mto_studio.core.templates import Objective, Template
-from mto_studio.core.training.events import Progress
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error

@@ -30,9 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.errors import MtoError
-from mto_studio.core.models.objective_lab import STREAMS, PretrainConfig
-from mto_studio.core.resources import resource
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     Paused,
@@ -42,6 +40,9 @@ from mto_studio.core.training.events import (
     RunStarted,
     StepLogged,
 )
+from mto_studio.core.pretraining.objective_lab import PRETRAIN_LOG, STREAMS, PretrainConfig
+from mto_studio.core.resources import resource
+from mto_studio.core.store.run_folder import RunLog
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.jobs import pretrain_job, run_owners, stop_and_wait
@@ -519,14 +520,9 @@ class ObjectiveLabWorkbench(QWidget):
         """Draw what the stopped session logged (pretrain_log.jsonl) before continuing after it."""
         self.chart.reset()
         self._lines()
-        path = self.out_dir / "pretrain_log.jsonl" if self.out_dir else None
-        if path is None or not path.is_file():
+        if self.out_dir is None:
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
+        for record in RunLog(self.out_dir / PRETRAIN_LOG).events():
             step = int(record.get("step", 0))
             if step > up_to:
                 continue

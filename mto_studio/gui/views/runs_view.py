@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from mto_studio.core.errors import MtoError
 from mto_studio.core.fsio import atomic_write_json
 from mto_studio.core.store import RunStore
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
 from mto_studio.core.templates import TemplateLibrary
 from mto_studio.core.training.experiment_config import ExperimentConfig
@@ -54,7 +55,7 @@ REFRESH_MS = 2000  # while this app trains, the tree refreshes from the store th
 ARTIFACTS = {"model": ("model", "the trained model (Hugging Face folder)"),
              "prompt": ("prompt", "the soft prompts (SoftPromptModel.load)"),
              "lora": ("lora", "the LoRA weights (PEFT adapter)"),
-             "template": ("template.toml", "the template (.toml)")}
+             "template": (RunFolder.TEMPLATE, "the template (.toml)")}
 SWEEP_CONFIG = "sweep-config.json"
 
 
@@ -433,9 +434,8 @@ class RunsWorkbench(QWidget):
         self.resume_button.setEnabled(self._resumable(experiment))
 
     def _resumable(self, experiment: ExperimentRow | None) -> bool:
-        return (experiment is not None and experiment.status in ("stopped", "interrupted") and bool(experiment.folder)
-                and str(experiment.folder) not in self.owners.folders
-                and (Path(experiment.folder) / "experiment.json").is_file())
+        return (experiment is not None and bool(experiment.folder) and str(experiment.folder) not in self.owners.folders
+                and ExperimentFolder(experiment.folder).is_resumable(experiment.status))
 
     def resume_selected(self):
         """Hand the selected experiment to the Trainer, which continues it from its folder."""
@@ -489,7 +489,7 @@ class RunsWorkbench(QWidget):
         names: list[str] = []
         texts: dict[str, str] = {}
         for run in runs:
-            path = Path(run.folder) / "template.toml"
+            path = RunFolder(run.folder).file(RunFolder.TEMPLATE)
             try:
                 text = path.read_text(encoding="utf-8")
                 template = TemplateLibrary().get(str(path))

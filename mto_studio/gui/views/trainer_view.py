@@ -7,7 +7,6 @@ experiment from its folder."""
 from __future__ import annotations
 
 import html
-import json
 import os
 import time
 from pathlib import Path
@@ -40,10 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.errors import ConfigError, MtoError
-from mto_studio.core.store import RunStore
-from mto_studio.core.templates import Objective, Template
-from mto_studio.core.training.config import TrainConfig
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     ExperimentFinished,
@@ -57,7 +53,11 @@ from mto_studio.core.training.events import (
     StepLogged,
     TableUpdated,
 )
-from mto_studio.core.training.experiment import EXPERIMENT_FILE, run_folder_name, slug
+from mto_studio.core.store import RunStore
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder, slug
+from mto_studio.core.templates import Objective, Template
+from mto_studio.core.training.config import TrainConfig
+from mto_studio.core.training.experiment import run_folder_name
 from mto_studio.core.training.experiment_config import AdaptationSettings, ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
@@ -111,29 +111,6 @@ def new_experiment_folder(project, name: str) -> Path:
         folder = base.with_name(f"{base.name}-{n}")
         n += 1
     return folder
-
-
-def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
-    """A run folder's metrics.jsonl (what was logged before this session: finished or resumed runs)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    events = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events
-
-
-def read_result(run_dir: str | Path) -> dict[str, Any]:
-    try:
-        return json.loads((Path(run_dir) / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 class TrainerWorkbench(QWidget):
@@ -748,7 +725,7 @@ class TrainerWorkbench(QWidget):
                 self._set_state("running")
             return None
         target = Path(folder) if folder is not None else self.resumable
-        if target is None or not (target / EXPERIMENT_FILE).is_file():
+        if target is None or not ExperimentFolder(target).config_file.is_file():
             show_error(self, "Nothing to resume", MtoError("no stopped or interrupted experiment was found",
                                                            "start a new experiment"))
             return None
@@ -875,7 +852,7 @@ class TrainerWorkbench(QWidget):
     def _on_run_queued(self, event: RunQueued) -> None:
         run_dir = self.folder / "runs" / event.run_id if self.folder else None
         if event.skipped:
-            result = read_result(run_dir) if run_dir else {}
+            result = RunFolder(run_dir).result() if run_dir else {}
             metrics = result.get("metrics", {})
             run = self.runs_model.update(event.run_id, status="skipped", step=int(result.get("step", 0)),
                                          rouge=metrics.get("rougeL"), exact_match=metrics.get("exact_match"),
@@ -895,7 +872,7 @@ class TrainerWorkbench(QWidget):
         key = self._run_key(run)
         losses, scores = [], []
         samples = None
-        for record in read_events(run_dir):
+        for record in RunFolder(run_dir).events():
             step = int(record.get("step", 0) or 0)
             if after is not None and step > after:
                 continue
@@ -1197,8 +1174,7 @@ class TrainerWorkbench(QWidget):
                 experiments = []
             for experiment in reversed(experiments):
                 if experiment.folder and str(experiment.folder) not in self.owners.folders \
-                        and experiment.status in ("stopped", "interrupted", "running") \
-                        and (Path(experiment.folder) / EXPERIMENT_FILE).is_file():
+                        and ExperimentFolder(experiment.folder).is_resumable(experiment.status):
                     self.resumable = Path(experiment.folder)
                     break
         if self.state == "idle":

@@ -22,8 +22,7 @@ from typing import Any
 from mto_studio.core.config import check_bounds, from_dict, load_toml, option, to_dict
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
-from mto_studio.core.models.loading import pick_device
-from mto_studio.core.training.events import (
+from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     RunFailed,
@@ -33,9 +32,13 @@ from mto_studio.core.training.events import (
     Stop,
     pause_point,
 )
+from mto_studio.core.models.loading import pick_device
+from mto_studio.core.store.run_folder import RunLog
 from mto_studio.core.world import World, WorldConfig, build_world
 
 STREAMS = ("span", "salient", "supervised")
+#: the Objective Lab's event log in its output folder (the same format as a run's metrics.jsonl)
+PRETRAIN_LOG = "pretrain_log.jsonl"
 
 
 @dataclass
@@ -288,7 +291,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
     from transformers import get_scheduler
 
     from mto_studio.core.models.tokenizer import train_t5_tokenizer
-    from mto_studio.core.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
     out = Path(out_dir)
     run_id = run_id or f"pretrain-{cfg.name}"
@@ -314,7 +317,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
             {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[cfg.training.schedule],
             optimizer, num_warmup_steps=cfg.training.warmup_steps, num_training_steps=cfg.training.steps)
         ckpt_dir = out / "checkpoints"
-        log_path = out / "pretrain_log.jsonl"
+        log = RunLog(out / PRETRAIN_LOG)
         elapsed_before = 0.0
         if resume:
             found = latest_checkpoint(ckpt_dir)
@@ -323,8 +326,9 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
             state = load_checkpoint(found, model=model, optimizer=optimizer, scheduler=scheduler)
             step = int(state["step"])
             elapsed_before = float(state.get("elapsed_s", 0.0))
-        elif log_path.exists():
-            log_path.unlink()
+            log.truncate_after(step)  # lines a crash logged after the checkpoint are redone
+        elif log.path.exists():
+            log.path.unlink()
         n_params = sum(p.numel() for p in model.parameters())
         atomic_write_text(out / "recipe.toml", recipe_to_toml(cfg))
         yield RunStarted(run_id, cfg.name, cfg.training.steps,
@@ -379,7 +383,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
                 elapsed_before + now - start,
                 losses={k: sum(v) / len(v) for k, v in stream_loss.items() if v},
             )
-            atomic_append_jsonl(log_path, event.to_dict())
+            log.write(event)
             last = {"loss": event.loss, **{f"loss_{k}": v for k, v in event.losses.items()}}
             recent.clear()
             stream_loss = {name: [] for name in STREAMS}
@@ -389,7 +393,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
             check = knowledge_check(model, tokenizer, world, cfg.training.eval_size, device)
             event = EvalDone(run_id, step, step * cfg.training.batch_size, check["metrics"], "zero-shot",
                              check["per_relation"], tuple(check["samples"]))
-            atomic_append_jsonl(log_path, event.to_dict())
+            log.write(event)
             command = (yield event) or command
         command = yield from pause_point(run_id, step, command)
         periodic = cfg.training.checkpoint_every and step % cfg.training.checkpoint_every == 0
@@ -421,17 +425,6 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     yield CheckpointSaved(run_id, step, str(out), "final")
     yield RunFinished(run_id, "finished", step, {**last, **check["metrics"]}, str(out), wall)
-
-
-def atomic_append_jsonl(path: Path, record: dict) -> None:
-    """Append one JSON line and flush it to disk (a killed run keeps every line written before)."""
-    import json
-    import os
-
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def recipe_to_toml(cfg: PretrainConfig) -> str:
