@@ -94,8 +94,9 @@ def test_an_experiment_on_the_example_labels_every_score_as_validation(window, q
     assert worker is not None
     qtbot.waitUntil(lambda: view.worker is None, timeout=180_000)
     label = "Validation ROUGE-L (best checkpoint)"
-    assert view.runs_model.headerData(view.runs_model.COLUMNS.index("ROUGE-L"),
-                                      Qt.Orientation.Horizontal) == label
+    column = view.runs_model.COLUMNS.index("ROUGE-L")
+    assert view.runs_model.headerData(column, Qt.Orientation.Horizontal) == "val ROUGE-L (best)"
+    assert view.runs_model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) == label
     assert [r.scored_on for r in view.runs_model.runs] == ["validation", "validation"]
     assert view.results_model.label == label
     assert label in view.results_caption.text() and "No test split" in view.results_caption.text()

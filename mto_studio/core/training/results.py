@@ -36,6 +36,11 @@ def score_label(split: str | None, metric: str = "rougeL", *, checkpoint: str = 
     return name
 
 
+def short_score_label(label: str) -> str:
+    """A score label for a narrow column: "Validation ROUGE-L (best checkpoint)" → "val ROUGE-L (best)"."""
+    return (label.replace("Validation ", "val ").replace("Test ", "test ").replace(" checkpoint)", ")"))
+
+
 def splits_label(splits: set[str], metric: str = "rougeL", checkpoint: str = "best") -> str:
     """The label for a table built from runs whose scores come from ``splits`` (empty: no run finished yet, so no
     split is claimed)."""

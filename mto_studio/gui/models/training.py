@@ -112,9 +112,14 @@ class ExperimentRunsModel(ColumnTableModel):
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, column, column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and \
-                0 <= section < len(self.COLUMNS) and self.COLUMNS[section] == "ROUGE-L":
-            return self.score_header
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS) and \
+                self.COLUMNS[section] == "ROUGE-L":
+            from mto_studio.core.training.results import short_score_label
+
+            if role == Qt.ItemDataRole.DisplayRole:
+                return short_score_label(self.score_header)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return self.score_header
         return super().headerData(section, orientation, role)
 
     def set_runs(self, runs: list[RunInfo]) -> None:
