@@ -45,8 +45,9 @@ def main(argv: list[str]) -> int:
     try:
         from PIL import Image
 
-        Image.open(out / "mto-studio.png").save(out / "mto-studio.ico",
-                                                  sizes=[(n, n) for n in (16, 24, 32, 48, 64, 128, 256)])
+        Image.open(out / "mto-studio.png").save(
+            out / "mto-studio.ico", sizes=[(n, n) for n in (16, 24, 32, 48, 64, 128, 256)]
+        )
     except ImportError:
         pass
     print(f"render_icon: {', '.join(str(s) for s in sizes)} px in {out}")

@@ -88,8 +88,14 @@ def main() -> int:
     window.resize(WIDTH, HEIGHT)
     window.show()
     window.move(0, 0)
-    wait_until(app, lambda: context.data is not None and context.data.task is not None
-               and (context.tokenizer is not None or context.tokenizer_error is not None))
+    wait_until(
+        app,
+        lambda: (
+            context.data is not None
+            and context.data.task is not None
+            and (context.tokenizer is not None or context.tokenizer_error is not None)
+        ),
+    )
     settle(app)
 
     shots = []
@@ -197,9 +203,15 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
     window.show_workbench("trainer")
     trainer = window.workbench("trainer")
     trainer._refresh_source_label()
-    trainer.apply_config(ExperimentConfig(name="unsup-nat-vs-sup", templates=["unsup-nat", "sup"],
-                                          shots=["8", "32", "full"], seeds=[0, 1, 2],
-                                          train={"steps": 100, "eval_every": 20, "batch_size": 16}))
+    trainer.apply_config(
+        ExperimentConfig(
+            name="unsup-nat-vs-sup",
+            templates=["unsup-nat", "sup"],
+            shots=["8", "32", "full"],
+            seeds=[0, 1, 2],
+            train={"steps": 100, "eval_every": 20, "batch_size": 16},
+        )
+    )
     if trainer.start() is None:
         raise RuntimeError("the experiment could not start")
 
@@ -207,8 +219,11 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
         return sum(r.status == "finished" for r in trainer.runs_model.runs)
 
     # Mid-experiment: the k = 8 and k = 32 cells done (bands drawn), a full-data run training.
-    wait_until(app, lambda: finished() >= 13 and any(r.status == "running" and r.step >= 40
-                                                      for r in trainer.runs_model.runs), timeout_s=1800)
+    wait_until(
+        app,
+        lambda: finished() >= 13 and any(r.status == "running" and r.step >= 40 for r in trainer.runs_model.runs),
+        timeout_s=1800,
+    )
     trainer.runs_table.selectRow(next(i for i, r in enumerate(trainer.runs_model.runs) if r.status == "running"))
     trainer.tabs.setCurrentIndex(0)
     settle(app, 0.6)
@@ -228,8 +243,14 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
         runs_view = window.workbench("runs")
         runs_view.refresh()
         rows = {(r.template, r.shots, r.seed): r.id for r in runs_view.tree_model.runs()}
-        runs_view.select_runs([rows[("unsup-nat", "8", 0)], rows[("sup", "8", 0)], rows[("unsup-nat", "full", 0)],
-                               rows[("sup", "full", 0)]])
+        runs_view.select_runs(
+            [
+                rows[("unsup-nat", "8", 0)],
+                rows[("sup", "8", 0)],
+                rows[("unsup-nat", "full", 0)],
+                rows[("sup", "full", 0)],
+            ]
+        )
         runs_view.tabs.setCurrentIndex(1)
         settle(app, 0.6)
         shots.append(("runs-compare.png", window.grab()))
@@ -245,8 +266,14 @@ def take_lab(app, window, shots, scratch: Path) -> None:
     lab.eval_spin.setValue(100)
     if lab.start() is None:
         raise RuntimeError("pre-training could not start")
-    wait_until(app, lambda: lab.worker is None or (lab._step >= 260 and len(
-        lab.chart.points("knowledge", "fill, held-out wording")) >= 2), timeout_s=1800)
+    wait_until(
+        app,
+        lambda: (
+            lab.worker is None
+            or (lab._step >= 260 and len(lab.chart.points("knowledge", "fill, held-out wording")) >= 2)
+        ),
+        timeout_s=1800,
+    )
     settle(app, 0.6)
     shots.append(("lab.png", window.grab()))
     if lab.worker is not None:

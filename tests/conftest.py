@@ -55,8 +55,10 @@ OUTSIDE_READS = _outside_reads_guard()
 def pytest_sessionfinish(session, exitstatus):
     if OUTSIDE_READS:
         session.exitstatus = 1
-        print(f"\nFAILED: the test session read {len(OUTSIDE_READS)} file(s) outside the repository, e.g. "
-              f"{OUTSIDE_READS[0]}; ship what tests need inside the repository")
+        print(
+            f"\nFAILED: the test session read {len(OUTSIDE_READS)} file(s) outside the repository, e.g. "
+            f"{OUTSIDE_READS[0]}; ship what tests need inside the repository"
+        )
 
 
 @pytest.fixture(scope="session")

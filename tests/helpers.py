@@ -22,8 +22,9 @@ def build_tiny_tokenizer(folder: Path, vocab_size: int = 300, extra_texts: list[
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
-                                      unk_token="<unk>")
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>"
+    )
     tok.train_from_iterator(CORPUS + list(extra_texts or []), trainer)
     import json
 
@@ -34,12 +35,20 @@ def build_tiny_tokenizer(folder: Path, vocab_size: int = 300, extra_texts: list[
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     """Run `python -m mto_studio ARGS` in a subprocess, as a user would."""
-    return subprocess.run([sys.executable, "-m", "mto_studio", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mto_studio", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
-def build_tiny_model(folder: Path, *, d_model: int = 32, layers: int = 1, seed: int = 0,
-                     vocab_size: int = 300, extra_texts: list[str] | None = None) -> Path:
+def build_tiny_model(
+    folder: Path,
+    *,
+    d_model: int = 32,
+    layers: int = 1,
+    seed: int = 0,
+    vocab_size: int = 300,
+    extra_texts: list[str] | None = None,
+) -> Path:
     """A randomly initialised T5 of ~100k parameters with the tiny tokenizer, saved as a model folder.
     ``extra_texts`` join the tokenizer's corpus (so a test's data is not spelt out letter by letter)."""
     import torch
@@ -47,8 +56,20 @@ def build_tiny_model(folder: Path, *, d_model: int = 32, layers: int = 1, seed: 
 
     tokenizer = build_tiny_tokenizer(folder, vocab_size, extra_texts)
     torch.manual_seed(seed)
-    config = T5Config(vocab_size=len(tokenizer), d_model=d_model, d_ff=d_model * 2, d_kv=8, num_layers=layers,
-                      num_decoder_layers=layers, num_heads=4, dropout_rate=0.0, feed_forward_proj="gated-gelu",
-                      tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=d_model,
+        d_ff=d_model * 2,
+        d_kv=8,
+        num_layers=layers,
+        num_decoder_layers=layers,
+        num_heads=4,
+        dropout_rate=0.0,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
     T5ForConditionalGeneration(config).save_pretrained(folder)
     return folder

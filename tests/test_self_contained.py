@@ -8,7 +8,9 @@ from pathlib import Path
 from tests.conftest import ATOMIC, OUTSIDE_READS, REPO
 
 #: Ways code has reached outside the repository: the team's ../shared folder, or the repository's parent.
-ESCAPES = re.compile(r"""\.\./shared|["']shared["']\s*/|/\s*["']shared["']|REPO\.parent\b|parents\[\d+\]\s*/\s*["']\.\.""")
+ESCAPES = re.compile(
+    r"""\.\./shared|["']shared["']\s*/|/\s*["']shared["']|REPO\.parent\b|parents\[\d+\]\s*/\s*["']\.\."""
+)
 SCANNED = ("mto_studio", "tests", "scripts", "packaging", ".ci")
 
 
@@ -16,8 +18,11 @@ def test_no_file_in_the_product_tests_scripts_packaging_or_ci_reaches_outside_th
     offenders = []
     for top in SCANNED:
         for path in sorted((REPO / top).rglob("*")):
-            if not path.is_file() or path.suffix not in ("", ".py", ".sh", ".spec", ".toml", ".cfg", ".txt") or \
-                    path == Path(__file__).resolve():
+            if (
+                not path.is_file()
+                or path.suffix not in ("", ".py", ".sh", ".spec", ".toml", ".cfg", ".txt")
+                or path == Path(__file__).resolve()
+            ):
                 continue
             try:
                 text = path.read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mto-studio",
         description="MTO Studio: match tasks to the pre-training objectives of encoder-decoder models. "
-                    "Without a command, opens the desktop app.",
+        "Without a command, opens the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"mto-studio {__version__}")
     parser.add_argument("--self-test", action="store_true", help="check the installation end to end and exit")

@@ -10,13 +10,18 @@ from mto_studio.cli.common import split_list
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="world", metavar="FILE",
-                        help="data file, 'world' (the built-in world, default) or 'example:NAME'")
+    parser.add_argument(
+        "--data",
+        default="world",
+        metavar="FILE",
+        help="data file, 'world' (the built-in world, default) or 'example:NAME'",
+    )
     parser.add_argument("--model", default="mto-tiny", metavar="DIR", help="model folder (default mto-tiny)")
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
-    parser.add_argument("--templates", metavar="A,B,C", help="candidate templates (default sup,sup-nat,unsup,"
-                        "unsup-nat,unsupnat)")
+    parser.add_argument(
+        "--templates", metavar="A,B,C", help="candidate templates (default sup,sup-nat,unsup,unsup-nat,unsupnat)"
+    )
     parser.add_argument("--strategy", default="all", help="rules, probe, classifier, a list (probe,rules) or all")
     parser.add_argument("--n", type=int, default=5, help="examples per relation (default 5)")
     parser.add_argument("--seed", type=int, default=0)
@@ -40,10 +45,19 @@ def run(args: argparse.Namespace) -> int:
     from mto_studio.core.fsio import atomic_write_json
     from mto_studio.core.jobs.events import Progress
 
-    data = {"data": args.data, "model": args.model, "columns": args.columns, "strategies": strategies_from(args.strategy),
-            "n": args.n, "seed": args.seed, "threshold": args.threshold, "masked_template": args.masked_template,
-            "prefix_template": args.prefix_template, "distractors": args.distractors,
-            "relations": split_list(args.relations) if args.relations else []}
+    data = {
+        "data": args.data,
+        "model": args.model,
+        "columns": args.columns,
+        "strategies": strategies_from(args.strategy),
+        "n": args.n,
+        "seed": args.seed,
+        "threshold": args.threshold,
+        "masked_template": args.masked_template,
+        "prefix_template": args.prefix_template,
+        "distractors": args.distractors,
+        "relations": split_list(args.relations) if args.relations else [],
+    }
     if args.templates:
         data["templates"] = split_list(args.templates)
     cfg = AnalysisConfig.from_dict(data)

@@ -6,15 +6,25 @@ import argparse
 
 
 def add_data_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    parser.add_argument("--data", required=required, metavar="FILE",
-                        help="CSV, TSV, JSONL/JSON or Parquet file, 'world', 'example:NAME' (a shipped example's "
-                             "training split) or a hub dataset id when online")
-    parser.add_argument("--columns", metavar="SPEC",
-                        help="explicit column mapping, e.g. input=head,target=tail,relation=rel")
-    parser.add_argument("--format", dest="data_format", choices=["csv", "tsv", "json", "jsonl", "parquet"],
-                        help="file format when the suffix does not tell")
-    parser.add_argument("--keep-none", action="store_true",
-                        help="keep rows whose target is empty or 'none' (dropped by default)")
+    parser.add_argument(
+        "--data",
+        required=required,
+        metavar="FILE",
+        help="CSV, TSV, JSONL/JSON or Parquet file, 'world', 'example:NAME' (a shipped example's "
+        "training split) or a hub dataset id when online",
+    )
+    parser.add_argument(
+        "--columns", metavar="SPEC", help="explicit column mapping, e.g. input=head,target=tail,relation=rel"
+    )
+    parser.add_argument(
+        "--format",
+        dest="data_format",
+        choices=["csv", "tsv", "json", "jsonl", "parquet"],
+        help="file format when the suffix does not tell",
+    )
+    parser.add_argument(
+        "--keep-none", action="store_true", help="keep rows whose target is empty or 'none' (dropped by default)"
+    )
 
 
 def load_data_from_args(args: argparse.Namespace):

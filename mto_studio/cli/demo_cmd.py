@@ -9,14 +9,38 @@ from pathlib import Path
 
 #: (quick, full) settings. Quick fits a laptop CPU in under ten minutes.
 PLANS = {
-    True: {"n": 10, "strategies": ["probe", "rules"], "templates": ["mixed", "sup"], "shots": ["8", "32", "full"],
-           "seeds": [0, 1, 2], "train": {"steps": 120, "batch_size": 16, "lr": 1e-3, "eval_every": 30,
-                                          "warmup_steps": 10, "max_eval_heads": 4, "max_test_heads": 20,
-                                          "save_model": False}},
-    False: {"n": 20, "strategies": ["probe", "rules", "classifier"],
-            "templates": ["mixed", "sup", "sup-nat", "unsup-nat"], "shots": ["8", "32", "128", "full"],
-            "seeds": [0, 1, 2], "train": {"steps": 400, "batch_size": 16, "lr": 1e-3, "eval_every": 50,
-                                           "warmup_steps": 20, "save_model": False}},
+    True: {
+        "n": 10,
+        "strategies": ["probe", "rules"],
+        "templates": ["mixed", "sup"],
+        "shots": ["8", "32", "full"],
+        "seeds": [0, 1, 2],
+        "train": {
+            "steps": 120,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "eval_every": 30,
+            "warmup_steps": 10,
+            "max_eval_heads": 4,
+            "max_test_heads": 20,
+            "save_model": False,
+        },
+    },
+    False: {
+        "n": 20,
+        "strategies": ["probe", "rules", "classifier"],
+        "templates": ["mixed", "sup", "sup-nat", "unsup-nat"],
+        "shots": ["8", "32", "128", "full"],
+        "seeds": [0, 1, 2],
+        "train": {
+            "steps": 400,
+            "batch_size": 16,
+            "lr": 1e-3,
+            "eval_every": 50,
+            "warmup_steps": 20,
+            "save_model": False,
+        },
+    },
 }
 
 
@@ -56,8 +80,12 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     print(f"1/3 analysing the built-in world with {args.model} …", flush=True)
-    analysis_cfg = AnalysisConfig(model=args.model, n=plan["n"], strategies=plan["strategies"],
-                                  templates=["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat"])
+    analysis_cfg = AnalysisConfig(
+        model=args.model,
+        n=plan["n"],
+        strategies=plan["strategies"],
+        templates=["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat"],
+    )
     report_data = None
     for event in analyze(analysis_cfg):
         if isinstance(event, Progress) and event.total > 1 and event.done % 5 == 0:
@@ -72,14 +100,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"   the analysis matches the world's construction on {len(agree)} of {len(analysis.relations)} relations")
 
     print("2/3 few-shot ladder vs full data: the analyzer's pick (mixed) against sup …", flush=True)
-    exp_cfg = ExperimentConfig(name="MTO demo" + (" (quick)" if args.quick else ""), model=args.model,
-                               templates=plan["templates"], baseline="sup", shots=plan["shots"], seeds=plan["seeds"],
-                               objectives=decided, train=plan["train"])
+    exp_cfg = ExperimentConfig(
+        name="MTO demo" + (" (quick)" if args.quick else ""),
+        model=args.model,
+        templates=plan["templates"],
+        baseline="sup",
+        shots=plan["shots"],
+        seeds=plan["seeds"],
+        objectives=decided,
+        train=plan["train"],
+    )
     store = RunStore(out / "runs.sqlite")
     try:
-        last = drive(experiment(None if args.resume else exp_cfg, out / "experiment", store=store,
-                                resume=args.resume), EventPrinter(total_steps=len(exp_cfg.runs()) *
-                                                                  exp_cfg.base_train_config().steps))
+        last = drive(
+            experiment(None if args.resume else exp_cfg, out / "experiment", store=store, resume=args.resume),
+            EventPrinter(total_steps=len(exp_cfg.runs()) * exp_cfg.base_train_config().steps),
+        )
     finally:
         store.close()
     if not isinstance(last, ExperimentFinished) or last.status != "finished":
@@ -93,27 +129,37 @@ def run(args: argparse.Namespace) -> int:
         if r.template == "mixed":
             for relation, values in r.per_relation.items():
                 name = "unsup-nat" if decided.get(relation) == "filling" else "sup"
-                concrete.append(RunResult(name, r.method, r.shots, r.seed, r.metrics, {relation: values}, r.folder,
-                                            r.split, r.checkpoint))
+                concrete.append(
+                    RunResult(
+                        name, r.method, r.shots, r.seed, r.metrics, {relation: values}, r.folder, r.split, r.checkpoint
+                    )
+                )
         else:
             concrete.append(r)
     check = prediction_check(analysis, concrete)
     construction = "\n".join(
         f"| {r.relation} | {RELATION_KIND[r.relation].value} | "
         f"{r.objective.value if r.objective else 'undecided'} ({r.decision.strategy}) | "
-        f"{r.votes['probe'].evidence.get('mi', float('nan')):+.2f} |" for r in analysis.relations if 'probe' in r.votes)
+        f"{r.votes['probe'].evidence.get('mi', float('nan')):+.2f} |"
+        for r in analysis.relations
+        if "probe" in r.votes
+    )
     sections = [
         "## 1. Objective analysis (zero-shot, before any training)\n\n"
         f"Model `{args.model}`, {plan['n']} examples per relation. The built-in world was built so that we know "
         "which objective taught each relation; the probe's decision is compared with it.\n\n"
-        "| relation | by construction | decision (by) | MI |\n|---|---|---|---|\n" + construction +
-        f"\n\nAgreement with the construction: {len(agree)} of {len(analysis.relations)} relations "
+        "| relation | by construction | decision (by) | MI |\n|---|---|---|---|\n"
+        + construction
+        + f"\n\nAgreement with the construction: {len(agree)} of {len(analysis.relations)} relations "
         f"({len(agree) / max(1, len(analysis.relations)):.0%}).\n\n```\n{analysis.table()}```",
     ]
-    closing = ["## 3. Did the zero-shot ranking predict the trained one?\n\n" + check.markdown(),
-               f"Total wall time {time.perf_counter() - started:.0f} s."]
-    _, report = write_outputs(exp_cfg, out / "experiment", exp_cfg.runs(), extra_sections=sections,
-                              closing_sections=closing)
+    closing = [
+        "## 3. Did the zero-shot ranking predict the trained one?\n\n" + check.markdown(),
+        f"Total wall time {time.perf_counter() - started:.0f} s.",
+    ]
+    _, report = write_outputs(
+        exp_cfg, out / "experiment", exp_cfg.runs(), extra_sections=sections, closing_sections=closing
+    )
     final = out / "report.md"
     text = report.read_text().replace("](curves", "](experiment/curves").replace("](ladder", "](experiment/ladder")
     final.write_text(text.replace("## all relations", "## 2. Few-shot ladder vs full data: all relations", 1))

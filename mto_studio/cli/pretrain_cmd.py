@@ -6,8 +6,9 @@ import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recipe", required=True, metavar="FILE",
-                        help="a recipe TOML (see resources/recipes/mto-tiny.toml)")
+    parser.add_argument(
+        "--recipe", required=True, metavar="FILE", help="a recipe TOML (see resources/recipes/mto-tiny.toml)"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output model folder")
     parser.add_argument("--steps", type=int, help="override the recipe's step count")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
@@ -28,8 +29,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"mto-studio: pre-training failed: {last.reason}")
         return 1
     if isinstance(last, RunFinished) and last.status == "stopped":
-        print(f"stopped at step {last.step}; resume with: mto-studio pretrain --recipe {args.recipe} "
-              f"--out {args.out} --resume")
+        print(
+            f"stopped at step {last.step}; resume with: mto-studio pretrain --recipe {args.recipe} "
+            f"--out {args.out} --resume"
+        )
         return 130
     print(f"model saved in {args.out}")
     return 0

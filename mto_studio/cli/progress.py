@@ -37,8 +37,14 @@ class EventPrinter:
         if self.bar is None and not self.as_json:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total_steps, unit=self.unit, dynamic_ncols=True, file=sys.stderr,
-                            smoothing=0.1, mininterval=0.5)
+            self.bar = tqdm(
+                total=self.total_steps,
+                unit=self.unit,
+                dynamic_ncols=True,
+                file=sys.stderr,
+                smoothing=0.1,
+                mininterval=0.5,
+            )
         return self.bar
 
     def note(self, text: str) -> None:
@@ -74,11 +80,17 @@ class EventPrinter:
             bar.set_postfix(self.last, refresh=False)
             bar.refresh()
         elif isinstance(event, EvalDone):
-            shown = {k: round(v, 3) for k, v in event.metrics.items() if k in ("rougeL", "exact_match")
-                     or k.endswith("_em")}
-            self.last[{"validation": "val", "zero-shot": "zs"}.get(event.split, event.split)] = shown.get("rougeL", next(iter(shown.values()), ""))
-            what = f"{event.split} score of the kept weights (step {event.step})" if event.final \
+            shown = {
+                k: round(v, 3) for k, v in event.metrics.items() if k in ("rougeL", "exact_match") or k.endswith("_em")
+            }
+            self.last[{"validation": "val", "zero-shot": "zs"}.get(event.split, event.split)] = shown.get(
+                "rougeL", next(iter(shown.values()), "")
+            )
+            what = (
+                f"{event.split} score of the kept weights (step {event.step})"
+                if event.final
                 else f"{event.split} at step {event.step}"
+            )
             self.note(f"  {what}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
         elif isinstance(event, CheckpointSaved) and event.reason in ("stop", "final"):
             self.note(f"  saved {event.path}")

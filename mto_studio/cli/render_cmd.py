@@ -13,8 +13,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", required=True, metavar="NAME|FILE", help="template name or .toml file")
     parser.add_argument("--rows", type=int, default=5, metavar="N", help="number of heads to render (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
-    parser.add_argument("--tokenizer", metavar="DIR",
-                        help="model folder whose tokenizer counts tokens (mto-tiny for the embedded model)")
+    parser.add_argument(
+        "--tokenizer",
+        metavar="DIR",
+        help="model folder whose tokenizer counts tokens (mto-tiny for the embedded model)",
+    )
     parser.add_argument("--max-source-length", type=int, default=512)
     parser.add_argument("--max-target-length", type=int, default=128)
     parser.set_defaults(run=run)
@@ -36,12 +39,14 @@ def run(args: argparse.Namespace) -> int:
         tokenizer = load_tokenizer(args.tokenizer)
         style = require_sentinel_style(tokenizer, args.tokenizer)
     for head in data.heads[: args.rows]:
-        rendered = library.render(template, head.relation, head.input, head.references[0],
-                                  references=head.references, style=style)
+        rendered = library.render(
+            template, head.relation, head.input, head.references[0], references=head.references, style=style
+        )
         tokens = None
         if tokenizer is not None:
-            tokens = tokenize_rendered(tokenizer, rendered, max_source_length=args.max_source_length,
-                                       max_target_length=args.max_target_length)
+            tokens = tokenize_rendered(
+                tokenizer, rendered, max_source_length=args.max_source_length, max_target_length=args.max_target_length
+            )
         if args.json:
             record = rendered.to_json()
             if tokens is not None:

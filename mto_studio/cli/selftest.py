@@ -72,8 +72,9 @@ def _data_files(tmp: Path) -> str:
     folder.mkdir()
     pairs = list(zip(rows["input"], rows["target"], strict=True))
     (folder / "rows.csv").write_text("input,target\n" + "".join(f"{i},{t}\n" for i, t in pairs), encoding="utf-8")
-    (folder / "rows.jsonl").write_text("".join(json.dumps({"input": i, "target": t}) + "\n" for i, t in pairs),
-                                       encoding="utf-8")
+    (folder / "rows.jsonl").write_text(
+        "".join(json.dumps({"input": i, "target": t}) + "\n" for i, t in pairs), encoding="utf-8"
+    )
     pq.write_table(pa.table(rows), folder / "rows.parquet")
     for name in ("rows.csv", "rows.jsonl", "rows.parquet"):
         table = load_table(folder / name)
@@ -92,8 +93,10 @@ def _model(tmp: Path) -> str:
     seconds = time.perf_counter() - start
     ids = tokenizer("The kettle is kept in <extra_id_0>.", return_tensors="pt").input_ids
     out = model.generate(input_ids=ids, max_new_tokens=6)
-    return f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters in {seconds:.2f} s; " \
-           f"fills '{tokenizer.decode(out[0], skip_special_tokens=True)}'"
+    return (
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters in {seconds:.2f} s; "
+        f"fills '{tokenizer.decode(out[0], skip_special_tokens=True)}'"
+    )
 
 
 @check("train a few steps on the CPU and write a run")
@@ -104,9 +107,20 @@ def _train(tmp: Path) -> str:
     from mto_studio.core.training.config import TrainConfig
     from mto_studio.core.training.loop import train
 
-    cfg = TrainConfig(data="world", model="mto-tiny", template="unsup-nat", shots=2, steps=6, batch_size=4,
-                      eval_every=0, max_eval_heads=1, max_test_heads=1, relations=["AtLocation"], device="cpu",
-                      save_model=False)
+    cfg = TrainConfig(
+        data="world",
+        model="mto-tiny",
+        template="unsup-nat",
+        shots=2,
+        steps=6,
+        batch_size=4,
+        eval_every=0,
+        max_eval_heads=1,
+        max_test_heads=1,
+        relations=["AtLocation"],
+        device="cpu",
+        save_model=False,
+    )
     store = RunStore(tmp / "runs.sqlite")
     run_id = store.upsert_run(tmp / "run", name="self-test", config=cfg.to_dict())
     events = list(recorded(train(cfg, tmp / "run"), store, run_id))
@@ -124,7 +138,7 @@ def _window(tmp: Path) -> str:
     import os
     import subprocess
 
-    code = ("import sys; from mto_studio.gui.app import self_test_window; sys.exit(self_test_window())")
+    code = "import sys; from mto_studio.gui.app import self_test_window; sys.exit(self_test_window())"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MTO_SELFTEST_HOME=str(tmp / "home"))
     args = [sys.executable, "-c", code] if not getattr(sys, "frozen", False) else [sys.executable, "--window-check"]
     done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)

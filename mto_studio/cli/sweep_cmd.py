@@ -11,9 +11,12 @@ from mto_studio.cli.train_cmd import add_training_options, overrides_from_args
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="an experiment file (TOML or JSON); flags override it")
-    parser.add_argument("--data", metavar="FILE",
-                        help="training data: a file, 'world' (the built-in world, default) or 'example:NAME' (a "
-                             "shipped example with its own splits; `mto-studio examples` lists them)")
+    parser.add_argument(
+        "--data",
+        metavar="FILE",
+        help="training data: a file, 'world' (the built-in world, default) or 'example:NAME' (a "
+        "shipped example with its own splits; `mto-studio examples` lists them)",
+    )
     parser.add_argument("--templates", metavar="A,B", help="templates to compare (default unsup-nat,sup)")
     parser.add_argument("--baseline", help="the template gains are measured against (default sup)")
     parser.add_argument("--shots", metavar="K1,K2", help="k-shot ladder, e.g. 8,32,full (default)")
@@ -46,11 +49,15 @@ def experiment_from_args(args: argparse.Namespace):
                 raise ConfigError(f"cannot read {path}: {exc}", "give a valid JSON or TOML experiment file") from None
         else:
             data = load_toml(path)
-    for key, value in (("data", absolute_ref(args.data)), ("name", args.name), ("baseline", args.baseline),
-                       ("model", args.model if args.model != "mto-tiny" or "model" not in data else None),
-                       ("validation_data", absolute_ref(args.validation_data)),
-                       ("test_data", absolute_ref(args.test_data)),
-                       ("columns", args.columns)):
+    for key, value in (
+        ("data", absolute_ref(args.data)),
+        ("name", args.name),
+        ("baseline", args.baseline),
+        ("model", args.model if args.model != "mto-tiny" or "model" not in data else None),
+        ("validation_data", absolute_ref(args.validation_data)),
+        ("test_data", absolute_ref(args.test_data)),
+        ("columns", args.columns),
+    ):
         if value is not None:
             data[key] = value
     if args.templates:

@@ -11,14 +11,24 @@ from mto_studio.cli.common import absolute_ref, split_list
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by train and sweep (they map onto TrainConfig)."""
-    parser.add_argument("--model", default="mto-tiny", metavar="DIR",
-                        help="model folder, 'mto-tiny' (embedded, default) or a hub id when online")
-    parser.add_argument("--validation-data", metavar="FILE",
-                        help="validation file the best checkpoint is chosen on (default: the data set's own, else "
-                             "heads held out of the training data)")
-    parser.add_argument("--test-data", metavar="FILE",
-                        help="test file scored once at the end (default: the data set's own; without one the "
-                             "reported score is a validation score, and says so)")
+    parser.add_argument(
+        "--model",
+        default="mto-tiny",
+        metavar="DIR",
+        help="model folder, 'mto-tiny' (embedded, default) or a hub id when online",
+    )
+    parser.add_argument(
+        "--validation-data",
+        metavar="FILE",
+        help="validation file the best checkpoint is chosen on (default: the data set's own, else "
+        "heads held out of the training data)",
+    )
+    parser.add_argument(
+        "--test-data",
+        metavar="FILE",
+        help="test file scored once at the end (default: the data set's own; without one the "
+        "reported score is a validation score, and says so)",
+    )
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping, e.g. input=head,target=tail")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
     parser.add_argument("--steps", type=int, help="optimizer steps (default 300)")
@@ -28,8 +38,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, help="steps between validation evaluations (default 50)")
     parser.add_argument("--device", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default 1)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any other TrainConfig setting, e.g. --set warmup_steps=50 (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other TrainConfig setting, e.g. --set warmup_steps=50 (repeatable)",
+    )
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict:
@@ -38,8 +53,15 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
     from mto_studio.core.errors import ConfigError
 
     out: dict = {}
-    for key, attr in (("steps", "steps"), ("lr", "lr"), ("prompt_lr", "prompt_lr"), ("batch_size", "batch_size"),
-                      ("eval_every", "eval_every"), ("device", "device"), ("threads", "threads")):
+    for key, attr in (
+        ("steps", "steps"),
+        ("lr", "lr"),
+        ("prompt_lr", "prompt_lr"),
+        ("batch_size", "batch_size"),
+        ("eval_every", "eval_every"),
+        ("device", "device"),
+        ("threads", "threads"),
+    ):
         value = getattr(args, attr, None)
         if value is not None:
             out[key] = value
@@ -55,9 +77,13 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="world", metavar="FILE",
-                        help="training data: a file, 'world' (the built-in world, default) or 'example:NAME' (a "
-                             "shipped example with its own splits; `mto-studio examples` lists them)")
+    parser.add_argument(
+        "--data",
+        default="world",
+        metavar="FILE",
+        help="training data: a file, 'world' (the built-in world, default) or 'example:NAME' (a "
+        "shipped example with its own splits; `mto-studio examples` lists them)",
+    )
     parser.add_argument("--template", default="unsup-nat", metavar="NAME|FILE", help="template (default unsup-nat)")
     parser.add_argument("--method", default="finetune", help="finetune (default), prompt or lora")
     parser.add_argument("--shots", default="full", metavar="K", help="heads per relation, or 'full' (default)")
@@ -82,19 +108,28 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(args.resume)
         cfg = None
     else:
-        cfg = TrainConfig.from_dict({
-            "data": absolute_ref(args.data), "template": args.template, "method": args.method, "shots": parse_shots(args.shots),
-            "seed": args.seed, "model": args.model, "validation_data": absolute_ref(args.validation_data),
-            "test_data": absolute_ref(args.test_data), "columns": args.columns,
-            "relations": split_list(args.relations) if args.relations else [], **overrides_from_args(args)})
+        cfg = TrainConfig.from_dict(
+            {
+                "data": absolute_ref(args.data),
+                "template": args.template,
+                "method": args.method,
+                "shots": parse_shots(args.shots),
+                "seed": args.seed,
+                "model": args.model,
+                "validation_data": absolute_ref(args.validation_data),
+                "test_data": absolute_ref(args.test_data),
+                "columns": args.columns,
+                "relations": split_list(args.relations) if args.relations else [],
+                **overrides_from_args(args),
+            }
+        )
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"
     events = train(cfg, folder, resume=bool(args.resume))
     store = None
     if args.store:
         store = RunStore(args.store)
-        run_pk = store.upsert_run(folder, name=cfg.label if cfg else folder.name,
-                                  config=cfg.to_dict() if cfg else {})
+        run_pk = store.upsert_run(folder, name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {})
         events = recorded(events, store, run_pk)
     last = drive(events, EventPrinter(args.json))
     if store is not None:

@@ -15,8 +15,15 @@ from mto_studio.core.errors import ConfigError
 T = TypeVar("T")
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = dataclasses.MISSING,
-           choices: tuple | None = None, low: float | None = None, high: float | None = None):
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    factory: Any = dataclasses.MISSING,
+    choices: tuple | None = None,
+    low: float | None = None,
+    high: float | None = None,
+):
     """A dataclass field carrying help text and simple bounds, used by validation, the CLI and the GUI."""
     metadata = {"help": help, "choices": choices, "low": low, "high": high}
     if factory is not dataclasses.MISSING:
@@ -35,7 +42,9 @@ def check_bounds(obj: Any, where: str = "") -> None:
         meta = f.metadata
         label = f"{where}{f.name}"
         if meta.get("choices") and value not in meta["choices"]:
-            raise ConfigError(f"{label} = {value!r} is not allowed", f"use one of {', '.join(map(str, meta['choices']))}")
+            raise ConfigError(
+                f"{label} = {value!r} is not allowed", f"use one of {', '.join(map(str, meta['choices']))}"
+            )
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if meta.get("low") is not None and value < meta["low"]:
                 raise ConfigError(f"{label} = {value} is below {meta['low']}", meta.get("help") or "raise it")
@@ -76,8 +85,9 @@ def _convert(tp: Any, value: Any, label: str) -> Any:
         try:
             return tp(value)
         except ValueError:
-            raise ConfigError(f"unknown {label} '{value}'",
-                              f"use one of {', '.join(str(m.value) for m in tp)}") from None
+            raise ConfigError(
+                f"unknown {label} '{value}'", f"use one of {', '.join(str(m.value) for m in tp)}"
+            ) from None
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{label} must be true or false, got {value!r}", "write true or false")

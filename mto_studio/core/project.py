@@ -46,7 +46,18 @@ APP_NAME = "MTO Studio"
 DATA_DIR_ENV = "MTO_STUDIO_DATA_DIR"
 BUILTIN_DATA = "world"
 
-_FIELDS = ("format", "name", "model", "data", "validation_data", "test_data", "run_store", "columns", "objectives", "experiments")
+_FIELDS = (
+    "format",
+    "name",
+    "model",
+    "data",
+    "validation_data",
+    "test_data",
+    "run_store",
+    "columns",
+    "objectives",
+    "experiments",
+)
 
 
 class ProjectError(ConfigError):
@@ -135,13 +146,17 @@ class Project:
         return cls(folder=folder, name=name or folder.name or DEFAULT_PROJECT_NAME, **settings)
 
     @classmethod
-    def create(cls, folder: str | os.PathLike, name: str | None = None, *, overwrite: bool = False,
-               **settings: Any) -> Project:
+    def create(
+        cls, folder: str | os.PathLike, name: str | None = None, *, overwrite: bool = False, **settings: Any
+    ) -> Project:
         """Create and save a project in ``folder``; refuses to overwrite an existing project."""
         folder = Path(folder).expanduser()
         if (folder / PROJECT_FILE).exists() and not overwrite:
-            raise ProjectError(f"{folder} already holds a project", "open it (File ▸ Open project) or pick another "
-                               "folder", path=folder / PROJECT_FILE)
+            raise ProjectError(
+                f"{folder} already holds a project",
+                "open it (File ▸ Open project) or pick another folder",
+                path=folder / PROJECT_FILE,
+            )
         project = cls.new(folder, name, **settings)
         project.save()
         return project
@@ -152,13 +167,17 @@ class Project:
         path = Path(path).expanduser()
         file = path if path.name == PROJECT_FILE or path.is_file() else path / PROJECT_FILE
         if not file.is_file():
-            raise ProjectError(f"no {PROJECT_FILE} in {file.parent}",
-                               "pick a folder created by MTO Studio (File ▸ New project makes one)", path=file)
+            raise ProjectError(
+                f"no {PROJECT_FILE} in {file.parent}",
+                "pick a folder created by MTO Studio (File ▸ New project makes one)",
+                path=file,
+            )
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ProjectError(f"cannot read the file: {exc}", "check its permissions and save it as UTF-8 text",
-                               path=file) from None
+            raise ProjectError(
+                f"cannot read the file: {exc}", "check its permissions and save it as UTF-8 text", path=file
+            ) from None
         project = cls.from_toml(text, file.parent, file)
         project._load_phrases()
         project._load_templates()
@@ -173,9 +192,13 @@ class Project:
         folder = user_data_dir() / "examples" / example.name
         if (folder / PROJECT_FILE).exists():
             return cls.load(folder)
-        return cls.create(folder, f"Example: {example.title}", data=example.ref,
-                          validation_data=example.ref if "validation" in example.files else None,
-                          test_data=example.ref if "test" in example.files else None)
+        return cls.create(
+            folder,
+            f"Example: {example.title}",
+            data=example.ref,
+            validation_data=example.ref if "validation" in example.files else None,
+            test_data=example.ref if "test" in example.files else None,
+        )
 
     @classmethod
     def open_or_create_default(cls) -> Project:
@@ -202,8 +225,9 @@ class Project:
 
     def _move_to(self, target: Path) -> None:
         if (target / PROJECT_FILE).exists():
-            raise ProjectError(f"{target} already holds a project", "pick an empty folder for the copy",
-                               path=target / PROJECT_FILE)
+            raise ProjectError(
+                f"{target} already holds a project", "pick an empty folder for the copy", path=target / PROJECT_FILE
+            )
         old = self.folder
         for attr in ("data", "validation_data", "test_data", "model"):
             value = getattr(self, attr)
@@ -240,9 +264,11 @@ class Project:
         return data
 
     def to_toml(self) -> str:
-        header = ("# MTO Studio project. Paths may be relative to this folder; data = \"world\" is the built-in "
-                  "world,\n# model = \"mto-tiny\" the embedded model. Templates live in templates/, phrase overrides "
-                  "in phrases.toml.\n")
+        header = (
+            '# MTO Studio project. Paths may be relative to this folder; data = "world" is the built-in '
+            'world,\n# model = "mto-tiny" the embedded model. Templates live in templates/, phrase overrides '
+            "in phrases.toml.\n"
+        )
         return header + tomli_w.dumps(self.to_dict())
 
     @classmethod
@@ -254,19 +280,27 @@ class Project:
             found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
             line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
             message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-            raise ProjectError(f"syntax error: {message}",
-                               "fix the TOML at that line (text values need quotes: model = \"mto-tiny\")",
-                               path=file, line=line) from None
+            raise ProjectError(
+                f"syntax error: {message}",
+                'fix the TOML at that line (text values need quotes: model = "mto-tiny")',
+                path=file,
+                line=line,
+            ) from None
 
-        def fail(message: str, hint: str, key: str | None = None, *, table: bool = False,
-                 occurrence: int = 0) -> ProjectError:
+        def fail(
+            message: str, hint: str, key: str | None = None, *, table: bool = False, occurrence: int = 0
+        ) -> ProjectError:
             line = _line_of(text, key, table=table, occurrence=occurrence) if key else None
             return ProjectError(message, hint, path=file, line=line)
 
         for key in data:
             if key not in _FIELDS:
-                raise fail(f"unknown field '{key}'", f"remove it; known fields: {', '.join(_FIELDS)}", key,
-                           table=isinstance(data[key], (dict, list)))
+                raise fail(
+                    f"unknown field '{key}'",
+                    f"remove it; known fields: {', '.join(_FIELDS)}",
+                    key,
+                    table=isinstance(data[key], (dict, list)),
+                )
         version = data.get("format", PROJECT_FORMAT)
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise fail(f"format must be a whole number, got {version!r}", f"write format = {PROJECT_FORMAT}", "format")
@@ -291,18 +325,32 @@ class Project:
         columns = None
         if "columns" in data:
             raw = data["columns"]
-            if not isinstance(raw, dict) or not isinstance(raw.get("input"), str) or \
-                    not isinstance(raw.get("target"), str):
-                raise fail("[columns] needs the text fields input and target",
-                           'write [columns] then input = "head", target = "tail" (relation = "…" optional)',
-                           "columns", table=True)
+            if (
+                not isinstance(raw, dict)
+                or not isinstance(raw.get("input"), str)
+                or not isinstance(raw.get("target"), str)
+            ):
+                raise fail(
+                    "[columns] needs the text fields input and target",
+                    'write [columns] then input = "head", target = "tail" (relation = "…" optional)',
+                    "columns",
+                    table=True,
+                )
             unknown = set(raw) - {"input", "target", "relation", "default_relation"}
             if unknown:
-                raise fail(f"unknown key(s) {sorted(unknown)} in [columns]",
-                           "use input, target, relation and default_relation", "columns", table=True)
+                raise fail(
+                    f"unknown key(s) {sorted(unknown)} in [columns]",
+                    "use input, target, relation and default_relation",
+                    "columns",
+                    table=True,
+                )
             if any(not isinstance(v, str) for v in raw.values()):
-                raise fail("[columns] values must be column names in quotes", 'e.g. relation = "relation"',
-                           "columns", table=True)
+                raise fail(
+                    "[columns] values must be column names in quotes",
+                    'e.g. relation = "relation"',
+                    "columns",
+                    table=True,
+                )
             columns = ColumnMapping.from_dict(raw)
 
         objectives: dict[str, Objective] = {}
@@ -315,9 +363,12 @@ class Project:
             except ValueError:
                 objective = None
             if objective not in (Objective.FILLING, Objective.MAPPING):
-                raise ProjectError(f"objective {value!r} for '{relation}' is not filling or mapping",
-                                   f'write {relation} = "filling" or "mapping"', path=file,
-                                   line=_line_of(text, relation))
+                raise ProjectError(
+                    f"objective {value!r} for '{relation}' is not filling or mapping",
+                    f'write {relation} = "filling" or "mapping"',
+                    path=file,
+                    line=_line_of(text, relation),
+                )
             objectives[str(relation)] = objective
 
         experiments: list[dict[str, Any]] = []
@@ -326,17 +377,32 @@ class Project:
             raise fail("experiments must be an array of tables", "write each one as [[experiments]]", "experiments")
         for index, raw in enumerate(raw_experiments):
             if not isinstance(raw, dict):
-                raise fail(f"experiment {index + 1} must be a table", "write it as [[experiments]] with its settings",
-                           "experiments", table=True, occurrence=index)
+                raise fail(
+                    f"experiment {index + 1} must be a table",
+                    "write it as [[experiments]] with its settings",
+                    "experiments",
+                    table=True,
+                    occurrence=index,
+                )
             try:
                 experiments.append(ExperimentConfig.from_dict(raw).to_dict())
             except MtoError as exc:
-                raise fail(f"experiment {index + 1}: {exc.message}", exc.hint, "experiments", table=True,
-                           occurrence=index) from None
+                raise fail(
+                    f"experiment {index + 1}: {exc.message}", exc.hint, "experiments", table=True, occurrence=index
+                ) from None
 
-        return cls(folder=Path(folder), name=name, model=model, data=data_ref, validation_data=validation_data,
-                   test_data=test_data, columns=columns,
-                   objectives=objectives, experiments=experiments, run_store=run_store)
+        return cls(
+            folder=Path(folder),
+            name=name,
+            model=model,
+            data=data_ref,
+            validation_data=validation_data,
+            test_data=test_data,
+            columns=columns,
+            objectives=objectives,
+            experiments=experiments,
+            run_store=run_store,
+        )
 
     def _load_phrases(self) -> None:
         if not self.phrases_file.is_file():
@@ -346,7 +412,9 @@ class Project:
         except TemplateError as exc:
             raise ProjectError(exc.bare_message, exc.hint, path=self.phrases_file) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ProjectError(f"cannot read the file: {exc}", "save it as UTF-8 text", path=self.phrases_file) from None
+            raise ProjectError(
+                f"cannot read the file: {exc}", "save it as UTF-8 text", path=self.phrases_file
+            ) from None
         self.phrases = dict(table)
 
     def _load_templates(self) -> None:
@@ -424,10 +492,12 @@ class Project:
     def run_data_refs(self) -> dict[str, str | None]:
         """data / validation_data / test_data for a TrainConfig or ExperimentConfig: built-in references stay as
         they are (portable), the user's relative paths become loadable."""
+
         def ref(value: str | None) -> str | None:
             if not value:
                 return None
             return value if is_builtin(value) else self._resolve(value)
+
         return {"data": ref(self.data), "validation_data": ref(self.validation_data), "test_data": ref(self.test_data)}
 
     def model_ref(self) -> str:
@@ -450,8 +520,9 @@ class Project:
         """Override ``relation``'s phrase; empty fields keep the built-in text, and None (or a phrase equal to the
         built-in one) removes the override."""
         if phrase is not None and phrase.clause and phrase.clause.count("{input}") != 1:
-            raise ConfigError(f"the clause for '{relation}' must hold {{input}} exactly once",
-                              'e.g. "After {input}, PersonX feels"')
+            raise ConfigError(
+                f"the clause for '{relation}' must hold {{input}} exactly once", 'e.g. "After {input}, PersonX feels"'
+            )
         base = builtin_phrases().get(relation, Phrase())
         if phrase is not None:
             # An empty field means "the built-in text", as PhraseTable.overridden reads it.
@@ -469,8 +540,10 @@ class Project:
         """Write ``template`` to templates/NAME.toml at once (atomic). ``replacing``: the name it had before a
         rename; that file is removed after the new one is written."""
         if template.name in _builtin_names() and template.name != replacing:
-            raise MtoError(f"'{template.name}' is the name of a built-in template",
-                           "give the template another name (e.g. add -copy)")
+            raise MtoError(
+                f"'{template.name}' is the name of a built-in template",
+                "give the template another name (e.g. add -copy)",
+            )
         library = TemplateLibrary(with_builtins=False)
         path = library.save(template, self.templates_dir)
         self.templates[template.name] = library.get(template.name)

@@ -115,6 +115,8 @@ def self_test_window() -> int:
     if not loaded:
         print("the window opened but the default project's data did not load within 120 s")
         return 1
-    print(f"window opened on the default project ({context.data.task.summary()}) and closed in "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"window opened on the default project ({context.data.task.summary()}) and closed in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     return 0

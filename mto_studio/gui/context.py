@@ -39,8 +39,11 @@ class LoadedData:
     def display_name(self) -> str:
         name = Path(self.path).name
         if is_builtin(self.ref):
-            return f"{name} (built-in world)" if self.ref in ("world", "builtin:world", "embedded") \
+            return (
+                f"{name} (built-in world)"
+                if self.ref in ("world", "builtin:world", "embedded")
                 else f"{name} ({self.ref})"
+            )
         return name
 
 
@@ -246,8 +249,11 @@ class StudioContext(QObject):
         if request != self._data_request:
             return
         self.data_loading_path = None
-        error = exc if isinstance(exc, MtoError) else DataError(f"cannot read {path}: {exc}",
-                                                                "check that the file is a valid data file")
+        error = (
+            exc
+            if isinstance(exc, MtoError)
+            else DataError(f"cannot read {path}: {exc}", "check that the file is a valid data file")
+        )
         self.data_failed.emit(error, path)
 
     # --- validation and test splits ------------------------------------------------------------------------
@@ -311,8 +317,11 @@ class StudioContext(QObject):
     def _on_split_failed(self, split: str, request: int, exc: BaseException, path: str, commit: bool) -> None:
         if request != self._split_requests.get(split):
             return
-        error = exc if isinstance(exc, MtoError) else DataError(f"cannot read the {split} file {path}: {exc}",
-                                                                "check that the file is a valid data file")
+        error = (
+            exc
+            if isinstance(exc, MtoError)
+            else DataError(f"cannot read the {split} file {path}: {exc}", "check that the file is a valid data file")
+        )
         if commit:
             self.split_failed.emit(split, error, path)
             return  # the project keeps its old split

@@ -56,8 +56,7 @@ def show_error(parent: QWidget | None, title: str, error: BaseException, *, path
 def choose_data_file(parent: QWidget | None, start: str = "") -> str | None:
     """Ask for a data file (CSV, TSV, JSON/JSONL, Parquet); None when cancelled."""
     patterns = " ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES)
-    path, _filter = QFileDialog.getOpenFileName(parent, "Open data", start,
-                                                f"Data files ({patterns});;All files (*)")
+    path, _filter = QFileDialog.getOpenFileName(parent, "Open data", start, f"Data files ({patterns});;All files (*)")
     return path or None
 
 
@@ -69,7 +68,9 @@ def ask_unsaved(parent: QWidget | None, changes: list[str]) -> QMessageBox.Stand
     """Save / Discard / Cancel for ``changes`` (one line each)."""
     listed = "\n".join(f"• {change}" for change in changes)
     return QMessageBox.question(
-        parent, "Unsaved changes", f"There are unsaved changes:\n\n{listed}\n\nSave them before closing?",
+        parent,
+        "Unsaved changes",
+        f"There are unsaved changes:\n\n{listed}\n\nSave them before closing?",
         QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Save,
     )
@@ -83,8 +84,10 @@ class ChooseModelDialog(QDialog):
         self.setWindowTitle("Choose model")
         self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
-        intro = QLabel("The model's tokenizer counts tokens in the template preview; training uses the model itself. "
-                       "Any T5/BART-style encoder-decoder saved with <code>save_pretrained()</code> works.")
+        intro = QLabel(
+            "The model's tokenizer counts tokens in the template preview; training uses the model itself. "
+            "Any T5/BART-style encoder-decoder saved with <code>save_pretrained()</code> works."
+        )
         intro.setWordWrap(True)
         layout.addWidget(intro)
         grid = QGridLayout()
@@ -199,8 +202,10 @@ class OpenExampleDialog(QDialog):
         self.setMinimumSize(640, 420)
         self.examples = list_examples()
         layout = QVBoxLayout(self)
-        intro = QLabel("Examples open as a project of their own (in MTO Studio's data folder), with their training "
-                       "and validation files set. Nothing is downloaded.")
+        intro = QLabel(
+            "Examples open as a project of their own (in MTO Studio's data folder), with their training "
+            "and validation files set. Nothing is downloaded."
+        )
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.list = QListWidget()

@@ -109,8 +109,10 @@ def stop_and_wait(worker, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
 
     def leave_now() -> None:
         if worker.is_running:
-            sys.stderr.write(f"MTO Studio: '{worker.name}' did not stop within {timeout_ms // 1000} s; exiting "
-                             "without waiting (resume it from its last checkpoint)\n")
+            sys.stderr.write(
+                f"MTO Studio: '{worker.name}' did not stop within {timeout_ms // 1000} s; exiting "
+                "without waiting (resume it from its last checkpoint)\n"
+            )
             sys.stderr.flush()
             os._exit(0)
 

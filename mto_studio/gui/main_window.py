@@ -178,28 +178,52 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&New project…", self.new_project, QKeySequence.StandardKey.New,
-                     "create a project in a new folder")
+        self._action(
+            file_menu,
+            "&New project…",
+            self.new_project,
+            QKeySequence.StandardKey.New,
+            "create a project in a new folder",
+        )
         self._action(file_menu, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "Open e&xample…", self.open_example, tip="real data shipped with MTO Studio, "
-                     "opened as a project with its own training and validation files")
+        self._action(
+            file_menu,
+            "Open e&xample…",
+            self.open_example,
+            tip="real data shipped with MTO Studio, opened as a project with its own training and validation files",
+        )
         self.recent_menu = file_menu.addMenu("Recent projects")
         file_menu.addSeparator()
-        self.save_action = self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save,
-                                        "save the project and edited templates")
-        self._action(file_menu, "Save &as…", self.save_as, QKeySequence.StandardKey.SaveAs,
-                     "save a copy of the project in another folder and continue there")
+        self.save_action = self._action(
+            file_menu, "&Save", self.save, QKeySequence.StandardKey.Save, "save the project and edited templates"
+        )
+        self._action(
+            file_menu,
+            "Save &as…",
+            self.save_as,
+            QKeySequence.StandardKey.SaveAs,
+            "save a copy of the project in another folder and continue there",
+        )
         file_menu.addSeparator()
         self._action(file_menu, "Open &data…", self.open_data, "Ctrl+D", "load a CSV, TSV, JSONL or Parquet file")
         self._action(file_menu, "Use the built-in &world", lambda: self.context.load_data("world"))
-        self._action(file_menu, "Choose &model…", self.choose_model, "Ctrl+M",
-                     "the embedded model, a model folder, or a hub id when online")
+        self._action(
+            file_menu,
+            "Choose &model…",
+            self.choose_model,
+            "Ctrl+M",
+            "the embedded model, a model folder, or a hub id when online",
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
         for number, workbench in enumerate(WORKBENCHES, start=1):
-            self._action(view_menu, workbench.title, lambda k=workbench.key: self.show_workbench(k),
-                         f"Ctrl+{number}" if number < 10 else None)
+            self._action(
+                view_menu,
+                workbench.title,
+                lambda k=workbench.key: self.show_workbench(k),
+                f"Ctrl+{number}" if number < 10 else None,
+            )
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&About MTO Studio", self._about)
 
@@ -212,9 +236,12 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About MTO Studio",
-                          f"<b>MTO Studio {__version__}</b><br>Match tasks to the pre-training objectives of "
-                          "encoder-decoder models: Filling (sentinels) or Mapping (prefix → answer).")
+        QMessageBox.about(
+            self,
+            "About MTO Studio",
+            f"<b>MTO Studio {__version__}</b><br>Match tasks to the pre-training objectives of "
+            "encoder-decoder models: Filling (sentinels) or Mapping (prefix → answer).",
+        )
 
     # --- status --------------------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -222,8 +249,11 @@ class MainWindow(QMainWindow):
         self.project_status = QLabel()
         self.model_status = QLabel()
         self.data_status = QLabel()
-        for name, label in (("status-project", self.project_status), ("status-model", self.model_status),
-                            ("status-data", self.data_status)):
+        for name, label in (
+            ("status-project", self.project_status),
+            ("status-model", self.model_status),
+            ("status-data", self.data_status),
+        ):
             label.setObjectName(name)
             label.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(label)
@@ -260,8 +290,9 @@ class MainWindow(QMainWindow):
         elif data.task is None:
             text = f"Data: <b>{data.display_name}</b> · columns not mapped"
         else:
-            text = (f"Data: <b>{data.display_name}</b> · {len(data.task.examples):,} rows · "
-                    f"{len(data.task.heads):,} heads")
+            text = (
+                f"Data: <b>{data.display_name}</b> · {len(data.task.examples):,} rows · {len(data.task.heads):,} heads"
+            )
         self.data_status.setText(text)
 
     def _on_tokenizer(self) -> None:
@@ -271,8 +302,7 @@ class MainWindow(QMainWindow):
             self.banner.hide()
             return
         hint = error.hint[:1].upper() + error.hint[1:]
-        self.banner.show_notice(f"<b>No tokenizer:</b> {error.message}.<br>{hint}.", "Choose model…",
-                                self.choose_model)
+        self.banner.show_notice(f"<b>No tokenizer:</b> {error.message}.<br>{hint}.", "Choose model…", self.choose_model)
 
     def _on_data_failed(self, error: MtoError, path: str) -> None:
         self._update_status()
@@ -309,8 +339,7 @@ class MainWindow(QMainWindow):
             for widget in self.workbenches.values():
                 if hasattr(widget, "save_changes") and not widget.save_changes():
                     self.show_workbench(next(k for k, w in self.workbenches.items() if w is widget))
-                    self.statusBar().showMessage("a template has errors and was not saved; fix it or discard it",
-                                                 8000)
+                    self.statusBar().showMessage("a template has errors and was not saved; fix it or discard it", 8000)
                     return False
         except MtoError as exc:
             show_error(self, "Cannot save the project", exc, path=str(self.context.project.project_file))
@@ -390,8 +419,12 @@ class MainWindow(QMainWindow):
         remember_project(self.settings, project.folder)
         self._fill_recent_menu()
         if project.template_errors:
-            show_error(self, "Some project templates could not be read", project.template_errors[0],
-                       path=project.template_errors[0].source_name)
+            show_error(
+                self,
+                "Some project templates could not be read",
+                project.template_errors[0],
+                path=project.template_errors[0].source_name,
+            )
 
     def open_data(self, path: str | None = None) -> None:
         path = path or choose_data_file(self)

@@ -51,21 +51,35 @@ class PreviewRow:
     error: MtoError | None = None
 
 
-def build_preview(library: TemplateLibrary, template: Template, heads: list[Head], *, tokenizer=None,
-                  style: SentinelStyle | None = None, max_source_length: int = 128,
-                  max_target_length: int = 32) -> list[PreviewRow]:
+def build_preview(
+    library: TemplateLibrary,
+    template: Template,
+    heads: list[Head],
+    *,
+    tokenizer=None,
+    style: SentinelStyle | None = None,
+    max_source_length: int = 128,
+    max_target_length: int = 32,
+) -> list[PreviewRow]:
     rows = []
     for head in heads:
         try:
-            rendered = library.render(template, head.relation, head.input, head.references[0],
-                                      references=head.references, style=style or T5_STYLE)
+            rendered = library.render(
+                template,
+                head.relation,
+                head.input,
+                head.references[0],
+                references=head.references,
+                style=style or T5_STYLE,
+            )
         except MtoError as exc:
             rows.append(PreviewRow(head, error=exc))
             continue
         tokens = None
         if tokenizer is not None:
-            tokens = tokenize_rendered(tokenizer, rendered, max_source_length=max_source_length,
-                                       max_target_length=max_target_length)
+            tokens = tokenize_rendered(
+                tokenizer, rendered, max_source_length=max_source_length, max_target_length=max_target_length
+            )
         rows.append(PreviewRow(head, rendered, tokens))
     return rows
 

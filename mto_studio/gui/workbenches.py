@@ -37,18 +37,48 @@ def placeholder(title: str, text: str) -> Callable[..., QWidget]:
 
 
 WORKBENCHES: list[Workbench] = [
-    Workbench("data", "Data", "mto_studio.gui.views.data_view:DataWorkbench", "data",
-              "the project's rows, column mapping, heads and relations"),
-    Workbench("templates", "Templates", "mto_studio.gui.views.template_designer:TemplateDesigner", "templates",
-              "design templates as slot blocks, preview them on real rows, compare them"),
-    Workbench("analyzer", "Analyzer", "mto_studio.gui.views.analyzer_view:AnalyzerWorkbench", "analyzer",
-              "which objective each relation matches, and how templates rank zero-shot"),
-    Workbench("trainer", "Trainer", "mto_studio.gui.views.trainer_view:TrainerWorkbench", "trainer",
-              "fine-tune, prompt-tune or LoRA-tune over a template × k-shot × seed grid, with live curves"),
-    Workbench("runs", "Runs", "mto_studio.gui.views.runs_view:RunsWorkbench", "runs",
-              "every experiment and run: compare, export, reproduce"),
-    Workbench("lab", "Objective Lab", "mto_studio.gui.views.lab_view:ObjectiveLabWorkbench", "lab",
-              "pre-train a small T5 with a chosen objective mix and watch what it learns"),
+    Workbench(
+        "data",
+        "Data",
+        "mto_studio.gui.views.data_view:DataWorkbench",
+        "data",
+        "the project's rows, column mapping, heads and relations",
+    ),
+    Workbench(
+        "templates",
+        "Templates",
+        "mto_studio.gui.views.template_designer:TemplateDesigner",
+        "templates",
+        "design templates as slot blocks, preview them on real rows, compare them",
+    ),
+    Workbench(
+        "analyzer",
+        "Analyzer",
+        "mto_studio.gui.views.analyzer_view:AnalyzerWorkbench",
+        "analyzer",
+        "which objective each relation matches, and how templates rank zero-shot",
+    ),
+    Workbench(
+        "trainer",
+        "Trainer",
+        "mto_studio.gui.views.trainer_view:TrainerWorkbench",
+        "trainer",
+        "fine-tune, prompt-tune or LoRA-tune over a template × k-shot × seed grid, with live curves",
+    ),
+    Workbench(
+        "runs",
+        "Runs",
+        "mto_studio.gui.views.runs_view:RunsWorkbench",
+        "runs",
+        "every experiment and run: compare, export, reproduce",
+    ),
+    Workbench(
+        "lab",
+        "Objective Lab",
+        "mto_studio.gui.views.lab_view:ObjectiveLabWorkbench",
+        "lab",
+        "pre-train a small T5 with a chosen objective mix and watch what it learns",
+    ),
 ]
 
 

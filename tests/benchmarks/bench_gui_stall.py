@@ -46,8 +46,12 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 REPO = Path(__file__).resolve().parents[2]
 PROBE_MS = 10
 VARIANTS = ("thread", "thread-5ms", "thread-noplot", "process", "idle")
-GRID = {"templates": ["unsup-nat", "sup"], "shots": ["8", "full"], "seeds": [0, 1],
-        "train": {"steps": 150, "eval_every": 50, "batch_size": 16}}
+GRID = {
+    "templates": ["unsup-nat", "sup"],
+    "shots": ["8", "full"],
+    "seeds": [0, 1],
+    "train": {"steps": 150, "eval_every": 50, "batch_size": 16},
+}
 
 
 def model_folder(scratch: Path) -> tuple[Path, str]:
@@ -203,9 +207,23 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
         config_file.write_text(json.dumps(cfg.to_dict()))
         out = scratch / f"sweep-out-{threads}"
         with open(log_path, "w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "mto_studio", "sweep", "--config", str(config_file),
-                                        "--out", str(out), "--json"], stdout=log, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mto_studio",
+                    "sweep",
+                    "--config",
+                    str(config_file),
+                    "--out",
+                    str(out),
+                    "--json",
+                ],
+                stdout=log,
+                stderr=subprocess.DEVNULL,
+            )
         wait(lambda: log_path.stat().st_size > 0 and '"StepLogged"' in log_path.read_text(), timeout=600)
+
     def logged_steps() -> list[dict]:
         records = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
         return [r for r in records if r.get("event") == "StepLogged"]
@@ -236,16 +254,23 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     if trainer.worker is not None:
         trainer.stop()
         wait(lambda: trainer.worker is None, timeout=120)
-    result = {"variant": variant, "threads": threads, "seconds": round(elapsed, 1), **percentiles(probe.lateness),
-              "ticks": len(probe.lateness),
-              "steps_per_s": n_steps / elapsed if variant != "idle" else 0.0,
-              "tokens_per_s": sum(tokens) / len(tokens) if tokens else 0.0,
-              "events_per_s": events[0] / elapsed,
-              "switch_interval_ms": (jobs.TRAINING_SWITCH_INTERVAL if variant.startswith("thread") else
-                                     sys.getswitchinterval()) * 1000,
-              "platform": app.platformName(),
-              "handler_ms": {k: round(v, 1) for k, v in sorted(handler_ms.items(), key=lambda x: -x[1])},
-              "long_stalls": [explain(start, ms, timeline) for start, ms in sorted(probe.stalls, key=lambda x: -x[1])[:6]]}
+    result = {
+        "variant": variant,
+        "threads": threads,
+        "seconds": round(elapsed, 1),
+        **percentiles(probe.lateness),
+        "ticks": len(probe.lateness),
+        "steps_per_s": n_steps / elapsed if variant != "idle" else 0.0,
+        "tokens_per_s": sum(tokens) / len(tokens) if tokens else 0.0,
+        "events_per_s": events[0] / elapsed,
+        "switch_interval_ms": (
+            jobs.TRAINING_SWITCH_INTERVAL if variant.startswith("thread") else sys.getswitchinterval()
+        )
+        * 1000,
+        "platform": app.platformName(),
+        "handler_ms": {k: round(v, 1) for k, v in sorted(handler_ms.items(), key=lambda x: -x[1])},
+        "long_stalls": [explain(start, ms, timeline) for start, ms in sorted(probe.stalls, key=lambda x: -x[1])[:6]],
+    }
     window.close()
     context.shutdown()
     return result
@@ -260,13 +285,15 @@ def explain(start: float, ms: float, timeline: list[tuple[float, str]]) -> str:
 # --- the orchestrator ------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=["idle", "thread", "thread-5ms", "thread-noplot", "process"],
-                        choices=VARIANTS)
+    parser.add_argument(
+        "--variants", nargs="+", default=["idle", "thread", "thread-5ms", "thread-noplot", "process"], choices=VARIANTS
+    )
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="torch threads to try")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window per variant")
     parser.add_argument("--explain", action="store_true", help="name the events around the longest stalls")
-    parser.add_argument("--switch-ms", type=float, help="GIL switch interval for the thread variants (default: the "
-                        "app's)")
+    parser.add_argument(
+        "--switch-ms", type=float, help="GIL switch interval for the thread variants (default: the app's)"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child process: one variant
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", help=argparse.SUPPRESS)
@@ -280,26 +307,50 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["MTO_BENCH_SWITCH_MS"] = str(args.switch_ms)
     scratch = Path(tempfile.mkdtemp(prefix="mto-bench-stall-"))
     model, model_note = model_folder(scratch)
-    print(f"model: {model_note}; {os.cpu_count()} CPU cores; probe every {PROBE_MS} ms; "
-          f"{args.seconds:.0f} s per variant; display: {os.environ.get('DISPLAY') or 'offscreen'}")
-    print(f"{'variant':<14} {'threads':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'steps/s':>8} "
-          f"{'tokens/s':>9} {'events/s':>9} {'GIL ms':>7}")
+    print(
+        f"model: {model_note}; {os.cpu_count()} CPU cores; probe every {PROBE_MS} ms; "
+        f"{args.seconds:.0f} s per variant; display: {os.environ.get('DISPLAY') or 'offscreen'}"
+    )
+    print(
+        f"{'variant':<14} {'threads':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'steps/s':>8} "
+        f"{'tokens/s':>9} {'events/s':>9} {'GIL ms':>7}"
+    )
     results = []
     for variant in args.variants:
-        for threads in ([1] if variant == "idle" else args.threads):
-            done = subprocess.run([sys.executable, __file__, "--one", "--variants", variant, "--threads",
-                                   str(threads), "--seconds", str(args.seconds), "--model", str(model),
-                                   "--scratch", str(scratch)], capture_output=True, text=True,
-                                  timeout=args.seconds + 900, cwd=REPO)
+        for threads in [1] if variant == "idle" else args.threads:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    "--variants",
+                    variant,
+                    "--threads",
+                    str(threads),
+                    "--seconds",
+                    str(args.seconds),
+                    "--model",
+                    str(model),
+                    "--scratch",
+                    str(scratch),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=args.seconds + 900,
+                cwd=REPO,
+            )
             line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 print(f"{variant:<14} {threads:>7}  failed: {done.stderr.strip().splitlines()[-1:]}")
                 continue
-            r = json.loads(line[len("RESULT "):])
+            r = json.loads(line[len("RESULT ") :])
             results.append(r)
-            print(f"{variant:<14} {threads:>7} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
-                  f"{r['steps_per_s']:>8.1f} {r['tokens_per_s']:>9.0f} {r['events_per_s']:>9.1f} "
-                  f"{r['switch_interval_ms']:>7.1f}", flush=True)
+            print(
+                f"{variant:<14} {threads:>7} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
+                f"{r['steps_per_s']:>8.1f} {r['tokens_per_s']:>9.0f} {r['events_per_s']:>9.1f} "
+                f"{r['switch_interval_ms']:>7.1f}",
+                flush=True,
+            )
             if args.explain and r.get("long_stalls"):
                 print("    longest: " + "; ".join(r["long_stalls"]))
                 print("    slowest GUI handlers (ms): " + ", ".join(f"{k} {v}" for k, v in r["handler_ms"].items()))

@@ -48,8 +48,16 @@ relation and none of the facts. Four changes, each measured, made the knowledge 
    EM from 0.34 to 0.48.
 """
 
-SETTINGS = {"steps": 300, "batch_size": 16, "lr": 1e-3, "eval_every": 25, "warmup_steps": 10, "save_model": False,
-            "max_eval_heads": 8, "threads": 1}
+SETTINGS = {
+    "steps": 300,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "eval_every": 25,
+    "warmup_steps": 10,
+    "save_model": False,
+    "max_eval_heads": 8,
+    "threads": 1,
+}
 
 
 def run(out: Path, shots: list[str], seeds: list[int], steps: int) -> str:
@@ -57,8 +65,14 @@ def run(out: Path, shots: list[str], seeds: list[int], steps: int) -> str:
     from mto_studio.core.training.experiment import run_experiment, write_outputs
     from mto_studio.core.training.experiment_config import ExperimentConfig
 
-    cfg = ExperimentConfig(name="MTO effect on mto-tiny", templates=["unsup-nat", "sup", "sup-nat"], baseline="sup",
-                           shots=shots, seeds=seeds, train={**SETTINGS, "steps": steps})
+    cfg = ExperimentConfig(
+        name="MTO effect on mto-tiny",
+        templates=["unsup-nat", "sup", "sup-nat"],
+        baseline="sup",
+        shots=shots,
+        seeds=seeds,
+        train={**SETTINGS, "steps": steps},
+    )
     start = time.perf_counter()
     resume = (out / "experiment.json").exists()
     for event in run_experiment(None if resume else cfg, out, resume=resume):
@@ -89,12 +103,14 @@ def main() -> None:
         from mto_studio.core.models.loading import embedded_model_dir
         from mto_studio.core.models.model_card import write_model_card
 
-        section = ("## Few-shot fine-tuning: matched template vs the conventional one\n\n"
-                   f"`tests/benchmarks/bench_mto_effect.py`: full fine-tuning on k heads per relation of the world's "
-                   f"training split, {args.steps} steps, batch {SETTINGS['batch_size']}, lr {SETTINGS['lr']}, the best "
-                   f"checkpoint on 8 validation heads per relation, evaluated on the test split; seeds "
-                   f"0–{args.seeds - 1}. Test ROUGE-L and exact match, mean ± sd over seeds, relative gain over "
-                   "`sup`.\n\n" + tables)
+        section = (
+            "## Few-shot fine-tuning: matched template vs the conventional one\n\n"
+            f"`tests/benchmarks/bench_mto_effect.py`: full fine-tuning on k heads per relation of the world's "
+            f"training split, {args.steps} steps, batch {SETTINGS['batch_size']}, lr {SETTINGS['lr']}, the best "
+            f"checkpoint on 8 validation heads per relation, evaluated on the test split; seeds "
+            f"0–{args.seeds - 1}. Test ROUGE-L and exact match, mean ± sd over seeds, relative gain over "
+            "`sup`.\n\n" + tables
+        )
         write_model_card(embedded_model_dir(), effect_section=section, notes=WHAT_MATTERED)
         print("model card updated")
 

@@ -47,8 +47,14 @@ def benchmark(n_per_relation: int = 20) -> dict[str, float]:
     looped_s = time.perf_counter() - start
     diff_ll = max(abs(a.log_likelihood - b.log_likelihood) for a, b in zip(batched, looped, strict=True))
     diff_rank = max(abs(a.rank - b.rank) for a, b in zip(batched, looped, strict=True))
-    out = {"pairs": len(pairs), "batched_s": batched_s, "looped_s": looped_s, "speedup": looped_s / batched_s,
-           "max_ll_diff": diff_ll, "max_rank_diff": diff_rank}
+    out = {
+        "pairs": len(pairs),
+        "batched_s": batched_s,
+        "looped_s": looped_s,
+        "speedup": looped_s / batched_s,
+        "max_ll_diff": diff_ll,
+        "max_rank_diff": diff_rank,
+    }
     print(f"\nzero-shot scoring of {len(pairs)} (source, target) pairs with mto-tiny, 1 thread:")
     print(f"  batched (64 per forward pass)  {batched_s:.2f} s")
     print(f"  one forward pass per pair      {looped_s:.2f} s")

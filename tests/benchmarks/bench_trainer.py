@@ -98,8 +98,7 @@ def run_hf(cfg, model_dir: Path, *, same_batches: bool = True) -> tuple[float, l
     if not same_batches:
         from datasets import Dataset
 
-        train_dataset = Dataset.from_list([{"input_ids": list(e.source), "labels": list(e.target)}
-                                           for e in data.train])
+        train_dataset = Dataset.from_list([{"input_ids": list(e.source), "labels": list(e.target)} for e in data.train])
     else:
         train_dataset = Ordered()
     losses: list[float] = []
@@ -119,14 +118,33 @@ def run_hf(cfg, model_dir: Path, *, same_batches: bool = True) -> tuple[float, l
 
     with tempfile.TemporaryDirectory() as folder:
         args = Seq2SeqTrainingArguments(
-            output_dir=folder, per_device_train_batch_size=cfg.batch_size, max_steps=cfg.steps,
-            learning_rate=cfg.lr, warmup_steps=cfg.warmup_steps, lr_scheduler_type="linear", weight_decay=0.0,
-            max_grad_norm=cfg.max_grad_norm, logging_steps=5, save_strategy="no", eval_strategy="no",
-            report_to=[], seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, disable_tqdm=True,
-            use_cpu=True, optim="adamw_torch", logging_first_step=False)
-        trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=train_dataset,
-                                 data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100),
-                                 callbacks=[Clock()])
+            output_dir=folder,
+            per_device_train_batch_size=cfg.batch_size,
+            max_steps=cfg.steps,
+            learning_rate=cfg.lr,
+            warmup_steps=cfg.warmup_steps,
+            lr_scheduler_type="linear",
+            weight_decay=0.0,
+            max_grad_norm=cfg.max_grad_norm,
+            logging_steps=5,
+            save_strategy="no",
+            eval_strategy="no",
+            report_to=[],
+            seed=cfg.seed,
+            data_seed=cfg.seed,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            use_cpu=True,
+            optim="adamw_torch",
+            logging_first_step=False,
+        )
+        trainer = Seq2SeqTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100),
+            callbacks=[Clock()],
+        )
         trainer.train()
     return marks["end"] - marks["start"], losses
 
@@ -136,15 +154,25 @@ def _compare(label: str, ours: tuple, hf: tuple, steps: int) -> dict[str, float]
     n = min(len(hf_losses), len(our_losses))
     diffs = [abs(a - b) / max(abs(b), 1e-9) for a, b in zip(our_losses[:n], hf_losses[:n], strict=True)]
     tail = max(1, n // 4)
-    out = {"steps": steps, "ours_s": our_seconds, "hf_s": hf_seconds, "speedup": hf_seconds / our_seconds,
-           "max_rel_loss_diff": max(diffs), "tail_loss_ours": sum(our_losses[-tail:]) / tail,
-           "tail_loss_hf": sum(hf_losses[-tail:]) / tail, "first_loss": our_losses[0], "last_loss": our_losses[-1]}
+    out = {
+        "steps": steps,
+        "ours_s": our_seconds,
+        "hf_s": hf_seconds,
+        "speedup": hf_seconds / our_seconds,
+        "max_rel_loss_diff": max(diffs),
+        "tail_loss_ours": sum(our_losses[-tail:]) / tail,
+        "tail_loss_hf": sum(hf_losses[-tail:]) / tail,
+        "first_loss": our_losses[0],
+        "last_loss": our_losses[-1],
+    }
     print(f"\n{label}")
     print(f"  MTO Studio      {steps / our_seconds:.1f} steps/s ({our_seconds:.1f} s)")
     print(f"  Seq2SeqTrainer  {steps / hf_seconds:.1f} steps/s ({hf_seconds:.1f} s)")
     print(f"  speed-up        {out['speedup']:.2f}x (goal >= 1.2x)")
-    print(f"  loss curves     {n} points every 5 steps; largest relative difference {out['max_rel_loss_diff']:.2e}; "
-          f"mean of the last quarter {out['tail_loss_ours']:.3f} vs {out['tail_loss_hf']:.3f}")
+    print(
+        f"  loss curves     {n} points every 5 steps; largest relative difference {out['max_rel_loss_diff']:.2e}; "
+        f"mean of the last quarter {out['tail_loss_ours']:.3f} vs {out['tail_loss_hf']:.3f}"
+    )
     return out
 
 
@@ -160,14 +188,31 @@ def benchmark(steps: int = 300) -> dict[str, dict[str, float]]:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         model_dir = build_model_folder(Path(folder) / "model")
-        base = dict(model=str(model_dir), data="world", template="unsup-nat", steps=steps, batch_size=16, lr=1e-3,
-                    warmup_steps=20, eval_every=0, save_model=False, max_test_heads=1, max_eval_heads=1, threads=1)
+        base = dict(
+            model=str(model_dir),
+            data="world",
+            template="unsup-nat",
+            steps=steps,
+            batch_size=16,
+            lr=1e-3,
+            warmup_steps=20,
+            eval_every=0,
+            save_model=False,
+            max_test_heads=1,
+            max_eval_heads=1,
+            threads=1,
+        )
         same = TrainConfig(**base, group_by_length=False)
-        results["same_batches"] = _compare(f"(1) identical batches ({steps} steps, batch 16, 1 thread)",
-                                           run_ours(same), run_hf(same, model_dir), steps)
+        results["same_batches"] = _compare(
+            f"(1) identical batches ({steps} steps, batch 16, 1 thread)", run_ours(same), run_hf(same, model_dir), steps
+        )
         shipped = TrainConfig(**base, group_by_length=True)
-        results["defaults"] = _compare(f"(2) each trainer's defaults ({steps} steps, batch 16, 1 thread)",
-                                       run_ours(shipped), run_hf(shipped, model_dir, same_batches=False), steps)
+        results["defaults"] = _compare(
+            f"(2) each trainer's defaults ({steps} steps, batch 16, 1 thread)",
+            run_ours(shipped),
+            run_hf(shipped, model_dir, same_batches=False),
+            steps,
+        )
     return results
 
 
@@ -176,8 +221,10 @@ def test_trainer_throughput_against_seq2seq_trainer():
     assert results["same_batches"]["max_rel_loss_diff"] < 1e-4, "same batches must give the same loss curve"
     shipped = results["defaults"]
     assert abs(shipped["tail_loss_ours"] - shipped["tail_loss_hf"]) / shipped["tail_loss_hf"] < 0.15
-    print(f"\n  goal (>= 1.2x) met: identical batches {results['same_batches']['speedup'] >= 1.2}, "
-          f"defaults {shipped['speedup'] >= 1.2}")
+    print(
+        f"\n  goal (>= 1.2x) met: identical batches {results['same_batches']['speedup'] >= 1.2}, "
+        f"defaults {shipped['speedup'] >= 1.2}"
+    )
 
 
 if __name__ == "__main__":

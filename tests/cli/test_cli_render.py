@@ -32,13 +32,18 @@ def test_render_unsup_nat_and_sup_on_atomic(atomic_validation):
 def test_render_other_formats(tmp_path, atomic_validation, suffix):
     frame = pd.read_csv(atomic_validation, sep="\t", quoting=3, keep_default_na=False)
     path = tmp_path / f"v.{suffix}"
-    {"jsonl": lambda: frame.to_json(path, orient="records", lines=True),
-     "csv": lambda: frame.to_csv(path, index=False),
-     "parquet": lambda: frame.to_parquet(path, index=False)}[suffix]()
+    {
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+        "csv": lambda: frame.to_csv(path, index=False),
+        "parquet": lambda: frame.to_parquet(path, index=False),
+    }[suffix]()
     done = run_cli("render", "--data", str(path), "--template", "unsup-nat", "--rows", "3", "--json")
     assert done.returncode == 0, done.stderr
     assert [r["input"] for r in _json_lines(done.stdout)] == [
-        "PersonX accepts PersonY invitation", "PersonX accepts PersonY offer", "PersonX accepts PersonY's invitation"]
+        "PersonX accepts PersonY invitation",
+        "PersonX accepts PersonY offer",
+        "PersonX accepts PersonY's invitation",
+    ]
 
 
 def test_render_head_relation_tail_with_tokenizer(tmp_path, tiny_t5_tokenizer):
@@ -46,8 +51,9 @@ def test_render_head_relation_tail_with_tokenizer(tmp_path, tiny_t5_tokenizer):
     (tmp_path / "tok" / "config.json").write_text('{"model_type": "t5"}')
     path = tmp_path / "kb.tsv"
     path.write_text("head\trelation\ttail\ncup\tAtLocation\tkitchen\n")
-    done = run_cli("render", "--data", str(path), "--template", "unsup-nat", "--json", "--tokenizer",
-                   str(tmp_path / "tok"))
+    done = run_cli(
+        "render", "--data", str(path), "--template", "unsup-nat", "--json", "--tokenizer", str(tmp_path / "tok")
+    )
     assert done.returncode == 0, done.stderr
     (row,) = _json_lines(done.stdout)
     assert row["source"] == "cup is typically kept in <extra_id_0>"
@@ -65,23 +71,52 @@ def _bad_template(tmp_path, body: str):
     ("make_args", "message"),
     [
         (lambda t, v: ["--data", str(t / "missing.tsv"), "--template", "sup"], "data file not found"),
-        (lambda t, v: ["--data", str((t / "e.csv").write_text("") and t / "e.csv" or t / "e.csv"),
-                       "--template", "sup"], "data file is empty"),
-        (lambda t, v: ["--data", str((t / "c.csv").write_text("a,b\n1,2\n") and t / "c.csv"), "--template", "sup"],
-         "no recognisable columns"),
-        (lambda t, v: ["--data", str(v), "--template", _bad_template(t, 'name="b"\nobjective="filling"\n'
-                                                                    'source="{input} {what}"\ntarget="{mask} {target}"\n')],
-         r"line 3, field 'source', column 9: unknown slot \{what\}"),
-        (lambda t, v: ["--data", str(v), "--template", _bad_template(t, 'name="b"\nobjective="filling"\ncolor=1\n')],
-         "unknown field 'color'"),
-        (lambda t, v: ["--data", str(v), "--template", _bad_template(t, 'name="b"\nobjective="filling"\n'
-                                                                    'source="{input} {mask} {mask}"\ntarget="{mask} {target}"\n')],
-         "mismatched sentinels"),
-        (lambda t, v: ["--data", str(v), "--template", _bad_template(t, 'name="b"\nobjective=filling\n')],
-         "line 2.*syntax error"),
+        (
+            lambda t, v: [
+                "--data",
+                str((t / "e.csv").write_text("") and t / "e.csv" or t / "e.csv"),
+                "--template",
+                "sup",
+            ],
+            "data file is empty",
+        ),
+        (
+            lambda t, v: ["--data", str((t / "c.csv").write_text("a,b\n1,2\n") and t / "c.csv"), "--template", "sup"],
+            "no recognisable columns",
+        ),
+        (
+            lambda t, v: [
+                "--data",
+                str(v),
+                "--template",
+                _bad_template(t, 'name="b"\nobjective="filling"\nsource="{input} {what}"\ntarget="{mask} {target}"\n'),
+            ],
+            r"line 3, field 'source', column 9: unknown slot \{what\}",
+        ),
+        (
+            lambda t, v: ["--data", str(v), "--template", _bad_template(t, 'name="b"\nobjective="filling"\ncolor=1\n')],
+            "unknown field 'color'",
+        ),
+        (
+            lambda t, v: [
+                "--data",
+                str(v),
+                "--template",
+                _bad_template(
+                    t, 'name="b"\nobjective="filling"\nsource="{input} {mask} {mask}"\ntarget="{mask} {target}"\n'
+                ),
+            ],
+            "mismatched sentinels",
+        ),
+        (
+            lambda t, v: ["--data", str(v), "--template", _bad_template(t, 'name="b"\nobjective=filling\n')],
+            "line 2.*syntax error",
+        ),
         (lambda t, v: ["--data", str(v), "--template", "no-such-template"], "unknown template 'no-such-template'"),
-        (lambda t, v: ["--data", str(v), "--template", "sup", "--tokenizer", str(t / "nomodel")],
-         "model folder not found"),
+        (
+            lambda t, v: ["--data", str(v), "--template", "sup", "--tokenizer", str(t / "nomodel")],
+            "model folder not found",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code_2(tmp_path, atomic_validation, make_args, message):

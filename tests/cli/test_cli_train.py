@@ -12,7 +12,10 @@ from tests.helpers import run_cli
     ("args", "message"),
     [
         (["--method", "sft"], "unknown method 'sft'"),
-        (["--shots", "99"], "k=99 is larger than the 7 heads of relation 'AtLocation' left after holding out validation"),
+        (
+            ["--shots", "99"],
+            "k=99 is larger than the 7 heads of relation 'AtLocation' left after holding out validation",
+        ),
         (["--model", "/no/such/folder"], "model folder not found"),
         (["--template", "prompt-sup"], "only prompt tuning trains"),
         (["--method", "prompt", "--template", "sup"], "prompt tuning needs soft-prompt slots"),
@@ -20,8 +23,17 @@ from tests.helpers import run_cli
     ],
 )
 def test_train_bad_configs_exit_2(tmp_path, tiny_model_dir, small_world_tsv, args, message):
-    base = ["train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "5",
-            "--out", str(tmp_path / "run")]
+    base = [
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(small_world_tsv),
+        "--steps",
+        "5",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     done = run_cli(*base, *args)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
@@ -29,8 +41,22 @@ def test_train_bad_configs_exit_2(tmp_path, tiny_model_dir, small_world_tsv, arg
 
 
 def test_train_json_events(tmp_path, tiny_model_dir, small_world_tsv):
-    done = run_cli("train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "10",
-                   "--eval-every", "5", "--shots", "4", "--out", str(tmp_path / "run"), "--json")
+    done = run_cli(
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(small_world_tsv),
+        "--steps",
+        "10",
+        "--eval-every",
+        "5",
+        "--shots",
+        "4",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert events[0]["event"] == "RunStarted" and events[-1]["event"] == "RunFinished"
@@ -38,23 +64,55 @@ def test_train_json_events(tmp_path, tiny_model_dir, small_world_tsv):
 
 
 def test_train_nan_exits_1_with_the_reason(tmp_path, tiny_model_dir, small_world_tsv):
-    done = run_cli("train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "10",
-                   "--set", "inject_nan_at_step=3", "--out", str(tmp_path / "run"))
+    done = run_cli(
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(small_world_tsv),
+        "--steps",
+        "10",
+        "--set",
+        "inject_nan_at_step=3",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert done.returncode == 1
     assert "run failed: the loss became nan at step 3" in done.stdout
 
 
 def test_sweep_writes_table_csv_and_plots(tmp_path, tiny_model_dir, small_world_tsv):
     out = tmp_path / "exp"
-    done = run_cli("sweep", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--templates",
-                   "unsup-nat,sup", "--shots", "4,full", "--seeds", "2", "--steps", "20", "--eval-every", "10",
-                   "--out", str(out))
+    done = run_cli(
+        "sweep",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(small_world_tsv),
+        "--templates",
+        "unsup-nat,sup",
+        "--shots",
+        "4,full",
+        "--seeds",
+        "2",
+        "--steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     table = (out / "results.md").read_text()
     assert "| finetune | `unsup-nat` |" in table and "`sup` (baseline)" in table and "k=4" in table
     rows = list(csv.DictReader((out / "results.csv").open()))
     cells = {(r["group"], r["metric"], r["template"], r["shots"]) for r in rows}
-    assert ("all relations", "rougeL", "unsup-nat", "4") in cells and ("all relations", "rougeL", "sup", "full") in cells
+    assert ("all relations", "rougeL", "unsup-nat", "4") in cells and (
+        "all relations",
+        "rougeL",
+        "sup",
+        "full",
+    ) in cells
     assert all(int(r["n"]) == 2 for r in rows)
     for name in ("curves.png", "ladder.png", "report.md"):
         assert (out / name).stat().st_size > 1000, name
@@ -71,13 +129,32 @@ def test_sweep_writes_table_csv_and_plots(tmp_path, tiny_model_dir, small_world_
 
 def test_demo_runs_the_whole_workflow_small(tmp_path, tiny_model_dir):
     out = tmp_path / "demo"
-    done = run_cli("demo", "--quick", "--out", str(out), "--model", str(tiny_model_dir), "--steps", "4",
-                   "--seeds", "1", "--shots", "2", timeout=600)
+    done = run_cli(
+        "demo",
+        "--quick",
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--steps",
+        "4",
+        "--seeds",
+        "1",
+        "--shots",
+        "2",
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = (out / "report.md").read_text()
-    positions = [report.find(section) for section in
-                 ("## 1. Objective analysis", "## 2. Few-shot ladder vs full data", "## 3. Did the zero-shot ranking",
-                  "Total wall time")]
+    positions = [
+        report.find(section)
+        for section in (
+            "## 1. Objective analysis",
+            "## 2. Few-shot ladder vs full data",
+            "## 3. Did the zero-shot ranking",
+            "Total wall time",
+        )
+    ]
     assert -1 not in positions and positions == sorted(positions), positions
     assert "Agreement with the construction:" in report and "(experiment/ladder" in report
     assert (out / "experiment" / "ladder.png").stat().st_size > 1000

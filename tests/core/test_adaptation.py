@@ -22,7 +22,8 @@ def test_pairs_are_labelled_by_objective_and_cover_the_world_text():
     assert by_relation["AtLocation"] is Objective.FILLING and by_relation["xIntent"] is Objective.MAPPING
     library = TemplateLibrary(objectives={"AtLocation": Objective.MAPPING})
     assert {p.objective for p in build_pairs(sentences[:50], library) if p.relation == "AtLocation"} == {
-        Objective.MAPPING}
+        Objective.MAPPING
+    }
 
 
 def test_experiment_with_adaptation_trains_from_the_adapted_model(tmp_path, tiny_model_dir, small_world_tsv):
@@ -32,9 +33,16 @@ def test_experiment_with_adaptation_trains_from_the_adapted_model(tmp_path, tiny
 
     text = tmp_path / "adapt.txt"
     text.write_text("\n".join(read_sentences("world")[:60]) + "\n")
-    cfg = ExperimentConfig(model=str(tiny_model_dir), data=str(small_world_tsv), templates=["unsup-nat"],
-                           baseline="unsup-nat", shots=["4"], seeds=[0], train={"steps": 10, "eval_every": 0},
-                           adaptation={"enabled": True, "source": str(text), "steps": 15})
+    cfg = ExperimentConfig(
+        model=str(tiny_model_dir),
+        data=str(small_world_tsv),
+        templates=["unsup-nat"],
+        baseline="unsup-nat",
+        shots=["4"],
+        seeds=[0],
+        train={"steps": 10, "eval_every": 0},
+        adaptation={"enabled": True, "source": str(text), "steps": 15},
+    )
     events = list(run_experiment(cfg, tmp_path / "exp"))
     started = [e for e in events if isinstance(e, RunStarted)]
     assert started[0].run_id == "adaptation" and started[0].total_steps == 15

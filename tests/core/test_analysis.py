@@ -31,10 +31,13 @@ def scorer(tiny_model_dir):
 def test_batched_scores_equal_one_by_one_and_ranks_are_exact(scorer):
     import torch
 
-    pairs = [("PersonX buys a ticket because PersonX wants <extra_id_0>", "<extra_id_0> to see a film"),
-             ("xIntent: PersonX buys a ticket", "to see a film"),
-             ("a cup is typically kept in <extra_id_0>", "<extra_id_0> the kitchen cupboard"),
-             ("hello", "a"), ("PersonX naps", "to rest and sleep well")]
+    pairs = [
+        ("PersonX buys a ticket because PersonX wants <extra_id_0>", "<extra_id_0> to see a film"),
+        ("xIntent: PersonX buys a ticket", "to see a film"),
+        ("a cup is typically kept in <extra_id_0>", "<extra_id_0> the kitchen cupboard"),
+        ("hello", "a"),
+        ("PersonX naps", "to rest and sleep well"),
+    ]
     batched, looped = scorer.score(pairs), scorer.score_one_by_one(pairs)
     for a, b in zip(batched, looped, strict=True):
         assert a.tokens == b.tokens
@@ -60,8 +63,14 @@ def test_rules_decide_known_relations_and_leave_others_undecided():
 
 
 def test_analysis_report_on_a_small_file(tiny_model_dir, small_world_tsv):
-    cfg = AnalysisConfig(data=str(small_world_tsv), model=str(tiny_model_dir), strategies=["probe", "rules"], n=6,
-                         templates=["sup", "unsup-nat", "sup-nat"], bootstrap=200)
+    cfg = AnalysisConfig(
+        data=str(small_world_tsv),
+        model=str(tiny_model_dir),
+        strategies=["probe", "rules"],
+        n=6,
+        templates=["sup", "unsup-nat", "sup-nat"],
+        bootstrap=200,
+    )
     report = run_analysis(cfg)
     assert [r.relation for r in report.relations] == ["AtLocation", "xIntent"]
     for r in report.relations:
@@ -90,15 +99,19 @@ def test_analysis_cancels_on_stop(tiny_model_dir, small_world_tsv):
 
 def test_probe_rejects_a_masked_template_without_sentinel(tiny_model_dir, small_world_tsv):
     with pytest.raises(TemplateError, match="'sup' has no sentinel.*cannot be the probe's masked template"):
-        run_analysis(AnalysisConfig(data=str(small_world_tsv), model=str(tiny_model_dir), strategies=["probe"],
-                                    masked_template="sup"))
+        run_analysis(
+            AnalysisConfig(
+                data=str(small_world_tsv), model=str(tiny_model_dir), strategies=["probe"], masked_template="sup"
+            )
+        )
 
 
 def test_relation_with_too_few_examples_is_flagged(tmp_path, tiny_model_dir):
     path = tmp_path / "few.tsv"
     path.write_text("head\trelation\ttail\ncup\tAtLocation\tkitchen\npen\tAtLocation\tdesk\nnap\txWant\trest\n")
-    report = run_analysis(AnalysisConfig(data=str(path), model=str(tiny_model_dir), strategies=["probe", "rules"],
-                                         n=5, distractors=0))
+    report = run_analysis(
+        AnalysisConfig(data=str(path), model=str(tiny_model_dir), strategies=["probe", "rules"], n=5, distractors=0)
+    )
     by = {r.relation: r for r in report.relations}
     assert "only 2 of the 5 examples" in by["AtLocation"].votes["probe"].reason
     assert "needs at least 2" in by["xWant"].votes["probe"].reason and by["xWant"].decision.strategy == "rules"
@@ -115,13 +128,15 @@ def test_model_without_sentinels_is_a_clear_error(tmp_path):
 
     tok = Tokenizer(models.Unigram())
     tok.normalizer, tok.pre_tokenizer = normalizers.NFKC(), pre_tokenizers.Metaspace()
-    tok.train_from_iterator(CORPUS, trainers.UnigramTrainer(vocab_size=200, special_tokens=["<pad>", "</s>", "<unk>"],
-                                                            unk_token="<unk>"))
+    tok.train_from_iterator(
+        CORPUS, trainers.UnigramTrainer(vocab_size=200, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>")
+    )
     vocab = [tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]]
     hf = T5TokenizerFast(vocab=vocab, extra_ids=0)
     hf.save_pretrained(tmp_path)
-    T5ForConditionalGeneration(T5Config(vocab_size=len(hf), d_model=16, d_ff=32, d_kv=4, num_layers=1, num_heads=2,
-                                        decoder_start_token_id=0)).save_pretrained(tmp_path)
+    T5ForConditionalGeneration(
+        T5Config(vocab_size=len(hf), d_model=16, d_ff=32, d_kv=4, num_layers=1, num_heads=2, decoder_start_token_id=0)
+    ).save_pretrained(tmp_path)
     data = tmp_path / "d.tsv"
     data.write_text("head\trelation\ttail\ncup\tAtLocation\tkitchen\npen\tAtLocation\tdesk\n")
     with pytest.raises(ModelError, match="has no sentinel tokens"):
@@ -138,18 +153,37 @@ def test_bootstrap_interval_and_spearman():
 
 
 def test_prediction_check_counts_hits(tiny_model_dir, small_world_tsv):
-    report = run_analysis(AnalysisConfig(data=str(small_world_tsv), model=str(tiny_model_dir),
-                                         strategies=["rules"], templates=["sup", "unsup-nat"], distractors=0))
+    report = run_analysis(
+        AnalysisConfig(
+            data=str(small_world_tsv),
+            model=str(tiny_model_dir),
+            strategies=["rules"],
+            templates=["sup", "unsup-nat"],
+            distractors=0,
+        )
+    )
     best = {r.relation: r.best_template for r in report.relations}
     results = []
     for seed in (0, 1):
         for template in ("sup", "unsup-nat"):
             good = 0.8 if template == best["AtLocation"] else 0.2
-            results.append(RunResult(template, "finetune", "8", seed, {}, {"AtLocation": {"rougeL": good},
-                                                                             "xIntent": {"rougeL": 1 - good}}))
+            results.append(
+                RunResult(
+                    template,
+                    "finetune",
+                    "8",
+                    seed,
+                    {},
+                    {"AtLocation": {"rougeL": good}, "xIntent": {"rougeL": 1 - good}},
+                )
+            )
     check = prediction_check(report, results)
     by = {r.relation: r for r in check.rows}
     assert by["AtLocation"].hit and by["AtLocation"].trained_best == best["AtLocation"]
-    assert by["xIntent"].trained_best != best["AtLocation"] or not by["xIntent"].hit or best["xIntent"] != best["AtLocation"]
+    assert (
+        by["xIntent"].trained_best != best["AtLocation"]
+        or not by["xIntent"].hit
+        or best["xIntent"] != best["AtLocation"]
+    )
     assert check.hit_rate is not None and not math.isnan(check.hit_rate)
     assert "Spearman" in check.markdown()

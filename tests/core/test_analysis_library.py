@@ -17,12 +17,21 @@ from mto_studio.core.templates import Phrase, template_from_dict
 
 def test_project_templates_and_phrases_are_analysed(tmp_path, tiny_model_dir, small_world_tsv):
     project = Project.new(tmp_path / "p")
-    project.templates["ask"] = template_from_dict({"name": "ask", "objective": "mapping",
-                                                   "source": "question: {input} {rel}", "target": "{target}"})
+    project.templates["ask"] = template_from_dict(
+        {"name": "ask", "objective": "mapping", "source": "question: {input} {rel}", "target": "{target}"}
+    )
     project.set_phrase("AtLocation", Phrase(connective="is mostly found in"))
     library = project.library()
-    cfg = AnalysisConfig(data=str(small_world_tsv), model=str(tiny_model_dir), strategies=["probe", "rules"], n=3,
-                         templates=["ask", "sup"], relations=["AtLocation"], bootstrap=50, distractors=2)
+    cfg = AnalysisConfig(
+        data=str(small_world_tsv),
+        model=str(tiny_model_dir),
+        strategies=["probe", "rules"],
+        n=3,
+        templates=["ask", "sup"],
+        relations=["AtLocation"],
+        bootstrap=50,
+        distractors=2,
+    )
     events = list(analyze(cfg, library=library))
     report = report_from_dict(events[-1].report)
     assert {s.template for s in report.relations[0].scores} == {"ask", "sup"}
@@ -40,7 +49,17 @@ def test_a_stop_during_model_loading_cancels_at_once(tiny_model_dir, small_world
 
 def test_ranking_only_mapping_templates_without_the_probe(tiny_model_dir, small_world_tsv):
     """No probe and no sentinel in any candidate: nothing needs a sentinel style, and nothing may crash on it."""
-    report = run_analysis(AnalysisConfig(data=str(small_world_tsv), model=str(tiny_model_dir), strategies=["rules"],
-                                         templates=["sup"], relations=["xIntent"], n=2, distractors=0, bootstrap=10))
+    report = run_analysis(
+        AnalysisConfig(
+            data=str(small_world_tsv),
+            model=str(tiny_model_dir),
+            strategies=["rules"],
+            templates=["sup"],
+            relations=["xIntent"],
+            n=2,
+            distractors=0,
+            bootstrap=10,
+        )
+    )
     relation = report.relations[0]
     assert relation.decision.strategy == "rules" and [s.template for s in relation.scores] == ["sup"]

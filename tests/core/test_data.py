@@ -59,7 +59,9 @@ def test_head_relation_tail_and_question_answer(tmp_path):
     data = load_task_data(hrt)
     assert data.preset == "head-relation-tail"
     assert [(h.relation, h.input, h.references) for h in data.heads] == [
-        ("AtLocation", "cup", ("kitchen", "cupboard")), ("ObjectUse", "pen", ("write",))]
+        ("AtLocation", "cup", ("kitchen", "cupboard")),
+        ("ObjectUse", "pen", ("write",)),
+    ]
     qa = tmp_path / "qa.jsonl"
     qa.write_text('{"Question": "2+2?", "Answer": "4"}\n{"Question": "3+3?", "Answer": "6"}\n')
     data = load_task_data(qa)
@@ -83,14 +85,18 @@ def test_explicit_mapping_and_its_errors(tmp_path):
 
 def test_none_policy_drops_by_default_and_keeps_on_request(tmp_path):
     path = tmp_path / "none.tsv"
-    path.write_text("prefix\tinput_text\ttarget_text\nxWant\tPersonX naps\tnone\nxWant\tPersonX naps\tto rest\n"
-                    "xWant\tPersonX sings\tNone\nxWant\t\tto eat\n")
+    path.write_text(
+        "prefix\tinput_text\ttarget_text\nxWant\tPersonX naps\tnone\nxWant\tPersonX naps\tto rest\n"
+        "xWant\tPersonX sings\tNone\nxWant\t\tto eat\n"
+    )
     data = load_task_data(path)
     assert data.dropped_none == 2 and data.dropped_empty_input == 1
     assert [(h.input, h.references) for h in data.heads] == [("PersonX naps", ("to rest",))]
     kept = load_task_data(path, keep_none=True)
     assert [(h.input, h.references) for h in kept.heads] == [
-        ("PersonX naps", ("none", "to rest")), ("PersonX sings", ("None",))]
+        ("PersonX naps", ("none", "to rest")),
+        ("PersonX sings", ("None",)),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -41,15 +41,17 @@ def test_zero_shot_knowledge_is_clearly_above_chance(summary):
     model, tokenizer = load_seq2seq("mto-tiny")
     probes = world.fill_probes("heldout")[::7]
     answers = generate_answers(model, tokenizer, [p.source for p in probes], max_new_tokens=10)
-    fill = score_predictions([p.relation for p in probes], [p.head for p in probes], answers,
-                             [p.references for p in probes]).overall
+    fill = score_predictions(
+        [p.relation for p in probes], [p.head for p in probes], answers, [p.references for p in probes]
+    ).overall
     chance = world.chance_exact_match()
     filling_chance = max(v for r, v in chance.items() if world.kinds()[r] == "filling")
     assert fill["exact_match"] > 2 * filling_chance, (fill, filling_chance)
     questions = world.question_probes("train")[::11]
     answers = generate_answers(model, tokenizer, [p.source for p in questions], max_new_tokens=10)
-    qa = score_predictions([p.relation for p in questions], [p.head for p in questions], answers,
-                           [p.references for p in questions]).overall
+    qa = score_predictions(
+        [p.relation for p in questions], [p.head for p in questions], answers, [p.references for p in questions]
+    ).overall
     mapping_chance = max(v for r, v in chance.items() if world.kinds()[r] == "mapping")
     assert qa["exact_match"] > 2 * mapping_chance, (qa, mapping_chance)
 
@@ -58,8 +60,10 @@ def test_probe_agrees_with_the_construction():
     from mto_studio.core.analysis.analyze import AnalysisConfig, run_analysis
     from mto_studio.core.world import RELATION_KIND
 
-    report = run_analysis(AnalysisConfig(strategies=["probe"], n=20, templates=["sup", "unsup-nat"], distractors=0,
-                                         bootstrap=0))
+    report = run_analysis(
+        AnalysisConfig(strategies=["probe"], n=20, templates=["sup", "unsup-nat"], distractors=0, bootstrap=0)
+    )
     agree = [r.relation for r in report.relations if r.objective is RELATION_KIND[r.relation]]
-    assert len(agree) / len(report.relations) >= 0.9, {r.relation: r.votes["probe"].evidence["mi"]
-                                                       for r in report.relations}
+    assert len(agree) / len(report.relations) >= 0.9, {
+        r.relation: r.votes["probe"].evidence["mi"] for r in report.relations
+    }

@@ -36,8 +36,12 @@ def test_a_saved_project_reloads_with_every_setting(tmp_path):
     assert (tmp_path / "p" / "phrases.toml").is_file()
 
     loaded = Project.load(tmp_path / "p")
-    assert (loaded.name, loaded.model, loaded.data, loaded.test_data) == ("Cooking", "mto-tiny", "data/train.tsv",
-                                                                          "t.tsv")
+    assert (loaded.name, loaded.model, loaded.data, loaded.test_data) == (
+        "Cooking",
+        "mto-tiny",
+        "data/train.tsv",
+        "t.tsv",
+    )
     assert loaded.columns == project.columns
     assert loaded.objectives == {"xAttr": Objective.FILLING, "xIntent": Objective.MAPPING}
     assert [e.name for e in loaded.experiment_configs()] == ["ladder"]
@@ -65,8 +69,10 @@ def test_phrase_overrides_change_rendering_and_a_builtin_equal_phrase_removes_th
     before = project.library().render("unsup-nat", "xIntent", "PersonX buys a ticket").source
     assert before == "PersonX buys a ticket because PersonX wants <extra_id_0>"
     project.set_phrase("xIntent", Phrase(connective="since PersonX hoped"))
-    assert project.library().render("unsup-nat", "xIntent", "PersonX buys a ticket").source == \
-        "PersonX buys a ticket since PersonX hoped <extra_id_0>"
+    assert (
+        project.library().render("unsup-nat", "xIntent", "PersonX buys a ticket").source
+        == "PersonX buys a ticket since PersonX hoped <extra_id_0>"
+    )
     project.set_phrase("xIntent", Phrase(connective=builtin_phrases()["xIntent"].connective))
     assert "xIntent" not in project.phrases, "empty fields mean the built-in text, so this equals the built-in"
     project.set_phrase("task", Phrase(connective="the answer is"))
@@ -77,8 +83,7 @@ def test_phrase_overrides_change_rendering_and_a_builtin_equal_phrase_removes_th
 
 def test_project_templates_are_saved_at_once_renamed_and_reloaded(tmp_path):
     project = Project.create(tmp_path / "p")
-    mine = builtin_template("unsup-nat").with_changes(name="mine", builtin=False, path=None,
-                                                      description="my copy")
+    mine = builtin_template("unsup-nat").with_changes(name="mine", builtin=False, path=None, description="my copy")
     path = project.save_template(mine)
     assert path == tmp_path / "p" / "templates" / "mine.toml"
     assert "mine" in project.library().names()
@@ -155,8 +160,12 @@ def test_the_default_project_is_created_once_in_the_user_data_dir(tmp_path, monk
         ('name = "x"\n[columns]\ninput = "head"\n', 2, "needs the text fields input and target", "target"),
         ('name = "x"\n[objectives]\nxAttr = "maybe"\n', 3, "not filling or mapping", 'xAttr = "filling"'),
         ('name = "x"\nformat = 99\n', 2, "newer MTO Studio", "update"),
-        ('name = "x"\n[[experiments]]\nname = "a"\n[[experiments]]\nseeds = []\n', 4,
-         "experiment 2: an experiment needs at least one seed", "seeds"),
+        (
+            'name = "x"\n[[experiments]]\nname = "a"\n[[experiments]]\nseeds = []\n',
+            4,
+            "experiment 2: an experiment needs at least one seed",
+            "seeds",
+        ),
     ],
 )
 def test_malformed_project_files_name_the_file_the_line_and_the_fix(tmp_path, text, line, message, hint):

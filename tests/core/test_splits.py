@@ -29,8 +29,18 @@ def evals(folder):
 
 
 def small_run(**settings):
-    return TrainConfig.from_dict({"template": "unsup-nat", "shots": 8, "steps": 20, "eval_every": 5,
-                                  "batch_size": 8, "max_new_tokens": 6, "warmup_steps": 2, **settings})
+    return TrainConfig.from_dict(
+        {
+            "template": "unsup-nat",
+            "shots": 8,
+            "steps": 20,
+            "eval_every": 5,
+            "batch_size": 8,
+            "max_new_tokens": 6,
+            "warmup_steps": 2,
+            **settings,
+        }
+    )
 
 
 # --- references and splits ----------------------------------------------------------------------------------------
@@ -105,8 +115,9 @@ def test_with_a_test_file_the_score_comes_from_test_alone(tmp_path):
     (tmp_path / "val.tsv").write_text("\n".join([header, *(x for x in lines if x.split("\t")[1] in half)]) + "\n")
     (tmp_path / "test.tsv").write_text("\n".join([header, *(x for x in lines if x.split("\t")[1] not in half)]))
     folder = tmp_path / "run"
-    run_to_end(small_run(data=EXAMPLE, validation_data=str(tmp_path / "val.tsv"),
-                         test_data=str(tmp_path / "test.tsv")), folder)
+    run_to_end(
+        small_run(data=EXAMPLE, validation_data=str(tmp_path / "val.tsv"), test_data=str(tmp_path / "test.tsv")), folder
+    )
     result = json.loads((folder / "result.json").read_text())
     split = json.loads((folder / "split.json").read_text())
     assert result["split"] == "test" and result["score_label"] == "Test ROUGE-L"
@@ -123,8 +134,7 @@ def test_tables_and_labels_name_their_split():
     assert score_label("test") == "Test ROUGE-L"
     assert score_label("validation") == "Validation ROUGE-L (best checkpoint)"
     assert score_label("validation", checkpoint="last") == "Validation ROUGE-L (last checkpoint)"
-    runs = [RunResult("sup", "finetune", "8", seed, {"rougeL": 0.5 + seed / 10}, split="validation")
-            for seed in (0, 1)]
+    runs = [RunResult("sup", "finetune", "8", seed, {"rougeL": 0.5 + seed / 10}, split="validation") for seed in (0, 1)]
     table = build_table(runs)
     assert table.label == "Validation ROUGE-L (best checkpoint)"
     text = table.markdown()
@@ -166,18 +176,45 @@ def test_cli_unknown_example_is_one_line_listing_the_examples_exit_2(tmp_path):
 
 
 def test_cli_missing_validation_file_names_the_split(tmp_path):
-    done = run_cli("train", "--data", EXAMPLE, "--validation-data", str(tmp_path / "v.tsv"), "--steps", "2",
-                   "--out", str(tmp_path / "run"))
+    done = run_cli(
+        "train",
+        "--data",
+        EXAMPLE,
+        "--validation-data",
+        str(tmp_path / "v.tsv"),
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"mto-studio: error: validation data: data file not found: {tmp_path / 'v.tsv'} — check the path, or pick "
-        "the file with --validation-data / the Data workbench's Splits box"]
+        "the file with --validation-data / the Data workbench's Splits box"
+    ]
 
 
 def test_cli_sweep_on_the_example_labels_every_score_as_validation(tmp_path):
     out = tmp_path / "exp"
-    done = run_cli("sweep", "--data", EXAMPLE, "--templates", "unsup-nat,sup", "--shots", "8", "--seeds", "1",
-                   "--steps", "10", "--eval-every", "5", "--set", "max_new_tokens=6", "--out", str(out))
+    done = run_cli(
+        "sweep",
+        "--data",
+        EXAMPLE,
+        "--templates",
+        "unsup-nat,sup",
+        "--shots",
+        "8",
+        "--seeds",
+        "1",
+        "--steps",
+        "10",
+        "--eval-every",
+        "5",
+        "--set",
+        "max_new_tokens=6",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     report = (out / "report.md").read_text()
     assert "Validation ROUGE-L (best checkpoint)" in report and "Test ROUGE-L" not in report
@@ -235,10 +272,15 @@ def test_an_experiment_with_the_adaptation_stage_runs_on_the_example(tmp_path):
     from mto_studio.core.training.experiment import run_experiment
     from mto_studio.core.training.experiment_config import ExperimentConfig
 
-    cfg = ExperimentConfig(name="adapted", data=EXAMPLE, templates=["sup"], shots=["8"], seeds=[0],
-                           train={"steps": 5, "eval_every": 5, "batch_size": 8, "max_new_tokens": 4,
-                                  "warmup_steps": 1},
-                           adaptation={"enabled": True, "steps": 5, "max_sentences": 40})
+    cfg = ExperimentConfig(
+        name="adapted",
+        data=EXAMPLE,
+        templates=["sup"],
+        shots=["8"],
+        seeds=[0],
+        train={"steps": 5, "eval_every": 5, "batch_size": 8, "max_new_tokens": 4, "warmup_steps": 1},
+        adaptation={"enabled": True, "steps": 5, "max_sentences": 40},
+    )
     events = [e.to_dict() for e in run_experiment(cfg, tmp_path / "exp")]
     assert not [e for e in events if e["event"] == "RunFailed"], events
     assert events[-1]["event"] == "ExperimentFinished" and events[-1]["failed_runs"] == 0

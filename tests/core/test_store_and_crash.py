@@ -14,8 +14,12 @@ from mto_studio.core.store import RunStore
 def test_store_records_events_and_marks_interrupted_runs(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     experiment = store.create_experiment("e1", {"templates": ["sup"]}, tmp_path)
-    run = store.upsert_run(tmp_path / "r1", name="r1", experiment_id=experiment,
-                           config={"template": "sup", "method": "finetune", "shots": 8, "seed": 1, "steps": 10})
+    run = store.upsert_run(
+        tmp_path / "r1",
+        name="r1",
+        experiment_id=experiment,
+        config={"template": "sup", "method": "finetune", "shots": 8, "seed": 1, "steps": 10},
+    )
     assert store.upsert_run(tmp_path / "r1", name="r1") == run
     store.record(run, RunStarted("r1", "r1", 10))
     for step in (5, 10):
@@ -40,10 +44,33 @@ def test_store_records_events_and_marks_interrupted_runs(tmp_path):
 def test_sigkill_mid_training_keeps_metrics_and_resumes(tmp_path, tiny_model_dir, small_world_tsv):
     run_dir = tmp_path / "run"
     store_path = tmp_path / "runs.sqlite"
-    command = [sys.executable, "-m", "mto_studio", "train", "--model", str(tiny_model_dir), "--data",
-               str(small_world_tsv), "--template", "unsup-nat", "--steps", "400", "--eval-every", "0",
-               "--batch-size", "8", "--set", "checkpoint_every=20", "--set", "validation_heads=2",
-               "--out", str(run_dir), "--store", str(store_path), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "mto_studio",
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(small_world_tsv),
+        "--template",
+        "unsup-nat",
+        "--steps",
+        "400",
+        "--eval-every",
+        "0",
+        "--batch-size",
+        "8",
+        "--set",
+        "checkpoint_every=20",
+        "--set",
+        "validation_heads=2",
+        "--out",
+        str(run_dir),
+        "--store",
+        str(store_path),
+        "--json",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoints = run_dir / "checkpoints"
     deadline = time.time() + 120
@@ -64,14 +91,32 @@ def test_sigkill_mid_training_keeps_metrics_and_resumes(tmp_path, tiny_model_dir
     assert row.status == "running" and row.step >= 40
     assert store.mark_interrupted() == 1
     last_checkpoint = max(int(p.name.split("-")[1]) for p in checkpoints.glob("step-*"))
-    resumed = subprocess.run([sys.executable, "-m", "mto_studio", "train", "--resume", str(run_dir), "--store",
-                              str(store_path), "--json", "--steps", "400"], capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mto_studio",
+            "train",
+            "--resume",
+            str(run_dir),
+            "--store",
+            str(store_path),
+            "--json",
+            "--steps",
+            "400",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     events = [json.loads(line) for line in resumed.stdout.splitlines()]
     assert events[0]["event"] == "RunStarted" and events[0]["resumed_from"] == last_checkpoint
     assert events[-1]["event"] == "RunFinished" and events[-1]["status"] == "finished"
     assert store.run(row.id).status == "finished"
-    all_steps = [json.loads(x)["step"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()
-                 if json.loads(x)["event"] == "StepLogged"]
+    all_steps = [
+        json.loads(x)["step"]
+        for x in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if json.loads(x)["event"] == "StepLogged"
+    ]
     assert all_steps == sorted(set(all_steps)) and all_steps[-1] == 400

@@ -56,7 +56,8 @@ def test_mixed_uses_analysis_decisions_over_rules_and_maps_undecided_relations()
 
 def test_sentinels_are_numbered_in_order_and_bart_uses_its_mask_token():
     template = parse_template_text(
-        'name = "two"\nobjective = "filling"\nsource = "{input} {mask} and {mask}"\ntarget = "{mask} {target} {mask}"\n')
+        'name = "two"\nobjective = "filling"\nsource = "{input} {mask} and {mask}"\ntarget = "{mask} {target} {mask}"\n'
+    )
     out = render(template, "xWant", EVENT, "rest")
     assert out.source == "PersonX buys a ticket <extra_id_0> and <extra_id_1>"
     assert out.target == "<extra_id_0> rest <extra_id_1>"
@@ -80,7 +81,8 @@ def test_model_without_sentinels_or_mask_gets_a_clear_error():
 def test_clause_tier_wraps_the_input_and_overrides_apply():
     template = parse_template_text(
         'name = "clause"\nobjective = "filling"\nsource = "{rel_before} {input} {rel_after} {mask}"\n'
-        'target = "{mask} {target}"\n[phrases.xReact]\nclause = "Right after {input}, PersonX is"\n')
+        'target = "{mask} {target}"\n[phrases.xReact]\nclause = "Right after {input}, PersonX is"\n'
+    )
     out = render(template, "xReact", EVENT, "happy")
     assert out.source == "Right after PersonX buys a ticket, PersonX is <extra_id_0>"
     plain = render(template, "xNeed", EVENT, "money")
@@ -111,30 +113,51 @@ def test_text_form_round_trips(library):
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [
-        ('name = "t"\nobjective = "filling"\nsource = "{input} {foo}"\ntarget = "{mask} {target}"\n',
-         r"line 3, field 'source', column 9: unknown slot \{foo\}"),
-        ('name = "t"\n\nobjective = "filling"\n\nsource = "{input} {bar}"\ntarget = "{mask} {target}"\n',
-         r"line 5, field 'source', column 9: unknown slot \{bar\}"),
-        ('name = "t"\nobjective = "filling"\nsource = "{input} {mask} {mask}"\ntarget = "{mask} {target}"\n',
-         "field 'target'.*mismatched sentinels: the source has 2, the target 1"),
-        ('name = "t"\nobjective = "filling"\nsource = "{input} {mask}"\ntarget = "{target}"\n',
-         "mismatched sentinels: the source has 1, the target 0"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{input}\ntarget = "{target}"\n',
-         "line 3.*syntax error"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{input}"\ntarget = "{target}"\ncolour = "red"\n',
-         "line 5, field 'colour': unknown field 'colour'"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{input} {mask}"\ntarget = "{target}"\n',
-         "a mapping template has no sentinels"),
-        ('name = "t"\nobjective = "sideways"\nsource = "{input}"\ntarget = "{target}"\n',
-         "unknown objective 'sideways'"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{prefix}"\ntarget = "{target}"\n',
-         r"must hold \{input\} exactly once"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{input} {target}"\ntarget = "{target}"\n',
-         r"slot \{target\} cannot be used in the source"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{input} {soft:0}"\ntarget = "{target}"\n',
-         "soft-prompt length 0 is out of range"),
-        ('name = "t"\nobjective = "mapping"\nsource = "{input"\ntarget = "{target}"\n',
-         r"column 1: '\{' is never closed"),
+        (
+            'name = "t"\nobjective = "filling"\nsource = "{input} {foo}"\ntarget = "{mask} {target}"\n',
+            r"line 3, field 'source', column 9: unknown slot \{foo\}",
+        ),
+        (
+            'name = "t"\n\nobjective = "filling"\n\nsource = "{input} {bar}"\ntarget = "{mask} {target}"\n',
+            r"line 5, field 'source', column 9: unknown slot \{bar\}",
+        ),
+        (
+            'name = "t"\nobjective = "filling"\nsource = "{input} {mask} {mask}"\ntarget = "{mask} {target}"\n',
+            "field 'target'.*mismatched sentinels: the source has 2, the target 1",
+        ),
+        (
+            'name = "t"\nobjective = "filling"\nsource = "{input} {mask}"\ntarget = "{target}"\n',
+            "mismatched sentinels: the source has 1, the target 0",
+        ),
+        ('name = "t"\nobjective = "mapping"\nsource = "{input}\ntarget = "{target}"\n', "line 3.*syntax error"),
+        (
+            'name = "t"\nobjective = "mapping"\nsource = "{input}"\ntarget = "{target}"\ncolour = "red"\n',
+            "line 5, field 'colour': unknown field 'colour'",
+        ),
+        (
+            'name = "t"\nobjective = "mapping"\nsource = "{input} {mask}"\ntarget = "{target}"\n',
+            "a mapping template has no sentinels",
+        ),
+        (
+            'name = "t"\nobjective = "sideways"\nsource = "{input}"\ntarget = "{target}"\n',
+            "unknown objective 'sideways'",
+        ),
+        (
+            'name = "t"\nobjective = "mapping"\nsource = "{prefix}"\ntarget = "{target}"\n',
+            r"must hold \{input\} exactly once",
+        ),
+        (
+            'name = "t"\nobjective = "mapping"\nsource = "{input} {target}"\ntarget = "{target}"\n',
+            r"slot \{target\} cannot be used in the source",
+        ),
+        (
+            'name = "t"\nobjective = "mapping"\nsource = "{input} {soft:0}"\ntarget = "{target}"\n',
+            "soft-prompt length 0 is out of range",
+        ),
+        (
+            'name = "t"\nobjective = "mapping"\nsource = "{input"\ntarget = "{target}"\n',
+            r"column 1: '\{' is never closed",
+        ),
         ('name = "t"\nobjective = "mixed"\nfilling = "unsup-nat"\n', "a mixed template needs 'mapping'"),
     ],
 )
@@ -157,8 +180,10 @@ def test_phrase_table_covers_all_atomic_relations_in_two_tiers():
         assert phrase.clause.count("{input}") == 1, relation
         assert phrase.connective, relation
     edited = table.with_entry("xIntent", Phrase(clause="{input}, aiming", connective="in order"))
-    assert render(TemplateLibrary().get("unsup-nat"), "xIntent", EVENT, "x", phrases=edited).source == \
-        "PersonX buys a ticket in order <extra_id_0>"
+    assert (
+        render(TemplateLibrary().get("unsup-nat"), "xIntent", EVENT, "x", phrases=edited).source
+        == "PersonX buys a ticket in order <extra_id_0>"
+    )
 
 
 def test_mixed_library_checks_references():
@@ -168,17 +193,47 @@ def test_mixed_library_checks_references():
         library.check(bad)
 
 
-PIECES = st.sampled_from([
-    "{input}", "{target}", "{mask}", "{rel}", "{soft:3}", "{soft:x}", "{prefix}", "{bogus}", "{", "}", "{{", "}}",
-    " ", "text", ":", "\n", '"', "'", "=", "[phrases.x]", "name", "source", "objective", "filling", "mixed", "#",
-])
+PIECES = st.sampled_from(
+    [
+        "{input}",
+        "{target}",
+        "{mask}",
+        "{rel}",
+        "{soft:3}",
+        "{soft:x}",
+        "{prefix}",
+        "{bogus}",
+        "{",
+        "}",
+        "{{",
+        "}}",
+        " ",
+        "text",
+        ":",
+        "\n",
+        '"',
+        "'",
+        "=",
+        "[phrases.x]",
+        "name",
+        "source",
+        "objective",
+        "filling",
+        "mixed",
+        "#",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(PIECES, max_size=30).map("".join), st.text(max_size=40))
 def test_random_template_text_only_raises_template_errors(structured, noise):
-    for text in (structured, noise, f'name = "t"\nobjective = "filling"\nsource = "{structured}"\n'
-                 f'target = "{noise}"\n', f'name = "t"\nobjective = "mapping"\nsource = """{noise}"""\n'):
+    for text in (
+        structured,
+        noise,
+        f'name = "t"\nobjective = "filling"\nsource = "{structured}"\ntarget = "{noise}"\n',
+        f'name = "t"\nobjective = "mapping"\nsource = """{noise}"""\n',
+    ):
         try:
             parse_template_text(text)
         except TemplateError as exc:

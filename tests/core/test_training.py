@@ -25,8 +25,19 @@ from mto_studio.core.training.loop import train
 def _config(model_dir, data_path, **changes) -> TrainConfig:
     """A short run on ``data_path`` with the test file beside it (``small-test.tsv``: other heads)."""
     test = data_path.with_name("small-test.tsv")
-    base = dict(model=str(model_dir), data=str(data_path), test_data=str(test), template="unsup-nat", steps=60,
-                batch_size=8, lr=3e-3, warmup_steps=5, eval_every=20, validation_heads=2, threads=1)
+    base = dict(
+        model=str(model_dir),
+        data=str(data_path),
+        test_data=str(test),
+        template="unsup-nat",
+        steps=60,
+        batch_size=8,
+        lr=3e-3,
+        warmup_steps=5,
+        eval_every=20,
+        validation_heads=2,
+        threads=1,
+    )
     base.update(changes)
     return TrainConfig(**base)
 
@@ -58,8 +69,9 @@ def _untrained_rouge(model_dir, data, template="unsup-nat"):
     library = TemplateLibrary()
     sources = [library.render(template, h.relation, h.input, h.references[0]).source for h in heads]
     answers = generate_answers(model, tokenizer, sources, max_new_tokens=8)
-    return score_predictions([h.relation for h in heads], [h.input for h in heads], answers,
-                             [h.references for h in heads]).overall["rougeL"]
+    return score_predictions(
+        [h.relation for h in heads], [h.input for h in heads], answers, [h.references for h in heads]
+    ).overall["rougeL"]
 
 
 def test_finetuning_lowers_the_loss_and_raises_rouge_on_training_heads(tmp_path, small_world_tsv):
@@ -81,8 +93,15 @@ def test_finetuning_lowers_the_loss_and_raises_rouge_on_training_heads(tmp_path,
     # the fit: the trained weights (saved in the run folder) on the training file, 26 of whose 28 heads they saw
     after = _untrained_rouge(result["artifact"], small_world_tsv)
     assert after > before + 0.3, (before, after)
-    for name in ("config.json", "template.toml", "split.json", "environment.json", "metrics.jsonl",
-                 "predictions.jsonl", "run.json"):
+    for name in (
+        "config.json",
+        "template.toml",
+        "split.json",
+        "environment.json",
+        "metrics.jsonl",
+        "predictions.jsonl",
+        "run.json",
+    ):
         assert (tmp_path / "run" / name).is_file(), name
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert split["sample"]["k"] == "full" and len(split["validation_head_ids"]) == 2
@@ -101,7 +120,9 @@ def test_event_stream_shape_and_validation_curve(tmp_path, tiny_model_dir, small
     assert evals[-1].samples and {"prediction", "references"} <= set(evals[-1].samples[0])
     assert any(isinstance(e, CheckpointSaved) for e in events)
     assert json.loads((tmp_path / "run" / "split.json").read_text())["sample"]["per_relation"] == {
-        "AtLocation": 4, "xIntent": 4}
+        "AtLocation": 4,
+        "xIntent": 4,
+    }
 
 
 def test_stop_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_model_dir, small_world_tsv):
@@ -147,8 +168,9 @@ def test_pause_and_resume_between_steps(tmp_path, tiny_model_dir, small_world_ts
 def test_prompt_tuning_changes_only_the_prompts_and_reloads(tmp_path, tiny_model_dir, small_world_tsv):
     from mto_studio.core.models.loading import load_seq2seq
 
-    cfg = _config(tiny_model_dir, small_world_tsv, template="prompt-unsup-nat", method="prompt", steps=40,
-                  prompt_lr=0.05)
+    cfg = _config(
+        tiny_model_dir, small_world_tsv, template="prompt-unsup-nat", method="prompt", steps=40, prompt_lr=0.05
+    )
     events = _run(cfg, tmp_path / "run")
     assert isinstance(events[-1], RunFinished), events[-1]
     assert events[0].config["trainable_parameters"] < events[0].config["parameters"] / 2
@@ -163,8 +185,7 @@ def test_prompt_tuning_changes_only_the_prompts_and_reloads(tmp_path, tiny_model
     _assert_reload_reproduces(tmp_path / "run", "prompt")
 
 
-def test_prompt_tuning_leaves_backbone_bit_identical_in_memory(tmp_path, tiny_model_dir, small_world_tsv,
-                                                               monkeypatch):
+def test_prompt_tuning_leaves_backbone_bit_identical_in_memory(tmp_path, tiny_model_dir, small_world_tsv, monkeypatch):
     import mto_studio.core.training.loop as loop
 
     captured = {}
@@ -177,8 +198,9 @@ def test_prompt_tuning_leaves_backbone_bit_identical_in_memory(tmp_path, tiny_mo
 
     monkeypatch.setattr(loop._Run, "__init__", spy)
     cfg = _config(tiny_model_dir, small_world_tsv, template="prompt-sup", method="prompt", steps=30)
-    cfg = TrainConfig.from_dict({**cfg.to_dict(), "prompt": {"reparam": "lstm", "init": "vocab", "hidden": 16,
-                                                             "shared": False}})
+    cfg = TrainConfig.from_dict(
+        {**cfg.to_dict(), "prompt": {"reparam": "lstm", "init": "vocab", "hidden": 16, "shared": False}}
+    )
     events = _run(cfg, tmp_path / "run")
     assert isinstance(events[-1], RunFinished)
     after = captured["run"].method.base.state_dict()
@@ -210,8 +232,9 @@ def _assert_reload_reproduces(run_dir, kind):
     template = load_template(run_dir / "template.toml")
     predictions = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
     library = TemplateLibrary()
-    sources = [encode(tokenizer, library.render(template, p["relation"], p["input"], "x").source, 128)[0]
-               for p in predictions]
+    sources = [
+        encode(tokenizer, library.render(template, p["relation"], p["input"], "x").source, 128)[0] for p in predictions
+    ]
     encode_inputs = None
     generator = model
     if kind == "prompt":
@@ -223,8 +246,10 @@ def _assert_reload_reproduces(run_dir, kind):
             return wrapped.embed(ids, torch.as_tensor([tasks[i] for i in indices]))
     else:
         generator = load_lora(run_dir / "lora", model)
-    answers = decode_answers(tokenizer, generate_ids(generator, sources, pad_id=tokenizer.pad_token_id,
-                                                     max_new_tokens=16, encode_inputs=encode_inputs))
+    answers = decode_answers(
+        tokenizer,
+        generate_ids(generator, sources, pad_id=tokenizer.pad_token_id, max_new_tokens=16, encode_inputs=encode_inputs),
+    )
     assert answers == [p["prediction"] for p in predictions]
 
 

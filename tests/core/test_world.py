@@ -49,8 +49,11 @@ def test_knowledge_kinds_by_construction():
 
     lines = set((resource("world", "adaptation.txt")).read_text().splitlines())
     for fact in world.facts:
-        patterns = (lexicon.SENTENCES[fact.relation]["heldout"] if fact.relation in lexicon.SENTENCES
-                    else lexicon.ADAPTATION_SENTENCES[fact.relation])
+        patterns = (
+            lexicon.SENTENCES[fact.relation]["heldout"]
+            if fact.relation in lexicon.SENTENCES
+            else lexicon.ADAPTATION_SENTENCES[fact.relation]
+        )
         written = {_fill(p, fact.head, t)[0] for p in patterns for t in fact.tails}
         assert bool(written & lines) == (world.split[fact.head] == "train"), fact
 
@@ -86,7 +89,16 @@ def test_a_short_pretraining_run_lowers_the_loss(tmp_path):
     model = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "model")
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
     assert tokenizer.convert_tokens_to_ids("<extra_id_0>") != tokenizer.unk_token_id
-    assert tokenizer.tokenize("You can find it in the garage.") == ["▁You", "▁can", "▁find", "▁it", "▁in", "▁the", "▁garage", "."]
+    assert tokenizer.tokenize("You can find it in the garage.") == [
+        "▁You",
+        "▁can",
+        "▁find",
+        "▁it",
+        "▁in",
+        "▁the",
+        "▁garage",
+        ".",
+    ]
     assert model.config.d_model == 64
     summary = json.loads((tmp_path / "model" / "pretrain_summary.json").read_text())
     assert summary["steps"] == 400 and set(summary["kinds"].values()) == {"filling", "mapping"}

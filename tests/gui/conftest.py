@@ -77,8 +77,14 @@ def window(qtbot, qapp, default_project, dialogs):
     qtbot.addWidget(main)
     main.resize(1400, 900)
     main.show()
-    qtbot.waitUntil(lambda: context.data is not None and context.data.task is not None
-                    and (context.tokenizer is not None or context.tokenizer_error is not None), timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            context.data is not None
+            and context.data.task is not None
+            and (context.tokenizer is not None or context.tokenizer_error is not None)
+        ),
+        timeout=LOAD_TIMEOUT_MS,
+    )
     assert context.tokenizer is not None, context.tokenizer_error
     yield main
     context.shutdown()

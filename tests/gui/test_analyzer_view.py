@@ -30,8 +30,7 @@ RELATIONS = ["AtLocation", "xIntent"]
 TEMPLATES = ["sup", "sup-nat", "unsup-nat"]
 
 
-def analyzer_on(window, *, relations=RELATIONS, templates=TEMPLATES, strategies=("probe", "rules"), n=3,
-                distractors=3):
+def analyzer_on(window, *, relations=RELATIONS, templates=TEMPLATES, strategies=("probe", "rules"), n=3, distractors=3):
     """The analyzer with small, fast settings (two relations, three templates, three examples)."""
     window.show_workbench("analyzer")
     view = window.workbench("analyzer")
@@ -131,7 +130,8 @@ def test_selecting_a_relation_shows_its_evidence_and_its_ranking(window, qtbot):
     assert "Knowledge check: the gold answer against 3 distractors; chance is 25%" in text
     assert {b.template for b in view.chart.fit_bars()} == {s.template for s in xintent.scores}
     assert [b.value for b in view.chart.fit_bars()] == pytest.approx(
-        sorted((s.log_likelihood for s in xintent.scores), reverse=True))
+        sorted((s.log_likelihood for s in xintent.scores), reverse=True)
+    )
     # Sorting the table keeps the selection on the same relation.
     view.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
     assert view.selected_relation() == "xIntent"
@@ -276,8 +276,9 @@ def test_the_last_report_comes_back_when_the_project_reopens(window, qtbot, tmp_
     view = analyzer_on(window, n=4, distractors=2)
     view.threshold_spin.setValue(0.25)
     run_to_end(qtbot, view)
-    view.results_model.set_override("AtLocation", "mapping" if view.report.relations[0].objective is
-                                    Objective.FILLING else "filling")
+    view.results_model.set_override(
+        "AtLocation", "mapping" if view.report.relations[0].objective is Objective.FILLING else "filling"
+    )
     decisions = view.results_model.effective_decisions()
 
     reopened = StudioContext(Project.load(window.context.project.folder))
@@ -312,21 +313,50 @@ def test_a_broken_analysis_file_is_reported_quietly(window, qtbot, dialogs):
 
 # --- the item models and the chart on their own ---------------------------------------------------------------------
 def fake_report(distractors: int = 9) -> AnalysisReport:
-    cfg = AnalysisConfig(templates=["sup", "unsup-nat", "sup-nat"], strategies=["probe", "rules", "classifier"],
-                         distractors=distractors, relations=["AtLocation", "xIntent", "Causes"])
+    cfg = AnalysisConfig(
+        templates=["sup", "unsup-nat", "sup-nat"],
+        strategies=["probe", "rules", "classifier"],
+        distractors=distractors,
+        relations=["AtLocation", "xIntent", "Causes"],
+    )
     relations = []
-    for relation, mi, rule in (("AtLocation", 0.41, Objective.FILLING), ("xIntent", -0.5, Objective.MAPPING),
-                               ("Causes", 0.1, None)):
+    for relation, mi, rule in (
+        ("AtLocation", 0.41, Objective.FILLING),
+        ("xIntent", -0.5, Objective.MAPPING),
+        ("Causes", 0.1, None),
+    ):
         probe_objective = Objective.FILLING if mi >= 0.3 else Objective.MAPPING
-        probe = Decision(relation, "probe", probe_objective, f"MI {mi:.2f}",
-                         {"mi": mi, "dr_masked": 10.0, "dr_prefix": 20.0, "ll_masked": -2.0, "ll_prefix": -3.0,
-                          "n": 5})
-        votes = {"probe": probe, "rules": Decision(relation, "rules", rule, "rule table"),
-                 "classifier": Decision(relation, "classifier", None, "no model")}
-        scores = [TemplateScore(relation, name, objective, 5, ll, (ll - 0.4, ll + 0.3), 12.0, (10.0, 14.0), acc,
-                                (max(0.0, acc - 0.2), min(1.0, acc + 0.2)))
-                  for name, objective, ll, acc in (("sup", "mapping", -3.1, 0.2), ("unsup-nat", "filling", -1.9, 0.8),
-                                                   ("sup-nat", "mapping", -2.6, 0.4))]
+        probe = Decision(
+            relation,
+            "probe",
+            probe_objective,
+            f"MI {mi:.2f}",
+            {"mi": mi, "dr_masked": 10.0, "dr_prefix": 20.0, "ll_masked": -2.0, "ll_prefix": -3.0, "n": 5},
+        )
+        votes = {
+            "probe": probe,
+            "rules": Decision(relation, "rules", rule, "rule table"),
+            "classifier": Decision(relation, "classifier", None, "no model"),
+        }
+        scores = [
+            TemplateScore(
+                relation,
+                name,
+                objective,
+                5,
+                ll,
+                (ll - 0.4, ll + 0.3),
+                12.0,
+                (10.0, 14.0),
+                acc,
+                (max(0.0, acc - 0.2), min(1.0, acc + 0.2)),
+            )
+            for name, objective, ll, acc in (
+                ("sup", "mapping", -3.1, 0.2),
+                ("unsup-nat", "filling", -1.9, 0.8),
+                ("sup-nat", "mapping", -2.6, 0.4),
+            )
+        ]
         best = "unsup-nat" if probe_objective is Objective.FILLING else "sup-nat"
         relations.append(RelationReport(relation, 40, probe, votes, scores, best, f"{relation}: advice"))
     return AnalysisReport(cfg, relations, "tiny", 1.5)
@@ -363,8 +393,9 @@ def test_item_models_pass_the_model_tester(qtmodeltester):
     soft = choices.index(choices.row_of("prompt-sup"))
     assert "soft-prompt" in soft.data(Qt.ItemDataRole.ToolTipRole)
     assert not choices.setData(mixed, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
-    assert choices.setData(choices.index(choices.row_of("sup")), Qt.CheckState.Unchecked.value,
-                           Qt.ItemDataRole.CheckStateRole)
+    assert choices.setData(
+        choices.index(choices.row_of("sup")), Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole
+    )
     assert choices.checked_keys() == ["unsup-nat"]
     qtmodeltester.check(choices)
 

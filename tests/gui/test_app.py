@@ -60,16 +60,25 @@ def test_first_launch_opens_the_default_project_with_the_world(window, world):
     data_view = window.workbench("data")
     assert window.current_key == "data"
     values = {key: label.text() for key, label in data_view.summary_values.items()}
-    assert values == {"rows": f"{len(world.examples):,}", "heads": f"{len(world.heads):,}",
-                      "relations": str(len(world.relations)), "file_rows": f"{len(world.raw):,}",
-                      "dropped_none": f"{world.dropped_none:,}", "dropped_empty": f"{world.dropped_empty_input:,}"}
+    assert values == {
+        "rows": f"{len(world.examples):,}",
+        "heads": f"{len(world.heads):,}",
+        "relations": str(len(world.relations)),
+        "file_rows": f"{len(world.raw):,}",
+        "dropped_none": f"{world.dropped_none:,}",
+        "dropped_empty": f"{world.dropped_empty_input:,}",
+    }
     assert len(world.heads) > 100 and len(world.relations) >= 5, "the world is big enough to be a real check"
     counts = data_view.counts_model
-    shown = {counts.index(r, 0).data(): (counts.index(r, 1).data(), counts.index(r, 2).data(),
-                                         counts.index(r, 3).data()) for r in range(counts.rowCount())}
+    shown = {
+        counts.index(r, 0).data(): (counts.index(r, 1).data(), counts.index(r, 2).data(), counts.index(r, 3).data())
+        for r in range(counts.rowCount())
+    }
     rules = TemplateLibrary()
-    assert shown == {rel: (f"{world.head_counts()[rel]:,}", f"{world.row_counts()[rel]:,}",
-                           rules.objective_for(rel)[0].value) for rel in world.relations}
+    assert shown == {
+        rel: (f"{world.head_counts()[rel]:,}", f"{world.row_counts()[rel]:,}", rules.objective_for(rel)[0].value)
+        for rel in world.relations
+    }
     rows = data_view.rows_model
     assert rows.total_rows == len(world.raw)
     assert rows.rowCount() == min(rows.FETCH_BATCH, len(world.raw)), "rows arrive in batches"
@@ -80,8 +89,9 @@ def test_first_launch_opens_the_default_project_with_the_world(window, world):
     assert f"{len(world.examples):,} rows" in window.data_status.text() and "ready" in window.model_status.text()
 
 
-def test_the_window_opens_with_a_notice_when_the_embedded_model_is_missing(qtbot, isolated, dialogs, monkeypatch,
-                                                                            tmp_path):
+def test_the_window_opens_with_a_notice_when_the_embedded_model_is_missing(
+    qtbot, isolated, dialogs, monkeypatch, tmp_path
+):
     from mto_studio.gui import context as context_module
     from mto_studio.gui.context import StudioContext
     from mto_studio.gui.main_window import MainWindow
@@ -120,8 +130,10 @@ def test_an_unreadable_data_file_gives_a_dialog_and_keeps_the_old_data(window, q
 
 def test_a_file_with_unknown_columns_is_mapped_by_hand(window, qtbot, tmp_path):
     path = tmp_path / "qa.csv"
-    path.write_text("text,answer_text,kind\nwhat is red,a colour,colour\nwhat is two,a number,number\n"
-                    "what is blue,none,colour\n,orphan,colour\n")
+    path.write_text(
+        "text,answer_text,kind\nwhat is red,a colour,colour\nwhat is two,a number,number\n"
+        "what is blue,none,colour\n,orphan,colour\n"
+    )
     data_view = window.workbench("data")
     with qtbot.waitSignal(window.context.mapping_failed, timeout=LOAD_TIMEOUT_MS):
         window.open_data(str(path))
@@ -145,7 +157,9 @@ def test_builtins_are_read_only_and_duplicate_makes_an_editable_copy(window, qtb
     assert [b.slot.kind for b in designer.strips["source"].blocks] == [SlotKind.INPUT, SlotKind.REL, SlotKind.MASK]
     draft = designer.duplicate()
     assert draft.name == "unsup-nat-copy" and not designer.pattern_edits["source"].isReadOnly()
-    assert designer.list_model.row_of(draft.key) >= 0 and designer.unsaved_changes() == ["template 'unsup-nat-copy' (new)"]
+    assert designer.list_model.row_of(draft.key) >= 0 and designer.unsaved_changes() == [
+        "template 'unsup-nat-copy' (new)"
+    ]
 
 
 def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot, head):
@@ -158,8 +172,9 @@ def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot,
     assert before_source == unsup_nat_source(head) and before_source.endswith(" <extra_id_0>")
     sentinel_chips = [c for c in card.source_chips.chips if c.kind == "sentinel"]
     assert [c.token for c in sentinel_chips] == ["<extra_id_0>"], "the sentinel is one highlighted token"
-    assert re.search(r'<span style="background:#[0-9a-f]{6};[^"]*">&nbsp;&lt;extra_id_0&gt;&nbsp;</span>',
-                     card.source_text.text()), "the sentinel is highlighted in the rendered text"
+    assert re.search(
+        r'<span style="background:#[0-9a-f]{6};[^"]*">&nbsp;&lt;extra_id_0&gt;&nbsp;</span>', card.source_text.text()
+    ), "the sentinel is highlighted in the rendered text"
 
     type_into(qtbot, designer.pattern_edits["source"], "{prefix}: ", at_start=True)
     assert designer.pattern_edits["source"].text() == "{prefix}: {input} {rel} {mask}"
@@ -237,8 +252,7 @@ def test_editing_the_phrase_table_changes_the_rendering(window, qtbot, head):
     assert row == 0, "the data's relations come first"
     assert editor.model.index(row, 2).data() == builtin_phrases()[head.relation].connective
     assert editor.edit_phrase(head.relation, connective="is, we are told, best paired with")
-    assert first_card(designer).row.rendered.source == \
-        f"{head.input} is, we are told, best paired with <extra_id_0>"
+    assert first_card(designer).row.rendered.source == f"{head.input} is, we are told, best paired with <extra_id_0>"
     assert window.context.project.phrases[head.relation].connective == "is, we are told, best paired with"
     assert window.isWindowModified()
     assert editor.model.index(row, 2).data(Qt.ItemDataRole.BackgroundRole) is not None, "overrides are marked"
@@ -265,8 +279,11 @@ def test_saving_a_duplicated_template_writes_a_toml_that_reloads(window, qtbot):
     path = window.context.project.templates_dir / "question-map.toml"
     assert path.is_file()
     reloaded = load_template(path)
-    assert (reloaded.name, reloaded.source_text, reloaded.target_text) == ("question-map", "question: {input} {rel}",
-                                                                           "{target}")
+    assert (reloaded.name, reloaded.source_text, reloaded.target_text) == (
+        "question-map",
+        "question: {input} {rel}",
+        "{target}",
+    )
     assert reloaded.description == "a question prefix"
     assert "question-map" in window.context.library and designer.unsaved_changes() == []
     assert designer.draft.saved_name == "question-map" and "project template" in designer.badge.text()
@@ -300,8 +317,9 @@ def test_mixed_templates_pick_per_relation(window, qtbot, world):
     designer = designer_on(window, qtbot, "mixed")
     assert designer.mixed_panel.isVisibleTo(designer) and not designer.strips["source"].isVisibleTo(designer)
     library = TemplateLibrary()
-    expected = {rel: "unsup-nat" if library.objective_for(rel)[0] is Objective.FILLING else "sup"
-                for rel in world.relations}
+    expected = {
+        rel: "unsup-nat" if library.objective_for(rel)[0] is Objective.FILLING else "sup" for rel in world.relations
+    }
     designer.preview.rows_spin.setValue(len(world.relations))
     shown = {card.row.head.relation: card.row.rendered.template for card in designer.preview.cards}
     assert shown == expected and set(shown.values()) == {"unsup-nat", "sup"}
@@ -359,8 +377,9 @@ def test_new_and_reopened_projects_and_recent_list(window, qtbot, tmp_path):
     assert window.context.project.name == "second" and (tmp_path / "second" / PROJECT_FILE).is_file()
     assert designer.list_model.row_of("sup-copy") < 0, "the other project's templates are gone"
     assert designer.draft.name == "unsup-nat" and designer.pattern_edits["source"].text() == "{input} {rel} {mask}"
-    qtbot.waitUntil(lambda: window.context.data is not None and window.context.data.task is not None,
-                    timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.context.data is not None and window.context.data.task is not None, timeout=LOAD_TIMEOUT_MS
+    )
     assert recent_projects(window.settings)[0] == str((tmp_path / "second").resolve())
     assert window.open_project(str(default_project_dir()))
     assert window.context.project.name == "Default project"

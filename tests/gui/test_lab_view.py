@@ -46,8 +46,9 @@ def recipe(tmp_path):
     return path
 
 
-def test_pretraining_streams_losses_and_knowledge_stops_resumes_and_becomes_the_model(window, qtbot, recipe,
-                                                                                     qtmodeltester):
+def test_pretraining_streams_losses_and_knowledge_stops_resumes_and_becomes_the_model(
+    window, qtbot, recipe, qtmodeltester
+):
     window.show_workbench("lab")
     lab = window.workbench("lab")
     assert lab.load_recipe(recipe) and lab.recipe_combo.currentText() == "tiny-lab"

@@ -114,8 +114,7 @@ def test_spread_heads_covers_relations_round_robin(world):
 def test_preview_rows_render_and_report_missing_phrases(world, tiny_t5_tokenizer):
     library = TemplateLibrary()
     heads = spread_heads(world.heads, 2)
-    rows = build_preview(library, library.get("unsup-nat"), heads, tokenizer=tiny_t5_tokenizer,
-                         max_source_length=6)
+    rows = build_preview(library, library.get("unsup-nat"), heads, tokenizer=tiny_t5_tokenizer, max_source_length=6)
     assert rows[0].rendered.source.endswith("<extra_id_0>") and rows[0].tokens.source.truncated
     task_head = heads[0].__class__("id", "task", "x", ("y",))
     [row] = build_preview(library, library.get("unsup-nat"), [task_head])
@@ -126,12 +125,17 @@ def test_slot_alignment_and_word_diff():
     fill, sup = builtin_template("unsup-nat"), builtin_template("sup")
     aligned = align_slots(fill.target, sup.target)
     assert [(p.status, p.a and p.a.kind, p.b and p.b.kind) for p in aligned] == [
-        ("removed", SlotKind.MASK, None), ("same", SlotKind.TARGET, SlotKind.TARGET)]
+        ("removed", SlotKind.MASK, None),
+        ("same", SlotKind.TARGET, SlotKind.TARGET),
+    ]
     changed = align_slots(parse_pattern("{input} so {mask}", "source"), parse_pattern("{input} thus {mask}", "source"))
     assert [p.status for p in changed] == ["same", "changed", "same"]
     assert changed[1].a == Slot(SlotKind.TEXT, text="so")
     assert block_slots(parse_pattern("{prefix}: {input}", "source")) == (
-        Slot(SlotKind.PREFIX), Slot(SlotKind.TEXT, text=":"), Slot(SlotKind.INPUT))
+        Slot(SlotKind.PREFIX),
+        Slot(SlotKind.TEXT, text=":"),
+        Slot(SlotKind.INPUT),
+    )
     left, right = word_diff("a b c", "a x c")
     assert left == [("a", "same"), ("b", "removed"), ("c", "same")]
     assert right == [("a", "same"), ("x", "added"), ("c", "same")]

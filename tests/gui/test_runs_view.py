@@ -19,8 +19,7 @@ from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa:
 from mto_studio.gui.jobs import run_owners  # noqa: E402
 from mto_studio.gui.models.training import RunsTreeModel  # noqa: E402
 
-TRAIN = {"steps": 10, "eval_every": 5, "batch_size": 8, "validation_heads": 4, "warmup_steps": 2,
-         "max_new_tokens": 4}
+TRAIN = {"steps": 10, "eval_every": 5, "batch_size": 8, "validation_heads": 4, "warmup_steps": 2, "max_new_tokens": 4}
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +28,28 @@ def trained(tmp_path_factory, tiny_model_dir, small_world_tsv):
     prompt-tuning run."""
     folder = tmp_path_factory.mktemp("runs-project")
     store = RunStore(folder / "runs.sqlite")
-    grids = [ExperimentConfig(name="ft-lora", data=str(small_world_tsv), model=str(tiny_model_dir),
-                              templates=["unsup-nat", "sup"], shots=["full"], seeds=[0], methods=["finetune", "lora"],
-                              train=TRAIN),
-             ExperimentConfig(name="prompt", data=str(small_world_tsv), model=str(tiny_model_dir),
-                              templates=["prompt-unsup-nat"], shots=["4"], seeds=[0], methods=["prompt"],
-                              train={**TRAIN, "prompt_lr": 0.1})]
+    grids = [
+        ExperimentConfig(
+            name="ft-lora",
+            data=str(small_world_tsv),
+            model=str(tiny_model_dir),
+            templates=["unsup-nat", "sup"],
+            shots=["full"],
+            seeds=[0],
+            methods=["finetune", "lora"],
+            train=TRAIN,
+        ),
+        ExperimentConfig(
+            name="prompt",
+            data=str(small_world_tsv),
+            model=str(tiny_model_dir),
+            templates=["prompt-unsup-nat"],
+            shots=["4"],
+            seeds=[0],
+            methods=["prompt"],
+            train={**TRAIN, "prompt_lr": 0.1},
+        ),
+    ]
     for cfg in grids:
         events = list(run_experiment(cfg, folder / "experiments" / cfg.name, store=store))
         assert events[-1].status == "finished", events[-1]
@@ -119,8 +134,9 @@ def test_exports_reload(window, tmp_path):
 
     view.select_runs([runs[("sup", "lora")].id])
     lora_dir = view.export_artifact("lora", tmp_path / "out")
-    base = AutoModelForSeq2SeqLM.from_pretrained(json.loads((lora_dir / "adapter_config.json").read_text())
-                                                 ["base_model_name_or_path"])
+    base = AutoModelForSeq2SeqLM.from_pretrained(
+        json.loads((lora_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
+    )
     assert sum("lora" in name for name, _ in load_lora(lora_dir, base).named_parameters()) > 0
 
     view.select_runs([runs[("prompt-unsup-nat", "prompt")].id])

@@ -18,9 +18,16 @@ TIMEOUT_MS = 60_000
 def open_example(window, qtbot):
     assert window.open_example("atomic2020-xintent")
     context = window.context
-    qtbot.waitUntil(lambda: context.data is not None and context.data.task is not None
-                    and "validation" in context.splits and "test" in context.splits
-                    and context.tokenizer is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            context.data is not None
+            and context.data.task is not None
+            and "validation" in context.splits
+            and "test" in context.splits
+            and context.tokenizer is not None
+        ),
+        timeout=TIMEOUT_MS,
+    )
     return context, window.workbench("data")
 
 
@@ -62,8 +69,10 @@ def test_a_bad_test_file_gets_a_dialog_naming_the_split_and_the_project_keeps_no
 def test_a_test_file_is_shown_with_its_counts_and_changes_the_labels(window, qtbot, tmp_path):
     context, view = open_example(window, qtbot)
     good = tmp_path / "my-test.tsv"
-    good.write_text("prefix\tinput_text\ttarget_text\nxIntent\tPersonX waves\tto greet\n"
-                    "xIntent\tPersonX waves\tto be polite\nxIntent\tPersonX sings\tto have fun\n")
+    good.write_text(
+        "prefix\tinput_text\ttarget_text\nxIntent\tPersonX waves\tto greet\n"
+        "xIntent\tPersonX waves\tto be polite\nxIntent\tPersonX sings\tto have fun\n"
+    )
     with qtbot.waitSignal(context.splits_changed, timeout=TIMEOUT_MS):
         context.set_split("test", str(good))
     assert context.project.test_data == str(good) and context.project.is_modified
@@ -79,17 +88,22 @@ def test_a_test_file_is_shown_with_its_counts_and_changes_the_labels(window, qtb
         context.load_data(str(good))
     qtbot.waitUntil(lambda: context.project.data == str(good), timeout=TIMEOUT_MS)
     assert context.project.validation_data is None
-    qtbot.waitUntil(lambda: view.split_labels["validation"].text().startswith("held out of train"),
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: view.split_labels["validation"].text().startswith("held out of train"), timeout=TIMEOUT_MS)
 
 
 def test_an_experiment_on_the_example_labels_every_score_as_validation(window, qtbot):
     context, _ = open_example(window, qtbot)
     window.show_workbench("trainer")
     view = window.workbench("trainer")
-    view.apply_config(ExperimentConfig(name="example", templates=["unsup-nat", "sup"], shots=["8"], seeds=[0],
-                                       train={"steps": 10, "eval_every": 5, "batch_size": 8, "max_new_tokens": 6,
-                                              "warmup_steps": 2}))
+    view.apply_config(
+        ExperimentConfig(
+            name="example",
+            templates=["unsup-nat", "sup"],
+            shots=["8"],
+            seeds=[0],
+            train={"steps": 10, "eval_every": 5, "batch_size": 8, "max_new_tokens": 6, "warmup_steps": 2},
+        )
+    )
     worker = view.start()
     assert worker is not None
     qtbot.waitUntil(lambda: view.worker is None, timeout=180_000)
@@ -131,8 +145,7 @@ def test_clear_on_the_examples_own_validation_file_holds_heads_out_and_restore_b
     context, view = open_example(window, qtbot)
     assert view.split_clear["validation"].text() == "Clear" and view.split_clear["validation"].isEnabled()
     view.split_clear["validation"].click()
-    qtbot.waitUntil(lambda: view.split_labels["validation"].text().startswith("held out of train"),
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: view.split_labels["validation"].text().startswith("held out of train"), timeout=TIMEOUT_MS)
     assert context.project.validation_data == "none" and context.project.split_ref("validation") is None
     assert view.split_counts["validation"].text() == "8 heads"
     assert view.split_clear["validation"].text() == "Restore"
@@ -143,8 +156,7 @@ def test_clear_on_the_examples_own_validation_file_holds_heads_out_and_restore_b
     assert not view.split_clear["test"].isEnabled()  # no test file to clear
 
 
-def test_a_project_naming_an_example_this_install_lacks_gets_a_dialog_not_a_traceback(window, qtbot, dialogs,
-                                                                                   tmp_path):
+def test_a_project_naming_an_example_this_install_lacks_gets_a_dialog_not_a_traceback(window, qtbot, dialogs, tmp_path):
     from mto_studio.core.project import Project
 
     project = Project.create(tmp_path / "old", "old", data="example:atomic2019-gone")

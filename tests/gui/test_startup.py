@@ -47,8 +47,13 @@ def test_run_app_opens_the_default_project_and_closes_cleanly(tmp_path, tiny_mod
         project.save()
     finally:
         del os.environ[DATA_DIR_ENV]
-    done = subprocess.run([sys.executable, "-c", STARTUP, str(tmp_path / "settings")], env=env, capture_output=True,
-                          text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-c", STARTUP, str(tmp_path / "settings")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     from mto_studio.core.data import load_task_data
     from mto_studio.core.training.data import world_file
@@ -67,8 +72,9 @@ def test_data_loading_holds_the_library_lock(monkeypatch):
 
     def fake_load_table(path):
         # Another thread (a tokenizer import) must not get the lock while datasets is at work.
-        probe = threading.Thread(target=lambda: seen.setdefault("other_thread_got_it",
-                                                                 LIBRARY_LOCK.acquire(blocking=False)))
+        probe = threading.Thread(
+            target=lambda: seen.setdefault("other_thread_got_it", LIBRARY_LOCK.acquire(blocking=False))
+        )
         probe.start()
         probe.join()
         raise context_module.DataError("stop here", "")

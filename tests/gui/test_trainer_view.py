@@ -40,15 +40,37 @@ def default_project(isolated, tiny_model_dir, small_world_tsv) -> Project:
     return project
 
 
-def trainer_on(window, *, templates=("unsup-nat", "sup"), shots=("4", "full"), seeds=(0, 1), steps=20,
-               eval_every=10, batch_size=8, **train):
+def trainer_on(
+    window,
+    *,
+    templates=("unsup-nat", "sup"),
+    shots=("4", "full"),
+    seeds=(0, 1),
+    steps=20,
+    eval_every=10,
+    batch_size=8,
+    **train,
+):
     """The trainer with a small grid; validation on 4 heads per relation keeps evaluations short."""
     window.show_workbench("trainer")
     view = window.workbench("trainer")
-    view.apply_config(ExperimentConfig(
-        name="test", templates=list(templates), shots=list(shots), seeds=list(seeds),
-        train={"steps": steps, "eval_every": eval_every, "batch_size": batch_size, "validation_heads": 4,
-               "warmup_steps": 2, "max_new_tokens": 4, **train}))
+    view.apply_config(
+        ExperimentConfig(
+            name="test",
+            templates=list(templates),
+            shots=list(shots),
+            seeds=list(seeds),
+            train={
+                "steps": steps,
+                "eval_every": eval_every,
+                "batch_size": batch_size,
+                "validation_heads": 4,
+                "warmup_steps": 2,
+                "max_new_tokens": 4,
+                **train,
+            },
+        )
+    )
     return view
 
 
@@ -76,8 +98,9 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
         if isinstance(event, TableUpdated):
             filled_as_tables_came.append(view.results_model.filled)
             if not points_at_first_table:
-                points_at_first_table.append(sum(len(view.curves.seed_points(k, s, "loss"))
-                                                 for k in view.curves.keys() for s in (0, 1)))
+                points_at_first_table.append(
+                    sum(len(view.curves.seed_points(k, s, "loss")) for k in view.curves.keys() for s in (0, 1))
+                )
 
     worker.event.connect(on_event)
     wait_idle(qtbot, view)
@@ -107,7 +130,11 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
     assert [e.finished_runs for e in events if isinstance(e, TableUpdated)] == list(range(1, 9))
     assert filled_as_tables_came[0] == 1 and filled_as_tables_came[-1] == 4
     table = view.results_model
-    assert [table.headerData(c, Qt.Orientation.Horizontal) for c in range(table.columnCount())] == ["template", "k = 4", "full data"]
+    assert [table.headerData(c, Qt.Orientation.Horizontal) for c in range(table.columnCount())] == [
+        "template",
+        "k = 4",
+        "full data",
+    ]
     assert table.index(1, 0).data() == "sup (baseline)"
     cell = table.cell("finetune", "unsup-nat", "4")
     assert cell.n == 2 and "±" in table.index(0, 1).data()
@@ -158,8 +185,9 @@ def steps_of(events, after=0):
 
 
 def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
-    view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=300, eval_every=25,
-                      batch_size=4)
+    view = trainer_on(
+        window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=300, eval_every=25, batch_size=4
+    )
     worker = view.start()
     events = collect(worker)
     qtbot.waitUntil(lambda: any(s >= 10 for s in steps_of(events)), timeout=RUN_TIMEOUT_MS)
@@ -203,8 +231,9 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
     assert view.runs_model.runs[0].status == "finished" and view.runs_model.runs[0].step == 300
     loss = view.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
     assert list(loss[:, 0]) == list(range(5, 305, 5)), "the curve holds the steps before the stop, then the rest"
-    np.testing.assert_allclose(loss[: len(points_before)][:, 2][: int(stopped_at // 5)],
-                               points_before[: int(stopped_at // 5)][:, 2])
+    np.testing.assert_allclose(
+        loss[: len(points_before)][:, 2][: int(stopped_at // 5)], points_before[: int(stopped_at // 5)][:, 2]
+    )
     store = RunStore(window.context.project.run_store_path)
     (row,) = store.runs()
     assert row.status == "finished" and [s for s, _, _ in store.series(row.id, "loss")] == list(range(5, 305, 5))
@@ -250,8 +279,15 @@ def test_a_grid_that_cannot_run_says_why_at_once(window, dialogs):
 def test_an_experiment_the_analyzer_prepared_fills_the_form(window):
     project = window.context.project
     view = window.workbench("trainer")
-    project.add_experiment(ExperimentConfig(name="analyzer-1", templates=["mixed", "sup"], shots=["8", "32", "full"],
-                                            seeds=[0, 1, 2], objectives={"AtLocation": "filling"}))
+    project.add_experiment(
+        ExperimentConfig(
+            name="analyzer-1",
+            templates=["mixed", "sup"],
+            shots=["8", "32", "full"],
+            seeds=[0, 1, 2],
+            objectives={"AtLocation": "filling"},
+        )
+    )
     window.context.library_changed.emit()  # what the Analyzer's "Use this recommendation" does after adding it
     assert view.name_edit.text() == "analyzer-1", "a new project experiment is picked up at once"
     assert view.experiment_combo.currentData() == "analyzer-1" and "ready" in view.status_label.text()
@@ -260,7 +296,9 @@ def test_an_experiment_the_analyzer_prepared_fills_the_form(window):
     assert view.select_experiment("analyzer-1")
     assert view.name_edit.text() == "analyzer-1"
     assert view.templates_model.checked_keys() == ["mixed", "sup"] or set(view.templates_model.checked_keys()) == {
-        "mixed", "sup"}
+        "mixed",
+        "sup",
+    }
     assert view.shots_editor.shots() == ["8", "32", "full"] and view.seeds_edit.seeds() == [0, 1, 2]
     cfg = view.current_config()
     assert cfg.templates == ["mixed", "sup"] and cfg.baseline == "sup" and cfg.objectives["AtLocation"] == "filling"
@@ -268,8 +306,9 @@ def test_an_experiment_the_analyzer_prepared_fills_the_form(window):
 
 
 def test_closing_the_window_during_training_leaves_the_run_stopped_and_resumable(window, qtbot, dialogs):
-    view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=5000, eval_every=0,
-                      batch_size=4)
+    view = trainer_on(
+        window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=5000, eval_every=0, batch_size=4
+    )
     worker = view.start()
     events = collect(worker)
     qtbot.waitUntil(lambda: any(s >= 10 for s in steps_of(events)), timeout=RUN_TIMEOUT_MS)

@@ -30,17 +30,21 @@ class AnalysisConfig:
     model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id when online")
     columns: str | None = option(None, "explicit column mapping")
     relations: list[str] = option(factory=list, help="relations to analyse (empty = all)")
-    templates: list[str] = option(factory=lambda: ["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat"],
-                                  help="candidate templates to rank zero-shot")
-    strategies: list[str] = option(factory=lambda: ["probe", "rules", "classifier"],
-                                   help="decision strategies, in the order they decide")
+    templates: list[str] = option(
+        factory=lambda: ["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat"],
+        help="candidate templates to rank zero-shot",
+    )
+    strategies: list[str] = option(
+        factory=lambda: ["probe", "rules", "classifier"], help="decision strategies, in the order they decide"
+    )
     n: int = option(5, "examples per relation for the probe and the ranking", low=1, high=10000)
     seed: int = option(0, "seed for choosing examples and for the bootstrap")
     threshold: float = option(0.30, "MI at or above which the probe says Filling", low=-10.0, high=1.0)
     masked_template: str = option("unsup-nat", "the probe's masked (Filling) template")
     prefix_template: str = option("sup", "the probe's prefix (Mapping) template")
-    distractors: int = option(9, "wrong answers each gold target competes with in the knowledge check (0 = off)",
-                              low=0, high=99)
+    distractors: int = option(
+        9, "wrong answers each gold target competes with in the knowledge check (0 = off)", low=0, high=99
+    )
     bootstrap: int = option(1000, "bootstrap resamples for confidence intervals", low=0, high=100000)
     batch_size: int = option(32, "pairs per forward pass", low=1, high=4096)
     device: str = option("auto", "auto, cpu, cuda or mps")
@@ -100,10 +104,15 @@ class RelationReport:
         return next((s for s in self.scores if s.template == template), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"relation": self.relation, "heads": self.heads, "decision": self.decision.to_dict(),
-                "votes": {k: v.to_dict() for k, v in self.votes.items()},
-                "scores": [s.to_dict() for s in self.scores], "best_template": self.best_template,
-                "recommendation": self.recommendation}
+        return {
+            "relation": self.relation,
+            "heads": self.heads,
+            "decision": self.decision.to_dict(),
+            "votes": {k: v.to_dict() for k, v in self.votes.items()},
+            "scores": [s.to_dict() for s in self.scores],
+            "best_template": self.best_template,
+            "recommendation": self.recommendation,
+        }
 
 
 @dataclass
@@ -122,9 +131,14 @@ class AnalysisReport:
         return {r.relation: r.best_template for r in self.relations if r.best_template}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "model": self.model, "elapsed_s": self.elapsed_s,
-                "warnings": self.warnings, "relations": [r.to_dict() for r in self.relations],
-                "decisions": self.decisions()}
+        return {
+            "config": self.config.to_dict(),
+            "model": self.model,
+            "elapsed_s": self.elapsed_s,
+            "warnings": self.warnings,
+            "relations": [r.to_dict() for r in self.relations],
+            "decisions": self.decisions(),
+        }
 
     def table(self) -> str:
         """The per-relation table the CLI prints."""
@@ -134,15 +148,27 @@ class AnalysisReport:
         for r in self.relations:
             probe = r.votes.get("probe")
             mi = f"{probe.evidence['mi']:+.2f}" if probe and "mi" in probe.evidence else "—"
-            dr = (f"{probe.evidence['dr_masked']:.1f}/{probe.evidence['dr_prefix']:.1f}"
-                  if probe and "dr_masked" in probe.evidence else "—")
+            dr = (
+                f"{probe.evidence['dr_masked']:.1f}/{probe.evidence['dr_prefix']:.1f}"
+                if probe and "dr_masked" in probe.evidence
+                else "—"
+            )
             cells = []
             for name in names:
                 score = r.score_of(name)
                 mark = "*" if name == r.best_template else ""
                 cells.append(f"{score.log_likelihood:.2f}{mark}" if score else "—")
-            rows.append([r.relation, str(r.heads), r.objective.value if r.objective else "undecided",
-                         r.decision.strategy, mi, dr, *cells])
+            rows.append(
+                [
+                    r.relation,
+                    str(r.heads),
+                    r.objective.value if r.objective else "undecided",
+                    r.decision.strategy,
+                    mi,
+                    dr,
+                    *cells,
+                ]
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -202,15 +228,19 @@ def _recommend(report: RelationReport, threshold: float) -> None:
         best = report.score_of(report.best_template)
         head += f"; best template {best.template}"
         others = [s for s in report.scores if s.template != best.template]
-        rival = report.score_of("sup") if best.template != "sup" and report.score_of("sup") else (
-            max(others, key=lambda s: s.log_likelihood) if others else None)
+        rival = (
+            report.score_of("sup")
+            if best.template != "sup" and report.score_of("sup")
+            else (max(others, key=lambda s: s.log_likelihood) if others else None)
+        )
         if rival:
             ratio = math.exp(best.log_likelihood - rival.log_likelihood)
             if ratio >= 1:
                 head += f", {ratio:.1f}× likelier per token than {rival.template}"
             else:
-                head += (f" (the best {best.objective} template; {rival.template} is {1 / ratio:.1f}× likelier per "
-                         "token)")
+                head += (
+                    f" (the best {best.objective} template; {rival.template} is {1 / ratio:.1f}× likelier per token)"
+                )
         if best.choice_accuracy is not None:
             head += f"; picks the right answer {best.choice_accuracy:.0%} of the time"
     report.recommendation = head
@@ -235,16 +265,21 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
         if template.is_mixed:
             raise ConfigError(f"'{name}' is a mixed template", "rank concrete templates; mixed follows the decision")
         if template.soft_total:
-            raise ConfigError(f"template '{name}' has soft-prompt slots, which are untrained zero-shot",
-                              "leave it out of the zero-shot ranking")
+            raise ConfigError(
+                f"template '{name}' has soft-prompt slots, which are untrained zero-shot",
+                "leave it out of the zero-shot ranking",
+            )
         templates.append(template)
     data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
     heads: dict[str, list] = {}
     for head in data.heads:
         heads.setdefault(head.relation, []).append(head)
     relations = list(heads)
-    warnings = [f"{rel} has {len(h)} heads, fewer than n={cfg.n}: it is analysed on all of them"
-                for rel, h in heads.items() if len(h) < cfg.n]
+    warnings = [
+        f"{rel} has {len(h)} heads, fewer than n={cfg.n}: it is analysed on all of them"
+        for rel, h in heads.items()
+        if len(h) < cfg.n
+    ]
     needs_model = "probe" in cfg.strategies or templates
     scorer, style = None, None
     model_name = cfg.model
@@ -254,15 +289,28 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
             yield AnalysisCancelled(0, 1)
             return
         model, tokenizer = load_seq2seq(cfg.model)
-        needs_sentinels = "probe" in cfg.strategies or any(t.count(SlotKind.MASK, "source") or
-                                                           t.count(SlotKind.MASK, "target") for t in templates)
+        needs_sentinels = "probe" in cfg.strategies or any(
+            t.count(SlotKind.MASK, "source") or t.count(SlotKind.MASK, "target") for t in templates
+        )
         # Templates without sentinels render the same in any style, so a model without sentinels can rank them.
-        style = require_sentinel_style(tokenizer, cfg.model) if needs_sentinels else \
-            sentinel_style_for(tokenizer) or T5_STYLE
+        style = (
+            require_sentinel_style(tokenizer, cfg.model)
+            if needs_sentinels
+            else sentinel_style_for(tokenizer) or T5_STYLE
+        )
         scorer = Scorer(model, tokenizer, device=pick_device(cfg.device), batch_size=cfg.batch_size)
-    ctx = StrategyContext(heads=heads, library=library, n=cfg.n, seed=cfg.seed, threshold=cfg.threshold,
-                          masked_template=cfg.masked_template, prefix_template=cfg.prefix_template, scorer=scorer,
-                          style=style, classifier_steps=cfg.classifier_steps)
+    ctx = StrategyContext(
+        heads=heads,
+        library=library,
+        n=cfg.n,
+        seed=cfg.seed,
+        threshold=cfg.threshold,
+        masked_template=cfg.masked_template,
+        prefix_template=cfg.prefix_template,
+        scorer=scorer,
+        style=style,
+        classifier_steps=cfg.classifier_steps,
+    )
     total = len(cfg.strategies) * len(relations) + len(relations)
     done = 0
     votes: dict[str, dict[str, Decision]] = {r: {} for r in relations}
@@ -312,8 +360,9 @@ def _rank_templates(relation: str, templates, ctx: StrategyContext, cfg: Analysi
     scores = []
     for template in templates:
         try:
-            rendered = [ctx.library.render(template, h.relation, h.input, h.references[0], style=ctx.style)
-                        for h in heads]
+            rendered = [
+                ctx.library.render(template, h.relation, h.input, h.references[0], style=ctx.style) for h in heads
+            ]
         except MtoError:
             continue  # e.g. no relation phrase for this relation: the template cannot be scored here
         results = ctx.scorer.score([(r.source, r.target) for r in rendered])
@@ -339,9 +388,20 @@ def _rank_templates(relation: str, templates, ctx: StrategyContext, cfg: Analysi
                 position += count
             choice = float(np.mean(hits))
             choice_ci = bootstrap_ci(hits, cfg.bootstrap, cfg.seed)
-        scores.append(TemplateScore(relation, template.name, template.objective.value, len(heads), float(np.mean(lls)),
-                                    bootstrap_ci(lls, cfg.bootstrap, cfg.seed), float(np.mean(ranks)),
-                                    bootstrap_ci(ranks, cfg.bootstrap, cfg.seed), choice, choice_ci))
+        scores.append(
+            TemplateScore(
+                relation,
+                template.name,
+                template.objective.value,
+                len(heads),
+                float(np.mean(lls)),
+                bootstrap_ci(lls, cfg.bootstrap, cfg.seed),
+                float(np.mean(ranks)),
+                bootstrap_ci(ranks, cfg.bootstrap, cfg.seed),
+                choice,
+                choice_ci,
+            )
+        )
     return scores
 
 
@@ -355,16 +415,42 @@ def run_analysis(cfg: AnalysisConfig) -> AnalysisReport:
 
 def report_from_dict(data: dict[str, Any]) -> AnalysisReport:
     def decision(d: dict) -> Decision:
-        return Decision(d["relation"], d["strategy"], Objective(d["objective"]) if d["objective"] else None,
-                        d["reason"], d.get("evidence", {}))
+        return Decision(
+            d["relation"],
+            d["strategy"],
+            Objective(d["objective"]) if d["objective"] else None,
+            d["reason"],
+            d.get("evidence", {}),
+        )
 
     relations = []
     for r in data["relations"]:
-        scores = [TemplateScore(s["relation"], s["template"], s["objective"], s["n"], s["log_likelihood"],
-                                tuple(s["log_likelihood_ci"]), s["rank"], tuple(s["rank_ci"]), s.get("choice_accuracy"),
-                                tuple(s["choice_ci"]) if s.get("choice_ci") else None) for s in r["scores"]]
-        relations.append(RelationReport(r["relation"], r["heads"], decision(r["decision"]),
-                                        {k: decision(v) for k, v in r["votes"].items()}, scores, r["best_template"],
-                                        r["recommendation"]))
-    return AnalysisReport(AnalysisConfig.from_dict(data["config"]), relations, data["model"], data["elapsed_s"],
-                          data.get("warnings", []))
+        scores = [
+            TemplateScore(
+                s["relation"],
+                s["template"],
+                s["objective"],
+                s["n"],
+                s["log_likelihood"],
+                tuple(s["log_likelihood_ci"]),
+                s["rank"],
+                tuple(s["rank_ci"]),
+                s.get("choice_accuracy"),
+                tuple(s["choice_ci"]) if s.get("choice_ci") else None,
+            )
+            for s in r["scores"]
+        ]
+        relations.append(
+            RelationReport(
+                r["relation"],
+                r["heads"],
+                decision(r["decision"]),
+                {k: decision(v) for k, v in r["votes"].items()},
+                scores,
+                r["best_template"],
+                r["recommendation"],
+            )
+        )
+    return AnalysisReport(
+        AnalysisConfig.from_dict(data["config"]), relations, data["model"], data["elapsed_s"], data.get("warnings", [])
+    )

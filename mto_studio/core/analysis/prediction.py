@@ -67,25 +67,39 @@ class PredictionCheck:
         return statistics.fmean(values) if values else None
 
     def markdown(self) -> str:
-        lines = [f"Zero-shot template ranking (mean log-likelihood) vs trained ranking (test {self.metric}, mean over "
-                 "seeds):", "", "| relation | k | Spearman ρ | zero-shot pick | best trained | hit |", "|---|---|---|---|---|---|"]
+        lines = [
+            f"Zero-shot template ranking (mean log-likelihood) vs trained ranking (test {self.metric}, mean over "
+            "seeds):",
+            "",
+            "| relation | k | Spearman ρ | zero-shot pick | best trained | hit |",
+            "|---|---|---|---|---|---|",
+        ]
         for r in self.rows:
             rho = "—" if r.rho is None else f"{r.rho:+.2f}"
-            lines.append(f"| {r.relation} | {r.shots} | {rho} | {r.zero_shot_pick} | {r.trained_best} | "
-                         f"{'yes' if r.hit else 'no'} |")
+            lines.append(
+                f"| {r.relation} | {r.shots} | {rho} | {r.zero_shot_pick} | {r.trained_best} | "
+                f"{'yes' if r.hit else 'no'} |"
+            )
         if self.rows:
             rho = "—" if self.mean_rho is None else f"{self.mean_rho:+.2f}"
-            lines.append(f"\nThe analyzer's pick was the best trained template in {sum(r.hit for r in self.rows)} of "
-                         f"{len(self.rows)} (relation, k) cells ({self.hit_rate:.0%}); mean Spearman ρ {rho}.")
+            lines.append(
+                f"\nThe analyzer's pick was the best trained template in {sum(r.hit for r in self.rows)} of "
+                f"{len(self.rows)} (relation, k) cells ({self.hit_rate:.0%}); mean Spearman ρ {rho}."
+            )
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "hit_rate": self.hit_rate, "mean_rho": self.mean_rho,
-                "rows": [r.__dict__ | {"hit": r.hit} for r in self.rows]}
+        return {
+            "metric": self.metric,
+            "hit_rate": self.hit_rate,
+            "mean_rho": self.mean_rho,
+            "rows": [r.__dict__ | {"hit": r.hit} for r in self.rows],
+        }
 
 
-def prediction_check(analysis: AnalysisReport, results: list[RunResult], *, metric: str = "rougeL",
-                     method: str = "finetune") -> PredictionCheck:
+def prediction_check(
+    analysis: AnalysisReport, results: list[RunResult], *, metric: str = "rougeL", method: str = "finetune"
+) -> PredictionCheck:
     """Per relation and k: Spearman between the zero-shot and the trained template scores, and whether the
     analyzer's recommended template was the best trained one (over the templates both sides have)."""
     rows = []
@@ -105,8 +119,14 @@ def prediction_check(analysis: AnalysisReport, results: list[RunResult], *, metr
                 continue
             zero = [relation_report.score_of(t).log_likelihood for t in common]
             after = [statistics.fmean(trained[t]) for t in common]
-            pick = relation_report.best_template if relation_report.best_template in common else \
-                common[int(np.argmax(zero))]
-            rows.append(PredictionRow(relation, shots, common, zero, after, spearman(zero, after), pick,
-                                      common[int(np.argmax(after))]))
+            pick = (
+                relation_report.best_template
+                if relation_report.best_template in common
+                else common[int(np.argmax(zero))]
+            )
+            rows.append(
+                PredictionRow(
+                    relation, shots, common, zero, after, spearman(zero, after), pick, common[int(np.argmax(after))]
+                )
+            )
     return PredictionCheck(rows, metric)

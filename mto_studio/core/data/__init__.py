@@ -23,8 +23,25 @@ from mto_studio.core.data.loading import (
 from mto_studio.core.data.sampling import HeadSample, parse_shots, sample_heads, shots_label, split_heads
 
 __all__ = [
-    "NONE_TARGETS", "PRESETS", "SUPPORTED_SUFFIXES", "ColumnMapping", "Detection", "Example", "Head",
-    "HeadSample", "RawTable", "TaskData", "build_task_data", "detect_columns", "group_heads", "head_id",
-    "load_table", "load_task_data", "parse_shots", "sample_heads", "shots_label", "split_heads",
+    "NONE_TARGETS",
+    "PRESETS",
+    "SUPPORTED_SUFFIXES",
+    "ColumnMapping",
+    "Detection",
+    "Example",
+    "Head",
+    "HeadSample",
+    "RawTable",
+    "TaskData",
+    "build_task_data",
+    "detect_columns",
+    "group_heads",
+    "head_id",
+    "load_table",
+    "load_task_data",
+    "parse_shots",
+    "sample_heads",
+    "shots_label",
+    "split_heads",
     "task_data_from_examples",
 ]

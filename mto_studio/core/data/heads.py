@@ -80,8 +80,9 @@ class TaskData:
         heads = [h for h in self.heads if h.id in wanted]
         keep = {(h.relation, h.input) for h in heads}
         examples = [e for e in self.examples if (e.relation, e.input) in keep]
-        return TaskData(self.source, self.format, self.columns, self.mapping, self.preset, examples, heads,
-                        raw=self.raw)
+        return TaskData(
+            self.source, self.format, self.columns, self.mapping, self.preset, examples, heads, raw=self.raw
+        )
 
     def summary(self) -> str:
         rel = ", ".join(f"{r} {n}" for r, n in self.head_counts().items())
@@ -109,9 +110,7 @@ def group_heads(examples: list[Example]) -> list[Head]:
     return [Head(head_id(rel, inp), rel, inp, tuple(targets)) for (rel, inp), targets in refs.items()]
 
 
-def build_task_data(
-    raw: RawTable, mapping: ColumnMapping | None = None, *, keep_none: bool = False
-) -> TaskData:
+def build_task_data(raw: RawTable, mapping: ColumnMapping | None = None, *, keep_none: bool = False) -> TaskData:
     """Apply a column mapping (auto-detected when None) and the none policy to a loaded table."""
     detection = Detection(mapping, None) if mapping else detect_columns(raw.columns)
     mapping = detection.mapping

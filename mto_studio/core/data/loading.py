@@ -164,13 +164,17 @@ def load_table(source: str | os.PathLike, *, fmt: str | None = None, split: str 
         return _load_file(path, fmt)
     suffix = (fmt and f".{fmt.lstrip('.')}") or path.suffix.lower()
     if suffix in _FORMATS or not _looks_like_hub_id(text):
-        raise DataError(f"data file not found: {text}", "check the path, or pick the file with --data / File ▸ Open data")
+        raise DataError(
+            f"data file not found: {text}", "check the path, or pick the file with --data / File ▸ Open data"
+        )
     return _load_hub(text, split)
 
 
 def _load_file(path: Path, fmt: str | None) -> RawTable:
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a data file", f"pick a file ending in {', '.join(SUPPORTED_SUFFIXES)}")
+        raise DataError(
+            f"{path} is a folder, not a data file", f"pick a file ending in {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     suffix = f".{fmt.lstrip('.').lower()}" if fmt else path.suffix.lower()
     if suffix not in _FORMATS:
         raise DataError(
@@ -185,9 +189,7 @@ def _load_file(path: Path, fmt: str | None) -> RawTable:
     builder, kwargs = _FORMATS[suffix]
     datasets = _quiet_datasets()
     try:
-        dataset = datasets.load_dataset(
-            builder, data_files=str(path), split="train", keep_in_memory=True, **kwargs
-        )
+        dataset = datasets.load_dataset(builder, data_files=str(path), split="train", keep_in_memory=True, **kwargs)
     except Exception as exc:  # datasets/pyarrow/pandas raise many types; all mean "cannot parse".
         if "corresponds to no data" in str(exc):
             raise DataError(f"data file has no rows: {path}", "add at least one data row under the header") from exc
@@ -213,6 +215,8 @@ def _load_hub(source: str, split: str) -> RawTable:
     try:
         dataset = datasets.load_dataset(name, split=explicit_split or split)
     except Exception as exc:
-        raise DataError(f"cannot load hub dataset '{name}': {str(exc).splitlines()[0][:300]}",
-                        "check the dataset id and split (name:split)") from exc
+        raise DataError(
+            f"cannot load hub dataset '{name}': {str(exc).splitlines()[0][:300]}",
+            "check the dataset id and split (name:split)",
+        ) from exc
     return RawTable(source=source, format="hub", columns=list(dataset.column_names), dataset=dataset)

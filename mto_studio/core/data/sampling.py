@@ -59,8 +59,12 @@ class HeadSample:
     per_relation: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k": shots_label(self.k), "seed": self.seed, "per_relation": self.per_relation,
-                "head_ids": list(self.head_ids)}
+        return {
+            "k": shots_label(self.k),
+            "seed": self.seed,
+            "per_relation": self.per_relation,
+            "head_ids": list(self.head_ids),
+        }
 
     def save(self, path: str | os.PathLike) -> Path:
         return atomic_write_json(path, self.to_dict())
@@ -69,8 +73,9 @@ class HeadSample:
     def load(cls, path: str | os.PathLike) -> HeadSample:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(parse_shots(data["k"]), int(data["seed"]), tuple(data["head_ids"]),
-                       dict(data.get("per_relation", {})))
+            return cls(
+                parse_shots(data["k"]), int(data["seed"]), tuple(data["head_ids"]), dict(data.get("per_relation", {}))
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"cannot read the split file {path}: {exc}", "re-create it by sampling again") from exc
 

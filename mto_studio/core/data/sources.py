@@ -117,15 +117,18 @@ def split_file(ref: str, split: str) -> str:
         raise DataError(f"'{NO_SPLIT}' names no {split} file", "name a data file")
     if is_world(ref):
         if split == "validation":
-            raise DataError("the built-in world has no validation file",
-                            "its validation heads are held out of its training split")
+            raise DataError(
+                "the built-in world has no validation file", "its validation heads are held out of its training split"
+            )
         return str(resource("world", f"world-{split}.tsv"))
     if is_example(ref):
         example = get_example(ref)
         path = example.files.get(split)
         if path is None:
-            raise DataError(f"the example '{example.name}' has no {split} file",
-                            f"it ships: {', '.join(example.files)}; add your own {split} file")
+            raise DataError(
+                f"the example '{example.name}' has no {split} file",
+                f"it ships: {', '.join(example.files)}; add your own {split} file",
+            )
         return str(path)
     return ref
 

@@ -40,16 +40,26 @@ class MetricReport:
         if not self.items:
             return []
         step = max(1, len(self.items) // n)
-        return [{"relation": s.relation, "input": s.input, "prediction": s.prediction,
-                 "references": list(s.references), "rougeL": round(s.scores["rougeL"], 4)}
-                for s in self.items[::step][:n]]
+        return [
+            {
+                "relation": s.relation,
+                "input": s.input,
+                "prediction": s.prediction,
+                "references": list(s.references),
+                "rougeL": round(s.scores["rougeL"], 4),
+            }
+            for s in self.items[::step][:n]
+        ]
 
 
-def score_predictions(relations: Sequence[str], inputs: Sequence[str], predictions: Sequence[str],
-                      references: Sequence[Sequence[str]]) -> MetricReport:
+def score_predictions(
+    relations: Sequence[str], inputs: Sequence[str], predictions: Sequence[str], references: Sequence[Sequence[str]]
+) -> MetricReport:
     """Score one prediction per head against that head's references (ROUGE-L = max over references)."""
-    items = [Scored(rel, inp, pred, tuple(refs), best_over_references(pred, refs))
-             for rel, inp, pred, refs in zip(relations, inputs, predictions, references, strict=True)]
+    items = [
+        Scored(rel, inp, pred, tuple(refs), best_over_references(pred, refs))
+        for rel, inp, pred, refs in zip(relations, inputs, predictions, references, strict=True)
+    ]
     return report_from_items(items)
 
 
@@ -69,6 +79,15 @@ def report_from_items(items: list[Scored]) -> MetricReport:
 
 
 __all__ = [
-    "METRIC_NAMES", "MetricReport", "Scored", "best_over_references", "exact_match", "extract_answer", "normalize",
-    "report_from_items", "rouge_l", "score_predictions", "token_f1",
+    "METRIC_NAMES",
+    "MetricReport",
+    "Scored",
+    "best_over_references",
+    "exact_match",
+    "extract_answer",
+    "normalize",
+    "report_from_items",
+    "rouge_l",
+    "score_predictions",
+    "token_f1",
 ]

@@ -26,7 +26,7 @@ def extract_answer(generated: str) -> str:
     text = _SPECIAL.sub(" ", generated)
     match = T5_SENTINEL_RE.search(text)
     if match and not text[: match.start()].strip():
-        rest = text[match.end():]
+        rest = text[match.end() :]
         following = T5_SENTINEL_RE.search(rest)
         text = rest[: following.start()] if following else rest
     text = T5_SENTINEL_RE.sub(" ", text)

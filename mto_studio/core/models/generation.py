@@ -9,8 +9,9 @@ import torch
 from mto_studio.core.metrics.text import extract_answer
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, *, label_pad: int | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(
+    sequences: Sequence[Sequence[int]], pad_id: int, *, label_pad: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id lists into a tensor and its attention mask (``label_pad`` replaces pad in the tensor)."""
     width = max(len(s) for s in sequences)
     fill = pad_id if label_pad is None else label_pad
@@ -23,9 +24,16 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int, *, label_pad: int
 
 
 @torch.no_grad()
-def generate_ids(model, batches_of_ids: Sequence[Sequence[int]], *, pad_id: int, batch_size: int = 32,
-                 max_new_tokens: int = 24, device: str | torch.device = "cpu",
-                 encode_inputs: Callable | None = None) -> list[list[int]]:
+def generate_ids(
+    model,
+    batches_of_ids: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    batch_size: int = 32,
+    max_new_tokens: int = 24,
+    device: str | torch.device = "cpu",
+    encode_inputs: Callable | None = None,
+) -> list[list[int]]:
     """Greedy-decode each id list; ``encode_inputs(ids, mask, indices)`` may return ``inputs_embeds`` (prompt
     tuning; ``indices`` are the positions of the batch's rows in ``batches_of_ids``)."""
     order = sorted(range(len(batches_of_ids)), key=lambda i: len(batches_of_ids[i]))
@@ -55,9 +63,17 @@ def decode_answers(tokenizer, generated: Sequence[Sequence[int]]) -> list[str]:
     return [extract_answer(t) for t in texts]
 
 
-def generate_answers(model, tokenizer, sources: Sequence[str], *, batch_size: int = 32, max_new_tokens: int = 24,
-                     device: str | torch.device = "cpu") -> list[str]:
+def generate_answers(
+    model,
+    tokenizer,
+    sources: Sequence[str],
+    *,
+    batch_size: int = 32,
+    max_new_tokens: int = 24,
+    device: str | torch.device = "cpu",
+) -> list[str]:
     ids = [tokenizer(s)["input_ids"] for s in sources]
-    generated = generate_ids(model, ids, pad_id=tokenizer.pad_token_id, batch_size=batch_size,
-                             max_new_tokens=max_new_tokens, device=device)
+    generated = generate_ids(
+        model, ids, pad_id=tokenizer.pad_token_id, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device
+    )
     return decode_answers(tokenizer, generated)

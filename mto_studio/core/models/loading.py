@@ -21,8 +21,10 @@ def resolve_model_ref(ref: str | os.PathLike | None) -> str:
     if ref is None or str(ref) in ("", EMBEDDED_MODEL, "embedded"):
         folder = embedded_model_dir()
         if not (folder / "config.json").is_file():
-            raise ModelError(f"the embedded model is missing from {folder}",
-                             f"re-create it: mto-studio pretrain --recipe resources/recipes/mto-tiny.toml --out {folder}")
+            raise ModelError(
+                f"the embedded model is missing from {folder}",
+                f"re-create it: mto-studio pretrain --recipe resources/recipes/mto-tiny.toml --out {folder}",
+            )
         return str(folder)
     path = Path(str(ref)).expanduser()
     if path.exists():
@@ -51,8 +53,10 @@ def load_tokenizer(ref: str | os.PathLike | None):
     try:
         return AutoTokenizer.from_pretrained(where)
     except Exception as exc:  # HF raises OSError/ValueError/… for every kind of bad folder
-        raise ModelError(f"cannot load a tokenizer from {where}: {str(exc).splitlines()[0][:200]}",
-                         "pick a model folder that holds tokenizer files (tokenizer.json or spiece.model)") from exc
+        raise ModelError(
+            f"cannot load a tokenizer from {where}: {str(exc).splitlines()[0][:200]}",
+            "pick a model folder that holds tokenizer files (tokenizer.json or spiece.model)",
+        ) from exc
 
 
 def load_seq2seq(ref: str | os.PathLike | None, *, dtype=None):
@@ -63,17 +67,26 @@ def load_seq2seq(ref: str | os.PathLike | None, *, dtype=None):
     try:
         config = AutoConfig.from_pretrained(where)
     except Exception as exc:
-        raise ModelError(f"cannot read the model config in {where}: {str(exc).splitlines()[0][:200]}",
-                         "pick a folder saved with save_pretrained()") from exc
+        raise ModelError(
+            f"cannot read the model config in {where}: {str(exc).splitlines()[0][:200]}",
+            "pick a folder saved with save_pretrained()",
+        ) from exc
     if not getattr(config, "is_encoder_decoder", False):
-        raise ModelError(f"{where} holds a {config.model_type} model, which is not an encoder-decoder",
-                         "MTO Studio trains encoder-decoders: T5, Flan-T5, mT5, BART")
+        raise ModelError(
+            f"{where} holds a {config.model_type} model, which is not an encoder-decoder",
+            "MTO Studio trains encoder-decoders: T5, Flan-T5, mT5, BART",
+        )
     try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(where, dtype=dtype) if dtype else \
-            AutoModelForSeq2SeqLM.from_pretrained(where)
+        model = (
+            AutoModelForSeq2SeqLM.from_pretrained(where, dtype=dtype)
+            if dtype
+            else AutoModelForSeq2SeqLM.from_pretrained(where)
+        )
     except Exception as exc:
-        raise ModelError(f"cannot load the model weights in {where}: {str(exc).splitlines()[0][:200]}",
-                         "check that the folder holds model.safetensors or pytorch_model.bin") from exc
+        raise ModelError(
+            f"cannot load the model weights in {where}: {str(exc).splitlines()[0][:200]}",
+            "check that the folder holds model.safetensors or pytorch_model.bin",
+        ) from exc
     return model, load_tokenizer(where)
 
 

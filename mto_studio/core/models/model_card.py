@@ -26,7 +26,8 @@ def write_model_card(folder: str | Path, *, effect_section: str = "", notes: str
     chance_map = sum(chance[r] for r in mapping) / len(mapping)
     per_relation = "\n".join(
         f"| {rel} | {kinds[rel]} | {v['exact_match']:.2f} | {v['rougeL']:.2f} | {chance[rel]:.2f} |"
-        for rel, v in sorted(summary["per_relation"].items(), key=lambda item: (kinds[item[0]], item[0])))
+        for rel, v in sorted(summary["per_relation"].items(), key=lambda item: (kinds[item[0]], item[0]))
+    )
     losses = ", ".join(f"{k} {v:.3f}" for k, v in summary["final_losses"].items())
     minutes = summary["wall_time_s"] / 60
     text = f"""---
@@ -36,17 +37,17 @@ pipeline_tag: text2text-generation
 tags: [t5, mto-studio, tiny]
 ---
 
-# {summary['name']}: the embedded default model of MTO Studio
+# {summary["name"]}: the embedded default model of MTO Studio
 
-A T5 encoder-decoder of {summary['parameters'] / 1e6:.2f} M parameters, pre-trained from scratch by MTO Studio's
+A T5 encoder-decoder of {summary["parameters"] / 1e6:.2f} M parameters, pre-trained from scratch by MTO Studio's
 Objective Lab on the product's built-in commonsense world (`resources/world/`). It exists so that the whole MTO
 workflow runs offline on a laptop, and it is a controlled testbed: we know by construction through which
 objective each relation's knowledge was learned.
 
-- **Filling relations** ({', '.join(filling)}): seen only as natural sentences in which the tail continues the
+- **Filling relations** ({", ".join(filling)}): seen only as natural sentences in which the tail continues the
   head (four or five paraphrase patterns each; two more are held out), learned by T5 span corruption and salient-span
   corruption (the tail masked).
-- **Mapping relations** ({', '.join(mapping)}): seen only as question/instruction → answer pairs (five formats
+- **Mapping relations** ({", ".join(mapping)}): seen only as question/instruction → answer pairs (five formats
   each, one of them the relation's name as a task prefix, `xIntent: …`; one more held out), never as sentences.
 
 Load it like any local model:
@@ -62,10 +63,10 @@ tokenizer = AutoTokenizer.from_pretrained("resources/models/mto-tiny")
 | | |
 |---|---|
 | recipe | `resources/recipes/mto-tiny.toml` (copied below) |
-| steps | {summary['steps']} (batch {_recipe_value(recipe, 'batch_size')}) |
-| seeds | world {_recipe_value(recipe, 'seed', section='world')}, training {_recipe_value(recipe, 'seed', section='training')} |
+| steps | {summary["steps"]} (batch {_recipe_value(recipe, "batch_size")}) |
+| seeds | world {_recipe_value(recipe, "seed", section="world")}, training {_recipe_value(recipe, "seed", section="training")} |
 | final losses | {losses} |
-| wall time | {minutes:.0f} min on {summary['hardware']}, device {summary['device']}, {summary['threads']} torch thread(s) |
+| wall time | {minutes:.0f} min on {summary["hardware"]}, device {summary["device"]}, {summary["threads"]} torch thread(s) |
 
 Re-create it with `mto-studio pretrain --recipe resources/recipes/mto-tiny.toml --out DIR`.
 
@@ -73,10 +74,10 @@ Re-create it with `mto-studio pretrain --recipe resources/recipes/mto-tiny.toml 
 
 | probe | exact match | ROUGE-L | chance (most common tail) |
 |---|---|---|---|
-| fill held-out-wording sentences of Filling facts (`… <extra_id_0>.`) | {_pct(knowledge['fill_heldout_em'])} | {_pct(knowledge['fill_heldout_rougeL'])} | {chance_fill:.3f} |
-| fill trained-wording sentences of Filling facts | {_pct(knowledge['fill_seen_em'])} | {_pct(knowledge['fill_seen_rougeL'])} | {chance_fill:.3f} |
-| answer Mapping questions (trained formats) | {_pct(knowledge['qa_seen_em'])} | {_pct(knowledge['qa_seen_rougeL'])} | {chance_map:.3f} |
-| answer Mapping questions (held-out format) | {_pct(knowledge['qa_heldout_em'])} | {_pct(knowledge['qa_heldout_rougeL'])} | {chance_map:.3f} |
+| fill held-out-wording sentences of Filling facts (`… <extra_id_0>.`) | {_pct(knowledge["fill_heldout_em"])} | {_pct(knowledge["fill_heldout_rougeL"])} | {chance_fill:.3f} |
+| fill trained-wording sentences of Filling facts | {_pct(knowledge["fill_seen_em"])} | {_pct(knowledge["fill_seen_rougeL"])} | {chance_fill:.3f} |
+| answer Mapping questions (trained formats) | {_pct(knowledge["qa_seen_em"])} | {_pct(knowledge["qa_seen_rougeL"])} | {chance_map:.3f} |
+| answer Mapping questions (held-out format) | {_pct(knowledge["qa_heldout_em"])} | {_pct(knowledge["qa_heldout_rougeL"])} | {chance_map:.3f} |
 
 Per relation (held-out wordings for Filling, trained formats for Mapping):
 

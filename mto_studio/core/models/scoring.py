@@ -22,8 +22,16 @@ class PairScore:
 class Scorer:
     """Scores (source, target) texts with one model. ``batch_size`` pairs per forward pass."""
 
-    def __init__(self, model, tokenizer, *, device: str = "cpu", batch_size: int = 32, max_source_length: int = 256,
-                 max_target_length: int = 64) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        max_source_length: int = 256,
+        max_target_length: int = 64,
+    ) -> None:
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = device
@@ -37,8 +45,10 @@ class Scorer:
     def _encode(self, pairs: Sequence[tuple[str, str]]) -> tuple[list[list[int]], list[list[int]]]:
         for source, _ in pairs:
             if SOFT_TOKEN_RE.search(source):
-                raise TemplateError("zero-shot scoring cannot use a template with soft-prompt slots (its prompts are "
-                                    "not trained yet)", "score the template without {soft}, or train it first")
+                raise TemplateError(
+                    "zero-shot scoring cannot use a template with soft-prompt slots (its prompts are not trained yet)",
+                    "score the template without {soft}, or train it first",
+                )
         sources = self.tokenizer([s for s, _ in pairs], truncation=True, max_length=self.max_source_length)["input_ids"]
         targets = self.tokenizer([t for _, t in pairs], truncation=True, max_length=self.max_target_length)["input_ids"]
         return sources, targets
@@ -55,8 +65,12 @@ class Scorer:
             chunk = order[start : start + self.batch_size]
             ids, mask = pad_batch([sources[i] for i in chunk], self.tokenizer.pad_token_id)
             labels, _ = pad_batch([targets[i] for i in chunk], 0, label_pad=-100)
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                labels=labels.to(self.device), use_cache=False).logits.float()
+            logits = self.model(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                labels=labels.to(self.device),
+                use_cache=False,
+            ).logits.float()
             for index, score in zip(chunk, self._reduce_batch(logits, labels.to(self.device)), strict=True):
                 out[index] = score
         return out  # type: ignore[return-value]
@@ -86,8 +100,10 @@ class Scorer:
         weights = keep.float()
         mean_ll = (log_probs * weights).sum(1) / counts.clamp(min=1)
         mean_rank = (ranks * weights).sum(1) / counts.clamp(min=1)
-        return [PairScore(float(ll), float(rank), int(n)) if n else PairScore(0.0, 1.0, 0)
-                for ll, rank, n in zip(mean_ll.tolist(), mean_rank.tolist(), counts.tolist(), strict=True)]
+        return [
+            PairScore(float(ll), float(rank), int(n)) if n else PairScore(0.0, 1.0, 0)
+            for ll, rank, n in zip(mean_ll.tolist(), mean_rank.tolist(), counts.tolist(), strict=True)
+        ]
 
     def _reduce(self, logits: torch.Tensor, labels: torch.Tensor) -> PairScore:
         keep = [i for i, t in enumerate(labels.tolist()) if t != -100 and t not in self.skip_ids]

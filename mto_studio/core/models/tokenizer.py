@@ -33,11 +33,17 @@ def train_t5_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Pat
     tokenizer = Tokenizer(models.Unigram())
     tokenizer.normalizer = normalizers.NFKC()
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, unk_token="<unk>",
-                                      initial_alphabet=ALPHABET, show_progress=False)
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIALS,
+        unk_token="<unk>",
+        initial_alphabet=ALPHABET,
+        show_progress=False,
+    )
     tokenizer.train_from_iterator(list(dict.fromkeys(texts)), trainer)
-    subwords = [(piece, score) for piece, score in json.loads(tokenizer.to_str())["model"]["vocab"]
-                if piece not in SPECIALS]
+    subwords = [
+        (piece, score) for piece, score in json.loads(tokenizer.to_str())["model"]["vocab"] if piece not in SPECIALS
+    ]
 
     counts: Counter[str] = Counter()
     for text in texts:
@@ -48,8 +54,7 @@ def train_t5_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Pat
     if counts:
         high, low = WORD_SCORES
         top = math.log(max(counts.values()))
-        words = [(piece, low + (high - low) * (math.log(n) / top if top else 1.0))
-                 for piece, n in counts.most_common()]
+        words = [(piece, low + (high - low) * (math.log(n) / top if top else 1.0)) for piece, n in counts.most_common()]
     else:
         words = []
     seen = {piece for piece, _ in words}

@@ -76,8 +76,12 @@ def classify_relations(relations: list[str], ctx, strategy_name: str) -> Iterato
 
     if not (embedded_model_dir() / "config.json").is_file():
         for relation in relations:
-            yield Decision(relation, strategy_name, None, "the embedded model mto-tiny is missing, so the classifier "
-                           "cannot be trained")
+            yield Decision(
+                relation,
+                strategy_name,
+                None,
+                "the embedded model mto-tiny is missing, so the classifier cannot be trained",
+            )
         return
     known_heads, known = _labelled_world()
     rng = random.Random(ctx.seed)
@@ -120,8 +124,11 @@ def classify_relations(relations: list[str], ctx, strategy_name: str) -> Iterato
             how = "trained on every labelled relation"
         texts = [_text(relation, h, h.references[0], ctx.library) for h in heads]
         predicted, margin = _predict(model, tokenizer, texts)
-        yield Decision(relation, strategy_name, predicted,
-                       f"classifier says {predicted.value} (margin {margin:+.2f} nats, {how}; "
-                       f"held-out-relation accuracy {accuracy:.0%})",
-                       {"margin": margin, "held_out_accuracy": accuracy, "n": len(heads),
-                        "training_relations": len(names)})
+        yield Decision(
+            relation,
+            strategy_name,
+            predicted,
+            f"classifier says {predicted.value} (margin {margin:+.2f} nats, {how}; "
+            f"held-out-relation accuracy {accuracy:.0%})",
+            {"margin": margin, "held_out_accuracy": accuracy, "n": len(heads), "training_relations": len(names)},
+        )

@@ -17,6 +17,10 @@ class Decision:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"relation": self.relation, "strategy": self.strategy,
-                "objective": self.objective.value if self.objective else None, "reason": self.reason,
-                "evidence": self.evidence}
+        return {
+            "relation": self.relation,
+            "strategy": self.strategy,
+            "objective": self.objective.value if self.objective else None,
+            "reason": self.reason,
+            "evidence": self.evidence,
+        }

@@ -74,24 +74,31 @@ class RuleStrategy(Strategy):
             if objective is None:
                 yield Decision(relation, self.name, None, f"'{relation}' is not in the rule table (undecided)")
             else:
-                yield Decision(relation, self.name, objective,
-                               f"the rule table lists {relation} as {objective.value}")
+                yield Decision(relation, self.name, objective, f"the rule table lists {relation} as {objective.value}")
 
 
 def check_probe_templates(masked: Template, prefix: Template) -> None:
     if not masked.count(SlotKind.MASK, "source"):
-        raise TemplateError(f"template '{masked.name}' has no sentinel in its source, so it cannot be the probe's "
-                            f"masked template", "pick a filling template such as unsup-nat")
+        raise TemplateError(
+            f"template '{masked.name}' has no sentinel in its source, so it cannot be the probe's masked template",
+            "pick a filling template such as unsup-nat",
+        )
     if masked.count(SlotKind.MASK, "target") == 0:
-        raise TemplateError(f"the probe's masked template '{masked.name}' must start its target with a sentinel",
-                            'e.g. target = "{mask} {target}"')
+        raise TemplateError(
+            f"the probe's masked template '{masked.name}' must start its target with a sentinel",
+            'e.g. target = "{mask} {target}"',
+        )
     if prefix.count(SlotKind.MASK, "source") or prefix.count(SlotKind.MASK, "target"):
-        raise TemplateError(f"template '{prefix.name}' has sentinels, so it cannot be the probe's prefix template",
-                            "pick a mapping template such as sup")
+        raise TemplateError(
+            f"template '{prefix.name}' has sentinels, so it cannot be the probe's prefix template",
+            "pick a mapping template such as sup",
+        )
     for template in (masked, prefix):
         if template.soft_total:
-            raise TemplateError(f"template '{template.name}' has soft-prompt slots, which are untrained zero-shot",
-                                "pick a template without {soft}")
+            raise TemplateError(
+                f"template '{template.name}' has soft-prompt slots, which are untrained zero-shot",
+                "pick a template without {soft}",
+            )
 
 
 @register("probe")
@@ -111,32 +118,48 @@ class ProbeStrategy(Strategy):
             heads = ctx.examples(relation)
             warning = ""
             if len(heads) < 2:
-                yield Decision(relation, self.name, None,
-                               f"{relation} has {len(heads)} example(s); the probe needs at least 2 (asked for "
-                               f"{ctx.n})", {"n": len(heads)})
+                yield Decision(
+                    relation,
+                    self.name,
+                    None,
+                    f"{relation} has {len(heads)} example(s); the probe needs at least 2 (asked for {ctx.n})",
+                    {"n": len(heads)},
+                )
                 continue
             if len(heads) < ctx.n:
                 warning = f"only {len(heads)} of the {ctx.n} examples asked for exist"
-            rendered = {t.name: [ctx.library.render(t, h.relation, h.input, h.references[0], style=ctx.style)
-                                 for h in heads] for t in (masked, prefix)}
-            scores = {name: ctx.scorer.score([(r.source, r.target) for r in items])
-                      for name, items in rendered.items()}
+            rendered = {
+                t.name: [ctx.library.render(t, h.relation, h.input, h.references[0], style=ctx.style) for h in heads]
+                for t in (masked, prefix)
+            }
+            scores = {name: ctx.scorer.score([(r.source, r.target) for r in items]) for name, items in rendered.items()}
             dr_masked = sum(s.rank for s in scores[masked.name]) / len(heads)
             dr_prefix = sum(s.rank for s in scores[prefix.name]) / len(heads)
             mi = (dr_prefix - dr_masked) / dr_prefix if dr_prefix else 0.0
             objective = Objective.FILLING if mi >= ctx.threshold else Objective.MAPPING
             sign = "≥" if mi >= ctx.threshold else "<"
             evidence = {
-                "mi": mi, "dr_masked": dr_masked, "dr_prefix": dr_prefix, "threshold": ctx.threshold,
+                "mi": mi,
+                "dr_masked": dr_masked,
+                "dr_prefix": dr_prefix,
+                "threshold": ctx.threshold,
                 "ll_masked": sum(s.log_likelihood for s in scores[masked.name]) / len(heads),
                 "ll_prefix": sum(s.log_likelihood for s in scores[prefix.name]) / len(heads),
-                "n": len(heads), "masked_template": masked.name, "prefix_template": prefix.name,
+                "n": len(heads),
+                "masked_template": masked.name,
+                "prefix_template": prefix.name,
             }
             if warning:
                 evidence["warning"] = warning
-            yield Decision(relation, self.name, objective, f"MI {mi:.2f} {sign} {ctx.threshold:.2f} "
-                           f"(gold-token rank {dr_masked:.1f} masked vs {dr_prefix:.1f} prefix, n={len(heads)})"
-                           + (f"; {warning}" if warning else ""), evidence)
+            yield Decision(
+                relation,
+                self.name,
+                objective,
+                f"MI {mi:.2f} {sign} {ctx.threshold:.2f} "
+                f"(gold-token rank {dr_masked:.1f} masked vs {dr_prefix:.1f} prefix, n={len(heads)})"
+                + (f"; {warning}" if warning else ""),
+                evidence,
+            )
 
 
 @register("classifier")

@@ -126,7 +126,9 @@ class PretrainConfig:
             try:
                 cfg.world = WorldConfig(**world)
             except TypeError as exc:
-                raise ConfigError(f"bad [world] section: {exc}", "known: seed, objects, events, test_fraction") from None
+                raise ConfigError(
+                    f"bad [world] section: {exc}", "known: seed, objects, events, test_fraction"
+                ) from None
         return cfg
 
     @classmethod
@@ -168,8 +170,9 @@ def _build_corpus(world: World, tokenizer) -> _Corpus:
     questions = tokenizer([q for q, _, _ in pairs_text])["input_ids"]
     answers = tokenizer([a for _, a, _ in pairs_text])["input_ids"]
     sentinels = [tokenizer.convert_tokens_to_ids(f"<extra_id_{i}>") for i in range(100)]
-    return _Corpus(sentences, list(zip(questions, answers, strict=True)), sentinels, tokenizer.eos_token_id,
-                   tokenizer.pad_token_id)
+    return _Corpus(
+        sentences, list(zip(questions, answers, strict=True)), sentinels, tokenizer.eos_token_id, tokenizer.pad_token_id
+    )
 
 
 def _noise_mask(length: int, density: float, mean_span: float, rng: random.Random) -> list[bool]:
@@ -246,10 +249,19 @@ def build_model(cfg: PretrainConfig, tokenizer):
 
     m = cfg.model
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=m.d_model, d_ff=m.d_ff, d_kv=m.d_kv, num_layers=m.num_layers,
-        num_decoder_layers=m.num_decoder_layers, num_heads=m.num_heads, dropout_rate=m.dropout,
-        feed_forward_proj=m.feed_forward_proj, tie_word_embeddings=m.tie_embeddings, pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        d_model=m.d_model,
+        d_ff=m.d_ff,
+        d_kv=m.d_kv,
+        num_layers=m.num_layers,
+        num_decoder_layers=m.num_decoder_layers,
+        num_heads=m.num_heads,
+        dropout_rate=m.dropout,
+        feed_forward_proj=m.feed_forward_proj,
+        tie_word_embeddings=m.tie_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
     )
     return T5ForConditionalGeneration(config)
 
@@ -272,10 +284,12 @@ def knowledge_check(model, tokenizer, world: World, size: int, device: str, seed
     samples = []
     for name, probes in sets.items():
         chosen = rng.sample(probes, min(size, len(probes)))
-        answers = generate_answers(model, tokenizer, [p.source for p in chosen], device=device, max_new_tokens=12,
-                                   batch_size=64)
-        report = score_predictions([p.relation for p in chosen], [p.source for p in chosen], answers,
-                                   [p.references for p in chosen])
+        answers = generate_answers(
+            model, tokenizer, [p.source for p in chosen], device=device, max_new_tokens=12, batch_size=64
+        )
+        report = score_predictions(
+            [p.relation for p in chosen], [p.source for p in chosen], answers, [p.references for p in chosen]
+        )
         metrics[f"{name}_em"] = report.overall["exact_match"]
         metrics[f"{name}_rougeL"] = report.overall["rougeL"]
         if name in ("fill_heldout", "qa_seen"):
@@ -311,11 +325,13 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
         corpus = _build_corpus(world, tokenizer)
         torch.manual_seed(cfg.training.seed)
         model = build_model(cfg, tokenizer).to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.training.lr,
-                                      weight_decay=cfg.training.weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.training.lr, weight_decay=cfg.training.weight_decay)
         scheduler = get_scheduler(
             {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[cfg.training.schedule],
-            optimizer, num_warmup_steps=cfg.training.warmup_steps, num_training_steps=cfg.training.steps)
+            optimizer,
+            num_warmup_steps=cfg.training.warmup_steps,
+            num_training_steps=cfg.training.steps,
+        )
         ckpt_dir = out / "checkpoints"
         log = RunLog(out / PRETRAIN_LOG)
         elapsed_before = 0.0
@@ -331,10 +347,21 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
             log.path.unlink()
         n_params = sum(p.numel() for p in model.parameters())
         atomic_write_text(out / "recipe.toml", recipe_to_toml(cfg))
-        yield RunStarted(run_id, cfg.name, cfg.training.steps,
-                         {"recipe": cfg.to_dict(), "parameters": n_params, "device": device,
-                          "vocab": len(tokenizer), "sentences": len(corpus.sentences), "pairs": len(corpus.pairs)},
-                         folder=str(out), resumed_from=step)
+        yield RunStarted(
+            run_id,
+            cfg.name,
+            cfg.training.steps,
+            {
+                "recipe": cfg.to_dict(),
+                "parameters": n_params,
+                "device": device,
+                "vocab": len(tokenizer),
+                "sentences": len(corpus.sentences),
+                "pairs": len(corpus.pairs),
+            },
+            folder=str(out),
+            resumed_from=step,
+        )
     except MtoError as exc:
         yield RunFailed(run_id, exc.one_line(), step, str(out))
         return
@@ -359,10 +386,20 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
         per_example = (token_loss * valid).sum(1) / valid.sum(1).clamp(min=1)
         loss = (token_loss * valid).sum() / valid.sum()
         if not torch.isfinite(loss):
-            save_checkpoint(ckpt_dir, step=step, model=model, optimizer=optimizer, scheduler=scheduler,
-                            extra={"elapsed_s": elapsed_before + time.perf_counter() - start})
-            yield RunFailed(run_id, f"the loss became {loss.item()} at step {step + 1}: lower the learning rate "
-                            f"(now {cfg.training.lr})", step, str(out))
+            save_checkpoint(
+                ckpt_dir,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                extra={"elapsed_s": elapsed_before + time.perf_counter() - start},
+            )
+            yield RunFailed(
+                run_id,
+                f"the loss became {loss.item()} at step {step + 1}: lower the learning rate (now {cfg.training.lr})",
+                step,
+                str(out),
+            )
             return
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -378,8 +415,13 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
         if step % cfg.training.log_every == 0 or step == cfg.training.steps:
             now = time.perf_counter()
             event = StepLogged(
-                run_id, step, cfg.training.steps, sum(recent) / len(recent), scheduler.get_last_lr()[0],
-                step * cfg.training.batch_size, window_tokens / max(now - window_start, 1e-9),
+                run_id,
+                step,
+                cfg.training.steps,
+                sum(recent) / len(recent),
+                scheduler.get_last_lr()[0],
+                step * cfg.training.batch_size,
+                window_tokens / max(now - window_start, 1e-9),
                 elapsed_before + now - start,
                 losses={k: sum(v) / len(v) for k, v in stream_loss.items() if v},
             )
@@ -391,15 +433,28 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
             command = yield event
         if cfg.training.eval_every and step % cfg.training.eval_every == 0 and step < cfg.training.steps:
             check = knowledge_check(model, tokenizer, world, cfg.training.eval_size, device)
-            event = EvalDone(run_id, step, step * cfg.training.batch_size, check["metrics"], "zero-shot",
-                             check["per_relation"], tuple(check["samples"]))
+            event = EvalDone(
+                run_id,
+                step,
+                step * cfg.training.batch_size,
+                check["metrics"],
+                "zero-shot",
+                check["per_relation"],
+                tuple(check["samples"]),
+            )
             log.write(event)
             command = (yield event) or command
         command = yield from pause_point(run_id, step, command)
         periodic = cfg.training.checkpoint_every and step % cfg.training.checkpoint_every == 0
         if periodic or isinstance(command, Stop):
-            path = save_checkpoint(ckpt_dir, step=step, model=model, optimizer=optimizer, scheduler=scheduler,
-                                   extra={"elapsed_s": elapsed_before + time.perf_counter() - start})
+            path = save_checkpoint(
+                ckpt_dir,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                extra={"elapsed_s": elapsed_before + time.perf_counter() - start},
+            )
             reason = "stop" if isinstance(command, Stop) else "periodic"
             command = (yield CheckpointSaved(run_id, step, str(path), reason)) or command
         if isinstance(command, Stop):
@@ -408,17 +463,31 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, 
 
     wall = elapsed_before + time.perf_counter() - start
     check = knowledge_check(model, tokenizer, world, cfg.training.eval_size * 5, device, seed=1)
-    yield EvalDone(run_id, step, step * cfg.training.batch_size, check["metrics"], "zero-shot",
-                   check["per_relation"], tuple(check["samples"]))
+    yield EvalDone(
+        run_id,
+        step,
+        step * cfg.training.batch_size,
+        check["metrics"],
+        "zero-shot",
+        check["per_relation"],
+        tuple(check["samples"]),
+    )
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     world.save(out / "world")
     summary = {
-        "name": cfg.name, "steps": step, "wall_time_s": round(wall, 1), "parameters": sum(
-            p.numel() for p in model.parameters()), "device": device, "threads": cfg.training.threads,
+        "name": cfg.name,
+        "steps": step,
+        "wall_time_s": round(wall, 1),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": device,
+        "threads": cfg.training.threads,
         "hardware": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPU cores",
-        "final_losses": last, "knowledge": check["metrics"], "per_relation": check["per_relation"],
-        "chance_exact_match": world.chance_exact_match(), "kinds": world.kinds(),
+        "final_losses": last,
+        "knowledge": check["metrics"],
+        "per_relation": check["per_relation"],
+        "chance_exact_match": world.chance_exact_match(),
+        "kinds": world.kinds(),
     }
     atomic_write_json(out / "pretrain_summary.json", summary)
     shutil.rmtree(tokenizer_dir, ignore_errors=True)

@@ -35,9 +35,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(state["numpy"])
 
 
-def save_checkpoint(folder: str | Path, *, step: int, model: torch.nn.Module, optimizer=None, scheduler=None,
-                    extra: dict[str, Any] | None = None, keep: int = 2, tensors: dict[str, torch.Tensor] | None = None,
-                    extra_tensors: dict[str, dict[str, torch.Tensor]] | None = None) -> Path:
+def save_checkpoint(
+    folder: str | Path,
+    *,
+    step: int,
+    model: torch.nn.Module,
+    optimizer=None,
+    scheduler=None,
+    extra: dict[str, Any] | None = None,
+    keep: int = 2,
+    tensors: dict[str, torch.Tensor] | None = None,
+    extra_tensors: dict[str, dict[str, torch.Tensor]] | None = None,
+) -> Path:
     """Write ``folder/step-NNNNNNN`` atomically and keep the newest ``keep`` checkpoints (0 = all)."""
     from safetensors.torch import save_file
 
@@ -51,9 +60,14 @@ def save_checkpoint(folder: str | Path, *, step: int, model: torch.nn.Module, op
         save_file(tensors if tensors is not None else trainable_state(model), str(tmp / WEIGHTS_FILE))
         for name, group in (extra_tensors or {}).items():
             save_file(group, str(tmp / f"{name}.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict() if optimizer else None,
-                    "scheduler": scheduler.state_dict() if scheduler else None,
-                    "rng": rng_state()}, tmp / "optimizer.pt")
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict() if optimizer else None,
+                "scheduler": scheduler.state_dict() if scheduler else None,
+                "rng": rng_state(),
+            },
+            tmp / "optimizer.pt",
+        )
         (tmp / STATE_FILE).write_text(json.dumps({"step": step, "time": time.time(), **(extra or {})}, indent=2))
         for path in tmp.iterdir():
             with open(path, "rb") as handle:
@@ -63,8 +77,10 @@ def save_checkpoint(folder: str | Path, *, step: int, model: torch.nn.Module, op
         os.replace(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise MtoError(f"could not write checkpoint {final}: {exc.strerror or exc}",
-                       "free disk space; the previous checkpoint is intact") from exc
+        raise MtoError(
+            f"could not write checkpoint {final}: {exc.strerror or exc}",
+            "free disk space; the previous checkpoint is intact",
+        ) from exc
     if keep:
         for old in list_checkpoints(folder)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
@@ -84,8 +100,9 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer=None, scheduler=None,
-                    restore_rng: bool = True) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, *, model: torch.nn.Module, optimizer=None, scheduler=None, restore_rng: bool = True
+) -> dict[str, Any]:
     """Load weights (strictly: every saved tensor must fit the model), optimizer, scheduler and RNG; returns
     the saved state (step and extras)."""
     from safetensors.torch import load_file
@@ -95,8 +112,10 @@ def load_checkpoint(path: str | Path, *, model: torch.nn.Module, optimizer=None,
     params = dict(model.named_parameters())
     missing = [k for k in weights if k not in params]
     if missing:
-        raise MtoError(f"checkpoint {path.name} does not fit this model (e.g. '{missing[0]}')",
-                       "resume with the same model and method the run started with")
+        raise MtoError(
+            f"checkpoint {path.name} does not fit this model (e.g. '{missing[0]}')",
+            "resume with the same model and method the run started with",
+        )
     with torch.no_grad():
         for name, tensor in weights.items():
             params[name].copy_(tensor.to(params[name].device, params[name].dtype))

@@ -146,8 +146,9 @@ class RunFolder:
     def is_resumable(self) -> bool:
         """Stopped or interrupted, with a checkpoint to continue from."""
         status = self.status()
-        return status is not None and status.can_resume and status is not RunStatus.RUNNING \
-            and self.checkpoints.is_dir()
+        return (
+            status is not None and status.can_resume and status is not RunStatus.RUNNING and self.checkpoints.is_dir()
+        )
 
     # --- writing --------------------------------------------------------------------------------------------------
     def write_json(self, name: str, data: dict[str, Any]) -> Path:

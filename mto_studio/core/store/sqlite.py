@@ -92,7 +92,7 @@ class RunRow:
 
     @property
     def scored_on(self) -> str | None:
-        """"test" or "validation": where the run's reported metrics come from (None before it finished)."""
+        """ "test" or "validation": where the run's reported metrics come from (None before it finished)."""
         split = self.metrics.get("scored_on")
         return split if isinstance(split, str) else None
 
@@ -123,8 +123,10 @@ class RunStore:
             self._db.executescript(SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
-            raise MtoError(f"cannot open the run store {self.path}: {exc}",
-                           "move the damaged file aside; run folders keep every run's config and metrics") from exc
+            raise MtoError(
+                f"cannot open the run store {self.path}: {exc}",
+                "move the damaged file aside; run folders keep every run's config and metrics",
+            ) from exc
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -145,8 +147,10 @@ class RunStore:
                 return cursor
             except sqlite3.OperationalError as exc:
                 self._db.execute("ROLLBACK") if self._db.in_transaction else None
-                raise MtoError(f"cannot write the run store {self.path}: {exc}",
-                               "check free disk space; the run folder still records everything") from exc
+                raise MtoError(
+                    f"cannot write the run store {self.path}: {exc}",
+                    "check free disk space; the run folder still records everything",
+                ) from exc
 
     def _write_many(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
@@ -161,9 +165,10 @@ class RunStore:
     # --- experiments ----------------------------------------------------------------------------------------
     def create_experiment(self, name: str, config: dict[str, Any], folder: str | Path | None = None) -> int:
         now = time.time()
-        cursor = self._write("INSERT INTO experiments(name, folder, config, status, created, updated) "
-                             "VALUES (?, ?, ?, 'running', ?, ?)", (name, str(folder) if folder else None,
-                                                                  json.dumps(config), now, now))
+        cursor = self._write(
+            "INSERT INTO experiments(name, folder, config, status, created, updated) VALUES (?, ?, ?, 'running', ?, ?)",
+            (name, str(folder) if folder else None, json.dumps(config), now, now),
+        )
         return int(cursor.lastrowid)
 
     def set_experiment_status(self, experiment_id: int, status: str) -> None:
@@ -171,8 +176,12 @@ class RunStore:
 
     def experiments(self) -> list[ExperimentRow]:
         rows = self._db.execute("SELECT * FROM experiments ORDER BY id").fetchall()
-        return [ExperimentRow(r["id"], r["name"], r["folder"], json.loads(r["config"]), r["status"], r["created"],
-                              r["updated"]) for r in rows]
+        return [
+            ExperimentRow(
+                r["id"], r["name"], r["folder"], json.loads(r["config"]), r["status"], r["created"], r["updated"]
+            )
+            for r in rows
+        ]
 
     def experiment(self, experiment_id: int) -> ExperimentRow:
         found = [e for e in self.experiments() if e.id == experiment_id]
@@ -184,8 +193,15 @@ class RunStore:
         self._write("DELETE FROM experiments WHERE id=?", (experiment_id,))
 
     # --- runs -----------------------------------------------------------------------------------------------
-    def upsert_run(self, folder: str | Path, *, name: str, experiment_id: int | None = None,
-                   config: dict[str, Any] | None = None, status: str = "queued") -> int:
+    def upsert_run(
+        self,
+        folder: str | Path,
+        *,
+        name: str,
+        experiment_id: int | None = None,
+        config: dict[str, Any] | None = None,
+        status: str = "queued",
+    ) -> int:
         """The run with this folder (created if new); returns its id."""
         folder = str(folder)
         row = self._db.execute("SELECT id FROM runs WHERE folder=?", (folder,)).fetchone()
@@ -197,9 +213,21 @@ class RunStore:
         cursor = self._write(
             "INSERT INTO runs(experiment_id, folder, name, template, method, shots, seed, status, total_steps, "
             "config, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (experiment_id, folder, name, config.get("template"), config.get("method"),
-             "full" if shots is None else str(shots), config.get("seed"), status, int(config.get("steps", 0)),
-             json.dumps(config), now, now))
+            (
+                experiment_id,
+                folder,
+                name,
+                config.get("template"),
+                config.get("method"),
+                "full" if shots is None else str(shots),
+                config.get("seed"),
+                status,
+                int(config.get("steps", 0)),
+                json.dumps(config),
+                now,
+                now,
+            ),
+        )
         return int(cursor.lastrowid)
 
     def runs(self, experiment_id: int | None = None) -> list[RunRow]:
@@ -217,17 +245,37 @@ class RunStore:
 
     @staticmethod
     def _run_row(r: sqlite3.Row) -> RunRow:
-        return RunRow(r["id"], r["experiment_id"], r["folder"], r["name"], r["template"], r["method"], r["shots"],
-                      r["seed"], r["status"], r["reason"], r["step"], r["total_steps"], json.loads(r["config"] or "{}"),
-                      json.loads(r["metrics"] or "{}"), r["created"], r["updated"])
+        return RunRow(
+            r["id"],
+            r["experiment_id"],
+            r["folder"],
+            r["name"],
+            r["template"],
+            r["method"],
+            r["shots"],
+            r["seed"],
+            r["status"],
+            r["reason"],
+            r["step"],
+            r["total_steps"],
+            json.loads(r["config"] or "{}"),
+            json.loads(r["metrics"] or "{}"),
+            r["created"],
+            r["updated"],
+        )
 
-    def set_run_status(self, run_id: int, status: str, reason: str | None = None,
-                       metrics: dict[str, Any] | None = None) -> None:
+    def set_run_status(
+        self, run_id: int, status: str, reason: str | None = None, metrics: dict[str, Any] | None = None
+    ) -> None:
         if metrics is None:
-            self._write("UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id))
+            self._write(
+                "UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id)
+            )
         else:
-            self._write("UPDATE runs SET status=?, reason=?, metrics=?, updated=? WHERE id=?",
-                        (status, reason, json.dumps(metrics), time.time(), run_id))
+            self._write(
+                "UPDATE runs SET status=?, reason=?, metrics=?, updated=? WHERE id=?",
+                (status, reason, json.dumps(metrics), time.time(), run_id),
+            )
 
     def mark_interrupted(self, keep: Iterable[str | Path] = ()) -> int:
         """Runs left 'running' by a process that is gone become 'interrupted' (resumable). Returns how many.
@@ -235,11 +283,15 @@ class RunStore:
         kept = sorted({str(k) for k in keep})
         marks = ",".join("?" * len(kept))
         spare = f" AND folder NOT IN ({marks})" if kept else ""
-        cursor = self._write("UPDATE runs SET status='interrupted', reason=?, updated=? WHERE status='running'" + spare,
-                             ("the process ended during training; resume it from its last checkpoint", time.time(),
-                              *kept))
-        self._write("UPDATE experiments SET status='interrupted', updated=? WHERE status='running'"
-                    + (f" AND (folder IS NULL OR folder NOT IN ({marks}))" if kept else ""), (time.time(), *kept))
+        cursor = self._write(
+            "UPDATE runs SET status='interrupted', reason=?, updated=? WHERE status='running'" + spare,
+            ("the process ended during training; resume it from its last checkpoint", time.time(), *kept),
+        )
+        self._write(
+            "UPDATE experiments SET status='interrupted', updated=? WHERE status='running'"
+            + (f" AND (folder IS NULL OR folder NOT IN ({marks}))" if kept else ""),
+            (time.time(), *kept),
+        )
         return cursor.rowcount
 
     # --- events -----------------------------------------------------------------------------------------------
@@ -249,24 +301,34 @@ class RunStore:
         if isinstance(event, RunStarted):
             if event.resumed_from:
                 self._write("DELETE FROM metrics WHERE run_id=? AND step>?", (run_id, event.resumed_from))
-            self._write("UPDATE runs SET status='running', reason=NULL, total_steps=?, step=?, updated=? WHERE id=?",
-                        (event.total_steps, event.resumed_from, now, run_id))
+            self._write(
+                "UPDATE runs SET status='running', reason=NULL, total_steps=?, step=?, updated=? WHERE id=?",
+                (event.total_steps, event.resumed_from, now, run_id),
+            )
         elif isinstance(event, StepLogged):
-            rows = [(run_id, event.step, event.examples_seen, "train", "loss", event.loss, now),
-                    (run_id, event.step, event.examples_seen, "train", "lr", event.lr, now),
-                    (run_id, event.step, event.examples_seen, "train", "tokens_per_s", event.tokens_per_s, now)]
-            rows += [(run_id, event.step, event.examples_seen, "train", f"loss_{k}", v, now)
-                     for k, v in event.losses.items()]
+            rows = [
+                (run_id, event.step, event.examples_seen, "train", "loss", event.loss, now),
+                (run_id, event.step, event.examples_seen, "train", "lr", event.lr, now),
+                (run_id, event.step, event.examples_seen, "train", "tokens_per_s", event.tokens_per_s, now),
+            ]
+            rows += [
+                (run_id, event.step, event.examples_seen, "train", f"loss_{k}", v, now) for k, v in event.losses.items()
+            ]
             self._write_many("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._write("UPDATE runs SET step=?, updated=? WHERE id=?", (event.step, now, run_id))
         elif isinstance(event, EvalDone):
             if event.final and event.split == "validation":
                 return  # the kept checkpoint's score, already a point of the validation curve: stored once
-            rows = [(run_id, event.step, event.examples_seen, event.split, k, float(v), now)
-                    for k, v in event.metrics.items()]
-            rows += [(run_id, event.step, event.examples_seen, event.split, f"{k}@{rel}", float(v), now)
-                     for rel, values in event.per_relation.items() for k, v in values.items()
-                     if k in ("rougeL", "exact_match")]
+            rows = [
+                (run_id, event.step, event.examples_seen, event.split, k, float(v), now)
+                for k, v in event.metrics.items()
+            ]
+            rows += [
+                (run_id, event.step, event.examples_seen, event.split, f"{k}@{rel}", float(v), now)
+                for rel, values in event.per_relation.items()
+                for k, v in values.items()
+                if k in ("rougeL", "exact_match")
+            ]
             self._write_many("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         elif isinstance(event, CheckpointSaved):
             self._write("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
@@ -280,13 +342,16 @@ class RunStore:
 
     def series(self, run_id: int, name: str, split: str = "train") -> list[tuple[int, int, float]]:
         """(step, examples_seen, value) of one metric of one run, in step order."""
-        rows = self._db.execute("SELECT step, examples_seen, value FROM metrics WHERE run_id=? AND split=? AND name=? "
-                                "ORDER BY step, time", (run_id, split, name)).fetchall()
+        rows = self._db.execute(
+            "SELECT step, examples_seen, value FROM metrics WHERE run_id=? AND split=? AND name=? ORDER BY step, time",
+            (run_id, split, name),
+        ).fetchall()
         return [(r["step"], r["examples_seen"], r["value"]) for r in rows]
 
     def metric_names(self, run_id: int) -> list[tuple[str, str]]:
-        rows = self._db.execute("SELECT DISTINCT split, name FROM metrics WHERE run_id=? ORDER BY split, name",
-                                (run_id,)).fetchall()
+        rows = self._db.execute(
+            "SELECT DISTINCT split, name FROM metrics WHERE run_id=? ORDER BY split, name", (run_id,)
+        ).fetchall()
         return [(r["split"], r["name"]) for r in rows]
 
 

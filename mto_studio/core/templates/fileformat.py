@@ -29,8 +29,19 @@ from mto_studio.core.errors import TemplateError
 from mto_studio.core.templates.model import MAX_SOFT_LENGTH, Objective, Phrase, SlotKind, Template
 from mto_studio.core.templates.pattern import parse_pattern
 
-FIELDS = ("format", "name", "description", "objective", "source", "target", "prefix", "soft_length", "phrases",
-          "filling", "mapping")
+FIELDS = (
+    "format",
+    "name",
+    "description",
+    "objective",
+    "source",
+    "target",
+    "prefix",
+    "soft_length",
+    "phrases",
+    "filling",
+    "mapping",
+)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
@@ -43,17 +54,24 @@ def _line_of(text: str | None, key: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
-def template_from_dict(data: dict[str, Any], *, text: str | None = None, source_name: str | None = None,
-                       builtin: bool = False, path: str | None = None) -> Template:
+def template_from_dict(
+    data: dict[str, Any],
+    *,
+    text: str | None = None,
+    source_name: str | None = None,
+    builtin: bool = False,
+    path: str | None = None,
+) -> Template:
     """Validate a parsed mapping and build a Template; every error names the field and, with ``text``, the
     line."""
 
     def fail(message: str, hint: str, key: str | None = None, column: int | None = None) -> TemplateError:
-        return TemplateError(message, hint, field=key, line=_line_of(text, key) if key else None, column=column,
-                             source_name=source_name)
+        return TemplateError(
+            message, hint, field=key, line=_line_of(text, key) if key else None, column=column, source_name=source_name
+        )
 
     if not isinstance(data, dict):
-        raise fail("the template must be a table of fields", "start with name = \"…\"")
+        raise fail("the template must be a table of fields", 'start with name = "…"')
     for key in data:
         if key not in FIELDS:
             close = [f for f in FIELDS if f[:3] == str(key)[:3]]
@@ -75,31 +93,45 @@ def template_from_dict(data: dict[str, Any], *, text: str | None = None, source_
     try:
         objective = Objective(str(raw_objective).strip().lower())
     except ValueError:
-        raise fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping" or "mixed"',
-                   "objective") from None
+        raise fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping" or "mixed"', "objective") from None
 
     prefix = data.get("prefix")
     if prefix is not None and not isinstance(prefix, str):
         raise fail("prefix must be text", 'write prefix = "question"', "prefix")
     soft_length = data.get("soft_length", 8)
     if isinstance(soft_length, bool) or not isinstance(soft_length, int) or not 1 <= soft_length <= MAX_SOFT_LENGTH:
-        raise fail(f"soft_length must be a whole number from 1 to {MAX_SOFT_LENGTH}", "e.g. soft_length = 8",
-                   "soft_length")
+        raise fail(
+            f"soft_length must be a whole number from 1 to {MAX_SOFT_LENGTH}", "e.g. soft_length = 8", "soft_length"
+        )
     phrases = _parse_phrases(data.get("phrases", {}), fail)
-    common = dict(name=name, objective=objective, description=description, prefix=prefix,
-                  soft_length=soft_length, phrases=phrases, builtin=builtin, path=path)
+    common = dict(
+        name=name,
+        objective=objective,
+        description=description,
+        prefix=prefix,
+        soft_length=soft_length,
+        phrases=phrases,
+        builtin=builtin,
+        path=path,
+    )
 
     if objective is Objective.MIXED:
         for key in ("source", "target"):
             if key in data:
-                raise fail(f"a mixed template has no {key} pattern", "name its two templates with filling = \"…\" "
-                           "and mapping = \"…\"", key)
+                raise fail(
+                    f"a mixed template has no {key} pattern",
+                    'name its two templates with filling = "…" and mapping = "…"',
+                    key,
+                )
         names = {}
         for key in ("filling", "mapping"):
             value = data.get(key)
             if not isinstance(value, str) or not value.strip():
-                raise fail(f"a mixed template needs '{key}'", f'add {key} = "NAME" (a {key} template)',
-                           key if key in data else None)
+                raise fail(
+                    f"a mixed template needs '{key}'",
+                    f'add {key} = "NAME" (a {key} template)',
+                    key if key in data else None,
+                )
             names[key] = value.strip()
         return Template(filling=names["filling"], mapping=names["mapping"], **common)
 
@@ -114,8 +146,14 @@ def template_from_dict(data: dict[str, Any], *, text: str | None = None, source_
         try:
             patterns[key] = parse_pattern(data[key], key)
         except TemplateError as exc:
-            raise TemplateError(exc.bare_message, exc.hint, field=key, line=_line_of(text, key), column=exc.column,
-                                source_name=source_name) from None
+            raise TemplateError(
+                exc.bare_message,
+                exc.hint,
+                field=key,
+                line=_line_of(text, key),
+                column=exc.column,
+                source_name=source_name,
+            ) from None
     template = Template(source=patterns["source"], target=patterns["target"], **common)
     _check_structure(template, fail)
     return template
@@ -123,25 +161,29 @@ def template_from_dict(data: dict[str, Any], *, text: str | None = None, source_
 
 def _parse_phrases(raw: Any, fail) -> dict[str, Phrase]:
     if not isinstance(raw, dict):
-        raise fail("phrases must be a table of relations", "write [phrases.xIntent] then clause/connective",
-                   "phrases")
+        raise fail("phrases must be a table of relations", "write [phrases.xIntent] then clause/connective", "phrases")
     out: dict[str, Phrase] = {}
     for relation, entry in raw.items():
         if isinstance(entry, str):
             entry = {"connective": entry}
         if not isinstance(entry, dict):
-            raise fail(f"phrase for '{relation}' must be a table", "give clause = \"…\" and/or connective = \"…\"",
-                       "phrases")
+            raise fail(
+                f"phrase for '{relation}' must be a table", 'give clause = "…" and/or connective = "…"', "phrases"
+            )
         unknown = set(entry) - {"clause", "connective"}
         if unknown:
-            raise fail(f"unknown key(s) {sorted(unknown)} in phrase for '{relation}'", "use clause and connective",
-                       "phrases")
+            raise fail(
+                f"unknown key(s) {sorted(unknown)} in phrase for '{relation}'", "use clause and connective", "phrases"
+            )
         clause, connective = entry.get("clause", ""), entry.get("connective", "")
         if not isinstance(clause, str) or not isinstance(connective, str):
             raise fail(f"phrase for '{relation}' must be text", "quote the clause and the connective", "phrases")
         if clause and clause.count("{input}") != 1:
-            raise fail(f"the clause for '{relation}' must hold {{input}} exactly once",
-                       'e.g. clause = "After {input}, PersonX feels"', "phrases")
+            raise fail(
+                f"the clause for '{relation}' must hold {{input}} exactly once",
+                'e.g. clause = "After {input}, PersonX feels"',
+                "phrases",
+            )
         out[str(relation)] = Phrase(clause=clause, connective=connective)
     return out
 
@@ -149,31 +191,44 @@ def _parse_phrases(raw: Any, fail) -> dict[str, Phrase]:
 def _check_structure(template: Template, fail) -> None:
     n_input = template.count(SlotKind.INPUT, "source")
     if n_input != 1:
-        raise fail(f"the source must hold {{input}} exactly once (found {n_input})",
-                   "put one {input} in the source pattern", "source")
+        raise fail(
+            f"the source must hold {{input}} exactly once (found {n_input})",
+            "put one {input} in the source pattern",
+            "source",
+        )
     n_target = template.count(SlotKind.TARGET, "target")
     if n_target != 1:
-        raise fail(f"the target must hold {{target}} exactly once (found {n_target})",
-                   'e.g. target = "{mask} {target}" or "{target}"', "target")
+        raise fail(
+            f"the target must hold {{target}} exactly once (found {n_target})",
+            'e.g. target = "{mask} {target}" or "{target}"',
+            "target",
+        )
     src_masks = template.count(SlotKind.MASK, "source")
     tgt_masks = template.count(SlotKind.MASK, "target")
     if template.objective is Objective.MAPPING and (src_masks or tgt_masks):
-        raise fail("a mapping template has no sentinels", 'remove {mask}, or set objective = "filling"',
-                   "source" if src_masks else "target")
+        raise fail(
+            "a mapping template has no sentinels",
+            'remove {mask}, or set objective = "filling"',
+            "source" if src_masks else "target",
+        )
     if src_masks and tgt_masks not in (src_masks, src_masks + 1):
         raise fail(
             f"mismatched sentinels: the source has {src_masks}, the target {tgt_masks}",
             f"the target must repeat the source's {src_masks} sentinel(s) in order (optionally one closing "
-            f"sentinel more), e.g. target = \"{' '.join(['{mask}'] * src_masks)} {{target}}\"",
+            f'sentinel more), e.g. target = "{" ".join(["{mask}"] * src_masks)} {{target}}"',
             "target",
         )
     if template.objective is Objective.FILLING and not tgt_masks:
-        raise fail("a filling template's target must start with a sentinel", 'e.g. target = "{mask} {target}", '
-                   'or set objective = "mapping"', "target")
+        raise fail(
+            "a filling template's target must start with a sentinel",
+            'e.g. target = "{mask} {target}", or set objective = "mapping"',
+            "target",
+        )
 
 
-def parse_template_text(text: str, *, source_name: str | None = None, builtin: bool = False,
-                        path: str | None = None) -> Template:
+def parse_template_text(
+    text: str, *, source_name: str | None = None, builtin: bool = False, path: str | None = None
+) -> Template:
     """Parse a TOML template; syntax errors give the line number."""
     if not isinstance(text, str):
         raise TemplateError("template text must be a string", "read the file as UTF-8 text", source_name=source_name)
@@ -188,8 +243,13 @@ def parse_template_text(text: str, *, source_name: str | None = None, builtin: b
             if found:
                 line, column = int(found.group(1)), int(found.group(2))
             message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise TemplateError(f"syntax error: {message}", "fix the TOML at that line (strings need quotes)",
-                            line=line, column=column, source_name=source_name) from None
+        raise TemplateError(
+            f"syntax error: {message}",
+            "fix the TOML at that line (strings need quotes)",
+            line=line,
+            column=column,
+            source_name=source_name,
+        ) from None
     return template_from_dict(data, text=text, source_name=source_name, builtin=builtin, path=path)
 
 
@@ -198,8 +258,9 @@ def load_template(path: str | os.PathLike, *, builtin: bool = False) -> Template
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise TemplateError(f"file not found: {path}", "check the path, or give a built-in name (mto-studio templates)"
-                            ) from None
+        raise TemplateError(
+            f"file not found: {path}", "check the path, or give a built-in name (mto-studio templates)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"cannot read {path}: {exc}", "save the template as UTF-8 text") from None
     return parse_template_text(text, source_name=path.name, builtin=builtin, path=str(path))

@@ -33,9 +33,15 @@ def _builtin_templates() -> tuple[Template, ...]:
 class TemplateLibrary:
     """Templates by name. Later additions shadow earlier ones (project > user > built-in)."""
 
-    def __init__(self, templates: Iterable[Template] = (), *, with_builtins: bool = True,
-                 phrases: PhraseTable | None = None, rules: RuleTable | None = None,
-                 objectives: Mapping[str, Objective] | None = None) -> None:
+    def __init__(
+        self,
+        templates: Iterable[Template] = (),
+        *,
+        with_builtins: bool = True,
+        phrases: PhraseTable | None = None,
+        rules: RuleTable | None = None,
+        objectives: Mapping[str, Objective] | None = None,
+    ) -> None:
         self._templates: dict[str, Template] = {}
         if with_builtins:
             for template in _builtin_templates():
@@ -76,8 +82,10 @@ class TemplateLibrary:
             return self._templates[name_or_path]
         if name_or_path.endswith(".toml") or os.sep in name_or_path or Path(name_or_path).is_file():
             return load_template(name_or_path)
-        raise TemplateError(f"unknown template '{name_or_path}'",
-                            f"use one of {', '.join(self.names())}, or a path to a .toml template file")
+        raise TemplateError(
+            f"unknown template '{name_or_path}'",
+            f"use one of {', '.join(self.names())}, or a path to a .toml template file",
+        )
 
     def load_folder(self, folder: str | os.PathLike) -> list[TemplateError]:
         """Add every template file in ``folder``; returns the errors of files that failed (they are skipped)."""
@@ -113,8 +121,11 @@ class TemplateLibrary:
         name = template.filling if objective is Objective.FILLING else template.mapping
         concrete = self.get(name)
         if concrete.is_mixed:
-            raise TemplateError(f"mixed template '{template.name}' points at another mixed template '{name}'",
-                                "name a filling and a mapping template", field="filling")
+            raise TemplateError(
+                f"mixed template '{template.name}' points at another mixed template '{name}'",
+                "name a filling and a mapping template",
+                field="filling",
+            )
         return concrete
 
     def check(self, template: Template) -> None:
@@ -124,19 +135,39 @@ class TemplateLibrary:
         for key, want in (("filling", Objective.FILLING), ("mapping", Objective.MAPPING)):
             name = getattr(template, key)
             if name not in self._templates:
-                raise TemplateError(f"'{name}' is not in the library", f"set {key} to one of {', '.join(self.names())}",
-                                    field=key)
+                raise TemplateError(
+                    f"'{name}' is not in the library", f"set {key} to one of {', '.join(self.names())}", field=key
+                )
             if self._templates[name].objective is not want:
-                raise TemplateError(f"'{name}' is a {self._templates[name].objective} template, not {want}",
-                                    f"pick a {want} template for '{key}'", field=key)
+                raise TemplateError(
+                    f"'{name}' is a {self._templates[name].objective} template, not {want}",
+                    f"pick a {want} template for '{key}'",
+                    field=key,
+                )
 
-    def render(self, template: Template | str, relation: str, input_text: str, target_text: str = "", *,
-               references: tuple[str, ...] = (), style: SentinelStyle = T5_STYLE,
-               phrases: PhraseTable | None = None) -> Rendered:
+    def render(
+        self,
+        template: Template | str,
+        relation: str,
+        input_text: str,
+        target_text: str = "",
+        *,
+        references: tuple[str, ...] = (),
+        style: SentinelStyle = T5_STYLE,
+        phrases: PhraseTable | None = None,
+    ) -> Rendered:
         if isinstance(template, str):
             template = self.get(template)
-        return render(template, relation, input_text, target_text, references=references,
-                      phrases=phrases or self.phrases, style=style, resolve=self.resolve)
+        return render(
+            template,
+            relation,
+            input_text,
+            target_text,
+            references=references,
+            phrases=phrases or self.phrases,
+            style=style,
+            resolve=self.resolve,
+        )
 
 
 def builtin_template(name: str) -> Template:

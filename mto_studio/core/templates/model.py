@@ -62,8 +62,16 @@ SLOT_LABELS: dict[SlotKind, str] = {
 }
 
 SOURCE_SLOTS = frozenset(
-    {SlotKind.TEXT, SlotKind.PREFIX, SlotKind.SOFT, SlotKind.REL_BEFORE, SlotKind.INPUT, SlotKind.REL,
-     SlotKind.REL_AFTER, SlotKind.MASK}
+    {
+        SlotKind.TEXT,
+        SlotKind.PREFIX,
+        SlotKind.SOFT,
+        SlotKind.REL_BEFORE,
+        SlotKind.INPUT,
+        SlotKind.REL,
+        SlotKind.REL_AFTER,
+        SlotKind.MASK,
+    }
 )
 TARGET_SLOTS = frozenset(
     {SlotKind.TEXT, SlotKind.REL_BEFORE, SlotKind.REL, SlotKind.REL_AFTER, SlotKind.MASK, SlotKind.TARGET}

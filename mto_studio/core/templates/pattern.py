@@ -26,8 +26,9 @@ def _known() -> str:
 def parse_pattern(text: str, side: str) -> tuple[Slot, ...]:
     """Parse ``text`` as the ``side`` ('source' or 'target') pattern. Columns in errors are 1-based."""
     if not isinstance(text, str):
-        raise TemplateError(f"must be text, got {type(text).__name__}", 'write it as a quoted string, e.g. "{input}"',
-                            field=side)
+        raise TemplateError(
+            f"must be text, got {type(text).__name__}", 'write it as a quoted string, e.g. "{input}"', field=side
+        )
     allowed = SOURCE_SLOTS if side == "source" else TARGET_SLOTS
     slots: list[Slot] = []
     literal: list[str] = []
@@ -49,8 +50,10 @@ def parse_pattern(text: str, side: str) -> tuple[Slot, ...]:
             nested = text.find("{", i + 1)
             if close == -1 or (nested != -1 and nested < close):
                 raise TemplateError(
-                    "'{' is never closed", "close the slot with '}', or write '{{' for a literal brace",
-                    field=side, column=i + 1,
+                    "'{' is never closed",
+                    "close the slot with '}', or write '{{' for a literal brace",
+                    field=side,
+                    column=i + 1,
                 )
             body = text[i + 1 : close].strip()
             flush()
@@ -62,8 +65,9 @@ def parse_pattern(text: str, side: str) -> tuple[Slot, ...]:
                 literal.append("}")
                 i += 2
                 continue
-            raise TemplateError("'}' without a matching '{'", "remove it, or write '}}' for a literal brace",
-                                field=side, column=i + 1)
+            raise TemplateError(
+                "'}' without a matching '{'", "remove it, or write '}}' for a literal brace", field=side, column=i + 1
+            )
         literal.append(ch)
         i += 1
     flush()
@@ -82,10 +86,12 @@ def _slot_from_body(body: str, side: str, column: int, allowed: frozenset[SlotKi
         where = "source" if side == "target" else "target"
         raise TemplateError(
             f"slot {{{kind.value}}} cannot be used in the {side}",
-            f"move it to the {where} pattern" if kind in (SlotKind.INPUT, SlotKind.TARGET) else
-            f"the {side} may hold only " + ", ".join("{" + k.value + "}" for k in sorted(allowed, key=str)
-                                                     if k is not SlotKind.TEXT),
-            field=side, column=column,
+            f"move it to the {where} pattern"
+            if kind in (SlotKind.INPUT, SlotKind.TARGET)
+            else f"the {side} may hold only "
+            + ", ".join("{" + k.value + "}" for k in sorted(allowed, key=str) if k is not SlotKind.TEXT),
+            field=side,
+            column=column,
         )
     if kind is SlotKind.SOFT:
         length = 0
@@ -93,13 +99,22 @@ def _slot_from_body(body: str, side: str, column: int, allowed: frozenset[SlotKi
             try:
                 length = int(arg)
             except ValueError:
-                raise TemplateError(f"soft-prompt length '{arg}' is not a number",
-                                    "write {soft:8} for eight soft-prompt tokens", field=side, column=column) from None
+                raise TemplateError(
+                    f"soft-prompt length '{arg}' is not a number",
+                    "write {soft:8} for eight soft-prompt tokens",
+                    field=side,
+                    column=column,
+                ) from None
             if not 1 <= length <= MAX_SOFT_LENGTH:
-                raise TemplateError(f"soft-prompt length {length} is out of range",
-                                    f"use 1 to {MAX_SOFT_LENGTH} tokens", field=side, column=column)
+                raise TemplateError(
+                    f"soft-prompt length {length} is out of range",
+                    f"use 1 to {MAX_SOFT_LENGTH} tokens",
+                    field=side,
+                    column=column,
+                )
         return Slot(SlotKind.SOFT, length=length)
     if arg:
-        raise TemplateError(f"slot {{{name}}} takes no argument (got ':{arg}')", f"write {{{kind.value}}}",
-                            field=side, column=column)
+        raise TemplateError(
+            f"slot {{{name}}} takes no argument (got ':{arg}')", f"write {{{kind.value}}}", field=side, column=column
+        )
     return Slot(kind)

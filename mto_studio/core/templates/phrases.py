@@ -16,9 +16,29 @@ from mto_studio.core.resources import resource
 from mto_studio.core.templates.model import Phrase
 
 ATOMIC_RELATIONS = (
-    "xIntent", "xNeed", "xWant", "xEffect", "xReact", "xAttr", "xReason", "oWant", "oEffect", "oReact",
-    "isAfter", "isBefore", "HasSubEvent", "Causes", "HinderedBy", "isFilledBy", "AtLocation", "ObjectUse",
-    "CapableOf", "HasProperty", "MadeUpOf", "Desires", "NotDesires",
+    "xIntent",
+    "xNeed",
+    "xWant",
+    "xEffect",
+    "xReact",
+    "xAttr",
+    "xReason",
+    "oWant",
+    "oEffect",
+    "oReact",
+    "isAfter",
+    "isBefore",
+    "HasSubEvent",
+    "Causes",
+    "HinderedBy",
+    "isFilledBy",
+    "AtLocation",
+    "ObjectUse",
+    "CapableOf",
+    "HasProperty",
+    "MadeUpOf",
+    "Desires",
+    "NotDesires",
 )
 
 
@@ -65,8 +85,9 @@ class PhraseTable(Mapping[str, Phrase]):
         return PhraseTable(merged)
 
     def to_toml(self) -> str:
-        return tomli_w.dumps({rel: {"clause": p.clause, "connective": p.connective}
-                              for rel, p in self._entries.items()})
+        return tomli_w.dumps(
+            {rel: {"clause": p.clause, "connective": p.connective} for rel, p in self._entries.items()}
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         return atomic_write_text(path, self.to_toml())
@@ -80,12 +101,18 @@ def phrase_table_from_toml(text: str, source_name: str = "phrase table") -> Phra
     entries: dict[str, Phrase] = {}
     for rel, entry in data.items():
         if not isinstance(entry, dict):
-            raise TemplateError(f"entry '{rel}' must be a table with clause and connective",
-                                f"write [{rel}] then clause = \"…\"", source_name=source_name)
+            raise TemplateError(
+                f"entry '{rel}' must be a table with clause and connective",
+                f'write [{rel}] then clause = "…"',
+                source_name=source_name,
+            )
         clause, connective = str(entry.get("clause", "")), str(entry.get("connective", ""))
         if clause and clause.count("{input}") != 1:
-            raise TemplateError(f"the clause for '{rel}' must hold {{input}} exactly once",
-                                'e.g. clause = "After {input}, PersonX feels"', source_name=source_name)
+            raise TemplateError(
+                f"the clause for '{rel}' must hold {{input}} exactly once",
+                'e.g. clause = "After {input}, PersonX feels"',
+                source_name=source_name,
+            )
         entries[rel] = Phrase(clause=clause, connective=connective)
     return PhraseTable(entries)
 

@@ -144,7 +144,7 @@ def _render_side(
     kept = [p for p in pieces if p]
     for i, piece in enumerate(kept):
         # "PersonX buys a ticket." + "because …": a full stop cannot precede a lower-case continuation.
-        following = next((p.lstrip() for p in kept[i + 1:] if p.strip()), "")
+        following = next((p.lstrip() for p in kept[i + 1 :] if p.strip()), "")
         if piece is input_text and following[:1].islower():
             kept[i] = piece.rstrip(" .")
     return _tidy(join_pieces(kept)), masks, soft
@@ -164,15 +164,17 @@ def render(
     """Render ``template`` for one row. Mixed templates need ``resolve`` (see TemplateLibrary.resolver)."""
     if template.is_mixed:
         if resolve is None:
-            raise TemplateError(f"'{template.name}' is a mixed template and needs the library to pick per relation",
-                                "render it through TemplateLibrary.render")
+            raise TemplateError(
+                f"'{template.name}' is a mixed template and needs the library to pick per relation",
+                "render it through TemplateLibrary.render",
+            )
         concrete = resolve(template, relation)
         phrases = (phrases or builtin_phrases()).overridden(template.phrases)
-        return render(concrete, relation, input_text, target_text, references=references, phrases=phrases,
-                      style=style)
+        return render(concrete, relation, input_text, target_text, references=references, phrases=phrases, style=style)
     table = (phrases or builtin_phrases()).overridden(template.phrases)
-    source, n_src, soft = _render_side(template.source, template, relation, input_text, target_text, table,
-                                       style.source)
+    source, n_src, soft = _render_side(
+        template.source, template, relation, input_text, target_text, table, style.source
+    )
     target, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, style.target)
     return Rendered(
         template=template.name,

@@ -36,10 +36,12 @@ class RuleTable:
         return RuleTable(entries)
 
     def to_toml(self) -> str:
-        return tomli_w.dumps({
-            "filling": sorted(r for r, o in self.entries.items() if o is Objective.FILLING),
-            "mapping": sorted(r for r, o in self.entries.items() if o is Objective.MAPPING),
-        })
+        return tomli_w.dumps(
+            {
+                "filling": sorted(r for r, o in self.entries.items() if o is Objective.FILLING),
+                "mapping": sorted(r for r, o in self.entries.items() if o is Objective.MAPPING),
+            }
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         return atomic_write_text(path, self.to_toml())

@@ -30,8 +30,13 @@ class TokenView:
         return self.count > self.max_length
 
     def to_json(self) -> dict:
-        return {"count": self.count, "max_length": self.max_length, "truncated": self.truncated,
-                "kept": self.kept, "tokens": list(self.tokens)}
+        return {
+            "count": self.count,
+            "max_length": self.max_length,
+            "truncated": self.truncated,
+            "kept": self.kept,
+            "tokens": list(self.tokens),
+        }
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,12 @@ class TokenizedPair:
         return all(self.sentinels.values())
 
     def to_json(self) -> dict:
-        return {"source": self.source.to_json(), "target": self.target.to_json(), "sentinels": self.sentinels,
-                "sentinels_single_token": self.sentinels_ok}
+        return {
+            "source": self.source.to_json(),
+            "target": self.target.to_json(),
+            "sentinels": self.sentinels,
+            "sentinels_single_token": self.sentinels_ok,
+        }
 
 
 def _special_ids(tokenizer) -> set[int]:
@@ -78,7 +87,7 @@ def encode_with_soft(tokenizer, text: str) -> tuple[list[int], list[str], list[b
     soft: list[bool] = []
     position = 0
     for match in SOFT_TOKEN_RE.finditer(text):
-        chunk = text[position:match.start()]
+        chunk = text[position : match.start()]
         if chunk.strip():
             chunk_ids = tokenizer(chunk.strip(), add_special_tokens=False)["input_ids"]
             ids += chunk_ids
@@ -105,12 +114,14 @@ def _view(tokenizer, text: str, max_length: int, specials: set[int], sentinel_te
         soft = soft + [False]
     sentinel = [t in sentinel_texts or bool(T5_SENTINEL_RE.fullmatch(t or "")) for t in tokens]
     special = [i in specials for i in ids]
-    return TokenView(tuple(tokens), tuple(ids), tuple(sentinel), tuple(soft), tuple(special), max_length,
-                     min(len(ids), max_length))
+    return TokenView(
+        tuple(tokens), tuple(ids), tuple(sentinel), tuple(soft), tuple(special), max_length, min(len(ids), max_length)
+    )
 
 
-def tokenize_rendered(tokenizer, rendered: Rendered, *, max_source_length: int = 512,
-                      max_target_length: int = 128) -> TokenizedPair:
+def tokenize_rendered(
+    tokenizer, rendered: Rendered, *, max_source_length: int = 512, max_target_length: int = 128
+) -> TokenizedPair:
     """Tokenize both sides of ``rendered`` and check that each sentinel is one known token."""
     mask_token = getattr(tokenizer, "mask_token", None)
     texts = set(T5_SENTINEL_RE.findall(rendered.source + " " + rendered.target))

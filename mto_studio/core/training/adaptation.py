@@ -53,7 +53,7 @@ def rule_splitter(sentence: str, cues: list[Cue]) -> tuple[str, str, Cue] | None
         at = text.rfind(cue.text)
         if at <= 0:
             continue
-        left, right = text[: at + len(cue.text)].strip(" ,;"), text[at + len(cue.text):].strip(" ,;")
+        left, right = text[: at + len(cue.text)].strip(" ,;"), text[at + len(cue.text) :].strip(" ,;")
         if left and right and 1 <= len(right.split()) <= MAX_TARGET_WORDS and right in sentence:
             return left, right, cue
     return None
@@ -62,8 +62,9 @@ def rule_splitter(sentence: str, cues: list[Cue]) -> tuple[str, str, Cue] | None
 SPLITTERS: dict[str, Callable[[str, list[Cue]], tuple[str, str, Cue] | None]] = {"rules": rule_splitter}
 
 
-def build_pairs(sentences: list[str], library: TemplateLibrary, *, splitter: str = "rules",
-                cues: list[Cue] | None = None) -> list[Pair]:
+def build_pairs(
+    sentences: list[str], library: TemplateLibrary, *, splitter: str = "rules", cues: list[Cue] | None = None
+) -> list[Pair]:
     """Split and label every sentence that a cue fits; the others are skipped."""
     if splitter not in SPLITTERS:
         raise ConfigError(f"unknown splitter '{splitter}'", f"use one of {', '.join(SPLITTERS)}")
@@ -86,8 +87,9 @@ def read_sentences(source: str, max_sentences: int = 0) -> list[str]:
     try:
         lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except OSError as exc:
-        raise DataError(f"cannot read adaptation text {path}: {exc.strerror}", "give a text file, one sentence a line"
-                        ) from None
+        raise DataError(
+            f"cannot read adaptation text {path}: {exc.strerror}", "give a text file, one sentence a line"
+        ) from None
     if not lines:
         raise DataError(f"adaptation text {path} is empty", "give a text file with one sentence per line")
     return lines[:max_sentences] if max_sentences else lines

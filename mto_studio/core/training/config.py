@@ -19,10 +19,16 @@ class Method(StrEnum):
 
 @dataclass
 class PromptSettings:
-    reparam: str = option("mlp", "how soft prompts are produced: an MLP (best in MTO), an LSTM, or a plain table",
-                          choices=("mlp", "lstm", "table"))
-    init: str = option("phrase", "initial prompt embeddings: the relation phrase's words, random vocabulary rows, "
-                       "or uniform noise", choices=("phrase", "vocab", "uniform"))
+    reparam: str = option(
+        "mlp",
+        "how soft prompts are produced: an MLP (best in MTO), an LSTM, or a plain table",
+        choices=("mlp", "lstm", "table"),
+    )
+    init: str = option(
+        "phrase",
+        "initial prompt embeddings: the relation phrase's words, random vocabulary rows, or uniform noise",
+        choices=("phrase", "vocab", "uniform"),
+    )
     hidden: int = option(256, "hidden size of the MLP/LSTM reparameterisation", low=8, high=8192)
     shared: bool = option(False, "one prompt for all relations instead of one per relation")
 
@@ -43,16 +49,23 @@ class TrainConfig:
     model: str = option("mto-tiny", "model folder, 'mto-tiny' (embedded) or a hub id when online")
     template: str = option("unsup-nat", "template name or .toml path")
     method: Method = option(Method.FINETUNE, "finetune, prompt (soft prompts, frozen backbone) or lora")
-    validation_data: str | None = option(None, "validation file the best checkpoint is selected on (None: the "
-                                         "data set's own validation split, else heads held out of the training data)")
-    test_data: str | None = option(None, "test file evaluated once at the end (None: the data set's own test split; "
-                                   "without one the reported score is a validation score, labelled so)")
+    validation_data: str | None = option(
+        None,
+        "validation file the best checkpoint is selected on (None: the "
+        "data set's own validation split, else heads held out of the training data)",
+    )
+    test_data: str | None = option(
+        None,
+        "test file evaluated once at the end (None: the data set's own test split; "
+        "without one the reported score is a validation score, labelled so)",
+    )
     columns: str | None = option(None, "explicit column mapping, e.g. input=head,target=tail,relation=rel")
     relations: list[str] = option(factory=list, help="train and evaluate only these relations (empty = all)")
     shots: int | None = option(None, "training heads per relation (None = full data)")
     seed: int = option(0, "seed for sampling, initialisation and data order")
-    validation_heads: int = option(8, "heads per relation held out of the training file for validation (when "
-                                   "there is no validation file)", low=1)
+    validation_heads: int = option(
+        8, "heads per relation held out of the training file for validation (when there is no validation file)", low=1
+    )
     targets_per_head: int = option(1, "training targets per head (0 = all of them)", low=0)
     steps: int = option(300, "optimizer steps", low=1)
     batch_size: int = option(16, "examples per optimizer step", low=1, high=8192)
@@ -94,8 +107,10 @@ class TrainConfig:
         if self.shots is not None and self.shots < 1:
             raise ConfigError(f"shots must be at least 1, got {self.shots}", "use a whole number or full data")
         if self.batch_size % self.grad_accum:
-            raise ConfigError(f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}",
-                              "pick a batch size that is a multiple of grad_accum")
+            raise ConfigError(
+                f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}",
+                "pick a batch size that is a multiple of grad_accum",
+            )
         check_bounds(self)
         check_bounds(self.prompt, "prompt.")
         check_bounds(self.lora, "lora.")

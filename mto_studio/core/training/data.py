@@ -38,8 +38,10 @@ def load_for_run(ref: str, columns: str | None, relations: list[str] | None, spl
     if relations:
         unknown = [r for r in relations if r not in data.relations]
         if unknown:
-            raise DataError(f"relation(s) {unknown} are not in the {split} data ({Path(data.source).name})",
-                            f"the data has: {', '.join(data.relations)}")
+            raise DataError(
+                f"relation(s) {unknown} are not in the {split} data ({Path(data.source).name})",
+                f"the data has: {', '.join(data.relations)}",
+            )
         data = data.subset([h.id for h in data.heads if h.relation in relations])
     return data
 
@@ -57,8 +59,10 @@ def hold_out_validation(heads: list[Head], per_relation: int) -> tuple[list[Head
     held: set[str] = set()
     for relation, pool in by_relation.items():
         if len(pool) < 2:
-            raise DataError(f"relation '{relation}' has only {len(pool)} head(s)",
-                            "a relation needs at least 2 heads: one to train on, one to validate")
+            raise DataError(
+                f"relation '{relation}' has only {len(pool)} head(s)",
+                "a relation needs at least 2 heads: one to train on, one to validate",
+            )
         n = min(per_relation, len(pool) // 2) if len(pool) <= per_relation * 2 else per_relation
         held.update(h.id for h in sorted(pool, key=lambda h: _order("validation", h))[:n])
     return [h for h in heads if h.id not in held], [h for h in heads if h.id in held]
@@ -140,10 +144,12 @@ def load_splits(cfg) -> Splits:
         validation_source = resolve_data_path(validation_ref, "validation")
         shared = sum(h.id in test_ids for h in validation)
         if shared:
-            raise DataError(f"the validation data ({Path(validation_source).name}) and the test data "
-                            f"({Path(test_source or '').name}) share {shared} of {len(validation)} heads",
-                            "pick validation and test files with different heads: a test score must not come "
-                            "from the heads that chose the checkpoint")
+            raise DataError(
+                f"the validation data ({Path(validation_source).name}) and the test data "
+                f"({Path(test_source or '').name}) share {shared} of {len(validation)} heads",
+                "pick validation and test files with different heads: a test score must not come "
+                "from the heads that chose the checkpoint",
+            )
         held_out = {h.id for h in validation} | test_ids
         pool = [h for h in data.heads if h.id not in held_out]
     else:
@@ -152,8 +158,10 @@ def load_splits(cfg) -> Splits:
         validation_source = None
     removed = len(data.heads) - len(pool) - (0 if validation_ref else len(validation))
     if not pool:
-        raise DataError(f"no training heads are left: all {len(data.heads)} are also validation or test heads",
-                        "the training file must hold heads that the validation and test files do not")
+        raise DataError(
+            f"no training heads are left: all {len(data.heads)} are also validation or test heads",
+            "the training file must hold heads that the validation and test files do not",
+        )
     return Splits(data, relations, pool, validation, test, validation_source, test_source, removed)
 
 
@@ -176,8 +184,10 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     except ConfigError as exc:
         if validation_source:
             raise
-        raise ConfigError(f"{exc.message} left after holding out validation heads",
-                          f"{exc.hint}, or lower validation_heads (now {cfg.validation_heads})") from None
+        raise ConfigError(
+            f"{exc.message} left after holding out validation heads",
+            f"{exc.hint}, or lower validation_heads (now {cfg.validation_heads})",
+        ) from None
     chosen = set(sample.head_ids)
     train_heads = [h for h in splits.pool if h.id in chosen]
     task_of = {r: i for i, r in enumerate(relations)}
@@ -194,8 +204,9 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
         if cfg.targets_per_head and len(head.references) > cfg.targets_per_head:
             targets = rng.sample(list(head.references), cfg.targets_per_head)
         for target in targets:
-            rendered = library.render(template, head.relation, head.input, target, references=head.references,
-                                      style=style)
+            rendered = library.render(
+                template, head.relation, head.input, target, references=head.references, style=style
+            )
             source_ids, cut_s = encode(tokenizer, rendered.source, cfg.max_source_length)
             target_ids, cut_t = encode(tokenizer, rendered.target, cfg.max_target_length)
             truncated += cut_s or cut_t
@@ -203,13 +214,25 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
             rendered_all.append(rendered)
     if not encoded:
         raise ConfigError("no training examples after sampling", "check the data, relations and shots")
-    run = RunData(encoded, rendered_all, validation, test, sample, relations, data.source, test_source, truncated,
-                  validation_source=validation_source, removed_from_train=splits.removed_from_train)
+    run = RunData(
+        encoded,
+        rendered_all,
+        validation,
+        test,
+        sample,
+        relations,
+        data.source,
+        test_source,
+        truncated,
+        validation_source=validation_source,
+        removed_from_train=splits.removed_from_train,
+    )
     for split, heads in (("validation", validation), ("test", test)):
         sources, tasks = [], []
         for head in heads:
-            rendered = library.render(template, head.relation, head.input, head.references[0],
-                                      references=head.references, style=style)
+            rendered = library.render(
+                template, head.relation, head.input, head.references[0], references=head.references, style=style
+            )
             sources.append(encode(tokenizer, rendered.source, cfg.max_source_length)[0])
             tasks.append(task_of[head.relation])
         run.eval_sources[split] = sources

@@ -99,32 +99,54 @@ def _collect(folder: Path, runs: list[TrainConfig]) -> list[RunResult]:
     return results
 
 
-def write_outputs(cfg: ExperimentConfig, folder: Path, runs: list[TrainConfig], *, extra_sections: list[str] = (),
-                  closing_sections: list[str] = ()) -> tuple[list[ResultTable], Path]:
+def write_outputs(
+    cfg: ExperimentConfig,
+    folder: Path,
+    runs: list[TrainConfig],
+    *,
+    extra_sections: list[str] = (),
+    closing_sections: list[str] = (),
+) -> tuple[list[ResultTable], Path]:
     """Tables (markdown, CSV, JSON), learning curves and ladder PNGs, and report.md for what has finished."""
     results = _collect(folder, runs)
     relations = _relations_of(folder, runs)
     expected_split, checkpoint = expected_scoring(cfg)
     tables = []
-    sections = [f"Experiment **{cfg.name}**: templates {', '.join(cfg.templates)}; k = {', '.join(cfg.shots)}; "
-                f"seeds {', '.join(map(str, cfg.seeds))}; methods {', '.join(cfg.methods)}; model `{cfg.model}`; "
-                f"data `{cfg.data}`. {len(results)} of {len(runs)} runs finished.", data_section(cfg, results),
-                *extra_sections]
+    sections = [
+        f"Experiment **{cfg.name}**: templates {', '.join(cfg.templates)}; k = {', '.join(cfg.shots)}; "
+        f"seeds {', '.join(map(str, cfg.seeds))}; methods {', '.join(cfg.methods)}; model `{cfg.model}`; "
+        f"data `{cfg.data}`. {len(results)} of {len(runs)} runs finished.",
+        data_section(cfg, results),
+        *extra_sections,
+    ]
     csv_parts = []
     for group, members in relation_groups(cfg, relations):
         for metric in ("rougeL", "exact_match"):
-            table = build_table(results, metric=metric, baseline=cfg.baseline, relations=members, group=group,
-                                template_order=cfg.templates, expected_split=expected_split,
-                                checkpoint=checkpoint)
+            table = build_table(
+                results,
+                metric=metric,
+                baseline=cfg.baseline,
+                relations=members,
+                group=group,
+                template_order=cfg.templates,
+                expected_split=expected_split,
+                checkpoint=checkpoint,
+            )
             tables.append(table)
             csv_parts.append(table.csv())
         suffix = "" if members is None else "-" + group.split()[0].lower()
         rouge = tables[-2]
-        curves = plot_curves(results, folder / f"curves{suffix}.png", relations=members,
-                             title=f"Validation ROUGE-L, {group}: few-shot vs full data (mean ± sd over seeds)")
+        curves = plot_curves(
+            results,
+            folder / f"curves{suffix}.png",
+            relations=members,
+            title=f"Validation ROUGE-L, {group}: few-shot vs full data (mean ± sd over seeds)",
+        )
         ladder = plot_ladder(rouge, folder / f"ladder{suffix}.png", title=f"{rouge.label} by training size, {group}")
-        sections.append(f"## {group}\n\n{rouge.markdown()}\n{tables[-1].markdown()}\n"
-                        f"![learning curves]({curves.name})\n\n![k-shot ladder]({ladder.name})")
+        sections.append(
+            f"## {group}\n\n{rouge.markdown()}\n{tables[-1].markdown()}\n"
+            f"![learning curves]({curves.name})\n\n![k-shot ladder]({ladder.name})"
+        )
     atomic_write_text(folder / "results.md", "\n\n".join(t.markdown() for t in tables))
     atomic_write_text(folder / "results.csv", csv_parts[0] + "".join(p.split("\n", 1)[1] for p in csv_parts[1:]))
     atomic_write_json(folder / "tables.json", [t.to_dict() for t in tables])
@@ -151,20 +173,33 @@ def data_section(cfg: ExperimentConfig, results: list[RunResult]) -> str:
     base = cfg.base_train_config()
     validation_ref = resolve_split(cfg.data, cfg.validation_data, "validation")
     test_ref = resolve_split(cfg.data, cfg.test_data, "test")
-    validation = describe(validation_ref, "validation") if validation_ref else \
-        f"{base.validation_heads} heads per relation held out of the training data"
-    lines = ["**Data splits.**", f"- train: `{cfg.data}`", f"- validation (checkpoint selection): {validation}",
-             f"- test: {describe(test_ref, 'test') if test_ref else 'none'}"]
+    validation = (
+        describe(validation_ref, "validation")
+        if validation_ref
+        else f"{base.validation_heads} heads per relation held out of the training data"
+    )
+    lines = [
+        "**Data splits.**",
+        f"- train: `{cfg.data}`",
+        f"- validation (checkpoint selection): {validation}",
+        f"- test: {describe(test_ref, 'test') if test_ref else 'none'}",
+    ]
     splits = {r.split for r in results}
     if (not test_ref or "validation" in splits) and base.select_best:
-        lines.append("\nThere is no test split, so every score below is a **validation score of the best checkpoint**, "
-                     "chosen on those same validation heads: optimistic, not an estimate of quality on new data.")
+        lines.append(
+            "\nThere is no test split, so every score below is a **validation score of the best checkpoint**, "
+            "chosen on those same validation heads: optimistic, not an estimate of quality on new data."
+        )
     elif not test_ref or "validation" in splits:
-        lines.append("\nThere is no test split, so every score below is a **validation score of the last weights** "
-                     "(no checkpoint was chosen).")
+        lines.append(
+            "\nThere is no test split, so every score below is a **validation score of the last weights** "
+            "(no checkpoint was chosen)."
+        )
     else:
-        lines.append("\nScores below are test scores: the test heads were used neither for training nor for choosing "
-                     "the checkpoint.")
+        lines.append(
+            "\nScores below are test scores: the test heads were used neither for training nor for choosing "
+            "the checkpoint."
+        )
     if base.max_test_heads and test_ref:
         lines.append(f"Test heads capped at {base.max_test_heads} per relation.")
     return "\n".join(lines)
@@ -193,26 +228,45 @@ def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experimen
     if RunFolder(run_dir).status() is RunStatus.FINISHED and model_dir.is_dir():
         return str(model_dir)
     library = TemplateLibrary(objectives={r: Objective(o) for r, o in cfg.objectives.items()})
-    pairs = build_pairs(read_sentences(cfg.adaptation.source, cfg.adaptation.max_sentences), library,
-                        splitter=cfg.adaptation.splitter)
+    pairs = build_pairs(
+        read_sentences(cfg.adaptation.source, cfg.adaptation.max_sentences), library, splitter=cfg.adaptation.splitter
+    )
     if not pairs:
-        raise ConfigError("the splitter found no (input, target) pairs in the adaptation text",
-                          "check the text, or add cue phrases to resources/adaptation/cues.toml")
+        raise ConfigError(
+            "the splitter found no (input, target) pairs in the adaptation text",
+            "check the text, or add cue phrases to resources/adaptation/cues.toml",
+        )
     _, objectives = pairs_to_examples(pairs)
     data_path = write_pairs_tsv(pairs, folder / "adaptation-pairs.tsv")
-    atomic_write_text(folder / "adapt-mixed.toml",
-                      'name = "adapt-mixed"\nobjective = "mixed"\nfilling = "unsup"\nmapping = "sup"\n')
+    atomic_write_text(
+        folder / "adapt-mixed.toml", 'name = "adapt-mixed"\nobjective = "mixed"\nfilling = "unsup"\nmapping = "sup"\n'
+    )
     base = cfg.base_train_config()
-    run_cfg = base.replace(data=str(data_path), validation_data=None, test_data=None, columns=None, relations=[],
-                           template=str(folder / "adapt-mixed.toml"), method=Method.FINETUNE, shots=None,
-                           steps=cfg.adaptation.steps, lr=cfg.adaptation.lr, eval_every=0, validation_heads=2,
-                           max_eval_heads=4, select_best=False, save_model=True, objectives=objectives,
-                           name="adaptation stage")
+    run_cfg = base.replace(
+        data=str(data_path),
+        validation_data=None,
+        test_data=None,
+        columns=None,
+        relations=[],
+        template=str(folder / "adapt-mixed.toml"),
+        method=Method.FINETUNE,
+        shots=None,
+        steps=cfg.adaptation.steps,
+        lr=cfg.adaptation.lr,
+        eval_every=0,
+        validation_heads=2,
+        max_eval_heads=4,
+        select_best=False,
+        save_model=True,
+        objectives=objectives,
+        name="adaptation stage",
+    )
     resume = RunFolder(run_dir).is_resumable()
     events = train(None if resume else run_cfg, run_dir, resume=resume, run_id="adaptation")
     if store is not None:
-        run_pk = store.upsert_run(run_dir, name="adaptation stage", experiment_id=experiment_id,
-                                  config=run_cfg.to_dict())
+        run_pk = store.upsert_run(
+            run_dir, name="adaptation stage", experiment_id=experiment_id, config=run_cfg.to_dict()
+        )
         events = recorded(events, store, run_pk)
     command = None
     while True:
@@ -226,8 +280,9 @@ def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experimen
     return str(model_dir)
 
 
-def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: RunStore | None = None,
-                   resume: bool = False):
+def run_experiment(
+    cfg: ExperimentConfig | None, folder: str | Path, *, store: RunStore | None = None, resume: bool = False
+):
     """Run (or resume) an experiment into ``folder``. Send Stop() to stop after the current step: the current run
     is checkpointed and the experiment can be resumed later."""
     from mto_studio.core.training.loop import train
@@ -237,8 +292,10 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
     if resume:
         saved = ExperimentFolder(folder).config()
         if "config" not in saved:
-            raise ConfigError(f"{folder} holds no experiment to resume (no readable {ExperimentFolder.CONFIG})",
-                              "pick an experiment folder")
+            raise ConfigError(
+                f"{folder} holds no experiment to resume (no readable {ExperimentFolder.CONFIG})",
+                "pick an experiment folder",
+            )
         cfg = ExperimentConfig.from_dict(saved["config"])
         saved_id = saved.get("experiment_id")
     if cfg is None:
@@ -251,8 +308,9 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
         experiment_id = saved_id if saved_id in known else store.create_experiment(cfg.name, cfg.to_dict(), folder)
         store.set_experiment_status(experiment_id, "running")
     ExperimentFolder(folder).write_config({"experiment_id": experiment_id, "config": cfg.to_dict()})
-    yield ExperimentStarted(experiment_id, cfg.name, len(runs), str(folder), cfg.to_dict(),
-                            tuple(r.label for r in runs))
+    yield ExperimentStarted(
+        experiment_id, cfg.name, len(runs), str(folder), cfg.to_dict(), tuple(r.label for r in runs)
+    )
 
     def finish(status: str, failed: int = 0, extra: list[str] = ()):
         tables, report = write_outputs(cfg, folder, runs, extra_sections=list(extra))
@@ -273,9 +331,17 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
             run_cfg = run_cfg.replace(model=model_override)
         run_dir = ExperimentFolder(folder).run(run_folder_name(index, run_cfg)).path
         status = RunFolder(run_dir).status()
-        label = dict(experiment_id=experiment_id, index=index, total=len(runs), run_id=run_dir.name,
-                     label=run_cfg.label, template=run_cfg.template, method=run_cfg.method.value,
-                     shots="full" if run_cfg.shots is None else str(run_cfg.shots), seed=run_cfg.seed)
+        label = dict(
+            experiment_id=experiment_id,
+            index=index,
+            total=len(runs),
+            run_id=run_dir.name,
+            label=run_cfg.label,
+            template=run_cfg.template,
+            method=run_cfg.method.value,
+            shots="full" if run_cfg.shots is None else str(run_cfg.shots),
+            seed=run_cfg.seed,
+        )
         if status is RunStatus.FINISHED:
             yield RunQueued(**label, skipped=True)
             continue
@@ -287,8 +353,9 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
         try:
             events = train(None if resumable else run_cfg, run_dir, resume=resumable)
             if store is not None:
-                run_pk = store.upsert_run(run_dir, name=run_cfg.label, experiment_id=experiment_id,
-                                          config=run_cfg.to_dict())
+                run_pk = store.upsert_run(
+                    run_dir, name=run_cfg.label, experiment_id=experiment_id, config=run_cfg.to_dict()
+                )
                 events = recorded(events, store, run_pk)
             command = None
             stopped = False
@@ -305,8 +372,9 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
         except MtoError as exc:
             failed += 1
             if store is not None:
-                run_pk = store.upsert_run(run_dir, name=run_cfg.label, experiment_id=experiment_id,
-                                          config=run_cfg.to_dict())
+                run_pk = store.upsert_run(
+                    run_dir, name=run_cfg.label, experiment_id=experiment_id, config=run_cfg.to_dict()
+                )
                 store.set_run_status(run_pk, "failed", exc.one_line())
             run_dir.mkdir(parents=True, exist_ok=True)
             RunFolder(run_dir).write_result(RunStatus.FAILED, reason=exc.one_line())
@@ -318,11 +386,18 @@ def run_experiment(cfg: ExperimentConfig | None, folder: str | Path, *, store: R
         results = _collect(folder, runs)
         relations = _relations_of(folder, runs)
         expected_split, checkpoint = expected_scoring(cfg)
-        tables = [build_table(results, metric="rougeL", baseline=cfg.baseline, relations=members, group=group,
-                              template_order=cfg.templates, expected_split=expected_split,
-                              checkpoint=checkpoint).to_dict()
-                  for group, members in relation_groups(cfg, relations)]
+        tables = [
+            build_table(
+                results,
+                metric="rougeL",
+                baseline=cfg.baseline,
+                relations=members,
+                group=group,
+                template_order=cfg.templates,
+                expected_split=expected_split,
+                checkpoint=checkpoint,
+            ).to_dict()
+            for group, members in relation_groups(cfg, relations)
+        ]
         yield TableUpdated(experiment_id, tuple(tables), len(results), len(runs))
     yield finish("finished", failed)
-
-

@@ -32,8 +32,9 @@ class ExperimentConfig:
     name: str = option("experiment", "a label for the experiment")
     data: str = option("world", "training data ('world' = the built-in world)")
     validation_data: str | None = option(None, "validation data (None: the data set's own, else held-out heads)")
-    test_data: str | None = option(None, "test data (None: the data set's own test split; else validation scores, "
-                                   "labelled so)")
+    test_data: str | None = option(
+        None, "test data (None: the data set's own test split; else validation scores, labelled so)"
+    )
     columns: str | None = option(None, "explicit column mapping")
     relations: list[str] = option(factory=list, help="relations to include (empty = all)")
     model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id when online")
@@ -65,17 +66,38 @@ class ExperimentConfig:
         self.base_train_config()  # validates the overrides
 
     def base_train_config(self) -> TrainConfig:
-        reserved = {"data", "validation_data", "test_data", "columns", "relations", "model", "template", "method",
-                    "shots", "seed", "objectives"}
+        reserved = {
+            "data",
+            "validation_data",
+            "test_data",
+            "columns",
+            "relations",
+            "model",
+            "template",
+            "method",
+            "shots",
+            "seed",
+            "objectives",
+        }
         bad = reserved & set(self.train)
         if bad:
-            raise ConfigError(f"'{sorted(bad)[0]}' is set by the experiment grid, not in [train]",
-                              "set it at the top level of the experiment")
+            raise ConfigError(
+                f"'{sorted(bad)[0]}' is set by the experiment grid, not in [train]",
+                "set it at the top level of the experiment",
+            )
         try:
-            return TrainConfig.from_dict({**self.train, "data": self.data, "validation_data": self.validation_data,
-                                          "test_data": self.test_data,
-                                          "columns": self.columns, "relations": list(self.relations),
-                                          "model": self.model, "objectives": dict(self.objectives)})
+            return TrainConfig.from_dict(
+                {
+                    **self.train,
+                    "data": self.data,
+                    "validation_data": self.validation_data,
+                    "test_data": self.test_data,
+                    "columns": self.columns,
+                    "relations": list(self.relations),
+                    "model": self.model,
+                    "objectives": dict(self.objectives),
+                }
+            )
         except TypeError as exc:
             raise ConfigError(f"bad [train] settings: {exc}", "see TrainConfig for the known settings") from None
 
@@ -84,8 +106,16 @@ class ExperimentConfig:
         base = self.base_train_config()
         out = []
         for method, k, template, seed in itertools.product(self.methods, self.shots, self.templates, self.seeds):
-            out.append(dataclasses.replace(base, template=template, method=Method(method), shots=parse_shots(k),
-                                           seed=seed, name=f"{template} · {method} · k={k} · seed {seed}"))
+            out.append(
+                dataclasses.replace(
+                    base,
+                    template=template,
+                    method=Method(method),
+                    shots=parse_shots(k),
+                    seed=seed,
+                    name=f"{template} · {method} · k={k} · seed {seed}",
+                )
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:

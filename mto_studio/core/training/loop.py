@@ -47,9 +47,18 @@ def environment_info(device: str, threads: int) -> dict[str, Any]:
 
     from mto_studio import __version__
 
-    return {"mto_studio": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "torch": torch.__version__, "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
-            "datasets": datasets.__version__, "peft": peft.__version__, "device": device, "threads": threads}
+    return {
+        "mto_studio": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+        "datasets": datasets.__version__,
+        "peft": peft.__version__,
+        "device": device,
+        "threads": threads,
+    }
 
 
 def template_hash(text: str) -> str:
@@ -113,16 +122,18 @@ class _Run:
         if cfg.method is Method.PROMPT:
             n_tokens = max(t.soft_total for t in concrete)
             phrase_ids = [self._phrase_ids(library, r) for r in self.data.relations]
-            self.method = PromptTuning(model, cfg, n_tokens=n_tokens, relations=self.data.relations,
-                                       phrase_ids=phrase_ids, seed=cfg.seed)
+            self.method = PromptTuning(
+                model, cfg, n_tokens=n_tokens, relations=self.data.relations, phrase_ids=phrase_ids, seed=cfg.seed
+            )
         else:
             self.method = METHODS[cfg.method](model, cfg)
         self.method.module.to(self.device)
         from transformers import get_scheduler
 
         self.optimizer = make_adamw(self.method.param_groups(), cfg.weight_decay, self.device)
-        self.scheduler = get_scheduler("linear", self.optimizer, num_warmup_steps=cfg.warmup_steps,
-                                       num_training_steps=cfg.steps)
+        self.scheduler = get_scheduler(
+            "linear", self.optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps
+        )
         from mto_studio.core.training.data import BatchSchedule
 
         self.trainable = [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -159,12 +170,18 @@ class _Run:
             return None
         tasks = self.data.eval_tasks[split]
         generated = generate_ids(
-            self.method.generator, self.data.eval_sources[split], pad_id=self.tokenizer.pad_token_id,
-            batch_size=self.cfg.eval_batch_size, max_new_tokens=self.cfg.max_new_tokens, device=self.device,
-            encode_inputs=self.method.encode_for_generate(tasks))
+            self.method.generator,
+            self.data.eval_sources[split],
+            pad_id=self.tokenizer.pad_token_id,
+            batch_size=self.cfg.eval_batch_size,
+            max_new_tokens=self.cfg.max_new_tokens,
+            device=self.device,
+            encode_inputs=self.method.encode_for_generate(tasks),
+        )
         answers = decode_answers(self.tokenizer, generated)
-        return score_predictions([h.relation for h in heads], [h.input for h in heads], answers,
-                                 [h.references for h in heads])
+        return score_predictions(
+            [h.relation for h in heads], [h.input for h in heads], answers, [h.references for h in heads]
+        )
 
 
 def _write_static_files(run: _Run) -> None:
@@ -172,15 +189,32 @@ def _write_static_files(run: _Run) -> None:
     atomic_write_json(folder / RunFolder.CONFIG, {**cfg.to_dict(), "resolved_model": run.model_ref})
     atomic_write_text(folder / RunFolder.TEMPLATE, run.template_text)
     data = run.data
-    atomic_write_json(folder / RunFolder.SPLIT, {
-        "train_source": data.train_source, "validation_source": data.validation_source,
-        "test_source": data.test_source, "removed_from_train": data.removed_from_train, "relations": data.relations,
-        "sample": data.sample.to_dict(), "validation_head_ids": [h.id for h in data.validation],
-        "test_head_ids": [h.id for h in data.test], "train_examples": len(data.train),
-        "truncated_examples": data.truncated})
-    atomic_write_json(folder / RunFolder.RUN, {
-        "template": run.template.name, "template_sha256": template_hash(run.template_text), "seed": cfg.seed,
-        "method": cfg.method.value, "shots": cfg.shots, "created": time.time()})
+    atomic_write_json(
+        folder / RunFolder.SPLIT,
+        {
+            "train_source": data.train_source,
+            "validation_source": data.validation_source,
+            "test_source": data.test_source,
+            "removed_from_train": data.removed_from_train,
+            "relations": data.relations,
+            "sample": data.sample.to_dict(),
+            "validation_head_ids": [h.id for h in data.validation],
+            "test_head_ids": [h.id for h in data.test],
+            "train_examples": len(data.train),
+            "truncated_examples": data.truncated,
+        },
+    )
+    atomic_write_json(
+        folder / RunFolder.RUN,
+        {
+            "template": run.template.name,
+            "template_sha256": template_hash(run.template_text),
+            "seed": cfg.seed,
+            "method": cfg.method.value,
+            "shots": cfg.shots,
+            "created": time.time(),
+        },
+    )
     atomic_write_json(folder / RunFolder.ENVIRONMENT, environment_info(run.device, cfg.threads))
 
 
@@ -224,19 +258,40 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             log.path.unlink()
         _write_static_files(run)
     trainable, total = run.method.trainable_count()
-    started = RunStarted(run_id, cfg.label, cfg.steps, {
-        **cfg.to_dict(), "trainable_parameters": trainable, "parameters": total, "device": run.device,
-        "train_examples": len(run.data.train), "validation_heads": len(run.data.validation),
-        "test_heads": len(run.data.test)}, folder=str(run_dir), resumed_from=step)
+    started = RunStarted(
+        run_id,
+        cfg.label,
+        cfg.steps,
+        {
+            **cfg.to_dict(),
+            "trainable_parameters": trainable,
+            "parameters": total,
+            "device": run.device,
+            "train_examples": len(run.data.train),
+            "validation_heads": len(run.data.validation),
+            "test_heads": len(run.data.test),
+        },
+        folder=str(run_dir),
+        resumed_from=step,
+    )
     log.write(started)
     command = yield started
 
     def checkpoint(reason: str):
-        extra = {"elapsed_s": elapsed_before + time.perf_counter() - start, "best_metric": best_metric,
-                 "best_step": best_step}
-        path = save_checkpoint(run_dir / RunFolder.CHECKPOINTS, step=step, model=run.method.module,
-                               optimizer=run.optimizer, scheduler=run.scheduler, extra=extra,
-                               extra_tensors={"best": best_state} if best_state is not None else None)
+        extra = {
+            "elapsed_s": elapsed_before + time.perf_counter() - start,
+            "best_metric": best_metric,
+            "best_step": best_step,
+        }
+        path = save_checkpoint(
+            run_dir / RunFolder.CHECKPOINTS,
+            step=step,
+            model=run.method.module,
+            optimizer=run.optimizer,
+            scheduler=run.scheduler,
+            extra=extra,
+            extra_tensors={"best": best_state} if best_state is not None else None,
+        )
         event = CheckpointSaved(run_id, step, str(path), reason)
         log.write(event)
         return event
@@ -262,9 +317,11 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
                 if cfg.inject_nan_at_step and step + 1 == cfg.inject_nan_at_step:
                     loss = loss * float("nan")
                 if not torch.isfinite(loss):
-                    yield fail(f"the loss became {loss.item()} at step {step + 1}; lower the learning rate "
-                               f"(now {cfg.lr:g}{', prompts ' + format(cfg.prompt_lr, 'g') if cfg.method is Method.PROMPT else ''})"
-                               " or check the data for empty targets")
+                    yield fail(
+                        f"the loss became {loss.item()} at step {step + 1}; lower the learning rate "
+                        f"(now {cfg.lr:g}{', prompts ' + format(cfg.prompt_lr, 'g') if cfg.method is Method.PROMPT else ''})"
+                        " or check the data for empty targets"
+                    )
                     return
                 (loss / cfg.grad_accum).backward()
                 step_loss += loss.item() / cfg.grad_accum
@@ -279,9 +336,16 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             command = None
             if step % LOG_EVERY == 0 or step == cfg.steps:
                 now = time.perf_counter()
-                event = StepLogged(run_id, step, cfg.steps, sum(window_losses) / len(window_losses),
-                                   run.scheduler.get_last_lr()[0], step * cfg.batch_size,
-                                   window_tokens / max(now - window_start, 1e-9), elapsed_before + now - start)
+                event = StepLogged(
+                    run_id,
+                    step,
+                    cfg.steps,
+                    sum(window_losses) / len(window_losses),
+                    run.scheduler.get_last_lr()[0],
+                    step * cfg.batch_size,
+                    window_tokens / max(now - window_start, 1e-9),
+                    elapsed_before + now - start,
+                )
                 window_start, window_tokens, window_losses = now, 0, []
                 log.write(event)
                 command = yield event
@@ -293,10 +357,19 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
                     improved = score > best_metric
                     if improved:
                         best_metric, best_step = score, step
-                        best_state = {k: v.detach().cpu().clone() for k, v in module.named_parameters()
-                                      if v.requires_grad}
-                    event = EvalDone(run_id, step, step * cfg.batch_size, report.overall, "validation",
-                                     report.per_relation, tuple(report.sample()), improved)
+                        best_state = {
+                            k: v.detach().cpu().clone() for k, v in module.named_parameters() if v.requires_grad
+                        }
+                    event = EvalDone(
+                        run_id,
+                        step,
+                        step * cfg.batch_size,
+                        report.overall,
+                        "validation",
+                        report.per_relation,
+                        tuple(report.sample()),
+                        improved,
+                    )
                     log.write(event)
                     command = (yield event) or command
             command = yield from pause_point(run_id, step, command)
@@ -305,8 +378,14 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
                 reason = "stop" if isinstance(command, Stop) else "periodic"
                 command = (yield checkpoint(reason)) or command
             if isinstance(command, Stop):
-                event = RunFinished(run_id, "stopped", step, {"loss": last_loss}, str(run_dir),
-                                    elapsed_before + time.perf_counter() - start)
+                event = RunFinished(
+                    run_id,
+                    "stopped",
+                    step,
+                    {"loss": last_loss},
+                    str(run_dir),
+                    elapsed_before + time.perf_counter() - start,
+                )
                 atomic_write_json(run_dir / RunFolder.RESULT, {"status": "stopped", "step": step})
                 log.write(event)
                 yield event
@@ -320,8 +399,16 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             if improved or best_state is None:
                 best_metric, best_step = score, step
                 best_state = None  # the current weights are the best
-            event = EvalDone(run_id, step, step * cfg.batch_size, report.overall, "validation", report.per_relation,
-                             tuple(report.sample()), improved)
+            event = EvalDone(
+                run_id,
+                step,
+                step * cfg.batch_size,
+                report.overall,
+                "validation",
+                report.per_relation,
+                tuple(report.sample()),
+                improved,
+            )
             log.write(event)
             yield event
         restored = cfg.select_best and best_state is not None
@@ -335,8 +422,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         # score of the kept weights. The last curve point above is logged once; a re-evaluation of restored
         # weights is the run's result, not another curve point (final=True, at the step of those weights).
         final_split = "test" if run.data.test else "validation"
-        final = run.evaluate("test") if final_split == "test" else (run.evaluate("validation") if restored
-                                                                         else report)
+        final = run.evaluate("test") if final_split == "test" else (run.evaluate("validation") if restored else report)
         metrics = dict(final.overall) if final is not None else {}
         scored_heads = run.data.test if final_split == "test" else run.data.validation
         heads = len(scored_heads)
@@ -344,48 +430,97 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         label = score_label(final_split, checkpoint="best" if cfg.select_best else "last")
         if final is not None:
             if final is not report:
-                event = EvalDone(run_id, scored_step, scored_step * cfg.batch_size, final.overall, final_split,
-                                 final.per_relation, tuple(final.sample()), False, final=True)
+                event = EvalDone(
+                    run_id,
+                    scored_step,
+                    scored_step * cfg.batch_size,
+                    final.overall,
+                    final_split,
+                    final.per_relation,
+                    tuple(final.sample()),
+                    False,
+                    final=True,
+                )
                 log.write(event)
                 yield event
-            lines = [json.dumps({"relation": s.relation, "input": s.input, "prediction": s.prediction,
-                                 "references": list(s.references), **s.scores}, ensure_ascii=False)
-                     for s in final.items]
+            lines = [
+                json.dumps(
+                    {
+                        "relation": s.relation,
+                        "input": s.input,
+                        "prediction": s.prediction,
+                        "references": list(s.references),
+                        **s.scores,
+                    },
+                    ensure_ascii=False,
+                )
+                for s in final.items
+            ]
             atomic_write_text(run_dir / RunFolder.PREDICTIONS, "\n".join(lines) + "\n")
         artifact = None
         if cfg.save_model:
             artifact = run.method.save(run_dir, run.model_ref, run.tokenizer)
         wall = elapsed_before + time.perf_counter() - start
-        validation_from = run.data.validation_source or f"{len(run.data.validation)} heads held out of the training data"
-        atomic_write_json(run_dir / RunFolder.RESULT, {
-            "status": "finished", "step": step, "split": final_split, "score_label": label,
-            "scored": {"split": final_split, "heads": heads, "checkpoint_step": scored_step,
-                       "checkpoint": "best validation" if cfg.select_best else "last",
-                       "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
-                       "source": run.data.test_source if final_split == "test" else validation_from,
-                       "selected_on": validation_from if cfg.select_best else None,
-                       "note": ("test heads were used neither for training nor for choosing the checkpoint"
-                                if final_split == "test" else
-                                "no test split: the same validation heads chose the checkpoint, so the score is "
-                                "optimistic" if cfg.select_best else
-                                "no test split: a validation score of the last weights (no checkpoint was chosen)")},
-            "metrics": metrics,
-            "per_relation": final.per_relation if final is not None else {}, "best_step": best_step,
-            "best_validation_rougeL": best_metric, "final_loss": last_loss, "wall_time_s": wall,
-            "artifact": str(artifact) if artifact else None})
-        event = RunFinished(run_id, "finished", step, {**metrics, "loss": last_loss, "best_step": best_step},
-                            str(run_dir), wall, final_split, label)
+        validation_from = (
+            run.data.validation_source or f"{len(run.data.validation)} heads held out of the training data"
+        )
+        atomic_write_json(
+            run_dir / RunFolder.RESULT,
+            {
+                "status": "finished",
+                "step": step,
+                "split": final_split,
+                "score_label": label,
+                "scored": {
+                    "split": final_split,
+                    "heads": heads,
+                    "checkpoint_step": scored_step,
+                    "checkpoint": "best validation" if cfg.select_best else "last",
+                    "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
+                    "source": run.data.test_source if final_split == "test" else validation_from,
+                    "selected_on": validation_from if cfg.select_best else None,
+                    "note": (
+                        "test heads were used neither for training nor for choosing the checkpoint"
+                        if final_split == "test"
+                        else "no test split: the same validation heads chose the checkpoint, so the score is optimistic"
+                        if cfg.select_best
+                        else "no test split: a validation score of the last weights (no checkpoint was chosen)"
+                    ),
+                },
+                "metrics": metrics,
+                "per_relation": final.per_relation if final is not None else {},
+                "best_step": best_step,
+                "best_validation_rougeL": best_metric,
+                "final_loss": last_loss,
+                "wall_time_s": wall,
+                "artifact": str(artifact) if artifact else None,
+            },
+        )
+        event = RunFinished(
+            run_id,
+            "finished",
+            step,
+            {**metrics, "loss": last_loss, "best_step": best_step},
+            str(run_dir),
+            wall,
+            final_split,
+            label,
+        )
         log.write(event)
         yield event
     except GeneratorExit:
         raise
     except (torch.OutOfMemoryError, MemoryError) as exc:
-        yield fail(f"out of memory at step {step + 1} ({type(exc).__name__}) with batch size {cfg.batch_size}: "
-                   f"lower batch_size (or raise grad_accum) or max_source_length")
+        yield fail(
+            f"out of memory at step {step + 1} ({type(exc).__name__}) with batch size {cfg.batch_size}: "
+            f"lower batch_size (or raise grad_accum) or max_source_length"
+        )
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
-            yield fail(f"out of memory at step {step + 1} with batch size {cfg.batch_size}: lower batch_size "
-                       f"(or raise grad_accum) or max_source_length")
+            yield fail(
+                f"out of memory at step {step + 1} with batch size {cfg.batch_size}: lower batch_size "
+                f"(or raise grad_accum) or max_source_length"
+            )
         else:
             (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
             yield fail(f"training stopped by an error at step {step + 1}: {exc} (details in error.txt)")
@@ -393,5 +528,6 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         yield fail(exc.one_line())
     except Exception as exc:  # anything else still ends the run cleanly, with the reason on record
         (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
-        yield fail(f"training stopped by an error at step {step + 1}: {type(exc).__name__}: {exc} "
-                   f"(details in error.txt)")
+        yield fail(
+            f"training stopped by an error at step {step + 1}: {type(exc).__name__}: {exc} (details in error.txt)"
+        )

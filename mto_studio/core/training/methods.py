@@ -28,8 +28,10 @@ class MethodRun:
     @staticmethod
     def check_template(template: Template, concrete: list[Template]) -> None:
         if any(t.soft_total for t in concrete):
-            raise ConfigError(f"template '{template.name}' has soft-prompt slots, which only prompt tuning trains",
-                              "use --method prompt, or a template without {soft}")
+            raise ConfigError(
+                f"template '{template.name}' has soft-prompt slots, which only prompt tuning trains",
+                "use --method prompt, or a template without {soft}",
+            )
 
     def param_groups(self) -> list[dict[str, Any]]:
         params = [p for p in self.module.parameters() if p.requires_grad]
@@ -68,8 +70,16 @@ class FineTune(MethodRun):
 class PromptTuning(MethodRun):
     name = Method.PROMPT
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig, *, n_tokens: int, relations: list[str],
-                 phrase_ids: list[list[int]], seed: int) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        *,
+        n_tokens: int,
+        relations: list[str],
+        phrase_ids: list[list[int]],
+        seed: int,
+    ) -> None:
         super().__init__(model, cfg)
         settings = cfg.prompt
         embeddings = model.get_input_embeddings().weight
@@ -77,16 +87,19 @@ class PromptTuning(MethodRun):
         generator = torch.Generator().manual_seed(seed)
         phrases = [sum(phrase_ids, [])] if settings.shared else phrase_ids
         init = initial_prompts(settings.init, embeddings.detach().cpu(), n_tasks, n_tokens, phrases, generator)
-        encoder = PromptEncoder(n_tasks, n_tokens, embeddings.shape[1], reparam=settings.reparam,
-                                hidden=settings.hidden, init=init).to(embeddings.device)
+        encoder = PromptEncoder(
+            n_tasks, n_tokens, embeddings.shape[1], reparam=settings.reparam, hidden=settings.hidden, init=init
+        ).to(embeddings.device)
         self.module = SoftPromptModel(model, encoder, relations, settings.shared)
 
     @staticmethod
     def check_template(template: Template, concrete: list[Template]) -> None:
         missing = [t.name for t in concrete if not t.soft_total]
         if missing:
-            raise ConfigError(f"prompt tuning needs soft-prompt slots, and template '{missing[0]}' has none",
-                              "add {soft:8} to the source (e.g. template prompt-unsup-nat), or use finetune/lora")
+            raise ConfigError(
+                f"prompt tuning needs soft-prompt slots, and template '{missing[0]}' has none",
+                "add {soft:8} to the source (e.g. template prompt-unsup-nat), or use finetune/lora",
+            )
 
     def param_groups(self) -> list[dict[str, Any]]:
         return [{"params": list(self.module.encoder.parameters()), "lr": self.cfg.prompt_lr}]
@@ -114,12 +127,19 @@ class Lora(MethodRun):
 
         settings = cfg.lora
         try:
-            config = LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=settings.r, lora_alpha=settings.alpha,
-                                lora_dropout=settings.dropout, target_modules=settings.target_modules or None)
+            config = LoraConfig(
+                task_type=TaskType.SEQ_2_SEQ_LM,
+                r=settings.r,
+                lora_alpha=settings.alpha,
+                lora_dropout=settings.dropout,
+                target_modules=settings.target_modules or None,
+            )
             self.module = get_peft_model(model, config)
         except ValueError as exc:
-            raise ConfigError(f"LoRA cannot adapt this model: {exc}",
-                              "name its attention projections in lora.target_modules, e.g. q,v") from exc
+            raise ConfigError(
+                f"LoRA cannot adapt this model: {exc}",
+                "name its attention projections in lora.target_modules, e.g. q,v",
+            ) from exc
 
     @property
     def generator(self) -> nn.Module:
@@ -134,8 +154,7 @@ class Lora(MethodRun):
         return target
 
 
-METHODS: dict[Method, type[MethodRun]] = {Method.FINETUNE: FineTune, Method.PROMPT: PromptTuning,
-                                          Method.LORA: Lora}
+METHODS: dict[Method, type[MethodRun]] = {Method.FINETUNE: FineTune, Method.PROMPT: PromptTuning, Method.LORA: Lora}
 
 
 def load_lora(folder: str | Path, model: nn.Module) -> nn.Module:

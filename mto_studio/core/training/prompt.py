@@ -18,8 +18,16 @@ PROMPT_META = "prompt.json"
 class PromptEncoder(nn.Module):
     """Produces soft-prompt embeddings [tasks, tokens, d_model] from trainable base embeddings."""
 
-    def __init__(self, n_tasks: int, n_tokens: int, d_model: int, *, reparam: str = "mlp", hidden: int = 256,
-                 init: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        n_tasks: int,
+        n_tokens: int,
+        d_model: int,
+        *,
+        reparam: str = "mlp",
+        hidden: int = 256,
+        init: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.n_tasks, self.n_tokens, self.d_model, self.reparam = n_tasks, n_tokens, d_model, reparam
         base = init.clone() if init is not None else torch.zeros(n_tasks, n_tokens, d_model).uniform_(-0.5, 0.5)
@@ -46,8 +54,14 @@ class PromptEncoder(nn.Module):
         return self.base
 
 
-def initial_prompts(kind: str, embeddings: torch.Tensor, n_tasks: int, n_tokens: int,
-                    phrase_ids: list[list[int]] | None, generator: torch.Generator) -> torch.Tensor:
+def initial_prompts(
+    kind: str,
+    embeddings: torch.Tensor,
+    n_tasks: int,
+    n_tokens: int,
+    phrase_ids: list[list[int]] | None,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Initial base embeddings: the relation phrase's token embeddings (cycled to length), random vocabulary
     rows, or uniform noise scaled to the embedding norm."""
     vocab, d_model = embeddings.shape
@@ -98,9 +112,15 @@ class SoftPromptModel(nn.Module):
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
         tensors["embeddings"] = self.encoder().detach().cpu().contiguous()
         save_file(tensors, str(folder / PROMPT_WEIGHTS))
-        meta = {"relations": self.relations, "shared": self.shared, "n_tokens": self.encoder.n_tokens,
-                "d_model": self.encoder.d_model, "reparam": self.encoder.reparam, "base_model": base_model,
-                "hidden": _hidden_of(self.encoder)}
+        meta = {
+            "relations": self.relations,
+            "shared": self.shared,
+            "n_tokens": self.encoder.n_tokens,
+            "d_model": self.encoder.d_model,
+            "reparam": self.encoder.reparam,
+            "base_model": base_model,
+            "hidden": _hidden_of(self.encoder),
+        }
         (folder / PROMPT_META).write_text(json.dumps(meta, indent=2))
         return folder
 
@@ -117,8 +137,10 @@ class SoftPromptModel(nn.Module):
             raise ModelError(f"cannot read soft prompts in {folder}: {exc}", "pick a run's prompt folder") from exc
         d_model = model.get_input_embeddings().weight.shape[1]
         if d_model != meta["d_model"]:
-            raise ModelError(f"these prompts were trained for a model with d_model {meta['d_model']}, not {d_model}",
-                             f"load them onto {meta['base_model']}")
+            raise ModelError(
+                f"these prompts were trained for a model with d_model {meta['d_model']}, not {d_model}",
+                f"load them onto {meta['base_model']}",
+            )
         n_tasks = 1 if meta["shared"] else len(meta["relations"])
         encoder = PromptEncoder(n_tasks, meta["n_tokens"], d_model, reparam=meta["reparam"], hidden=meta["hidden"])
         tensors.pop("embeddings")

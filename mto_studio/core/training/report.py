@@ -22,20 +22,28 @@ def _figure(width: float = 9.0, height: float = 5.0):
     return figure
 
 
-def validation_curves(results: list[RunResult], metric: str = "rougeL", relations: list[str] | None = None
-                      ) -> dict[tuple[str, str, str], dict[int, list[float]]]:
+def validation_curves(
+    results: list[RunResult], metric: str = "rougeL", relations: list[str] | None = None
+) -> dict[tuple[str, str, str], dict[int, list[float]]]:
     """(method, template, k) → step → [value per seed] of the validation metric, read from metrics.jsonl."""
     curves: dict[tuple[str, str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         seen: set[int] = set()  # logs written before final evaluations were marked repeat the last step
         for event in RunFolder(r.folder).events():
-            if event.get("event") != "EvalDone" or event.get("split") != "validation" or event.get("final") \
-                    or event["step"] in seen:
+            if (
+                event.get("event") != "EvalDone"
+                or event.get("split") != "validation"
+                or event.get("final")
+                or event["step"] in seen
+            ):
                 continue
             seen.add(event["step"])
             if relations:
-                parts = [(v[metric], v.get("heads", 1.0)) for rel, v in event["per_relation"].items()
-                         if rel in relations and metric in v]
+                parts = [
+                    (v[metric], v.get("heads", 1.0))
+                    for rel, v in event["per_relation"].items()
+                    if rel in relations and metric in v
+                ]
                 if not parts:
                     continue
                 value = sum(a * w for a, w in parts) / sum(w for _, w in parts)
@@ -46,8 +54,14 @@ def validation_curves(results: list[RunResult], metric: str = "rougeL", relation
     return curves
 
 
-def plot_curves(results: list[RunResult], path: str | Path, *, metric: str = "rougeL",
-                relations: list[str] | None = None, title: str = "") -> Path:
+def plot_curves(
+    results: list[RunResult],
+    path: str | Path,
+    *,
+    metric: str = "rougeL",
+    relations: list[str] | None = None,
+    title: str = "",
+) -> Path:
     """Validation metric against steps; one colour per template, one line style per k (full data solid);
     seeds as mean ± sd bands."""
     curves = validation_curves(results, metric, relations)
@@ -56,8 +70,9 @@ def plot_curves(results: list[RunResult], path: str | Path, *, metric: str = "ro
     templates = list(dict.fromkeys(t for _, t, _ in curves))
     shots = sorted({k for _, _, k in curves}, key=shots_order)
     styles = ["-", "--", ":", "-."]
-    for (method, template, k), by_step in sorted(curves.items(), key=lambda item: (templates.index(item[0][1]),
-                                                                                shots_order(item[0][2]))):
+    for (method, template, k), by_step in sorted(
+        curves.items(), key=lambda item: (templates.index(item[0][1]), shots_order(item[0][2]))
+    ):
         steps = sorted(by_step)
         means = [statistics.fmean(by_step[s]) for s in steps]
         sds = [statistics.stdev(by_step[s]) if len(by_step[s]) > 1 else 0.0 for s in steps]
@@ -67,8 +82,14 @@ def plot_curves(results: list[RunResult], path: str | Path, *, metric: str = "ro
         if len({m for m, _, _ in curves}) > 1:
             label += f" · {method}"
         axes.plot(steps, means, style, color=color, label=label, linewidth=1.8)
-        axes.fill_between(steps, [m - s for m, s in zip(means, sds, strict=True)],
-                          [m + s for m, s in zip(means, sds, strict=True)], color=color, alpha=0.15, linewidth=0)
+        axes.fill_between(
+            steps,
+            [m - s for m, s in zip(means, sds, strict=True)],
+            [m + s for m, s in zip(means, sds, strict=True)],
+            color=color,
+            alpha=0.15,
+            linewidth=0,
+        )
     axes.set_xlabel("training step")
     axes.set_ylabel(f"validation {metric}")
     axes.set_title(title or "Learning curves: few-shot vs full data (mean ± sd over seeds)")

@@ -15,8 +15,13 @@ from mto_studio.core.data.sampling import parse_shots
 from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store.run_folder import RunFolder
 
-METRIC_NAMES = {"rougeL": "ROUGE-L", "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "exact_match": "exact match",
-                "bleu": "BLEU"}
+METRIC_NAMES = {
+    "rougeL": "ROUGE-L",
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "exact_match": "exact match",
+    "bleu": "BLEU",
+}
 
 
 def metric_name(metric: str) -> str:
@@ -38,7 +43,7 @@ def score_label(split: str | None, metric: str = "rougeL", *, checkpoint: str = 
 
 def short_score_label(label: str) -> str:
     """A score label for a narrow column: "Validation ROUGE-L (best checkpoint)" → "val ROUGE-L (best)"."""
-    return (label.replace("Validation ", "val ").replace("Test ", "test ").replace(" checkpoint)", ")"))
+    return label.replace("Validation ", "val ").replace("Test ", "test ").replace(" checkpoint)", ")")
 
 
 def splits_label(splits: set[str], metric: str = "rougeL", checkpoint: str = "best") -> str:
@@ -69,7 +74,9 @@ class RunResult:
         """The metric overall, or averaged over ``relations`` weighted by their head counts."""
         if not relations:
             return self.metrics.get(metric)
-        picked = [(v[metric], v.get("heads", 1.0)) for r, v in self.per_relation.items() if r in relations and metric in v]
+        picked = [
+            (v[metric], v.get("heads", 1.0)) for r, v in self.per_relation.items() if r in relations and metric in v
+        ]
         if not picked:
             return None
         weight = sum(w for _, w in picked)
@@ -82,10 +89,17 @@ class RunResult:
         if result.get("status") != RunStatus.FINISHED or not config or "template" not in run:
             return None
         shots = config.get("shots")
-        return cls(run["template"], config["method"], "full" if shots is None else str(shots), int(config["seed"]),
-                   result.get("metrics", {}), result.get("per_relation", {}), str(folder),
-                   str(result.get("split") or "validation"),
-                   "last" if result.get("scored", {}).get("checkpoint") == "last" else "best")
+        return cls(
+            run["template"],
+            config["method"],
+            "full" if shots is None else str(shots),
+            int(config["seed"]),
+            result.get("metrics", {}),
+            result.get("per_relation", {}),
+            str(folder),
+            str(result.get("split") or "validation"),
+            "last" if result.get("scored", {}).get("checkpoint") == "last" else "best",
+        )
 
 
 def shots_order(label: str) -> float:
@@ -161,42 +175,94 @@ class ResultTable:
         head = "| method | template | " + " | ".join("full" if s == "full" else f"k={s}" for s in shots) + " |"
         lines = [f"**{self.label}** on {self.group}; mean ± sd over seeds (relative gain over `{self.baseline}`)"]
         if "validation" in self.splits:
-            lines.append("\nNo test split: these are validation scores of the checkpoint that the same validation "
-                         "heads selected, so they are optimistic. Add a test file for an unbiased estimate."
-                         if self.checkpoint == "best" else
-                         "\nNo test split: these are validation scores of each run's last weights.")
-        lines += ["",
-                 head, "|" + "---|" * (len(shots) + 2)]
+            lines.append(
+                "\nNo test split: these are validation scores of the checkpoint that the same validation "
+                "heads selected, so they are optimistic. Add a test file for an unbiased estimate."
+                if self.checkpoint == "best"
+                else "\nNo test split: these are validation scores of each run's last weights."
+            )
+        lines += ["", head, "|" + "---|" * (len(shots) + 2)]
         for method, template in self.rows:
             name = f"`{template}`" + (" (baseline)" if template == self.baseline else "")
             cells = [self.cell(method, template, s) for s in shots]
-            lines.append(f"| {method} | {name} | " + " | ".join(c.text(template != self.baseline) if c else "—"
-                                                           for c in cells) + " |")
+            lines.append(
+                f"| {method} | {name} | "
+                + " | ".join(c.text(template != self.baseline) if c else "—" for c in cells)
+                + " |"
+            )
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["group", "metric", "scored_on", "method", "template", "shots", "n", "mean", "sd",
-                         "gain_vs_baseline", "values"])
+        writer.writerow(
+            [
+                "group",
+                "metric",
+                "scored_on",
+                "method",
+                "template",
+                "shots",
+                "n",
+                "mean",
+                "sd",
+                "gain_vs_baseline",
+                "values",
+            ]
+        )
         split = "+".join(sorted(set(self.splits)))
         for c in self.cells:
-            writer.writerow([self.group, self.metric, split, c.method, c.template, c.shots, c.n, f"{c.mean:.6f}",
-                             f"{c.sd:.6f}", "" if c.gain is None else f"{c.gain:.6f}",
-                             " ".join(f"{v:.6f}" for v in c.values)])
+            writer.writerow(
+                [
+                    self.group,
+                    self.metric,
+                    split,
+                    c.method,
+                    c.template,
+                    c.shots,
+                    c.n,
+                    f"{c.mean:.6f}",
+                    f"{c.sd:.6f}",
+                    "" if c.gain is None else f"{c.gain:.6f}",
+                    " ".join(f"{v:.6f}" for v in c.values),
+                ]
+            )
         return buffer.getvalue()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "baseline": self.baseline, "group": self.group, "splits": list(self.splits),
-                "label": self.label, "checkpoint": self.checkpoint,
-                "cells": [{"method": c.method, "template": c.template, "shots": c.shots, "values": list(c.values),
-                           "mean": c.mean, "sd": c.sd, "gain": c.gain} for c in self.cells]}
+        return {
+            "metric": self.metric,
+            "baseline": self.baseline,
+            "group": self.group,
+            "splits": list(self.splits),
+            "label": self.label,
+            "checkpoint": self.checkpoint,
+            "cells": [
+                {
+                    "method": c.method,
+                    "template": c.template,
+                    "shots": c.shots,
+                    "values": list(c.values),
+                    "mean": c.mean,
+                    "sd": c.sd,
+                    "gain": c.gain,
+                }
+                for c in self.cells
+            ],
+        }
 
 
-def build_table(results: list[RunResult], *, metric: str = "rougeL", baseline: str = "sup",
-                relations: list[str] | None = None, group: str = "all relations",
-                template_order: list[str] | None = None, expected_split: str | None = None,
-                checkpoint: str = "best") -> ResultTable:
+def build_table(
+    results: list[RunResult],
+    *,
+    metric: str = "rougeL",
+    baseline: str = "sup",
+    relations: list[str] | None = None,
+    group: str = "all relations",
+    template_order: list[str] | None = None,
+    expected_split: str | None = None,
+    checkpoint: str = "best",
+) -> ResultTable:
     """``expected_split``: where scores will come from, for the label while no run has finished."""
     values: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in sorted(results, key=lambda r: r.seed):

@@ -70,8 +70,12 @@ class World:
 
     # --- the dataset view -----------------------------------------------------------------------------------
     def examples(self, split: str | None = None) -> list[Example]:
-        return [Example(f.relation, f.head, tail) for f in self.facts
-                if split is None or self.split[f.head] == split for tail in f.tails]
+        return [
+            Example(f.relation, f.head, tail)
+            for f in self.facts
+            if split is None or self.split[f.head] == split
+            for tail in f.tails
+        ]
 
     def task_data(self, split: str | None = None) -> TaskData:
         return task_data_from_examples(self.examples(split), source=f"built-in world ({split or 'all'})")
@@ -102,8 +106,13 @@ class World:
 
     def supervised_pairs(self, patterns: str = "train") -> list[tuple[str, str, Fact]]:
         """Every Mapping fact as question → answer in every format of the group."""
-        return [(fmt.format(h=f.head), tail, f) for f in self.facts if f.objective is Objective.MAPPING
-                for fmt in L.QUESTIONS[f.relation][patterns] for tail in f.tails]
+        return [
+            (fmt.format(h=f.head), tail, f)
+            for f in self.facts
+            if f.objective is Objective.MAPPING
+            for fmt in L.QUESTIONS[f.relation][patterns]
+            for tail in f.tails
+        ]
 
     def adaptation_sentences(self) -> list[str]:
         """Unlabeled task-related text for MTO stage 2: held-out wordings of the *train* heads' facts only,
@@ -112,8 +121,11 @@ class World:
         for fact in self.facts:
             if self.split[fact.head] != "train":
                 continue
-            patterns = (L.SENTENCES[fact.relation]["heldout"] if fact.objective is Objective.FILLING
-                        else L.ADAPTATION_SENTENCES[fact.relation])
+            patterns = (
+                L.SENTENCES[fact.relation]["heldout"]
+                if fact.objective is Objective.FILLING
+                else L.ADAPTATION_SENTENCES[fact.relation]
+            )
             for i, tail in enumerate(fact.tails):
                 out.append(_fill(patterns[i % len(patterns)], fact.head, tail)[0])
         return out
@@ -132,9 +144,12 @@ class World:
         return probes
 
     def question_probes(self, patterns: str = "train", split: str | None = None) -> list[Probe]:
-        return [Probe(f.relation, f.head, fmt.format(h=f.head), f.tails[0], f.tails, fmt) for f in self.facts
-                if f.objective is Objective.MAPPING and (not split or self.split[f.head] == split)
-                for fmt in L.QUESTIONS[f.relation][patterns]]
+        return [
+            Probe(f.relation, f.head, fmt.format(h=f.head), f.tails[0], f.tails, fmt)
+            for f in self.facts
+            if f.objective is Objective.MAPPING and (not split or self.split[f.head] == split)
+            for fmt in L.QUESTIONS[f.relation][patterns]
+        ]
 
     def chance_exact_match(self) -> dict[str, float]:
         """Exact match of always answering a relation's most common tail: the floor for zero-shot claims."""
@@ -151,10 +166,18 @@ class World:
         for split in ("train", "test"):
             lines = ["head\trelation\ttail"] + [f"{e.input}\t{e.relation}\t{e.target}" for e in self.examples(split)]
             atomic_write_text(folder / f"world-{split}.tsv", "\n".join(lines) + "\n")
-        heads = {split: sorted({head_id(f.relation, f.head) for f in self.facts if self.split[f.head] == split})
-                 for split in ("train", "test")}
-        atomic_write_json(folder / "split.json", {"config": self.config.to_dict(), "head_ids": heads,
-                                                  "heads": {h: s for h, s in sorted(self.split.items())}})
+        heads = {
+            split: sorted({head_id(f.relation, f.head) for f in self.facts if self.split[f.head] == split})
+            for split in ("train", "test")
+        }
+        atomic_write_json(
+            folder / "split.json",
+            {
+                "config": self.config.to_dict(),
+                "head_ids": heads,
+                "heads": {h: s for h, s in sorted(self.split.items())},
+            },
+        )
         atomic_write_json(folder / "kinds.json", self.kinds())
         atomic_write_text(folder / "adaptation.txt", "\n".join(self.adaptation_sentences()) + "\n")
         return folder
@@ -192,7 +215,7 @@ def build_world(config: WorldConfig | None = None) -> World:
             # head string); its tails come from that category's share of each relation's pool. Knowledge is then
             # structured like real commonsense (things of one kind share places and uses) and learnable.
             categories = {group: rng.randrange(L.CATEGORIES) for group in L.GROUPS[kind]}
-            for relation in (L.OBJECT_RELATIONS if kind == "object" else L.EVENT_RELATIONS):
+            for relation in L.OBJECT_RELATIONS if kind == "object" else L.EVENT_RELATIONS:
                 pool = L.category_tails(relation, categories[L.GROUP_OF[relation]])
                 n = min(rng.choices(config.tail_counts, weights=config.tail_weights)[0], len(pool))
                 facts.append(Fact(head, kind, relation, tuple(rng.sample(pool, n))))
@@ -207,9 +230,11 @@ def build_world(config: WorldConfig | None = None) -> World:
 
 def world_summary(world: World) -> str:
     by_kind = Counter(world.split.values())
-    return (f"{len(world.split)} heads ({by_kind['train']} train, {by_kind['test']} test), "
-            f"{len(world.facts)} facts, {sum(len(f.tails) for f in world.facts)} triples, "
-            f"{len(world.relations)} relations: " + ", ".join(f"{r} ({k})" for r, k in world.kinds().items()))
+    return (
+        f"{len(world.split)} heads ({by_kind['train']} train, {by_kind['test']} test), "
+        f"{len(world.facts)} facts, {sum(len(f.tails) for f in world.facts)} triples, "
+        f"{len(world.relations)} relations: " + ", ".join(f"{r} ({k})" for r, k in world.kinds().items())
+    )
 
 
 def load_kinds(path: str | Path) -> dict[str, str]:

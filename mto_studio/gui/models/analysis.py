@@ -75,8 +75,7 @@ class ChoiceListModel(QAbstractListModel):
         wanted = set(keys)
         self._checked = {c.key for c in self._choices if c.key in wanted and not c.disabled_reason}
         if self._choices:
-            self.dataChanged.emit(self.index(0), self.index(len(self._choices) - 1),
-                                  [Qt.ItemDataRole.CheckStateRole])
+            self.dataChanged.emit(self.index(0), self.index(len(self._choices) - 1), [Qt.ItemDataRole.CheckStateRole])
         self.checks_changed.emit()
 
     def set_all(self, checked: bool) -> None:
@@ -111,8 +110,12 @@ class ChoiceListModel(QAbstractListModel):
             return Qt.ItemFlag.NoItemFlags
         if self._choices[index.row()].disabled_reason:
             return Qt.ItemFlag.ItemNeverHasChildren  # shown, not selectable, not checkable
-        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable
-                | Qt.ItemFlag.ItemNeverHasChildren)
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsUserCheckable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
@@ -141,22 +144,48 @@ class Column:
 FIXED_COLUMNS = [
     Column("relation", "Relation", "the relation (task) analysed"),
     Column("heads", "Heads", "distinct inputs of this relation in the data", numeric=True),
-    Column("decision", "Decision", "Filling or Mapping; double-click to set it yourself (used by the next run "
-           "and by “Use this recommendation”)"),
+    Column(
+        "decision",
+        "Decision",
+        "Filling or Mapping; double-click to set it yourself (used by the next run and by “Use this recommendation”)",
+    ),
     Column("by", "Decided\nby", "the strategy that decided: the first one, in your order, that was not undecided"),
-    Column("mi", "MI", "maskability index (DR prefix − DR masked) / DR prefix; at or above the threshold → "
-           "Filling", numeric=True),
-    Column("dr_masked", "DR\nmasked", "mean 1-based rank of the gold answer's tokens under the masked (Filling) "
-           "template; lower is better", numeric=True),
-    Column("dr_prefix", "DR\nprefix", "mean 1-based rank of the gold answer's tokens under the prefix (Mapping) "
-           "template; lower is better", numeric=True),
-    Column("ll_masked", "LL\nmasked", "mean log-likelihood per answer token under the masked template; higher is "
-           "better", numeric=True),
-    Column("ll_prefix", "LL\nprefix", "mean log-likelihood per answer token under the prefix template; higher is "
-           "better", numeric=True),
+    Column(
+        "mi",
+        "MI",
+        "maskability index (DR prefix − DR masked) / DR prefix; at or above the threshold → Filling",
+        numeric=True,
+    ),
+    Column(
+        "dr_masked",
+        "DR\nmasked",
+        "mean 1-based rank of the gold answer's tokens under the masked (Filling) template; lower is better",
+        numeric=True,
+    ),
+    Column(
+        "dr_prefix",
+        "DR\nprefix",
+        "mean 1-based rank of the gold answer's tokens under the prefix (Mapping) template; lower is better",
+        numeric=True,
+    ),
+    Column(
+        "ll_masked",
+        "LL\nmasked",
+        "mean log-likelihood per answer token under the masked template; higher is better",
+        numeric=True,
+    ),
+    Column(
+        "ll_prefix",
+        "LL\nprefix",
+        "mean log-likelihood per answer token under the prefix template; higher is better",
+        numeric=True,
+    ),
 ]
-BEST_COLUMN = Column("best", "Best\ntemplate", "the recommended template: the best format fit among the templates "
-                     "of the decided objective")
+BEST_COLUMN = Column(
+    "best",
+    "Best\ntemplate",
+    "the recommended template: the best format fit among the templates of the decided objective",
+)
 
 
 def objective_text(objective: Objective | None) -> str:
@@ -188,9 +217,22 @@ class RelationResultsModel(QAbstractTableModel):
         relations = {r.relation for r in report.relations} if report else set()
         self.overrides = {k: v for k, v in (overrides or {}).items() if k in relations}
         strategies = list(report.config.strategies) if report else []
-        self._columns = ([*FIXED_COLUMNS, *(Column(f"vote:{s}", f"{s.capitalize()}\nvote",
-                                                   f"what the {s} strategy said (hover a cell for its reason)")
-                                            for s in strategies), BEST_COLUMN] if report else [])
+        self._columns = (
+            [
+                *FIXED_COLUMNS,
+                *(
+                    Column(
+                        f"vote:{s}",
+                        f"{s.capitalize()}\nvote",
+                        f"what the {s} strategy said (hover a cell for its reason)",
+                    )
+                    for s in strategies
+                ),
+                BEST_COLUMN,
+            ]
+            if report
+            else []
+        )
         self.endResetModel()
 
     @property
@@ -218,8 +260,9 @@ class RelationResultsModel(QAbstractTableModel):
         """relation → 'filling'/'mapping': the analysis's decisions with the user's overrides on top."""
         if self.report is None:
             return {}
-        decided = {r.relation: obj.value for r in self.report.relations
-                   if (obj := self.effective_objective(r)) is not None}
+        decided = {
+            r.relation: obj.value for r in self.report.relations if (obj := self.effective_objective(r)) is not None
+        }
         return decided
 
     def set_override(self, relation: str, objective: str | None) -> bool:
@@ -249,8 +292,12 @@ class RelationResultsModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt override
         return 0 if parent.isValid() else len(self._columns)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt override
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,  # noqa: N802 - Qt override
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> Any:
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
             return None
         column = self._columns[section]
@@ -269,8 +316,7 @@ class RelationResultsModel(QAbstractTableModel):
         return flags
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
-        if not index.isValid() or role != Qt.ItemDataRole.EditRole or \
-                self._columns[index.column()].key != "decision":
+        if not index.isValid() or role != Qt.ItemDataRole.EditRole or self._columns[index.column()].key != "decision":
             return False
         if value not in (AUTO, None, Objective.FILLING.value, Objective.MAPPING.value):
             return False
@@ -353,8 +399,10 @@ class RelationResultsModel(QAbstractTableModel):
             return self._bold if objective is not None else self._italic
         if role == Qt.ItemDataRole.ToolTipRole:
             if overridden:
-                return (f"set by you; the analysis said {objective_text(report.objective)} "
-                        f"({report.decision.strategy}: {report.decision.reason}). Double-click to change.")
+                return (
+                    f"set by you; the analysis said {objective_text(report.objective)} "
+                    f"({report.decision.strategy}: {report.decision.reason}). Double-click to change."
+                )
             return f"{report.decision.strategy}: {report.decision.reason}. Double-click to set it yourself."
         return None
 
@@ -369,7 +417,8 @@ class RelationResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             return QBrush(QColor(OBJECTIVE_COLOURS[objective] if objective is not None else UNDECIDED_COLOUR))
         if role == Qt.ItemDataRole.FontRole:
-            decided = vote is not None and report.decision.strategy == vote.strategy \
-                and report.relation not in self.overrides
+            decided = (
+                vote is not None and report.decision.strategy == vote.strategy and report.relation not in self.overrides
+            )
             return self._bold if decided else None
         return None

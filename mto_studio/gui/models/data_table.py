@@ -79,7 +79,7 @@ class RawTableModel(QAbstractTableModel):
             self._chunks.move_to_end(number)
             return self._chunks[number]
         start = number * self.CHUNK_ROWS
-        chunk = self._raw.dataset[start:start + self.CHUNK_ROWS]
+        chunk = self._raw.dataset[start : start + self.CHUNK_ROWS]
         self._chunks[number] = chunk
         if len(self._chunks) > self.CACHED_CHUNKS:
             self._chunks.popitem(last=False)
@@ -165,8 +165,7 @@ class RelationCountsModel(QAbstractTableModel):
             heads, rows = task.head_counts(), task.row_counts()
             for relation in task.relations:
                 objective, decided_by = library.objective_for(relation) if library else ("", "")
-                self._rows.append((relation, heads.get(relation, 0), rows.get(relation, 0), str(objective),
-                                   decided_by))
+                self._rows.append((relation, heads.get(relation, 0), rows.get(relation, 0), str(objective), decided_by))
         self.endResetModel()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -187,15 +186,21 @@ class RelationCountsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 2):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == 3 and objective:
-            source = {"rules": "the rule table", "analysis": "the analyzer's decision",
-                      "fallback": "the fallback for undecided relations"}.get(decided_by, decided_by)
+            source = {
+                "rules": "the rule table",
+                "analysis": "the analyzer's decision",
+                "fallback": "the fallback for undecided relations",
+            }.get(decided_by, decided_by)
             return f"{relation} → {objective}, decided by {source}"
         if role == Qt.ItemDataRole.ForegroundRole and column == 3:
             return QBrush(QColor("#d9480f" if objective == "filling" else "#1c7ed6"))
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(self.HEADERS):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.HEADERS)
+        ):
             return self.HEADERS[section]
         return None

@@ -130,8 +130,9 @@ class TemplateListDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         colour = {"built-in": "#9aa5b1", "project": "#2f9e44", "new": "#e8590c"}.get(tag, "#9aa5b1")
         painter.setPen(QColor("#dbe4ff" if selected else colour))
-        painter.drawText(option.rect.adjusted(0, 0, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                         tag)
+        painter.drawText(
+            option.rect.adjusted(0, 0, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tag
+        )
         painter.restore()
 
 
@@ -151,8 +152,14 @@ class PhraseTableModel(QAbstractTableModel):
         self._builtin: PhraseTable = PhraseTable()
         self._commit: Callable[[str, Phrase], str | None] | None = None
 
-    def set_phrases(self, relations: list[str], effective: PhraseTable, overridden: set[str],
-                    used: set[str] | None = None, builtin: PhraseTable | None = None) -> None:
+    def set_phrases(
+        self,
+        relations: list[str],
+        effective: PhraseTable,
+        overridden: set[str],
+        used: set[str] | None = None,
+        builtin: PhraseTable | None = None,
+    ) -> None:
         """``relations`` in display order; ``used``: relations of the loaded data (shown first, in bold);
         ``builtin``: the shipped phrases, so that only the cells that differ from them are marked."""
         self.beginResetModel()
@@ -228,8 +235,9 @@ class PhraseTableModel(QAbstractTableModel):
         text = " ".join(str(value).split())
         if index.column() == 1:
             if text and text.count("{input}") != 1:
-                self.edit_rejected.emit(f"the clause for {relation} must hold {{input}} exactly once, "
-                                        'e.g. "After {input}, PersonX feels"')
+                self.edit_rejected.emit(
+                    f'the clause for {relation} must hold {{input}} exactly once, e.g. "After {{input}}, PersonX feels"'
+                )
                 return False
             phrase = Phrase(clause=text, connective=current.connective)
         else:
@@ -248,7 +256,10 @@ class PhraseTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._relations) - 1, self.columnCount() - 1))
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(self.HEADERS):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.HEADERS)
+        ):
             return self.HEADERS[section]
         return None

@@ -16,9 +16,16 @@ from mto_studio.core.training.results import shots_order
 Index = QModelIndex | QPersistentModelIndex
 
 STATUS_COLOURS = {
-    "finished": "#2b8a3e", "running": "#1c7ed6", "paused": "#e67700", "stopping": "#e67700",
-    "stopped": "#e67700", "interrupted": "#e67700", "failed": "#c92a2a", "queued": "#868e96",
-    "skipped": "#2b8a3e", "waiting": "#868e96",
+    "finished": "#2b8a3e",
+    "running": "#1c7ed6",
+    "paused": "#e67700",
+    "stopping": "#e67700",
+    "stopped": "#e67700",
+    "interrupted": "#e67700",
+    "failed": "#c92a2a",
+    "queued": "#868e96",
+    "skipped": "#2b8a3e",
+    "waiting": "#868e96",
 }
 STATUS_TEXT = {"skipped": "finished earlier", "waiting": "waiting"}
 GAIN_UP, GAIN_DOWN = "#2b8a3e", "#c92a2a"
@@ -112,8 +119,11 @@ class ExperimentRunsModel(ColumnTableModel):
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, column, column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.COLUMNS) and \
-                self.COLUMNS[section] == "ROUGE-L":
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self.COLUMNS)
+            and self.COLUMNS[section] == "ROUGE-L"
+        ):
             from mto_studio.core.training.results import short_score_label
 
             if role == Qt.ItemDataRole.DisplayRole:
@@ -168,12 +178,15 @@ class ExperimentRunsModel(ColumnTableModel):
         column = self.COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return {
-                "#": str(run.index + 1), "template": run.template, "method": run.method,
+                "#": str(run.index + 1),
+                "template": run.template,
+                "method": run.method,
                 "k": shots_text(run.shots) if run.method != "adaptation" else "—",
                 "seed": str(run.seed) if run.method != "adaptation" else "—",
                 "status": STATUS_TEXT.get(run.status, run.status),
                 "step": f"{run.step}/{run.total_steps}" if run.total_steps else "",
-                "ROUGE-L": metric_text(run.rouge), "note": run.reason,
+                "ROUGE-L": metric_text(run.rouge),
+                "note": run.reason,
             }[column]
         if role == Qt.ItemDataRole.ForegroundRole and column in ("status", "note"):
             return QBrush(QColor(STATUS_COLOURS.get(run.status, "#1f2933")))
@@ -184,8 +197,15 @@ class ExperimentRunsModel(ColumnTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{run.label}\nfolder: {run.folder or '(not created yet)'}"
             if column == "ROUGE-L" and run.rouge is not None:
-                tip = (f"{run.score_label or run.scored_on} of the finished run" if run.scored_on
-                       else "latest validation ROUGE-L (a point of the curve, not the run's result yet)") + "\n" + tip
+                tip = (
+                    (
+                        f"{run.score_label or run.scored_on} of the finished run"
+                        if run.scored_on
+                        else "latest validation ROUGE-L (a point of the curve, not the run's result yet)"
+                    )
+                    + "\n"
+                    + tip
+                )
             return f"{tip}\n\n{run.reason}" if run.reason else tip
         if role == Qt.ItemDataRole.FontRole and column == "ROUGE-L" and run.rouge is not None and not run.scored_on:
             font = QFont()
@@ -239,8 +259,15 @@ class ResultTableModel(QAbstractTableModel):
         self._cells: dict[tuple[str, str, str], ResultCell] = {}
 
     # --- inputs -------------------------------------------------------------------------------------------------
-    def set_grid(self, methods: list[str], templates: list[str], shots: list[str], baseline: str,
-                 seeds: int = 0, label: str | None = None) -> None:
+    def set_grid(
+        self,
+        methods: list[str],
+        templates: list[str],
+        shots: list[str],
+        baseline: str,
+        seeds: int = 0,
+        label: str | None = None,
+    ) -> None:
         self.beginResetModel()
         if label:
             self.label = label
@@ -353,7 +380,9 @@ class ResultTableModel(QAbstractTableModel):
             if cell is None:
                 return "no finished run in this cell yet"
             values = ", ".join(f"{v:.3f}" for v in cell.values)
-            tip = f"{self.metric} on {self.group}: mean {cell.mean:.4f}, sd {cell.sd:.4f} over {cell.n} seed(s): {values}"
+            tip = (
+                f"{self.metric} on {self.group}: mean {cell.mean:.4f}, sd {cell.sd:.4f} over {cell.n} seed(s): {values}"
+            )
             if cell.gain is not None:
                 tip += f"\n{cell.gain * 100:+.1f}% relative to {self.baseline} at the same k"
             if self.seeds_expected and cell.n < self.seeds_expected:
@@ -399,7 +428,6 @@ class SamplesModel(ColumnTableModel):
 
     def _row_items(self) -> list:
         return self.samples
-
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.samples):
@@ -574,9 +602,16 @@ class RunsTreeModel(QAbstractItemModel):
                 tip = f"{run.name}\n{run.folder}"
                 if column in ("ROUGE-L", "EM") and run.metrics.get("score_label"):
                     label = str(run.metrics["score_label"])
-                    tip = (label if column == "ROUGE-L" else label.replace("ROUGE-L", "exact match")) + (
-                        " — no test split: the checkpoint was chosen on these same validation heads (optimistic)"
-                        if run.scored_on == "validation" and "best" in label else "") + "\n" + tip
+                    tip = (
+                        (label if column == "ROUGE-L" else label.replace("ROUGE-L", "exact match"))
+                        + (
+                            " — no test split: the checkpoint was chosen on these same validation heads (optimistic)"
+                            if run.scored_on == "validation" and "best" in label
+                            else ""
+                        )
+                        + "\n"
+                        + tip
+                    )
                 if run.reason:
                     tip += f"\n\n{run.reason}"
                 return tip
@@ -627,10 +662,15 @@ class RunsTreeModel(QAbstractItemModel):
         if status == "running" and run.folder not in self.owned:
             status = "running (another process?)"
         values = {
-            "name": f"#{run.id}", "template": run.template or "", "method": run.method or "",
-            "k": shots_text(run.shots or "full") if run.method else "", "seed": "" if run.seed is None else str(run.seed),
-            "status": status, "step": f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step),
-            "ROUGE-L": scored_text(run, "rougeL"), "EM": scored_text(run, "exact_match"),
+            "name": f"#{run.id}",
+            "template": run.template or "",
+            "method": run.method or "",
+            "k": shots_text(run.shots or "full") if run.method else "",
+            "seed": "" if run.seed is None else str(run.seed),
+            "status": status,
+            "step": f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step),
+            "ROUGE-L": scored_text(run, "rougeL"),
+            "EM": scored_text(run, "exact_match"),
             "reason": run.reason or "",
         }
         return values[column]

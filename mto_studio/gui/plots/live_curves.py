@@ -69,8 +69,7 @@ class SeriesBuffer:
         return self.n
 
 
-def aggregate_seeds(series: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                           np.ndarray]:
+def aggregate_seeds(series: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per distinct step over the seeds' rows: (steps, examples seen, mean, sample sd, seeds counted). A step only
     some seeds have reached yet uses those; one seed gives sd 0."""
     parts = [s for s in series if len(s)]
@@ -126,8 +125,14 @@ def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
 
 
 def add_legend(plot: pg.PlotItem, offset=(-6, 6), columns: int = 1) -> pg.LegendItem:
-    legend = plot.addLegend(offset=offset, colCount=columns, labelTextColor=TEXT, labelTextSize="8pt",
-                            brush=pg.mkBrush(255, 255, 255, 225), pen=pg.mkPen("#dee2e6"))
+    legend = plot.addLegend(
+        offset=offset,
+        colCount=columns,
+        labelTextColor=TEXT,
+        labelTextSize="8pt",
+        brush=pg.mkBrush(255, 255, 255, 225),
+        pen=pg.mkPen("#dee2e6"),
+    )
     legend.layout.setHorizontalSpacing(10)
     legend.layout.setVerticalSpacing(-4)
     return legend
@@ -205,8 +210,9 @@ class LiveCurves(pg.GraphicsLayoutWidget):
         self.show_note("Start an experiment: the curves fill in as the runs train")
 
     # --- the grid --------------------------------------------------------------------------------------------
-    def set_grid(self, templates: list[str], objectives: dict[str, Objective], shots: list[str],
-                 methods: list[str]) -> None:
+    def set_grid(
+        self, templates: list[str], objectives: dict[str, Objective], shots: list[str], methods: list[str]
+    ) -> None:
         """Fix colours (per template, in its objective's family) and line styles (per k) before data arrives."""
         self._objectives = dict(objectives)
         self._colours = {}
@@ -386,8 +392,9 @@ class LineChart(pg.GraphicsLayoutWidget):
     """Named lines on one or more side-by-side plots, appended to as events arrive and redrawn on a timer (the
     Objective Lab's losses and knowledge checks; the runs comparison)."""
 
-    def __init__(self, panels: list[tuple[str, str, str]], parent=None, *, legend_offset=(-6, 6),
-                 shared_legend: bool = False) -> None:
+    def __init__(
+        self, panels: list[tuple[str, str, str]], parent=None, *, legend_offset=(-6, 6), shared_legend: bool = False
+    ) -> None:
         """``panels``: (key, title, y label) per plot, left to right. ``shared_legend``: one legend in a column
         right of the plots, listing the first panel's lines (when every panel draws the same lines alike)."""
         super().__init__(parent)
@@ -421,15 +428,24 @@ class LineChart(pg.GraphicsLayoutWidget):
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
 
-    def add_line(self, panel: str, name: str, colour: str, *, width: float = 2.0,
-                 style: Qt.PenStyle = Qt.PenStyle.SolidLine, symbol: str | None = None) -> None:
+    def add_line(
+        self,
+        panel: str,
+        name: str,
+        colour: str,
+        *,
+        width: float = 2.0,
+        style: Qt.PenStyle = Qt.PenStyle.SolidLine,
+        symbol: str | None = None,
+    ) -> None:
         """Create a line once (its points come later)."""
         key = (panel, name)
         if key in self._items:
             return
         pen = pg.mkPen(colour, width=width, style=style)
-        kwargs = {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour, "symbolPen": pg.mkPen("w")} \
-            if symbol else {}
+        kwargs = (
+            {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour, "symbolPen": pg.mkPen("w")} if symbol else {}
+        )
         item = pg.PlotDataItem([], [], pen=pen, name=None if self.shared_legend else name, **kwargs)
         self.plots[panel].addItem(item)
         if self.shared_legend is not None and panel == self._first_panel:
@@ -533,10 +549,18 @@ class LadderChart(pg.GraphicsLayoutWidget):
         for method, template in rows:
             colour = colours(template)
             style = Qt.PenStyle.DashLine if template == baseline else Qt.PenStyle.SolidLine
-            line = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2.2, style=style), symbol="o", symbolSize=8,
-                                   symbolBrush=colour, symbolPen=pg.mkPen("w"))
-            bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.12,
-                                   pen=pg.mkPen(colour, width=1.4))
+            line = pg.PlotDataItem(
+                [],
+                [],
+                pen=pg.mkPen(colour, width=2.2, style=style),
+                symbol="o",
+                symbolSize=8,
+                symbolBrush=colour,
+                symbolPen=pg.mkPen("w"),
+            )
+            bars = pg.ErrorBarItem(
+                x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.12, pen=pg.mkPen(colour, width=1.4)
+            )
             self.plot.addItem(bars)
             self.plot.addItem(line)
             name = f"{template} · {method}" if with_method else template

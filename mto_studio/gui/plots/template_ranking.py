@@ -61,10 +61,17 @@ class _BarPanel:
             axis.setStyle(tickFont=tick_font)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.setLabel("bottom", axis_label, color=MUTED, size="9pt")
-        self.bars = pg.BarGraphItem(x0=np.zeros(0), y=np.zeros(0), width=np.zeros(0), height=BAR_THICKNESS,
-                                    pen=None, brush=None)
-        self.errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), left=np.zeros(0), right=np.zeros(0), beam=0.22,
-                                      pen=pg.mkPen("#343a40", width=1.4))
+        self.bars = pg.BarGraphItem(
+            x0=np.zeros(0), y=np.zeros(0), width=np.zeros(0), height=BAR_THICKNESS, pen=None, brush=None
+        )
+        self.errors = pg.ErrorBarItem(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            left=np.zeros(0),
+            right=np.zeros(0),
+            beam=0.22,
+            pen=pg.mkPen("#343a40", width=1.4),
+        )
         plot.addItem(self.bars)
         plot.addItem(self.errors)
         self.labels: list[pg.TextItem] = []
@@ -79,8 +86,16 @@ class _BarPanel:
             self.labels.append(label)
         return self.labels[i]
 
-    def show(self, bars: list[Bar], colours: list[tuple[str, str]], *, from_zero_left: bool,
-             formatter, label_at, label_colour=lambda bar: TEXT) -> None:
+    def show(
+        self,
+        bars: list[Bar],
+        colours: list[tuple[str, str]],
+        *,
+        from_zero_left: bool,
+        formatter,
+        label_at,
+        label_colour=lambda bar: TEXT,
+    ) -> None:
         """``from_zero_left``: values are ≤ 0 and the bar runs from the value to 0 (log-likelihoods); else from 0
         to the value (accuracies). ``colours``: (fill, outline) per bar."""
         self.drawn = bars
@@ -94,8 +109,14 @@ class _BarPanel:
             x0, width = np.zeros(len(bars)), np.maximum(values, 0.0)
         # (pyqtgraph 0.14 cannot take empty pens/brushes lists: no bars get the shared, empty pen and brush)
         pens = [pg.mkPen(line, width=2 if b.recommended else 1) for b, (_, line) in zip(bars, colours, strict=True)]
-        self.bars.setOpts(x0=x0, y=y, width=width, height=BAR_THICKNESS,
-                          brushes=[pg.mkBrush(fill) for fill, _ in colours] or None, pens=pens or None)
+        self.bars.setOpts(
+            x0=x0,
+            y=y,
+            width=width,
+            height=BAR_THICKNESS,
+            brushes=[pg.mkBrush(fill) for fill, _ in colours] or None,
+            pens=pens or None,
+        )
         self.errors.setData(x=values, y=y, left=np.maximum(values - lows, 0.0), right=np.maximum(highs - values, 0.0))
         for i, bar in enumerate(bars):
             label = self._label(i)
@@ -105,10 +126,11 @@ class _BarPanel:
             label.setPos(x, i)
             label.setColor(QColor(label_colour(bar)))
             label.setVisible(True)
-        for label in self.labels[len(bars):]:
+        for label in self.labels[len(bars) :]:
             label.setVisible(False)
-        self.plot.getAxis("left").setTicks([[(i, ("★ " if b.recommended else "") + b.template)
-                                             for i, b in enumerate(bars)], []])
+        self.plot.getAxis("left").setTicks(
+            [[(i, ("★ " if b.recommended else "") + b.template) for i, b in enumerate(bars)], []]
+        )
         self.note.setVisible(False)
 
     def show_note(self, text: str, x: float, y: float) -> None:
@@ -131,10 +153,14 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
         self.knowledge = _BarPanel(self.addPlot(row=0, col=1), "Knowledge", "picks the gold answer")
         self.knowledge.plot.setYLink(self.fit.plot)
         self.knowledge.plot.getAxis("left").setWidth(AXIS_WIDTH)
-        self.chance_line = pg.InfiniteLine(pos=0.1, angle=90, movable=False,
-                                           pen=pg.mkPen("#c92a2a", width=1.5, style=Qt.PenStyle.DashLine),
-                                           label="chance", labelOpts={"position": 0.03, "color": "#c92a2a",
-                                                                      "anchors": [(0, 0), (0, 0)]})
+        self.chance_line = pg.InfiniteLine(
+            pos=0.1,
+            angle=90,
+            movable=False,
+            pen=pg.mkPen("#c92a2a", width=1.5, style=Qt.PenStyle.DashLine),
+            label="chance",
+            labelOpts={"position": 0.03, "color": "#c92a2a", "anchors": [(0, 0), (0, 0)]},
+        )
         self.knowledge.plot.addItem(self.chance_line, ignoreBounds=True)
         self.relation: str | None = None
         self.distractors = 0
@@ -145,14 +171,17 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
         """The format-fit bars as drawn, top to bottom (value = the bar's log-likelihood end)."""
         opts = self.fit.bars.opts
         x0, width = np.asarray(opts["x0"], dtype=float), np.asarray(opts["width"], dtype=float)
-        return [Bar(b.template, float(x0[i]) if x0[i] < 0 else float(x0[i] + width[i]), b.low, b.high,
-                    b.recommended) for i, b in enumerate(self.fit.drawn)]
+        return [
+            Bar(b.template, float(x0[i]) if x0[i] < 0 else float(x0[i] + width[i]), b.low, b.high, b.recommended)
+            for i, b in enumerate(self.fit.drawn)
+        ]
 
     def knowledge_bars(self) -> list[Bar]:
         opts = self.knowledge.bars.opts
         width = np.asarray(opts["width"], dtype=float)
-        return [Bar(b.template, float(width[i]), b.low, b.high, b.recommended)
-                for i, b in enumerate(self.knowledge.drawn)]
+        return [
+            Bar(b.template, float(width[i]), b.low, b.high, b.recommended) for i, b in enumerate(self.knowledge.drawn)
+        ]
 
     def clear_scores(self, message: str = "Run the analysis to rank the templates") -> None:
         self.relation = None
@@ -179,9 +208,14 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
             strong = OBJECTIVE_COLOURS[_objective(score)]
             colours.append((strong, "#212529") if score.template == best else (PALE[_objective(score)], strong))
         fit = [Bar(s.template, s.log_likelihood, *s.log_likelihood_ci, s.template == best) for s in ordered]
-        self.fit.show(fit, colours, from_zero_left=True, formatter=lambda b: f"{b.value:.2f}",
-                      label_at=lambda b: (-0.02 * max(1e-9, -min(x.low for x in fit)), (1, 0.5)),
-                      label_colour=lambda b: "#ffffff" if b.recommended else TEXT)
+        self.fit.show(
+            fit,
+            colours,
+            from_zero_left=True,
+            formatter=lambda b: f"{b.value:.2f}",
+            label_at=lambda b: (-0.02 * max(1e-9, -min(x.low for x in fit)), (1, 0.5)),
+            label_colour=lambda b: "#ffffff" if b.recommended else TEXT,
+        )
         low = min(min(b.low, b.value) for b in fit)
         low = min(low * 1.06, -0.1)
         self.fit.plot.setXRange(low, -0.02 * low, padding=0)  # a sliver right of 0, so its tick shows
@@ -189,17 +223,24 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
 
         candidates = distractors + 1
         if distractors and all(s.choice_accuracy is not None for s in ordered):
-            knowledge = [Bar(s.template, s.choice_accuracy, *(s.choice_ci or (s.choice_accuracy,) * 2),
-                             s.template == best) for s in ordered]
-            self.knowledge.show(knowledge, colours, from_zero_left=False,
-                                formatter=lambda b: f"{b.value:.0%}",
-                                label_at=lambda b: (min(max(b.high, b.value) + 0.02, 1.0), (0, 0.5)))
+            knowledge = [
+                Bar(s.template, s.choice_accuracy, *(s.choice_ci or (s.choice_accuracy,) * 2), s.template == best)
+                for s in ordered
+            ]
+            self.knowledge.show(
+                knowledge,
+                colours,
+                from_zero_left=False,
+                formatter=lambda b: f"{b.value:.0%}",
+                label_at=lambda b: (min(max(b.high, b.value) + 0.02, 1.0), (0, 0.5)),
+            )
             chance = 1.0 / candidates
             self.chance_line.setPos(chance)
             self.chance_line.label.setFormat(f"chance {chance:.0%}")
             self.chance_line.setVisible(True)
-            self.knowledge.plot.setTitle(f"Knowledge · gold answer vs {distractors} distractors", color=TEXT,
-                                         size="10pt")
+            self.knowledge.plot.setTitle(
+                f"Knowledge · gold answer vs {distractors} distractors", color=TEXT, size="10pt"
+            )
         else:
             self.knowledge.show([], [], from_zero_left=False, formatter=str, label_at=lambda b: (0, (0, 0)))
             self.knowledge.show_note("knowledge check off (0 distractors)", 0.5, (len(fit) - 1) / 2)

@@ -64,20 +64,32 @@ ANALYSIS_FILE = "analysis.json"
 ANALYSIS_FORMAT = 1
 DEFAULTS = AnalysisConfig()
 STRATEGY_HELP = {
-    "probe": ("likelihood probe", "how much better the masked (Filling) template predicts the gold answer's tokens "
-              "than the prefix (Mapping) template: MI ≥ threshold → Filling. Needs the model."),
-    "rules": ("rule table", "relations whose answer completes a sentence about the head → Filling; event-to-event "
-              "relations → Mapping; others undecided"),
-    "classifier": ("trained classifier", "a small seq2seq model trained on relations whose objective is known, "
-                   "checked on held-out ones. Needs the embedded model mto-tiny; it trains first (a minute or so)"),
+    "probe": (
+        "likelihood probe",
+        "how much better the masked (Filling) template predicts the gold answer's tokens "
+        "than the prefix (Mapping) template: MI ≥ threshold → Filling. Needs the model.",
+    ),
+    "rules": (
+        "rule table",
+        "relations whose answer completes a sentence about the head → Filling; event-to-event "
+        "relations → Mapping; others undecided",
+    ),
+    "classifier": (
+        "trained classifier",
+        "a small seq2seq model trained on relations whose objective is known, "
+        "checked on held-out ones. Needs the embedded model mto-tiny; it trains first (a minute or so)",
+    ),
 }
 SIGNALS_HTML = (
     "<b>Format fit</b> = mean log-likelihood of the gold answer's tokens under the template: how familiar the "
     "framing looks to the model (higher is better). <b>Knowledge</b> = how often the gold answer scores above "
     "the distractors (other heads' answers): whether the model knows the fact in this framing. Whiskers: 95% "
-    "bootstrap intervals over the examples. ★ = recommended.")
-EXPERIMENT_CHOICES = [("mixed", "mixed vs sup (each relation gets its matched template)"),
-                      ("best", "each relation's best template vs sup")]
+    "bootstrap intervals over the examples. ★ = recommended."
+)
+EXPERIMENT_CHOICES = [
+    ("mixed", "mixed vs sup (each relation gets its matched template)"),
+    ("best", "each relation's best template vs sup"),
+]
 
 
 # --- the saved report ----------------------------------------------------------------------------------------
@@ -87,8 +99,10 @@ def analysis_path(project: Project) -> Path:
 
 def save_analysis(project: Project, report: dict[str, Any], overrides: dict[str, str]) -> Path:
     """Write the report and the user's overrides next to project.toml (atomically)."""
-    return atomic_write_json(analysis_path(project), {"format": ANALYSIS_FORMAT, "report": report,
-                                                      "overrides": dict(sorted(overrides.items()))})
+    return atomic_write_json(
+        analysis_path(project),
+        {"format": ANALYSIS_FORMAT, "report": report, "overrides": dict(sorted(overrides.items()))},
+    )
 
 
 def load_analysis(project: Project) -> tuple[dict[str, Any], AnalysisReport, dict[str, str]] | None:
@@ -113,19 +127,27 @@ def columns_spec(project: Project) -> str | None:
     mapping = project.columns
     if mapping is None:
         return None
-    parts = {"input": mapping.input, "target": mapping.target, "relation": mapping.relation,
-             "default_relation": mapping.default_relation}
+    parts = {
+        "input": mapping.input,
+        "target": mapping.target,
+        "relation": mapping.relation,
+        "default_relation": mapping.default_relation,
+    }
     return ",".join(f"{k}={v}" for k, v in parts.items() if v)
 
 
 def template_choice(template: Template) -> Choice:
     reason = ""
     if template.is_mixed:
-        reason = ("a mixed template picks its filling or mapping template per relation from the decisions, so it "
-                  "is not ranked itself; rank the templates it picks from")
+        reason = (
+            "a mixed template picks its filling or mapping template per relation from the decisions, so it "
+            "is not ranked itself; rank the templates it picks from"
+        )
     elif template.soft_total:
-        reason = ("has soft-prompt slots, which hold untrained vectors until prompt tuning: a zero-shot score "
-                  "would mean nothing")
+        reason = (
+            "has soft-prompt slots, which hold untrained vectors until prompt tuning: a zero-shot score "
+            "would mean nothing"
+        )
     tip = f"{template.objective.value} template" + (f": {template.description}" if template.description else "")
     return Choice(template.name, template.name, tip, template.objective, reason)
 
@@ -218,8 +240,10 @@ class AnalyzerWorkbench(QWidget):
         heading = QLabel("Analyzer")
         heading.setProperty("role", "heading")
         layout.addWidget(heading)
-        intro = QLabel("Which objective did the model learn each relation through, Filling or Mapping? And which "
-                       "template fits it best, zero-shot, before any training?")
+        intro = QLabel(
+            "Which objective did the model learn each relation through, Filling or Mapping? And which "
+            "template fits it best, zero-shot, before any training?"
+        )
         intro.setWordWrap(True)
         intro.setProperty("role", "muted")
         layout.addWidget(intro)
@@ -253,8 +277,9 @@ class AnalyzerWorkbench(QWidget):
         probe_form.setContentsMargins(0, 4, 0, 0)
         self.masked_combo = QComboBox()
         self.masked_combo.setObjectName("analysis-masked-template")
-        self.masked_combo.setToolTip("the probe's Filling template: a sentinel in the source, the target starts with "
-                                     "it")
+        self.masked_combo.setToolTip(
+            "the probe's Filling template: a sentinel in the source, the target starts with it"
+        )
         self.prefix_combo = QComboBox()
         self.prefix_combo.setObjectName("analysis-prefix-template")
         self.prefix_combo.setToolTip("the probe's Mapping template: no sentinel, the target is the bare answer")
@@ -264,8 +289,9 @@ class AnalyzerWorkbench(QWidget):
         self.threshold_spin.setSingleStep(0.05)
         self.threshold_spin.setDecimals(2)
         self.threshold_spin.setValue(DEFAULTS.threshold)
-        self.threshold_spin.setToolTip("MI at or above this → Filling (the published T5-base values run from −0.66 "
-                                       "for xIntent to 0.48 for xAttr)")
+        self.threshold_spin.setToolTip(
+            "MI at or above this → Filling (the published T5-base values run from −0.66 for xIntent to 0.48 for xAttr)"
+        )
         probe_form.addRow("Masked template", self.masked_combo)
         probe_form.addRow("Prefix template", self.prefix_combo)
         probe_form.addRow("MI threshold", self.threshold_spin)
@@ -293,8 +319,9 @@ class AnalyzerWorkbench(QWidget):
         self.distractors_spin.setObjectName("analysis-distractors")
         self.distractors_spin.setRange(0, 99)
         self.distractors_spin.setValue(DEFAULTS.distractors)
-        self.distractors_spin.setToolTip("wrong answers (other heads' answers) each gold answer competes with in the "
-                                         "knowledge check; 0 turns it off")
+        self.distractors_spin.setToolTip(
+            "wrong answers (other heads' answers) each gold answer competes with in the knowledge check; 0 turns it off"
+        )
         knowledge_form.addRow("Distractors", self.distractors_spin)
         templates_layout.addLayout(knowledge_form)
         layout.addWidget(templates_box)
@@ -340,8 +367,9 @@ class AnalyzerWorkbench(QWidget):
         self.run_button = QPushButton("Analyse")
         self.run_button.setObjectName("analysis-run")
         self.run_button.setDefault(True)
-        self.run_button.setToolTip("score the chosen relations and templates on the project's model and data, in "
-                                   "the background")
+        self.run_button.setToolTip(
+            "score the chosen relations and templates on the project's model and data, in the background"
+        )
         self.run_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("analysis-cancel")
@@ -394,9 +422,11 @@ class AnalyzerWorkbench(QWidget):
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                   | QAbstractItemView.EditTrigger.SelectedClicked
-                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.SelectedClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(24)
@@ -416,13 +446,17 @@ class AnalyzerWorkbench(QWidget):
         self.experiment_combo.setObjectName("analysis-experiment-kind")
         for key, text in EXPERIMENT_CHOICES:
             self.experiment_combo.addItem(text, key)
-        self.experiment_combo.setToolTip("the templates of the experiment prepared in the project; the baseline is "
-                                         "sup, the ladder k = 8, 32, full × 3 seeds")
+        self.experiment_combo.setToolTip(
+            "the templates of the experiment prepared in the project; the baseline is "
+            "sup, the ladder k = 8, 32, full × 3 seeds"
+        )
         apply_row.addWidget(self.experiment_combo)
         self.use_button = QPushButton("Use this recommendation")
         self.use_button.setObjectName("analysis-use")
-        self.use_button.setToolTip("write the decisions into the project's per-relation objectives (the mixed "
-                                   "template follows them) and add an experiment for the Trainer")
+        self.use_button.setToolTip(
+            "write the decisions into the project's per-relation objectives (the mixed "
+            "template follows them) and add an experiment for the Trainer"
+        )
         self.use_button.clicked.connect(self.use_recommendation)
         apply_row.addWidget(self.use_button)
         top_layout.addLayout(apply_row)
@@ -476,8 +510,10 @@ class AnalyzerWorkbench(QWidget):
 
     def set_strategies(self, names: list[str]) -> None:
         """Check ``names`` and put them first, in that order; the others follow unchecked."""
-        items = {self.strategy_list.item(r).data(Qt.ItemDataRole.UserRole): self.strategy_list.takeItem(r)
-                 for r in reversed(range(self.strategy_list.count()))}
+        items = {
+            self.strategy_list.item(r).data(Qt.ItemDataRole.UserRole): self.strategy_list.takeItem(r)
+            for r in reversed(range(self.strategy_list.count()))
+        }
         order = [n for n in names if n in items] + [n for n in strategy_names() if n in items and n not in names]
         order += [n for n in items if n not in order]
         for name in order:
@@ -530,8 +566,10 @@ class AnalyzerWorkbench(QWidget):
         model = project.model if "/" not in project.model else Path(project.model).name
         note = ""
         if self.context.tokenizer_error is not None:
-            note = (f'<br><span style="color:{ERROR_RED}">the model is not available: '
-                    f"{_esc(self.context.tokenizer_error.message)}</span>")
+            note = (
+                f'<br><span style="color:{ERROR_RED}">the model is not available: '
+                f"{_esc(self.context.tokenizer_error.message)}</span>"
+            )
         self.source_label.setText(f"Model <b>{_esc(model)}</b> · data <b>{_esc(data_name)}</b>{note}")
         self.source_label.setToolTip(project.model_ref())
 
@@ -563,18 +601,27 @@ class AnalyzerWorkbench(QWidget):
             relations = []  # all of them, including any the data gains later
         templates = self.templates_model.checked_keys()
         if not templates:
-            raise ConfigError("no candidate template is ticked", "tick at least one template to rank, e.g. sup and "
-                              "unsup-nat")
+            raise ConfigError(
+                "no candidate template is ticked", "tick at least one template to rank, e.g. sup and unsup-nat"
+            )
         strategies = self.strategies()
         if not strategies:
             raise ConfigError("no decision strategy is ticked", "tick rules, probe or classifier")
         return AnalysisConfig(
-            data=project.run_data_refs()["data"], model=project.model_ref(),
-            columns=columns_spec(project), relations=relations, templates=templates, strategies=strategies,
-            n=self.n_spin.value(), seed=self.seed_spin.value(), threshold=round(self.threshold_spin.value(), 4),
+            data=project.run_data_refs()["data"],
+            model=project.model_ref(),
+            columns=columns_spec(project),
+            relations=relations,
+            templates=templates,
+            strategies=strategies,
+            n=self.n_spin.value(),
+            seed=self.seed_spin.value(),
+            threshold=round(self.threshold_spin.value(), 4),
             masked_template=self.masked_combo.currentData() or DEFAULTS.masked_template,
             prefix_template=self.prefix_combo.currentData() or DEFAULTS.prefix_template,
-            distractors=self.distractors_spin.value(), objectives_override=dict(self.results_model.overrides))
+            distractors=self.distractors_spin.value(),
+            objectives_override=dict(self.results_model.overrides),
+        )
 
     def apply_config(self, cfg: AnalysisConfig) -> None:
         """Show ``cfg``'s settings (a reopened report's)."""
@@ -623,8 +670,10 @@ class AnalyzerWorkbench(QWidget):
         self._running_project = self.context.project
         self._set_state("running")
         self.progress.setRange(0, 0)
-        self.status_label.setText(f"starting: {len(cfg.strategies)} strateg{'y' if len(cfg.strategies) == 1 else 'ies'}"
-                                  f", {len(cfg.templates)} template(s)…")
+        self.status_label.setText(
+            f"starting: {len(cfg.strategies)} strateg{'y' if len(cfg.strategies) == 1 else 'ies'}"
+            f", {len(cfg.templates)} template(s)…"
+        )
         self.context.workers.start(worker)
         return worker
 
@@ -652,8 +701,7 @@ class AnalyzerWorkbench(QWidget):
             self.status_label.setText(self._progress_text(event))
         elif isinstance(event, AnalysisCancelled):
             self._cancelled = True
-            self.status_label.setText(f"cancelled after {event.done} of {event.total} steps; the previous results "
-                                      "stay")
+            self.status_label.setText(f"cancelled after {event.done} of {event.total} steps; the previous results stay")
         elif isinstance(event, AnalysisDone):
             if self.worker is not None and self.worker.stop_requested:
                 self._cancelled = True  # it finished before it saw the Stop: the user asked for nothing
@@ -723,8 +771,9 @@ class AnalyzerWorkbench(QWidget):
         self._update_summary()
         self._set_state(self.state)
         if self.report is not None and self.report.relations:
-            self.select_relation(selected if selected and self.results_model.row_of(selected) >= 0
-                                 else self.report.relations[0].relation)
+            self.select_relation(
+                selected if selected and self.results_model.row_of(selected) >= 0 else self.report.relations[0].relation
+            )
         else:
             self._show_selected()
 
@@ -752,9 +801,12 @@ class AnalyzerWorkbench(QWidget):
         mapping = sum(v == Objective.MAPPING.value for v in decided.values())
         undecided = len(report.relations) - len(decided)
         model = Path(report.model).name if "/" in report.model else report.model
-        parts = [f"model <b>{_esc(model)}</b>", f"n = {report.config.n} per relation",
-                 f"{_objective_span(Objective.FILLING, f'{filling} Filling')}",
-                 f"{_objective_span(Objective.MAPPING, f'{mapping} Mapping')}"]
+        parts = [
+            f"model <b>{_esc(model)}</b>",
+            f"n = {report.config.n} per relation",
+            f"{_objective_span(Objective.FILLING, f'{filling} Filling')}",
+            f"{_objective_span(Objective.MAPPING, f'{mapping} Mapping')}",
+        ]
         if undecided:
             parts.append(f"{undecided} undecided")
         parts.append(f"{report.elapsed_s:.1f} s")
@@ -785,8 +837,10 @@ class AnalyzerWorkbench(QWidget):
         row = self.results_model.row_of(relation) if relation else -1
         report = self.results_model.relation_at(row)
         if report is None or self.report is None:
-            self.evidence.setHtml(f'<p style="color:{MUTED}">Select a relation to see why it was decided as it was '
-                                  "and how its templates rank.</p>")
+            self.evidence.setHtml(
+                f'<p style="color:{MUTED}">Select a relation to see why it was decided as it was '
+                "and how its templates rank.</p>"
+            )
             self.chart.clear_scores()
             return
         self.evidence.setHtml(self.evidence_html(report))
@@ -798,21 +852,28 @@ class AnalyzerWorkbench(QWidget):
         objective = model.effective_objective(report)
         parts = [f'<h3 style="margin:0">{_esc(report.relation)} → {_objective_span(objective)}</h3>']
         if report.relation in model.overrides:
-            parts.append(f"<p><b>Set by you.</b> The analysis said {_objective_span(report.objective)} "
-                         f"({_esc(report.decision.strategy)}); the next run and “Use this recommendation” use your "
-                         "choice.</p>")
+            parts.append(
+                f"<p><b>Set by you.</b> The analysis said {_objective_span(report.objective)} "
+                f"({_esc(report.decision.strategy)}); the next run and “Use this recommendation” use your "
+                "choice.</p>"
+            )
         parts.append(f"<p><b>Recommendation:</b> {_esc(report.recommendation)}.</p>")
         decided_by = report.decision.strategy
-        parts.append(f"<p>Decided by <b>{_esc(decided_by)}</b>" + (
-            ": the first strategy, in your order, that could decide." if decided_by in report.votes else ".") + "</p>")
+        parts.append(
+            f"<p>Decided by <b>{_esc(decided_by)}</b>"
+            + (": the first strategy, in your order, that could decide." if decided_by in report.votes else ".")
+            + "</p>"
+        )
         items = []
         for name, vote in report.votes.items():
             mark = " ✔" if name == decided_by else ""
-            items.append(f"<li><b>{_esc(name)}</b>{mark} → {_objective_span(vote.objective)}: {_esc(vote.reason)}"
-                         "</li>")
+            items.append(f"<li><b>{_esc(name)}</b>{mark} → {_objective_span(vote.objective)}: {_esc(vote.reason)}</li>")
         if items:
-            parts.append("<p style='margin-bottom:0'>Each strategy's vote:</p><ul style='margin-top:2px'>"
-                         + "".join(items) + "</ul>")
+            parts.append(
+                "<p style='margin-bottom:0'>Each strategy's vote:</p><ul style='margin-top:2px'>"
+                + "".join(items)
+                + "</ul>"
+            )
         probe = report.votes.get("probe")
         if probe is not None and "mi" in probe.evidence:
             e = probe.evidence
@@ -821,11 +882,14 @@ class AnalyzerWorkbench(QWidget):
                 f"{e['dr_masked']:.1f} on average under <i>{_esc(e.get('masked_template', 'masked'))}</i> and "
                 f"{e['dr_prefix']:.1f} under <i>{_esc(e.get('prefix_template', 'prefix'))}</i> (lower is better); "
                 f"MI = ({e['dr_prefix']:.1f} − {e['dr_masked']:.1f}) / {e['dr_prefix']:.1f} = {e['mi']:+.2f}, "
-                f"threshold {e.get('threshold', self.report.config.threshold):.2f}.</p>")
+                f"threshold {e.get('threshold', self.report.config.threshold):.2f}.</p>"
+            )
         if report.scores and self.report.config.distractors:
             chance = 1 / (self.report.config.distractors + 1)
-            parts.append(f"<p style='color:{MUTED}'>Knowledge check: the gold answer against "
-                         f"{self.report.config.distractors} distractors; chance is {chance:.0%}.</p>")
+            parts.append(
+                f"<p style='color:{MUTED}'>Knowledge check: the gold answer against "
+                f"{self.report.config.distractors} distractors; chance is {chance:.0%}.</p>"
+            )
         return "".join(parts)
 
     def _on_overrides_changed(self) -> None:
@@ -845,8 +909,11 @@ class AnalyzerWorkbench(QWidget):
         project = self.context.project
         decisions = self.results_model.effective_decisions()
         if not decisions:
-            show_error(self, "Nothing to use", MtoError("no relation was decided",
-                                                        "tick more strategies, or set the decisions by hand"))
+            show_error(
+                self,
+                "Nothing to use",
+                MtoError("no relation was decided", "tick more strategies, or set the decisions by hand"),
+            )
             return None
         changed = [r for r, obj in decisions.items() if project.objectives.get(r) != Objective(obj)]
         for relation, objective in decisions.items():
@@ -855,10 +922,17 @@ class AnalyzerWorkbench(QWidget):
         templates, note = self._experiment_templates(kind)
         try:
             experiment = ExperimentConfig(
-                name=self._experiment_name(), data=project.data, validation_data=project.validation_data,
+                name=self._experiment_name(),
+                data=project.data,
+                validation_data=project.validation_data,
                 test_data=project.test_data,
-                columns=columns_spec(project), relations=list(self.report.config.relations),
-                model=project.model, templates=templates, baseline="sup", objectives=dict(sorted(decisions.items())))
+                columns=columns_spec(project),
+                relations=list(self.report.config.relations),
+                model=project.model,
+                templates=templates,
+                baseline="sup",
+                objectives=dict(sorted(decisions.items())),
+            )
         except MtoError as exc:
             show_error(self, "Cannot prepare the experiment", exc)
             return None
@@ -870,11 +944,16 @@ class AnalyzerWorkbench(QWidget):
         self.context.library_changed.emit()
         self.context.notify_modified()
         shots = ", ".join(experiment.shots)
-        where = (f"experiment <b>{_esc(experiment.name)}</b> added to the project ({_esc(' vs '.join(templates))}; "
-                 f"k = {_esc(shots)} × {len(experiment.seeds)} seeds)" if same is None else
-                 f"the project already has this experiment (<b>{_esc(same)}</b>)")
-        text = (f"Objectives of {len(decisions)} relation(s) written to the project ({len(changed)} changed); "
-                f"{where}{note}. The Trainer picks it up from the project; File ▸ Save keeps it.")
+        where = (
+            f"experiment <b>{_esc(experiment.name)}</b> added to the project ({_esc(' vs '.join(templates))}; "
+            f"k = {_esc(shots)} × {len(experiment.seeds)} seeds)"
+            if same is None
+            else f"the project already has this experiment (<b>{_esc(same)}</b>)"
+        )
+        text = (
+            f"Objectives of {len(decisions)} relation(s) written to the project ({len(changed)} changed); "
+            f"{where}{note}. The Trainer picks it up from the project; File ▸ Save keeps it."
+        )
         self.notice_label.setText(text)
         self.notice_label.setVisible(True)
         window = self.window()
@@ -887,8 +966,7 @@ class AnalyzerWorkbench(QWidget):
         if kind == "best":
             best = []
             for relation in self.report.relations:
-                if relation.best_template and relation.best_template != "sup" \
-                        and relation.best_template not in best:
+                if relation.best_template and relation.best_template != "sup" and relation.best_template not in best:
                     best.append(relation.best_template)
             if best:
                 return [*best, "sup"], ""
@@ -951,8 +1029,11 @@ class AnalyzerWorkbench(QWidget):
         settings.setValue("analyzer/evidence-splitter", self.evidence_splitter.saveState())
 
     def restore_state(self, settings) -> None:
-        for key, splitter in (("analyzer/splitter", self.splitter), ("analyzer/vsplitter", self.vsplitter),
-                              ("analyzer/evidence-splitter", self.evidence_splitter)):
+        for key, splitter in (
+            ("analyzer/splitter", self.splitter),
+            ("analyzer/vsplitter", self.vsplitter),
+            ("analyzer/evidence-splitter", self.evidence_splitter),
+        ):
             state = settings.value(key)
             if state is not None:
                 splitter.restoreState(state)

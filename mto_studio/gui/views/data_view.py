@@ -143,11 +143,13 @@ class DataWorkbench(QWidget):
         self.split_counts: dict[str, QLabel] = {}
         self.split_choose: dict[str, QPushButton] = {}
         self.split_clear: dict[str, QPushButton] = {}
-        tips = {"train": "the model learns from these rows (k-shot runs sample heads from them)",
-                "validation": "the best checkpoint is chosen on these heads; without a file, heads are held out of "
-                              "the training data",
-                "test": "scored once at the end, never used for training or choosing the checkpoint; without it "
-                        "the reported scores are validation scores"}
+        tips = {
+            "train": "the model learns from these rows (k-shot runs sample heads from them)",
+            "validation": "the best checkpoint is chosen on these heads; without a file, heads are held out of "
+            "the training data",
+            "test": "scored once at the end, never used for training or choosing the checkpoint; without it "
+            "the reported scores are validation scores",
+        }
         for row, split in enumerate(("train", "validation", "test")):
             name = QLabel(split.capitalize())
             name.setStyleSheet("font-weight:600;")
@@ -176,8 +178,12 @@ class DataWorkbench(QWidget):
                 choose.clicked.connect(lambda _=False, s=split: self.choose_split(s))
                 clear = QPushButton("Clear")
                 clear.setObjectName(f"split-{split}-clear")
-                clear.setToolTip({"validation": "hold validation heads out of the training data instead",
-                                  "test": "no test file: scores become validation scores (labelled so)"}[split])
+                clear.setToolTip(
+                    {
+                        "validation": "hold validation heads out of the training data instead",
+                        "test": "no test file: scores become validation scores (labelled so)",
+                    }[split]
+                )
                 clear.clicked.connect(lambda _=False, s=split: self.clear_split(s))
                 grid.addWidget(clear, row, 3, Qt.AlignmentFlag.AlignTop)
                 self.split_clear[split] = clear
@@ -228,9 +234,14 @@ class DataWorkbench(QWidget):
             restorable = setting == NO_SPLIT and own is not None
             clear.setText("Restore" if restorable else "Clear")
             clear.setEnabled(restorable or ref is not None)
-            clear.setToolTip(f"use the data set's own {split} file again" if restorable else
-                             {"validation": "hold validation heads out of the training data instead",
-                              "test": "no test file: scores become validation scores (labelled so)"}[split])
+            clear.setToolTip(
+                f"use the data set's own {split} file again"
+                if restorable
+                else {
+                    "validation": "hold validation heads out of the training data instead",
+                    "test": "no test file: scores become validation scores (labelled so)",
+                }[split]
+            )
             if info is not None and info.error is not None:
                 label.setText(f"<span style='color:#b42318'>{_esc(info.error.one_line())}</span>")
                 counts.setText("")
@@ -254,8 +265,9 @@ class DataWorkbench(QWidget):
             name = describe(ref, split) if info is None or not info.path else Path(info.path).name
             label.setText(_esc(name))
             label.setToolTip(info.path if info is not None and info.path else ref)
-            counts.setText(f"{info.rows:,} rows · {info.heads:,} heads" if info is not None and info.path
-                           else "reading…")
+            counts.setText(
+                f"{info.rows:,} rows · {info.heads:,} heads" if info is not None and info.path else "reading…"
+            )
         if task is not None:
             builtin = f" · {project.data}" if project.data.startswith("example:") else ""
             self.split_counts["train"].setText(f"{len(task.examples):,} rows · {len(task.heads):,} heads{builtin}")
@@ -265,10 +277,13 @@ class DataWorkbench(QWidget):
             self.split_note.setText(
                 "<span style='color:#9a5b00'><b>No test file.</b> Scores will be validation scores of the "
                 "checkpoint those same heads chose, labelled <i>Validation ROUGE-L (best checkpoint)</i>: "
-                "optimistic. Choose a test file for an unbiased number.</span>")
+                "optimistic. Choose a test file for an unbiased number.</span>"
+            )
         else:
-            self.split_note.setText("<span style='color:#6b7580'>Scores are measured on the test split only; "
-                                    "validation chooses the checkpoint.</span>")
+            self.split_note.setText(
+                "<span style='color:#6b7580'>Scores are measured on the test split only; "
+                "validation chooses the checkpoint.</span>"
+            )
 
     def choose_split(self, split: str) -> None:
         path = choose_data_file(self)
@@ -317,9 +332,14 @@ class DataWorkbench(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(2)
         self.summary_values: dict[str, QLabel] = {}
-        items = (("rows", "rows used"), ("heads", "heads (distinct relation + input)"), ("relations", "relations"),
-                 ("file_rows", "rows in the file"), ("dropped_none", "dropped: target empty or 'none'"),
-                 ("dropped_empty", "dropped: input empty"))
+        items = (
+            ("rows", "rows used"),
+            ("heads", "heads (distinct relation + input)"),
+            ("relations", "relations"),
+            ("file_rows", "rows in the file"),
+            ("dropped_none", "dropped: target empty or 'none'"),
+            ("dropped_empty", "dropped: input empty"),
+        )
         for i, (key, caption) in enumerate(items):
             value = QLabel("—")
             value.setObjectName(f"summary-{key}")
@@ -358,19 +378,23 @@ class DataWorkbench(QWidget):
         self.rows_view.resizeColumnsToContents()
         for column in range(self.rows_model.columnCount()):
             self.rows_view.setColumnWidth(column, min(self.rows_view.columnWidth(column) + 16, 420))
-        self.source_label.setText(f"<b>{data.display_name}</b> · {data.raw.format.upper()} · "
-                                  f"{len(data.raw):,} rows · {len(data.raw.columns)} columns"
-                                  f"<br><span style='color:#6b7580'>{data.path}</span>")
+        self.source_label.setText(
+            f"<b>{data.display_name}</b> · {data.raw.format.upper()} · "
+            f"{len(data.raw):,} rows · {len(data.raw.columns)} columns"
+            f"<br><span style='color:#6b7580'>{data.path}</span>"
+        )
         self._fill_combos(data.raw.columns, mapping)
         if data.detected:
             detected = detect_columns(data.raw.columns).mapping
             edited = mapping is not None and mapping != detected
-            self.detected_label.setText(f"Auto-detected the <b>{data.detected}</b> column set"
-                                        + (" — <i>edited</i>" if edited else "") + ".")
+            self.detected_label.setText(
+                f"Auto-detected the <b>{data.detected}</b> column set" + (" — <i>edited</i>" if edited else "") + "."
+            )
         else:
             self.detected_label.setText("No known column set in this file's header: choose the columns.")
-        self.reset_button.setEnabled(bool(data.detected) and mapping != (
-            detect_columns(data.raw.columns).mapping if data.detected else None))
+        self.reset_button.setEnabled(
+            bool(data.detected) and mapping != (detect_columns(data.raw.columns).mapping if data.detected else None)
+        )
         if data.task is not None:
             self.mapping_error.setText("")
         self._refresh_counts()
@@ -382,9 +406,14 @@ class DataWorkbench(QWidget):
         self.counts_model.set_data(task, self.context.library)
         values = {key: "—" for key in self.summary_values}
         if task is not None:
-            values.update(rows=f"{len(task.examples):,}", heads=f"{len(task.heads):,}",
-                          relations=str(len(task.relations)), file_rows=f"{len(data.raw):,}",
-                          dropped_none=f"{task.dropped_none:,}", dropped_empty=f"{task.dropped_empty_input:,}")
+            values.update(
+                rows=f"{len(task.examples):,}",
+                heads=f"{len(task.heads):,}",
+                relations=str(len(task.relations)),
+                file_rows=f"{len(data.raw):,}",
+                dropped_none=f"{task.dropped_none:,}",
+                dropped_empty=f"{task.dropped_empty_input:,}",
+            )
         elif data is not None:
             values.update(file_rows=f"{len(data.raw):,}")
         for key, label in self.summary_values.items():
@@ -392,9 +421,11 @@ class DataWorkbench(QWidget):
 
     def _fill_combos(self, columns: list[str], mapping: ColumnMapping | None) -> None:
         self._filling = True
-        for combo, chosen, optional in ((self.input_combo, mapping.input if mapping else None, False),
-                                        (self.target_combo, mapping.target if mapping else None, False),
-                                        (self.relation_combo, mapping.relation if mapping else None, True)):
+        for combo, chosen, optional in (
+            (self.input_combo, mapping.input if mapping else None, False),
+            (self.target_combo, mapping.target if mapping else None, False),
+            (self.relation_combo, mapping.relation if mapping else None, True),
+        ):
             combo.clear()
             if optional:
                 combo.addItem(NO_RELATION, None)

@@ -69,14 +69,18 @@ class AlignmentGrid(QWidget):
     def _cell(slot: Slot | None, status: str) -> QLabel:
         if slot is None:
             cell = QLabel("—")
-            cell.setStyleSheet(f"border: 1px dashed {DIFF_BORDERS[status]}; border-radius: 5px; padding: 3px 8px; "
-                               f"color: #adb5bd; background: {DIFF_COLOURS[status]};")
+            cell.setStyleSheet(
+                f"border: 1px dashed {DIFF_BORDERS[status]}; border-radius: 5px; padding: 3px 8px; "
+                f"color: #adb5bd; background: {DIFF_COLOURS[status]};"
+            )
         else:
             swatch = SLOT_SWATCHES[slot.kind]
             border = f"2px solid {DIFF_BORDERS[status]}" if status != "same" else f"1px solid {swatch.border}"
             cell = QLabel(html.escape(slot_caption(slot)))
-            cell.setStyleSheet(f"background: {swatch.fill}; color: {swatch.text}; border: {border}; "
-                               "border-radius: 5px; padding: 3px 8px;")
+            cell.setStyleSheet(
+                f"background: {swatch.fill}; color: {swatch.text}; border: {border}; "
+                "border-radius: 5px; padding: 3px 8px;"
+            )
             cell.setToolTip(f"{SLOT_LABELS[slot.kind]} {slot.to_text()}")
         cell.setObjectName(f"diff-{status}")
         cell.setProperty("status", status)
@@ -89,8 +93,9 @@ def words_html(words: list[tuple[str, str]]) -> str:
     for word, status in words:
         text = rendered_html(word)
         if status == "removed":
-            out.append(f'<span style="background:{DIFF_COLOURS["removed"]}; text-decoration:line-through;">{text}'
-                       "</span>")
+            out.append(
+                f'<span style="background:{DIFF_COLOURS["removed"]}; text-decoration:line-through;">{text}</span>'
+            )
         elif status == "added":
             out.append(f'<span style="background:{DIFF_COLOURS["added"]}; font-weight:600;">{text}</span>')
         else:
@@ -122,8 +127,12 @@ class TemplateDiffView(QWidget):
         self.row_combo = QComboBox()
         self.row_combo.setObjectName("diff-row")
         self.row_combo.setMinimumContentsLength(30)
-        for caption, widget in (("Compare", self.a_combo), (None, self.swap_button), ("with", self.b_combo),
-                                ("on the row", self.row_combo)):
+        for caption, widget in (
+            ("Compare", self.a_combo),
+            (None, self.swap_button),
+            ("with", self.b_combo),
+            ("on the row", self.row_combo),
+        ):
             if caption:
                 bar.addWidget(QLabel(caption))
             bar.addWidget(widget)
@@ -173,8 +182,9 @@ class TemplateDiffView(QWidget):
         outer.addWidget(scroll, 1)
 
     # --- inputs -------------------------------------------------------------------------------------------
-    def set_context(self, library: TemplateLibrary, draft: Template | None, heads: list[Head],
-                    style: SentinelStyle | None) -> None:
+    def set_context(
+        self, library: TemplateLibrary, draft: Template | None, heads: list[Head], style: SentinelStyle | None
+    ) -> None:
         self.library, self.draft, self.heads, self.style = library, draft, heads, style
         for combo, with_draft in ((self.a_combo, True), (self.b_combo, False)):
             current = combo.currentData()
@@ -249,9 +259,11 @@ class TemplateDiffView(QWidget):
         if differ_source + differ_target == 0:
             self.summary_label.setText(f"<b>{names[0]}</b> and <b>{names[1]}</b> have the same slots.")
         else:
-            self.summary_label.setText(f"<b>{differ_source}</b> source and <b>{differ_target}</b> target slot(s) "
-                                       f"differ between <b>{html.escape(names[0])}</b> and "
-                                       f"<b>{html.escape(names[1])}</b>.")
+            self.summary_label.setText(
+                f"<b>{differ_source}</b> source and <b>{differ_target}</b> target slot(s) "
+                f"differ between <b>{html.escape(names[0])}</b> and "
+                f"<b>{html.escape(names[1])}</b>."
+            )
         self._render(a, b, head, names)
 
     @staticmethod

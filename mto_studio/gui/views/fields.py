@@ -57,15 +57,16 @@ class ScientificSpinBox(QDoubleSpinBox):
             value = float(stripped)
         except ValueError:
             return QValidator.State.Intermediate, text, position
-        state = QValidator.State.Acceptable if self.minimum() <= value <= self.maximum() \
-            else QValidator.State.Intermediate
+        state = (
+            QValidator.State.Acceptable if self.minimum() <= value <= self.maximum() else QValidator.State.Intermediate
+        )
         return state, text, position
 
     def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
         """Arrow keys move along 1, 2, 3, 5 × 10^n (the values people try)."""
         ladder = []
         for exponent in range(-8, 2):
-            ladder += [m * 10.0 ** exponent for m in (1, 2, 3, 5)]
+            ladder += [m * 10.0**exponent for m in (1, 2, 3, 5)]
         current = self.value()
         position = min(range(len(ladder)), key=lambda i: abs(ladder[i] - current))
         position = max(0, min(len(ladder) - 1, position + steps))
@@ -87,17 +88,22 @@ class ShotsEditor(QWidget):
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(True)
         self.list.setSpacing(2)
-        self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                  | QAbstractItemView.EditTrigger.EditKeyPressed
-                                  | QAbstractItemView.EditTrigger.SelectedClicked)
-        self.list.setToolTip("training heads per relation for each step of the ladder; double-click to edit, "
-                             "'full' = all the training data")
+        self.list.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
+        self.list.setToolTip(
+            "training heads per relation for each step of the ladder; double-click to edit, "
+            "'full' = all the training data"
+        )
         self.list.setFixedHeight(32)
         self.list.setStyleSheet(
             "QListWidget#trainer-shots { background: transparent; border: none; }"
             "QListWidget#trainer-shots::item { border: 1px solid #adb5bd; border-radius: 9px; background: #f1f3f5; "
             "padding: 1px 9px; margin: 2px; color: #1f2933; }"
-            "QListWidget#trainer-shots::item:selected { background: #dbe4ff; border-color: #3b5bdb; }")
+            "QListWidget#trainer-shots::item:selected { background: #dbe4ff; border-color: #3b5bdb; }"
+        )
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemChanged.connect(self._on_item_changed)
         layout.addWidget(self.list, 1)
@@ -176,8 +182,10 @@ class SeedsEdit(QLineEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainer-seeds")
-        self.setToolTip("seeds per cell, e.g. 0, 1, 2: each seed samples its own k heads and its own data order; "
-                        "the table and the curves show mean ± sd over them")
+        self.setToolTip(
+            "seeds per cell, e.g. 0, 1, 2: each seed samples its own k heads and its own data order; "
+            "the table and the curves show mean ± sd over them"
+        )
         self.textChanged.connect(self._check)
 
     def set_seeds(self, seeds: list[int]) -> None:

@@ -55,16 +55,24 @@ from mto_studio.gui.workers import Worker
 
 MODELS_DIR = "models"
 OPEN_RECIPE = "\x00open"
-LOSS_LINES = {"total": ("#212529", 2.4), "span": ("#e8590c", 1.6), "salient": ("#f59f00", 1.6),
-              "supervised": ("#1c7ed6", 1.6)}
-OBJECTIVE_HELP = {"span": "T5 span corruption over packed knowledge sentences",
-                  "salient": "salient-span corruption: the knowledge-bearing tail of each sentence is masked",
-                  "supervised": "the Mapping stream: question/instruction → answer pairs"}
+LOSS_LINES = {
+    "total": ("#212529", 2.4),
+    "span": ("#e8590c", 1.6),
+    "salient": ("#f59f00", 1.6),
+    "supervised": ("#1c7ed6", 1.6),
+}
+OBJECTIVE_HELP = {
+    "span": "T5 span corruption over packed knowledge sentences",
+    "salient": "salient-span corruption: the knowledge-bearing tail of each sentence is masked",
+    "supervised": "the Mapping stream: question/instruction → answer pairs",
+}
 #: Zero-shot knowledge checks (EvalDone metrics) and how they are drawn.
-KNOWLEDGE_LINES = {"fill_heldout_em": ("fill, held-out wording", "#e8590c", Qt.PenStyle.SolidLine),
-                   "fill_seen_em": ("fill, seen wording", "#e8590c", Qt.PenStyle.DashLine),
-                   "qa_seen_em": ("QA, trained formats", "#1c7ed6", Qt.PenStyle.SolidLine),
-                   "qa_heldout_em": ("QA, held-out formats", "#1c7ed6", Qt.PenStyle.DashLine)}
+KNOWLEDGE_LINES = {
+    "fill_heldout_em": ("fill, held-out wording", "#e8590c", Qt.PenStyle.SolidLine),
+    "fill_seen_em": ("fill, seen wording", "#e8590c", Qt.PenStyle.DashLine),
+    "qa_seen_em": ("QA, trained formats", "#1c7ed6", Qt.PenStyle.SolidLine),
+    "qa_heldout_em": ("QA, held-out formats", "#1c7ed6", Qt.PenStyle.DashLine),
+}
 STATUS_TICK_MS = 250
 
 
@@ -159,9 +167,11 @@ class ObjectiveLabWorkbench(QWidget):
         heading = QLabel("Objective Lab")
         heading.setProperty("role", "heading")
         layout.addWidget(heading)
-        intro = QLabel("Pre-train a small T5 from scratch on the built-in world and watch what each objective "
-                       "teaches it: Filling relations only from sentences (span and salient-span corruption), "
-                       "Mapping relations only from question → answer pairs.")
+        intro = QLabel(
+            "Pre-train a small T5 from scratch on the built-in world and watch what each objective "
+            "teaches it: Filling relations only from sentences (span and salient-span corruption), "
+            "Mapping relations only from question → answer pairs."
+        )
         intro.setWordWrap(True)
         intro.setProperty("role", "muted")
         layout.addWidget(intro)
@@ -213,8 +223,9 @@ class ObjectiveLabWorkbench(QWidget):
         self.lr_spin = ScientificSpinBox(1e-7, 1.0, 1e-3)
         self.lr_spin.setObjectName("lab-lr")
         self.lr_spin.setToolTip("peak learning rate (AdamW): at 3e-3 the probe learned no facts; 1e-3 did")
-        self.eval_spin = self._spin("eval-every", 0, 10_000_000, "steps between zero-shot knowledge checks "
-                                    "(0 = only at the end)")
+        self.eval_spin = self._spin(
+            "eval-every", 0, 10_000_000, "steps between zero-shot knowledge checks (0 = only at the end)"
+        )
         self.threads_spin = self._spin("threads", 1, 256, THREADS_TIP)
         train_form.addRow("Steps", self.steps_spin)
         train_form.addRow("Batch size", self.batch_spin)
@@ -269,15 +280,19 @@ class ObjectiveLabWorkbench(QWidget):
         heading = QLabel("Pre-training")
         heading.setProperty("role", "heading")
         header.addWidget(heading)
-        caption = QLabel("loss per objective (each batch mixes them by weight) · zero-shot exact match on facts: "
-                         "fill-in sentences (Filling) and questions (Mapping)")
+        caption = QLabel(
+            "loss per objective (each batch mixes them by weight) · zero-shot exact match on facts: "
+            "fill-in sentences (Filling) and questions (Mapping)"
+        )
         caption.setProperty("role", "muted")
         header.addWidget(caption, 1)
         layout.addLayout(header)
         self.vsplitter = QSplitter(Qt.Orientation.Vertical)
         self.vsplitter.setObjectName("lab-vsplitter")
-        self.chart = LineChart([("loss", "Loss", "cross-entropy per token"),
-                                ("knowledge", "Zero-shot knowledge", "exact match")], legend_offset=(-6, 6))
+        self.chart = LineChart(
+            [("loss", "Loss", "cross-entropy per token"), ("knowledge", "Zero-shot knowledge", "exact match")],
+            legend_offset=(-6, 6),
+        )
         self.chart.setObjectName("lab-chart")
         self.chart.plots["knowledge"].getViewBox().setLimits(yMin=-0.02, yMax=1.02)
         self.chart.plots["knowledge"].setXLink(self.chart.plots["loss"])  # one step axis for both
@@ -328,8 +343,9 @@ class ObjectiveLabWorkbench(QWidget):
     def _on_recipe_chosen(self) -> None:
         data = self.recipe_combo.currentData()
         if data == OPEN_RECIPE:
-            path, _f = QFileDialog.getOpenFileName(self, "Open a pre-training recipe", str(resource("recipes")),
-                                                   "Recipes (*.toml)")
+            path, _f = QFileDialog.getOpenFileName(
+                self, "Open a pre-training recipe", str(resource("recipes")), "Recipes (*.toml)"
+            )
             if path:
                 self.load_recipe(path)
             elif self.recipe_path is not None:
@@ -375,16 +391,27 @@ class ObjectiveLabWorkbench(QWidget):
         if self.recipe is None:
             raise MtoError("no recipe is loaded", "pick one of resources/recipes/*.toml")
         data = self.recipe.to_dict()
-        data["objectives"].update({s: round(spin.value(), 4) for s, spin in self.weight_spins.items()},
-                                  noise_density=round(self.noise_spin.value(), 4),
-                                  mean_span_length=round(self.span_spin.value(), 4))
+        data["objectives"].update(
+            {s: round(spin.value(), 4) for s, spin in self.weight_spins.items()},
+            noise_density=round(self.noise_spin.value(), 4),
+            mean_span_length=round(self.span_spin.value(), 4),
+        )
         heads = self.heads_spin.value()
-        data["model"].update(d_model=self.d_model_spin.value(), d_ff=self.d_ff_spin.value(),
-                             num_layers=self.layers_spin.value(), num_decoder_layers=self.layers_spin.value(),
-                             num_heads=heads, d_kv=max(4, self.d_model_spin.value() // heads))
-        data["training"].update(steps=self.steps_spin.value(), batch_size=self.batch_spin.value(),
-                                lr=self.lr_spin.value(), eval_every=self.eval_spin.value(),
-                                threads=self.threads_spin.value())
+        data["model"].update(
+            d_model=self.d_model_spin.value(),
+            d_ff=self.d_ff_spin.value(),
+            num_layers=self.layers_spin.value(),
+            num_decoder_layers=self.layers_spin.value(),
+            num_heads=heads,
+            d_kv=max(4, self.d_model_spin.value() // heads),
+        )
+        data["training"].update(
+            steps=self.steps_spin.value(),
+            batch_size=self.batch_spin.value(),
+            lr=self.lr_spin.value(),
+            eval_every=self.eval_spin.value(),
+            threads=self.threads_spin.value(),
+        )
         return PretrainConfig.from_dict(data)
 
     def _update_estimate(self) -> None:
@@ -394,8 +421,9 @@ class ObjectiveLabWorkbench(QWidget):
             self.estimate_label.setText(f'<span style="color:{ERROR_RED}">{_esc(exc.message)}</span>')
             return
         count = parameter_estimate(cfg)
-        self.estimate_label.setText(f"≈ {count / 1e6:.1f} M parameters" if count >= 1e5 else
-                                    f"≈ {count / 1e3:.0f} k parameters")
+        self.estimate_label.setText(
+            f"≈ {count / 1e6:.1f} M parameters" if count >= 1e5 else f"≈ {count / 1e3:.0f} k parameters"
+        )
 
     # --- running -----------------------------------------------------------------------------------------------
     def start(self) -> Worker | None:
@@ -459,8 +487,9 @@ class ObjectiveLabWorkbench(QWidget):
         self.owners.claim([str(out)])
         self._set_state("running")
         self.progress.setRange(0, 0)
-        self.status_label.setText(("resuming " if resume else "building the world and the tokenizer for ")
-                                  + f"{_esc(out.name)}…")
+        self.status_label.setText(
+            ("resuming " if resume else "building the world and the tokenizer for ") + f"{_esc(out.name)}…"
+        )
         self.context.workers.start(worker)
         self.tick.start()
         return worker
@@ -472,10 +501,13 @@ class ObjectiveLabWorkbench(QWidget):
             if event.resumed_from:
                 self._load_log(event.resumed_from)
             params = event.config.get("parameters")
-            self.status_label.setText(f"{params / 1e6:.2f} M parameters on {event.config.get('device', '?')}, "
-                                      f"{event.config.get('sentences', 0):,} sentences and "
-                                      f"{event.config.get('pairs', 0):,} question pairs"
-                                      if params else "training…")
+            self.status_label.setText(
+                f"{params / 1e6:.2f} M parameters on {event.config.get('device', '?')}, "
+                f"{event.config.get('sentences', 0):,} sentences and "
+                f"{event.config.get('pairs', 0):,} question pairs"
+                if params
+                else "training…"
+            )
         elif isinstance(event, StepLogged):
             self._session_steps += max(0, event.step - self._step)
             self._step = event.step
@@ -533,17 +565,20 @@ class ObjectiveLabWorkbench(QWidget):
 
     def _show_knowledge(self) -> None:
         if not self.knowledge:
-            self.knowledge_label.setText(f'<span style="color:{MUTED}">The zero-shot checks run every '
-                                         f"{self.eval_spin.value() or 'few hundred'} steps and at the end: can the "
-                                         "model fill a fact into a sentence, or answer a question about it, "
-                                         "before any fine-tuning?</span>")
+            self.knowledge_label.setText(
+                f'<span style="color:{MUTED}">The zero-shot checks run every '
+                f"{self.eval_spin.value() or 'few hundred'} steps and at the end: can the "
+                "model fill a fact into a sentence, or answer a question about it, "
+                "before any fine-tuning?</span>"
+            )
             return
         parts = []
         for key, (label, colour, _style) in KNOWLEDGE_LINES.items():
             if key in self.knowledge:
                 parts.append(f'<span style="color:{colour}">{_esc(label)}</span> <b>{self.knowledge[key]:.0%}</b>')
-        self.knowledge_label.setText(f"Zero-shot exact match at step {self.knowledge.get('step', '?')}: "
-                                     + " · ".join(parts))
+        self.knowledge_label.setText(
+            f"Zero-shot exact match at step {self.knowledge.get('step', '?')}: " + " · ".join(parts)
+        )
 
     def _stop_clock(self) -> None:
         if self._since is not None:
@@ -558,8 +593,11 @@ class ObjectiveLabWorkbench(QWidget):
         self.progress.setValue(self._step)
         active = self._active + (time.monotonic() - self._since if self._since else 0.0)
         rate = self._session_steps / active if active > 1 else 0.0
-        eta = f"  ·  ETA {format_duration((self._total - self._step) / rate)}" \
-            if rate > 0 and self._step < self._total else ""
+        eta = (
+            f"  ·  ETA {format_duration((self._total - self._step) / rate)}"
+            if rate > 0 and self._step < self._total
+            else ""
+        )
         self.progress.setFormat(f"%p%  ·  step {self._step:,} / {self._total:,}{eta}")
 
     def _on_finished(self, worker: Worker) -> None:
@@ -576,13 +614,16 @@ class ObjectiveLabWorkbench(QWidget):
         if self.last_status == "finished":
             self.resumable = None
             summary = self._summary()
-            self.status_label.setText(f"finished: <b>{_esc(self.out_dir.name)}</b>{summary} · “Use as the project's "
-                                      "model” to train on it")
+            self.status_label.setText(
+                f"finished: <b>{_esc(self.out_dir.name)}</b>{summary} · “Use as the project's model” to train on it"
+            )
         elif self.last_status == "stopped":
             self.status_label.setText(f"stopped at step {self._step}: <b>Resume</b> continues from the checkpoint")
         elif worker.error is not None:
-            self.status_label.setText(f'<span style="color:{ERROR_RED}">did not run: '
-                                      f"{_esc(getattr(worker.error, 'message', worker.error))}</span>")
+            self.status_label.setText(
+                f'<span style="color:{ERROR_RED}">did not run: '
+                f"{_esc(getattr(worker.error, 'message', worker.error))}</span>"
+            )
         self._set_state("idle")
 
     def _summary(self) -> str:
@@ -596,8 +637,7 @@ class ObjectiveLabWorkbench(QWidget):
         if self.finished_dir is None:
             return
         self.context.set_model(str(self.finished_dir))
-        self.status_label.setText(f"the project now uses <b>{_esc(self.finished_dir.name)}</b> (File ▸ Save keeps "
-                                  "it)")
+        self.status_label.setText(f"the project now uses <b>{_esc(self.finished_dir.name)}</b> (File ▸ Save keeps it)")
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -607,9 +647,21 @@ class ObjectiveLabWorkbench(QWidget):
         self.stop_button.setEnabled(state in ("running", "pausing", "paused"))
         self.resume_button.setEnabled(state in ("paused", "pausing") or (idle and self.resumable is not None))
         self.use_button.setEnabled(idle and self.finished_dir is not None)
-        for widget in (self.recipe_combo, self.noise_spin, self.span_spin, self.d_model_spin, self.d_ff_spin,
-                       self.layers_spin, self.heads_spin, self.steps_spin, self.batch_spin, self.lr_spin,
-                       self.eval_spin, self.threads_spin, *self.weight_spins.values()):
+        for widget in (
+            self.recipe_combo,
+            self.noise_spin,
+            self.span_spin,
+            self.d_model_spin,
+            self.d_ff_spin,
+            self.layers_spin,
+            self.heads_spin,
+            self.steps_spin,
+            self.batch_spin,
+            self.lr_spin,
+            self.eval_spin,
+            self.threads_spin,
+            *self.weight_spins.values(),
+        ):
             widget.setEnabled(idle)
 
     # --- workbench protocol ------------------------------------------------------------------------------------

@@ -29,9 +29,11 @@ class PhraseEditor(QWidget):
         self.context = context
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
-        intro = QLabel("The phrases that <code>{rel}</code>, <code>{rel_before}</code> and <code>{rel_after}</code> "
-                       "slots insert. Relations in your data are bold; edited phrases are highlighted and saved "
-                       "with the project. Clear a cell to go back to the built-in text.")
+        intro = QLabel(
+            "The phrases that <code>{rel}</code>, <code>{rel_before}</code> and <code>{rel_after}</code> "
+            "slots insert. Relations in your data are bold; edited phrases are highlighted and saved "
+            "with the project. Clear a cell to go back to the built-in text."
+        )
         intro.setWordWrap(True)
         intro.setProperty("role", "muted")
         layout.addWidget(intro)
@@ -44,9 +46,11 @@ class PhraseEditor(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                   | QAbstractItemView.EditTrigger.EditKeyPressed
-                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
@@ -81,8 +85,13 @@ class PhraseEditor(QWidget):
     def reload(self) -> None:
         data = self.context.data
         used = set(data.task.relations) if data is not None and data.task is not None else set()
-        self.model.set_phrases(self.relations(), self.context.project.phrase_table(),
-                               set(self.context.project.phrases), used, builtin_phrases())
+        self.model.set_phrases(
+            self.relations(),
+            self.context.project.phrase_table(),
+            set(self.context.project.phrases),
+            used,
+            builtin_phrases(),
+        )
 
     def _refresh(self) -> None:
         if self.model.rowCount() != len(self.relations()):

@@ -37,19 +37,24 @@ def rendered_html(text: str, mask_token: str | None = None) -> str:
     '[soft ×N]' marker."""
     sentinel = TOKEN_SWATCHES["sentinel"]
     soft = TOKEN_SWATCHES["soft"]
-    pattern = _SPECIAL_RE if not mask_token else re.compile(
-        rf"(<extra_id_\d+>|(?:<soft_\d+>\s*)+|{re.escape(mask_token)})")
+    pattern = (
+        _SPECIAL_RE if not mask_token else re.compile(rf"(<extra_id_\d+>|(?:<soft_\d+>\s*)+|{re.escape(mask_token)})")
+    )
     out = []
     for piece in pattern.split(text):
         if not piece:
             continue
         if piece.startswith("<extra_id_") or piece == mask_token:
-            out.append(f'<span style="background:{sentinel.fill}; color:{sentinel.text}; font-weight:700;">'
-                       f"&nbsp;{html.escape(piece)}&nbsp;</span>")
+            out.append(
+                f'<span style="background:{sentinel.fill}; color:{sentinel.text}; font-weight:700;">'
+                f"&nbsp;{html.escape(piece)}&nbsp;</span>"
+            )
         elif piece.startswith("<soft_"):
             count = piece.count("<soft_")
-            out.append(f'<span style="background:{soft.fill}; color:{soft.text}; font-style:italic;">'
-                       f"&nbsp;[soft ×{count}]&nbsp;</span> ")
+            out.append(
+                f'<span style="background:{soft.fill}; color:{soft.text}; font-style:italic;">'
+                f"&nbsp;[soft ×{count}]&nbsp;</span> "
+            )
         else:
             out.append(html.escape(piece))
     return "".join(out)
@@ -75,8 +80,9 @@ class PreviewCard(QFrame):
         layout.setSpacing(4)
         header = QHBoxLayout()
         self.relation_label = QLabel()
-        self.relation_label.setStyleSheet("background:#e7ecf3; color:#243b53; border-radius:8px; padding:1px 8px; "
-                                          "font-weight:600;")
+        self.relation_label.setStyleSheet(
+            "background:#e7ecf3; color:#243b53; border-radius:8px; padding:1px 8px; font-weight:600;"
+        )
         self.input_label = QLabel()
         self.input_label.setStyleSheet("font-weight:600;")
         self.template_label = QLabel()
@@ -156,8 +162,9 @@ class PreviewCard(QFrame):
             self.counts_label.setText("")
         else:
             warn = "" if tokens.sentinels_ok else f' · <span style="color:{ERROR_RED}">sentinel split!</span>'
-            self.counts_label.setText(f"{count_text('source', tokens.source)} · {count_text('target', tokens.target)}"
-                                      f" tokens{warn}")
+            self.counts_label.setText(
+                f"{count_text('source', tokens.source)} · {count_text('target', tokens.target)} tokens{warn}"
+            )
 
 
 class PreviewPanel(QWidget):
@@ -176,11 +183,20 @@ class PreviewPanel(QWidget):
         self.relation_combo.setMinimumContentsLength(14)
         self.relation_combo.addItem("all relations", None)
         self.relation_combo.currentIndexChanged.connect(lambda _i: self.settings_changed.emit())
-        self.max_source_spin = self._spin("max-source", 4, 8192, DEFAULT_MAX_SOURCE,
-                                          "source tokens kept in training; the rest is cut (struck through)")
+        self.max_source_spin = self._spin(
+            "max-source",
+            4,
+            8192,
+            DEFAULT_MAX_SOURCE,
+            "source tokens kept in training; the rest is cut (struck through)",
+        )
         self.max_target_spin = self._spin("max-target", 2, 4096, DEFAULT_MAX_TARGET, "target tokens kept in training")
-        for caption, widget in (("Rows", self.rows_spin), ("from", self.relation_combo),
-                                ("Max source tokens", self.max_source_spin), ("Max target tokens", self.max_target_spin)):
+        for caption, widget in (
+            ("Rows", self.rows_spin),
+            ("from", self.relation_combo),
+            ("Max source tokens", self.max_source_spin),
+            ("Max target tokens", self.max_target_spin),
+        ):
             label = QLabel(caption)
             label.setBuddy(widget)
             bar.addWidget(label)
@@ -221,9 +237,11 @@ class PreviewPanel(QWidget):
     @staticmethod
     def _legend_html() -> str:
         s, p, c = TOKEN_SWATCHES["sentinel"], TOKEN_SWATCHES["soft"], TOKEN_SWATCHES["cut"]
-        return (f'<span style="background:{s.fill}; color:{s.text}; font-weight:700;">&nbsp;sentinel&nbsp;</span> '
-                f'<span style="background:{p.fill}; color:{p.text}; font-style:italic;">&nbsp;soft prompt&nbsp;</span> '
-                f'<span style="color:{c.text}; text-decoration:line-through;">&nbsp;cut&nbsp;</span>')
+        return (
+            f'<span style="background:{s.fill}; color:{s.text}; font-weight:700;">&nbsp;sentinel&nbsp;</span> '
+            f'<span style="background:{p.fill}; color:{p.text}; font-style:italic;">&nbsp;soft prompt&nbsp;</span> '
+            f'<span style="color:{c.text}; text-decoration:line-through;">&nbsp;cut&nbsp;</span>'
+        )
 
     def set_relations(self, relations: list[str]) -> None:
         current = self.relation_combo.currentData()
@@ -240,8 +258,9 @@ class PreviewPanel(QWidget):
     def relation(self) -> str | None:
         return self.relation_combo.currentData()
 
-    def show_rows(self, rows: list[PreviewRow], *, summary: str, mixed: bool = False,
-                  mask_token: str | None = None) -> None:
+    def show_rows(
+        self, rows: list[PreviewRow], *, summary: str, mixed: bool = False, mask_token: str | None = None
+    ) -> None:
         while len(self.cards) < len(rows):
             card = PreviewCard()
             self.cards_layout.insertWidget(len(self.cards), card)

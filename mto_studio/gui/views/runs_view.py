@@ -52,10 +52,12 @@ COMPARE_COLOURS = ["#e8590c", "#1c7ed6", "#2f9e44", "#7048e8", "#c2255c", "#0c85
 MAX_COMPARED = 12
 REFRESH_MS = 2000  # while this app trains, the tree refreshes from the store this often (when visible)
 #: What a run folder may hold, by export kind: (sub-folder or file, what it is)
-ARTIFACTS = {"model": ("model", "the trained model (Hugging Face folder)"),
-             "prompt": ("prompt", "the soft prompts (SoftPromptModel.load)"),
-             "lora": ("lora", "the LoRA weights (PEFT adapter)"),
-             "template": (RunFolder.TEMPLATE, "the template (.toml)")}
+ARTIFACTS = {
+    "model": ("model", "the trained model (Hugging Face folder)"),
+    "prompt": ("prompt", "the soft prompts (SoftPromptModel.load)"),
+    "lora": ("lora", "the LoRA weights (PEFT adapter)"),
+    "template": (RunFolder.TEMPLATE, "the template (.toml)"),
+}
 SWEEP_CONFIG = "sweep-config.json"
 
 
@@ -166,8 +168,9 @@ class RunsWorkbench(QWidget):
         self.export_button.setToolTip("copy what the selected run produced into a folder you pick")
         self.resume_button = QPushButton("Resume in the Trainer")
         self.resume_button.setObjectName("runs-resume")
-        self.resume_button.setToolTip("continue the selected stopped or interrupted experiment from its last "
-                                      "checkpoint")
+        self.resume_button.setToolTip(
+            "continue the selected stopped or interrupted experiment from its last checkpoint"
+        )
         self.resume_button.clicked.connect(lambda: self.resume_selected())
         self.command_button = QPushButton("Show command")
         self.command_button.setObjectName("runs-command-button")
@@ -218,8 +221,9 @@ class RunsWorkbench(QWidget):
         right_layout.addWidget(self.compare_caption)
         self.vsplitter = QSplitter(Qt.Orientation.Vertical)
         self.vsplitter.setObjectName("runs-vsplitter")
-        self.chart = LineChart([("loss", "Training loss", "loss"), ("rougeL", "Validation ROUGE-L", "ROUGE-L")],
-                               shared_legend=True)
+        self.chart = LineChart(
+            [("loss", "Training loss", "loss"), ("rougeL", "Validation ROUGE-L", "ROUGE-L")], shared_legend=True
+        )
         self.chart.setObjectName("runs-compare-chart")
         self.chart.plots["rougeL"].getViewBox().setLimits(yMin=-0.02, yMax=1.02)
         self.vsplitter.addWidget(self.chart)
@@ -271,8 +275,11 @@ class RunsWorkbench(QWidget):
         """Re-read the store, keeping the expanded experiments and the selection."""
         if self.store is None:
             self._open_store(mark_dead=False)
-        expanded = {self.tree_model.data(self.tree_model.index(r, 0), RunsTreeModel.IdRole)
-                    for r in range(self.tree_model.rowCount()) if self.tree.isExpanded(self.tree_model.index(r, 0))}
+        expanded = {
+            self.tree_model.data(self.tree_model.index(r, 0), RunsTreeModel.IdRole)
+            for r in range(self.tree_model.rowCount())
+            if self.tree.isExpanded(self.tree_model.index(r, 0))
+        }
         first_fill = self.tree_model.rowCount() == 0
         selected_runs = [r.id for r in self.selected_runs(expand_experiments=False)]
         selected_experiments = [e.id for e in self._selected_experiment_rows()]
@@ -406,22 +413,30 @@ class RunsWorkbench(QWidget):
             parts = [f"<b>{_esc(run.name)}</b> · {_esc(run.status)}"]
             if run.metrics:
                 label = run.metrics.get("score_label") or "ROUGE-L"
-                parts.append(f"{_esc(str(label))} {metric_text(run_score(run, 'rougeL'))}, exact match "
-                             f"{metric_text(run_score(run, 'exact_match'))}")
+                parts.append(
+                    f"{_esc(str(label))} {metric_text(run_score(run, 'rougeL'))}, exact match "
+                    f"{metric_text(run_score(run, 'exact_match'))}"
+                )
                 if run.scored_on == "validation" and "best" in str(label):
-                    parts.append('<span style="color:#9a5b00">No test split: the checkpoint was chosen on these '
-                                 'same validation heads, so the score is optimistic.</span>')
+                    parts.append(
+                        '<span style="color:#9a5b00">No test split: the checkpoint was chosen on these '
+                        "same validation heads, so the score is optimistic.</span>"
+                    )
             if run.reason:
                 parts.append(f'<span style="color:#c92a2a">{_esc(run.reason)}</span>')
             parts.append(f'<span style="color:{MUTED}">{_esc(run.folder)}</span>')
             self.detail_label.setText("<br>".join(parts))
         elif experiment is not None:
-            self.detail_label.setText(f"<b>{_esc(experiment.name)}</b> · {_esc(experiment.status)}<br>"
-                                      f'<span style="color:{MUTED}">{_esc(experiment.folder or "")}</span>')
+            self.detail_label.setText(
+                f"<b>{_esc(experiment.name)}</b> · {_esc(experiment.status)}<br>"
+                f'<span style="color:{MUTED}">{_esc(experiment.folder or "")}</span>'
+            )
         else:
-            self.detail_label.setText(f'<span style="color:{MUTED}">Select runs (Ctrl/Shift-click) to compare '
-                                      "their curves and settings; select an experiment to compare all its runs."
-                                      "</span>")
+            self.detail_label.setText(
+                f'<span style="color:{MUTED}">Select runs (Ctrl/Shift-click) to compare '
+                "their curves and settings; select an experiment to compare all its runs."
+                "</span>"
+            )
 
     def _update_actions(self) -> None:
         runs = self.selected_runs(expand_experiments=False)
@@ -434,8 +449,12 @@ class RunsWorkbench(QWidget):
         self.resume_button.setEnabled(self._resumable(experiment))
 
     def _resumable(self, experiment: ExperimentRow | None) -> bool:
-        return (experiment is not None and bool(experiment.folder) and str(experiment.folder) not in self.owners.folders
-                and ExperimentFolder(experiment.folder).is_resumable(experiment.status))
+        return (
+            experiment is not None
+            and bool(experiment.folder)
+            and str(experiment.folder) not in self.owners.folders
+            and ExperimentFolder(experiment.folder).is_resumable(experiment.status)
+        )
 
     def resume_selected(self):
         """Hand the selected experiment to the Trainer, which continues it from its folder."""
@@ -445,8 +464,11 @@ class RunsWorkbench(QWidget):
             return None
         trainer = window.workbench("trainer")
         if trainer.is_running:
-            show_error(self, "The Trainer is busy", MtoError("another experiment is training",
-                                                              "stop it first, or wait until it finishes"))
+            show_error(
+                self,
+                "The Trainer is busy",
+                MtoError("another experiment is training", "stop it first, or wait until it finishes"),
+            )
             return None
         worker = trainer.resume(experiment.folder)
         if worker is not None:
@@ -463,8 +485,10 @@ class RunsWorkbench(QWidget):
         self.compared = list(runs)
         self.chart.reset()
         if not runs:
-            self.compare_caption.setText("Select several runs (or an experiment) to overlay their curves and see how "
-                                         "their settings and templates differ.")
+            self.compare_caption.setText(
+                "Select several runs (or an experiment) to overlay their curves and see how "
+                "their settings and templates differ."
+            )
             self.diff_model.set_configs([], [])
             return
         for i, run in enumerate(runs):
@@ -479,13 +503,18 @@ class RunsWorkbench(QWidget):
             plot.enableAutoRange()
         self.diff_model.set_configs([f"#{r.id}" for r in runs], [r.config for r in runs])
         differing = len(self.diff_model.fields)
-        self.compare_caption.setText(f"{len(runs)} run(s) · {differing} setting(s) differ" if len(runs) > 1 else
-                                     "one run: select more to compare")
+        self.compare_caption.setText(
+            f"{len(runs)} run(s) · {differing} setting(s) differ"
+            if len(runs) > 1
+            else "one run: select more to compare"
+        )
         self._show_template_diff(runs)
 
     def _show_template_diff(self, runs: list[RunRow]) -> None:
         """The first two distinct templates among the compared runs, as they were run (their template.toml)."""
-        library = TemplateLibrary(phrases=self.context.project.phrase_table(), objectives=self.context.project.objectives)
+        library = TemplateLibrary(
+            phrases=self.context.project.phrase_table(), objectives=self.context.project.objectives
+        )
         names: list[str] = []
         texts: dict[str, str] = {}
         for run in runs:
@@ -527,9 +556,14 @@ class RunsWorkbench(QWidget):
         name, what = ARTIFACTS[kind]
         source = Path(run.folder) / name
         if not source.exists():
-            show_error(self, "Nothing to export", MtoError(f"this run has no {what}",
-                                                           "finished runs save it (fine-tuning: model, prompt "
-                                                           "tuning: prompt, LoRA: lora)"))
+            show_error(
+                self,
+                "Nothing to export",
+                MtoError(
+                    f"this run has no {what}",
+                    "finished runs save it (fine-tuning: model, prompt tuning: prompt, LoRA: lora)",
+                ),
+            )
             return None
         folder = Path(destination) if destination is not None else self._ask_folder(f"Export {what} into")
         if folder is None:
@@ -545,8 +579,12 @@ class RunsWorkbench(QWidget):
             else:
                 shutil.copy2(source, target)
         except OSError as exc:
-            show_error(self, "Export failed", MtoError(f"cannot copy {source} to {target}: {exc}",
-                                                       "pick a folder you can write to"), path=str(target))
+            show_error(
+                self,
+                "Export failed",
+                MtoError(f"cannot copy {source} to {target}: {exc}", "pick a folder you can write to"),
+                path=str(target),
+            )
             return None
         self.last_export = [target]
         self._status(f"exported {what} to {target}")
@@ -575,43 +613,59 @@ class RunsWorkbench(QWidget):
             written.append(chart_png)
             results = [found for r in runs if (found := RunResult.from_folder(r.folder)) is not None]
             sections = []
-            lines = ["| run | template | method | k | seed | status | scored on | ROUGE-L | EM | note |",
-                     "|---" * 10 + "|"]
+            lines = [
+                "| run | template | method | k | seed | status | scored on | ROUGE-L | EM | note |",
+                "|---" * 10 + "|",
+            ]
             for run in runs:
                 scored = run.metrics.get("score_label") or ""
-                lines.append(f"| {run.name} | {run.template or ''} | {run.method or ''} | "
-                             f"{shots_text(run.shots or 'full')} | {'' if run.seed is None else run.seed} | "
-                             f"{run.status} | {scored} | {metric_text(run_score(run, 'rougeL'))} | "
-                             f"{metric_text(run_score(run, 'exact_match'))} | {(run.reason or '').replace('|', '/')} |")
+                lines.append(
+                    f"| {run.name} | {run.template or ''} | {run.method or ''} | "
+                    f"{shots_text(run.shots or 'full')} | {'' if run.seed is None else run.seed} | "
+                    f"{run.status} | {scored} | {metric_text(run_score(run, 'rougeL'))} | "
+                    f"{metric_text(run_score(run, 'exact_match'))} | {(run.reason or '').replace('|', '/')} |"
+                )
             note = ""
             if any(r.scored_on == "validation" for r in runs):
-                note = ("\n\nRuns scored on *validation* had no test split: their score is the validation score of "
-                        "the checkpoint chosen on those same heads, so it is optimistic. Curves are validation "
-                        "scores during training.")
+                note = (
+                    "\n\nRuns scored on *validation* had no test split: their score is the validation score of "
+                    "the checkpoint chosen on those same heads, so it is optimistic. Curves are validation "
+                    "scores during training."
+                )
             sections.append("## Runs\n\n" + "\n".join(lines) + note)
             sections.append(f"## Curves as compared in MTO Studio\n\n![compared curves]({chart_png.name})")
             if results:
-                curves = plot_curves(results, folder / "validation-curves.png",
-                                     title="Validation ROUGE-L (mean ± sd over seeds)")
+                curves = plot_curves(
+                    results, folder / "validation-curves.png", title="Validation ROUGE-L (mean ± sd over seeds)"
+                )
                 written.append(curves)
                 sections.append(f"## Validation curves\n\n![validation curves]({curves.name})")
             if self.diff_model.fields:
-                rows = ["| setting | " + " | ".join(self.diff_model.names) + " |",
-                        "|---" * (1 + len(self.diff_model.names)) + "|"]
-                rows += [f"| {f} | " + " | ".join(v) + " |"
-                         for f, v in zip(self.diff_model.fields, self.diff_model.values, strict=True)]
+                rows = [
+                    "| setting | " + " | ".join(self.diff_model.names) + " |",
+                    "|---" * (1 + len(self.diff_model.names)) + "|",
+                ]
+                rows += [
+                    f"| {f} | " + " | ".join(v) + " |"
+                    for f, v in zip(self.diff_model.fields, self.diff_model.values, strict=True)
+                ]
                 sections.append("## Settings that differ\n\n" + "\n".join(rows))
             for experiment in {e.id: e for e in self._experiments_of(runs)}.values():
                 copied = self._copy_experiment_report(experiment, folder)
                 if copied is not None:
                     written.append(copied)
-                    sections.append(f"## Experiment {experiment.name}\n\nIts own report: "
-                                    f"[{copied.relative_to(folder)}]({copied.relative_to(folder).as_posix()})")
+                    sections.append(
+                        f"## Experiment {experiment.name}\n\nIts own report: "
+                        f"[{copied.relative_to(folder)}]({copied.relative_to(folder).as_posix()})"
+                    )
             report = write_report(folder, f"MTO Studio: {len(runs)} run(s) compared", sections)
             written.insert(0, report)
         except (OSError, MtoError) as exc:
-            error = exc if isinstance(exc, MtoError) else MtoError(f"cannot write the report: {exc}",
-                                                                   "pick a folder you can write to")
+            error = (
+                exc
+                if isinstance(exc, MtoError)
+                else MtoError(f"cannot write the report: {exc}", "pick a folder you can write to")
+            )
             show_error(self, "Export failed", error, path=str(folder))
             return None
         self.last_export = written
@@ -652,9 +706,11 @@ class RunsWorkbench(QWidget):
             return None
         resume = f"mto-studio sweep --out {shlex.quote(str(experiment.folder))} --resume"
         full = f"{command}\n\n# or continue this experiment in its own folder:\n{resume}"
-        note = (f"Runs experiment <b>{_esc(experiment.name)}</b> again from its configuration "
-                f"(<code>{_esc(path.name)}</code>, written next to it) into a new folder. The model and data "
-                "paths are the ones it used.")
+        note = (
+            f"Runs experiment <b>{_esc(experiment.name)}</b> again from its configuration "
+            f"(<code>{_esc(path.name)}</code>, written next to it) into a new folder. The model and data "
+            "paths are the ones it used."
+        )
         dialog = CommandDialog(full, note, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

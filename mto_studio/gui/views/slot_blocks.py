@@ -27,15 +27,24 @@ from mto_studio.gui.theme import ACCENT, SLOT_SWATCHES
 MOVE_MIME = "application/x-mto-slot-move"
 NEW_MIME = "application/x-mto-slot-new"
 #: The skeleton order of MTO_METHOD §2, used for menus and the palette.
-KIND_ORDER = (SlotKind.PREFIX, SlotKind.SOFT, SlotKind.TEXT, SlotKind.REL_BEFORE, SlotKind.INPUT, SlotKind.REL,
-              SlotKind.REL_AFTER, SlotKind.MASK, SlotKind.TARGET)
+KIND_ORDER = (
+    SlotKind.PREFIX,
+    SlotKind.SOFT,
+    SlotKind.TEXT,
+    SlotKind.REL_BEFORE,
+    SlotKind.INPUT,
+    SlotKind.REL,
+    SlotKind.REL_AFTER,
+    SlotKind.MASK,
+    SlotKind.TARGET,
+)
 SLOT_HELP = {
     SlotKind.TEXT: "literal text, written as is",
     SlotKind.PREFIX: "the task prefix: the template's prefix text, or else the relation's name (xIntent)",
     SlotKind.SOFT: "trainable soft-prompt tokens (prompt tuning); 0 = the template's default length",
-    SlotKind.REL_BEFORE: "the part of the relation's clause that comes before the input (\"After\")",
+    SlotKind.REL_BEFORE: 'the part of the relation\'s clause that comes before the input ("After")',
     SlotKind.INPUT: "the row's input (the head)",
-    SlotKind.REL: "the relation's connective phrase, which continues the input (\"so PersonX feels\")",
+    SlotKind.REL: 'the relation\'s connective phrase, which continues the input ("so PersonX feels")',
     SlotKind.REL_AFTER: "the part of the relation's clause that comes after the input",
     SlotKind.MASK: "a sentinel: <extra_id_0>, <extra_id_1>, … numbered in order of appearance",
     SlotKind.TARGET: "the row's target (the answer)",
@@ -125,8 +134,16 @@ class SlotBlock(QFrame):
     text_edited = Signal(int, str)
     length_edited = Signal(int, int)
 
-    def __init__(self, slot: Slot, index: int, *, example: str = "", read_only: bool = False,
-                 soft_default: int = 8, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        slot: Slot,
+        index: int,
+        *,
+        example: str = "",
+        read_only: bool = False,
+        soft_default: int = 8,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.slot = slot
         self.index = index
@@ -137,8 +154,10 @@ class SlotBlock(QFrame):
         self.setObjectName(f"block-{slot.kind.value}")
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.setToolTip(f"<b>{SLOT_LABELS[slot.kind]}</b> <code>{slot.to_text() or '{text}'}</code><br>"
-                        f"{SLOT_HELP[slot.kind]}" + ("" if read_only else "<br><i>Drag to reorder.</i>"))
+        self.setToolTip(
+            f"<b>{SLOT_LABELS[slot.kind]}</b> <code>{slot.to_text() or '{text}'}</code><br>"
+            f"{SLOT_HELP[slot.kind]}" + ("" if read_only else "<br><i>Drag to reorder.</i>")
+        )
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 4, 6, 6)
@@ -146,12 +165,18 @@ class SlotBlock(QFrame):
         header = QHBoxLayout()
         header.setSpacing(1)
         self.kind_label = QLabel(SLOT_LABELS[slot.kind].upper())
-        self.kind_label.setStyleSheet(f"color: {self.swatch.border}; font-size: 7.5pt; font-weight: 700; "
-                                      "letter-spacing: 0.6px; background: transparent;")
+        self.kind_label.setStyleSheet(
+            f"color: {self.swatch.border}; font-size: 7.5pt; font-weight: 700; "
+            "letter-spacing: 0.6px; background: transparent;"
+        )
         header.addWidget(self.kind_label)
         header.addStretch(1)
-        self.left_button = self._tiny_button("◀", "move left (Ctrl+←)", lambda: self.move_requested.emit(self.index, -1))
-        self.right_button = self._tiny_button("▶", "move right (Ctrl+→)", lambda: self.move_requested.emit(self.index, 1))
+        self.left_button = self._tiny_button(
+            "◀", "move left (Ctrl+←)", lambda: self.move_requested.emit(self.index, -1)
+        )
+        self.right_button = self._tiny_button(
+            "▶", "move right (Ctrl+→)", lambda: self.move_requested.emit(self.index, 1)
+        )
         self.remove_button = self._tiny_button("✕", "remove (Delete)", lambda: self.remove_requested.emit(self.index))
         for button in (self.left_button, self.right_button, self.remove_button):
             button.setVisible(not read_only)
@@ -191,10 +216,11 @@ class SlotBlock(QFrame):
                 shown = shown[:32] + "…"
             self.value_label = QLabel(shown)
             self.value_label.setObjectName("example")
-            self.value_label.setStyleSheet(f"color: {self.swatch.text}; background: transparent;"
-                                           + ("font-style: italic;" if example and slot.kind is not SlotKind.MASK
-                                              else "font-family: monospace;")
-                                           + ("font-weight: 700;" if slot.kind is SlotKind.MASK else ""))
+            self.value_label.setStyleSheet(
+                f"color: {self.swatch.text}; background: transparent;"
+                + ("font-style: italic;" if example and slot.kind is not SlotKind.MASK else "font-family: monospace;")
+                + ("font-weight: 700;" if slot.kind is SlotKind.MASK else "")
+            )
             if example:
                 self.value_label.setToolTip(f"on the example row: {example}")
             layout.addWidget(self.value_label)
@@ -205,8 +231,10 @@ class SlotBlock(QFrame):
         button.setToolTip(tip)
         button.setAutoRaise(True)
         button.setFixedSize(16, 16)
-        button.setStyleSheet("QToolButton { font-size: 7pt; border: none; color: #52606d; background: transparent; }"
-                             "QToolButton:hover { background: rgba(0,0,0,0.10); border-radius: 3px; }")
+        button.setStyleSheet(
+            "QToolButton { font-size: 7pt; border: none; color: #52606d; background: transparent; }"
+            "QToolButton:hover { background: rgba(0,0,0,0.10); border-radius: 3px; }"
+        )
         button.clicked.connect(action)
         return button
 
@@ -284,9 +312,11 @@ class SlotStrip(QWidget):
         self.add_button.setToolTip(f"add a slot to the {side}")
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_button.setFixedSize(30, 46)
-        self.add_button.setStyleSheet("QToolButton { font-size: 14pt; color: #52606d; border: 1px dashed #9aa5b1; "
-                                      "border-radius: 6px; background: #ffffff; }"
-                                      "QToolButton::menu-indicator { image: none; }")
+        self.add_button.setStyleSheet(
+            "QToolButton { font-size: 14pt; color: #52606d; border: 1px dashed #9aa5b1; "
+            "border-radius: 6px; background: #ffffff; }"
+            "QToolButton::menu-indicator { image: none; }"
+        )
         menu = QMenu(self.add_button)
         for kind in allowed_kinds(side):
             action = menu.addAction(f"{SLOT_LABELS[kind]}   {Slot(kind).to_text() or '(text)'}")
@@ -294,16 +324,24 @@ class SlotStrip(QWidget):
             action.triggered.connect(lambda _checked=False, k=kind: self.insert_kind(k))
         self.add_button.setMenu(menu)
         self._layout.addWidget(self.add_button)
-        for key, handler in ((QKeySequence.StandardKey.Delete, self._delete_selected),
-                             (QKeySequence("Ctrl+Left"), lambda: self._move_selected(-1)),
-                             (QKeySequence("Ctrl+Right"), lambda: self._move_selected(1))):
+        for key, handler in (
+            (QKeySequence.StandardKey.Delete, self._delete_selected),
+            (QKeySequence("Ctrl+Left"), lambda: self._move_selected(-1)),
+            (QKeySequence("Ctrl+Right"), lambda: self._move_selected(1)),
+        ):
             shortcut = QShortcut(key, self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(handler)
 
     # --- content -------------------------------------------------------------------------------------------
-    def set_slots(self, slots: tuple[Slot, ...], *, examples: dict[SlotKind, str] | None = None,
-                  read_only: bool | None = None, soft_default: int | None = None) -> None:
+    def set_slots(
+        self,
+        slots: tuple[Slot, ...],
+        *,
+        examples: dict[SlotKind, str] | None = None,
+        read_only: bool | None = None,
+        soft_default: int | None = None,
+    ) -> None:
         self.slots = tuple(slots)
         if examples is not None:
             self.examples = examples
@@ -335,8 +373,9 @@ class SlotStrip(QWidget):
             if slot.kind is SlotKind.MASK:
                 example = T5_SENTINEL.format(masks)  # numbered in order of appearance, as rendering does
                 masks += 1
-            block = SlotBlock(slot, index, example=example, read_only=self.read_only,
-                              soft_default=self.soft_default, parent=self)
+            block = SlotBlock(
+                slot, index, example=example, read_only=self.read_only, soft_default=self.soft_default, parent=self
+            )
             block.clicked.connect(self._select)
             block.remove_requested.connect(self.remove_at)
             block.move_requested.connect(self.move)
@@ -467,8 +506,11 @@ class SlotStrip(QWidget):
         return False
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802
-        moving_here = event.mimeData().hasFormat(MOVE_MIME) and isinstance(event.source(), SlotBlock) \
+        moving_here = (
+            event.mimeData().hasFormat(MOVE_MIME)
+            and isinstance(event.source(), SlotBlock)
             and event.source().parentWidget() is self
+        )
         if moving_here or (event.mimeData().hasFormat(NEW_MIME) and self._accepts(event.mimeData())):
             event.acceptProposedAction()
 
@@ -523,10 +565,14 @@ class PaletteChip(QLabel):
         self._press: QPoint | None = None
         swatch = SLOT_SWATCHES[kind]
         self.setObjectName(f"palette-{kind.value}")
-        self.setStyleSheet(f"QLabel {{ background: {swatch.fill}; border: 1px solid {swatch.border}; "
-                           f"border-radius: 9px; padding: 2px 9px; color: {swatch.text}; }}")
-        self.setToolTip(f"<b>{SLOT_LABELS[kind]}</b>: {SLOT_HELP[kind]}<br><i>Drag onto the source or target, or "
-                        "click to add it after the selected block.</i>")
+        self.setStyleSheet(
+            f"QLabel {{ background: {swatch.fill}; border: 1px solid {swatch.border}; "
+            f"border-radius: 9px; padding: 2px 9px; color: {swatch.text}; }}"
+        )
+        self.setToolTip(
+            f"<b>{SLOT_LABELS[kind]}</b>: {SLOT_HELP[kind]}<br><i>Drag onto the source or target, or "
+            "click to add it after the selected block.</i>"
+        )
         self.setCursor(Qt.CursorShape.OpenHandCursor)
 
     def mousePressEvent(self, event) -> None:  # noqa: N802

@@ -54,8 +54,18 @@ from mto_studio.gui.views.slot_blocks import SlotPalette, SlotStrip
 
 NEW_SOURCE = "{input} {rel} {mask}"
 NEW_TARGET = "{mask} {target}"
-FIELDS = ("name", "description", "objective", "source", "target", "prefix", "soft_length", "filling", "mapping",
-          "general")
+FIELDS = (
+    "name",
+    "description",
+    "objective",
+    "source",
+    "target",
+    "prefix",
+    "soft_length",
+    "filling",
+    "mapping",
+    "general",
+)
 
 
 @dataclass
@@ -82,14 +92,24 @@ class Draft:
 
     @classmethod
     def from_template(cls, template: Template, key: str, *, saved: bool = True) -> Draft:
-        draft = cls(key=key, saved_name=template.name if saved and not template.builtin else None,
-                    builtin=template.builtin, name=template.name, objective=template.objective.value,
-                    description=template.description, source_text=template.source_text,
-                    target_text=template.target_text, source_slots=block_slots(template.source),
-                    target_slots=block_slots(template.target),
-                    prefix=template.prefix or "", soft_length=template.soft_length,
-                    filling=template.filling or "unsup-nat", mapping=template.mapping or "sup",
-                    phrases=dict(template.phrases), last_valid=template)
+        draft = cls(
+            key=key,
+            saved_name=template.name if saved and not template.builtin else None,
+            builtin=template.builtin,
+            name=template.name,
+            objective=template.objective.value,
+            description=template.description,
+            source_text=template.source_text,
+            target_text=template.target_text,
+            source_slots=block_slots(template.source),
+            target_slots=block_slots(template.target),
+            prefix=template.prefix or "",
+            soft_length=template.soft_length,
+            filling=template.filling or "unsup-nat",
+            mapping=template.mapping or "sup",
+            phrases=dict(template.phrases),
+            last_valid=template,
+        )
         if draft.objective == Objective.MIXED.value and not draft.source_text:
             draft.source_text, draft.target_text = NEW_SOURCE, NEW_TARGET
             draft.source_slots = block_slots(parse_pattern(NEW_SOURCE, "source"))
@@ -108,8 +128,10 @@ class Draft:
             data["prefix"] = self.prefix
         data["soft_length"] = self.soft_length
         if self.phrases:
-            data["phrases"] = {r: {k: v for k, v in (("clause", p.clause), ("connective", p.connective)) if v}
-                               for r, p in self.phrases.items()}
+            data["phrases"] = {
+                r: {k: v for k, v in (("clause", p.clause), ("connective", p.connective)) if v}
+                for r, p in self.phrases.items()
+            }
         return data
 
     @property
@@ -139,8 +161,10 @@ def validate_draft(draft: Draft, library: TemplateLibrary) -> tuple[Template | N
         errors.setdefault(exc.field if exc.field in FIELDS else "general", exc)
         template = None
     if not draft.builtin and draft.name != draft.saved_name and draft.name in library:
-        errors.setdefault("name", TemplateError(f"a template named '{draft.name}' already exists",
-                                                "choose another name", field="name"))
+        errors.setdefault(
+            "name",
+            TemplateError(f"a template named '{draft.name}' already exists", "choose another name", field="name"),
+        )
         template = None
     return (template if not errors else None), errors
 
@@ -216,8 +240,9 @@ class TemplateDesigner(QWidget):
         library_layout.addWidget(self.list_view, 1)
         buttons = QGridLayout()
         self.new_button = self._button("New", "start a new template", self.new_template)
-        self.duplicate_button = self._button("Duplicate", "copy this template into the project to edit it",
-                                             self.duplicate)
+        self.duplicate_button = self._button(
+            "Duplicate", "copy this template into the project to edit it", self.duplicate
+        )
         self.delete_button = self._button("Delete", "delete this project template", self.delete_current)
         self.revert_button = self._button("Revert", "discard the unsaved edits of this template", self.revert)
         buttons.addWidget(self.new_button, 0, 0)
@@ -225,8 +250,10 @@ class TemplateDesigner(QWidget):
         buttons.addWidget(self.revert_button, 1, 0)
         buttons.addWidget(self.delete_button, 1, 1)
         library_layout.addLayout(buttons)
-        legend = QLabel('<span style="color:#e8590c">●</span> filling &nbsp; <span style="color:#1c7ed6">●</span> '
-                        'mapping &nbsp; <span style="color:#7048e8">●</span> mixed<br>• unsaved changes')
+        legend = QLabel(
+            '<span style="color:#e8590c">●</span> filling &nbsp; <span style="color:#1c7ed6">●</span> '
+            'mapping &nbsp; <span style="color:#7048e8">●</span> mixed<br>• unsaved changes'
+        )
         legend.setProperty("role", "muted")
         library_layout.addWidget(legend)
         library_panel.setMinimumWidth(170)
@@ -288,8 +315,10 @@ class TemplateDesigner(QWidget):
         self.objective_combo.setObjectName("template-objective")
         for objective in Objective:
             self.objective_combo.addItem(objective.value, objective.value)
-        self.objective_combo.setToolTip("filling: sentinels, like T5's span corruption · mapping: a text-to-text "
-                                        "answer · mixed: each relation gets the template its objective calls for")
+        self.objective_combo.setToolTip(
+            "filling: sentinels, like T5's span corruption · mapping: a text-to-text "
+            "answer · mixed: each relation gets the template its objective calls for"
+        )
         self.objective_combo.activated.connect(lambda _i: self._edit(objective=self.objective_combo.currentData()))
         self.badge = QLabel()
         self.badge.setObjectName("readonly-badge")
@@ -345,8 +374,10 @@ class TemplateDesigner(QWidget):
             edit.setObjectName(f"{side}-pattern")
             edit.setFont(monospace_font(10))
             edit.setPlaceholderText("{input} {rel} {mask}" if side == "source" else "{mask} {target}")
-            edit.setToolTip("the text form: slots in braces ({input}, {rel}, {mask}, {soft:8}, …) between literal "
-                            "text; '{{' writes a brace")
+            edit.setToolTip(
+                "the text form: slots in braces ({input}, {rel}, {mask}, {soft:8}, …) between literal "
+                "text; '{{' writes a brace"
+            )
             edit.textEdited.connect(lambda text, s=side: self._pattern_typed(s, text))
             self.strips[side] = strip
             self.pattern_edits[side] = edit
@@ -367,8 +398,10 @@ class TemplateDesigner(QWidget):
         self.mapping_combo.setObjectName("mixed-mapping")
         self.filling_combo.activated.connect(lambda _i: self._edit(filling=self.filling_combo.currentText()))
         self.mapping_combo.activated.connect(lambda _i: self._edit(mapping=self.mapping_combo.currentText()))
-        explain = QLabel("Each relation is rendered with the Filling template when its objective is filling (the "
-                         "analyzer's decision, else the rule table) and with the Mapping template otherwise.")
+        explain = QLabel(
+            "Each relation is rendered with the Filling template when its objective is filling (the "
+            "analyzer's decision, else the rule table) and with the Mapping template otherwise."
+        )
         explain.setWordWrap(True)
         explain.setProperty("role", "muted")
         mixed.addWidget(QLabel("Filling template"), 0, 0)
@@ -426,12 +459,21 @@ class TemplateDesigner(QWidget):
             draft = self.drafts.get(template.name)
             shown = draft.name if draft else template.name
             objective = Objective(draft.objective) if draft else template.objective
-            entries.append(TemplateEntry(template.name, shown, objective, template.builtin, template.description,
-                                         modified=bool(draft and draft.modified)))
+            entries.append(
+                TemplateEntry(
+                    template.name,
+                    shown,
+                    objective,
+                    template.builtin,
+                    template.description,
+                    modified=bool(draft and draft.modified),
+                )
+            )
         for key, draft in self.drafts.items():
             if draft.unsaved:
-                entries.append(TemplateEntry(key, draft.name, Objective(draft.objective), False, draft.description,
-                                             unsaved=True))
+                entries.append(
+                    TemplateEntry(key, draft.name, Objective(draft.objective), False, draft.description, unsaved=True)
+                )
         return entries
 
     def _fill_list(self) -> None:
@@ -506,14 +548,21 @@ class TemplateDesigner(QWidget):
         for widget in (self.objective_combo, self.soft_spin, self.filling_combo, self.mapping_combo):
             widget.setEnabled(not read_only)
         self.palette.setEnabled(not read_only)
-        self.badge.setText("built-in · read-only — Duplicate to edit" if read_only else
-                           ("new — not saved yet" if draft.unsaved else "project template"))
+        self.badge.setText(
+            "built-in · read-only — Duplicate to edit"
+            if read_only
+            else ("new — not saved yet" if draft.unsaved else "project template")
+        )
         self.phrases_note.setText(f"{len(draft.phrases)} template phrase override(s)" if draft.phrases else "")
         self._loading = False
         self._validate()
         for side in ("source", "target"):
-            self.strips[side].set_slots(getattr(draft, f"{side}_slots"), read_only=read_only,
-                                        soft_default=draft.soft_length, examples=self._examples())
+            self.strips[side].set_slots(
+                getattr(draft, f"{side}_slots"),
+                read_only=read_only,
+                soft_default=draft.soft_length,
+                examples=self._examples(),
+            )
         self._update_buttons()
         self.refresh_preview()
 
@@ -591,10 +640,17 @@ class TemplateDesigner(QWidget):
             self.template, self.errors = draft.last_valid, {}
         if self.template is not None:
             draft.last_valid = self.template
-        widgets = {"name": self.name_edit, "description": self.description_edit, "objective": self.objective_combo,
-                   "source": self.pattern_edits["source"], "target": self.pattern_edits["target"],
-                   "prefix": self.prefix_edit, "soft_length": self.soft_spin, "filling": self.filling_combo,
-                   "mapping": self.mapping_combo}
+        widgets = {
+            "name": self.name_edit,
+            "description": self.description_edit,
+            "objective": self.objective_combo,
+            "source": self.pattern_edits["source"],
+            "target": self.pattern_edits["target"],
+            "prefix": self.prefix_edit,
+            "soft_length": self.soft_spin,
+            "filling": self.filling_combo,
+            "mapping": self.mapping_combo,
+        }
         for name, label in self.error_labels.items():
             error = self.errors.get(name)
             label.setText(error_html(error) if error else "")
@@ -630,8 +686,7 @@ class TemplateDesigner(QWidget):
     def _unique_name(self, base: str) -> str:
         """``base``, or ``base-2``, ``base-3``… whichever no template or draft uses yet."""
         taken = set(self.context.library.names()) | {d.name for d in self.drafts.values()}
-        return next(name for n in itertools.count(1)
-                    if (name := base if n == 1 else f"{base}-{n}") not in taken)
+        return next(name for n in itertools.count(1) if (name := base if n == 1 else f"{base}-{n}") not in taken)
 
     def _add_draft(self, template: Template) -> Draft:
         key = f"*draft-{next(self._draft_ids)}"
@@ -650,8 +705,14 @@ class TemplateDesigner(QWidget):
         return self._add_draft(source.with_changes(name=self._unique_name(f"{source.name}-copy")))
 
     def new_template(self) -> Draft:
-        template = template_from_dict({"name": self._unique_name("new-template"), "objective": "filling",
-                                       "source": NEW_SOURCE, "target": NEW_TARGET})
+        template = template_from_dict(
+            {
+                "name": self._unique_name("new-template"),
+                "objective": "filling",
+                "source": NEW_SOURCE,
+                "target": NEW_TARGET,
+            }
+        )
         return self._add_draft(template)
 
     def save_current(self) -> bool:
@@ -662,8 +723,7 @@ class TemplateDesigner(QWidget):
         try:
             self.context.save_template(template, replacing=draft.saved_name)
         except MtoError as exc:
-            self.error_labels["general"].setText(f"<b>{html.escape(exc.message)}</b><br>Fix: "
-                                                 f"{html.escape(exc.hint)}")
+            self.error_labels["general"].setText(f"<b>{html.escape(exc.message)}</b><br>Fix: {html.escape(exc.hint)}")
             self.error_labels["general"].setVisible(True)
             return False
         finally:
@@ -688,9 +748,12 @@ class TemplateDesigner(QWidget):
         if draft is None or draft.builtin:
             return
         if draft.saved_name is not None:
-            answer = QMessageBox.question(self, "Delete template",
-                                          f"Delete the project template '{draft.saved_name}'?\n"
-                                          f"Its file templates/{draft.saved_name}.toml is removed.")
+            answer = QMessageBox.question(
+                self,
+                "Delete template",
+                f"Delete the project template '{draft.saved_name}'?\n"
+                f"Its file templates/{draft.saved_name}.toml is removed.",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
             self.drafts.pop(draft.key, None)
@@ -758,13 +821,19 @@ class TemplateDesigner(QWidget):
             self._refresh_diff()
             return
         style = context.sentinel_style if context.tokenizer is not None else T5_STYLE
-        self.preview_rows = build_preview(context.library, template, heads, tokenizer=context.tokenizer,
-                                          style=style or T5_STYLE,
-                                          max_source_length=self.preview.max_source_spin.value(),
-                                          max_target_length=self.preview.max_target_spin.value())
+        self.preview_rows = build_preview(
+            context.library,
+            template,
+            heads,
+            tokenizer=context.tokenizer,
+            style=style or T5_STYLE,
+            max_source_length=self.preview.max_source_spin.value(),
+            max_target_length=self.preview.max_target_spin.value(),
+        )
         mask_token = style.mask_token if style is not None and style.kind == "mask" else None
-        self.preview.show_rows(self.preview_rows, summary=self._summary(template, style), mixed=template.is_mixed,
-                               mask_token=mask_token)
+        self.preview.show_rows(
+            self.preview_rows, summary=self._summary(template, style), mixed=template.is_mixed, mask_token=mask_token
+        )
         self._refresh_diff()
 
     def _summary(self, template: Template, style) -> str:
@@ -786,8 +855,9 @@ class TemplateDesigner(QWidget):
             elif context.tokenizer_error is not None:
                 parts.append(f"no token counts: {html.escape(context.tokenizer_error.message)}")
         elif style is None and template.objective is not Objective.MAPPING:
-            parts.append('<span style="color:#c92a2a">this model has no sentinel or mask token: use a mapping '
-                         "template</span>")
+            parts.append(
+                '<span style="color:#c92a2a">this model has no sentinel or mask token: use a mapping template</span>'
+            )
         errors = sum(r.error is not None for r in self.preview_rows)
         if errors:
             parts.append(f'<span style="color:#c92a2a">{errors} row(s) cannot be rendered</span>')
@@ -803,8 +873,11 @@ class TemplateDesigner(QWidget):
     # --- workbench protocol -------------------------------------------------------------------------------------
     def unsaved_changes(self) -> list[str]:
         self._keep_draft()
-        return [f"template '{d.name}'" + (" (new)" if d.unsaved else "") for d in self.drafts.values()
-                if d.modified or d.unsaved]
+        return [
+            f"template '{d.name}'" + (" (new)" if d.unsaved else "")
+            for d in self.drafts.values()
+            if d.modified or d.unsaved
+        ]
 
     def save_changes(self) -> bool:
         """Save every edited template that is valid; False when one cannot be saved (it stays open)."""

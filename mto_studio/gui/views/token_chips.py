@@ -128,10 +128,14 @@ class TokenChips(QWidget):
                 QToolTip.hideText()
             else:
                 note = {"sentinel": "sentinel", "soft": "soft-prompt position", "special": "special token"}.get(
-                    chip.kind, "")
+                    chip.kind, ""
+                )
                 id_text = "no vocabulary id (trained embedding)" if chip.token_id < 0 else f"id {chip.token_id}"
                 cut = "<br><b>cut</b>: past the max length, truncated away" if chip.cut else ""
-                QToolTip.showText(event.globalPos(), f"<code>{chip.token}</code> · {id_text}"
-                                  + (f" · {note}" if note else "") + cut, self)
+                QToolTip.showText(
+                    event.globalPos(),
+                    f"<code>{chip.token}</code> · {id_text}" + (f" · {note}" if note else "") + cut,
+                    self,
+                )
             return True
         return super().event(event)

@@ -72,14 +72,22 @@ from mto_studio.gui.workers import Worker
 EXPERIMENTS_DIR = "experiments"
 TRAIN = TrainConfig()
 ADAPT = AdaptationSettings()
-METHOD_LABELS = [("finetune", "fine-tune", "update every weight of the model"),
-                 ("prompt", "prompt tuning", "train soft-prompt vectors only; the model stays frozen (needs a "
-                  "template with {soft} slots, e.g. prompt-unsup-nat)"),
-                 ("lora", "LoRA", "train low-rank adapters on the attention weights (PEFT)")]
-THREADS_TIP = ("torch CPU threads for training. 1 is the default on purpose: the window's own thread needs a core "
-               "to stay responsive, and with two threads on a 2-core machine shared with anything else, OpenMP "
-               "threads wait on each other and training ran 2–20× slower in our measurements. Raise it on a "
-               "machine with many idle cores.")
+METHOD_LABELS = [
+    ("finetune", "fine-tune", "update every weight of the model"),
+    (
+        "prompt",
+        "prompt tuning",
+        "train soft-prompt vectors only; the model stays frozen (needs a "
+        "template with {soft} slots, e.g. prompt-unsup-nat)",
+    ),
+    ("lora", "LoRA", "train low-rank adapters on the attention weights (PEFT)"),
+]
+THREADS_TIP = (
+    "torch CPU threads for training. 1 is the default on purpose: the window's own thread needs a core "
+    "to stay responsive, and with two threads on a 2-core machine shared with anything else, OpenMP "
+    "threads wait on each other and training ran 2–20× slower in our measurements. Raise it on a "
+    "machine with many idle cores."
+)
 STATUS_TICK_MS = 200  # progress bar, ETA and the runs table refresh at 5 Hz (the curves at ≤ 20 Hz)
 NEW_EXPERIMENT = "\x00new"
 
@@ -189,13 +197,13 @@ class TrainerWorkbench(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self.experiment_combo = QComboBox()
         self.experiment_combo.setObjectName("trainer-experiment")
-        self.experiment_combo.setToolTip("experiments kept in the project (the Analyzer's “Use this recommendation” "
-                                         "adds one), or a new one")
+        self.experiment_combo.setToolTip(
+            "experiments kept in the project (the Analyzer's “Use this recommendation” adds one), or a new one"
+        )
         self.experiment_combo.activated.connect(lambda _i: self._on_experiment_chosen())
         self.name_edit = QLineEdit()
         self.name_edit.setObjectName("trainer-name")
-        self.name_edit.setToolTip("the experiment's name; its folder is experiments/<name>-<date-time> in the "
-                                  "project")
+        self.name_edit.setToolTip("the experiment's name; its folder is experiments/<name>-<date-time> in the project")
         form.addRow("Experiment", self.experiment_combo)
         form.addRow("Name", self.name_edit)
         layout.addLayout(form)
@@ -214,8 +222,9 @@ class TrainerWorkbench(QWidget):
         grid_form = QFormLayout()
         self.baseline_combo = QComboBox()
         self.baseline_combo.setObjectName("trainer-baseline")
-        self.baseline_combo.setToolTip("the template the relative gains are measured against (the conventional "
-                                       "one: sup)")
+        self.baseline_combo.setToolTip(
+            "the template the relative gains are measured against (the conventional one: sup)"
+        )
         grid_form.addRow("Baseline", self.baseline_combo)
         self.shots_editor = ShotsEditor()
         grid_form.addRow("k ladder", self.shots_editor)
@@ -258,8 +267,10 @@ class TrainerWorkbench(QWidget):
         self.eval_spin = QSpinBox()
         self.eval_spin.setObjectName("trainer-eval-every")
         self.eval_spin.setRange(0, 1_000_000)
-        self.eval_spin.setToolTip("steps between validation evaluations (0 = only at the end); few-shot Filling "
-                                  "peaks early, so evaluate often and keep the best checkpoint")
+        self.eval_spin.setToolTip(
+            "steps between validation evaluations (0 = only at the end); few-shot Filling "
+            "peaks early, so evaluate often and keep the best checkpoint"
+        )
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("trainer-device")
         for device in ("auto", "cpu", "cuda", "mps"):
@@ -281,8 +292,10 @@ class TrainerWorkbench(QWidget):
         self.adapt_box = QGroupBox("Adaptation stage first")
         self.adapt_box.setObjectName("trainer-adaptation")
         self.adapt_box.setCheckable(True)
-        self.adapt_box.setToolTip("MTO stage 2: train on (input, target) pairs cut from unlabeled task-related "
-                                  "sentences, in each relation's objective, before the few-shot runs")
+        self.adapt_box.setToolTip(
+            "MTO stage 2: train on (input, target) pairs cut from unlabeled task-related "
+            "sentences, in each relation's objective, before the few-shot runs"
+        )
         adapt_form = QFormLayout(self.adapt_box)
         self.adapt_source_combo = QComboBox()
         self.adapt_source_combo.setObjectName("trainer-adaptation-source")
@@ -299,8 +312,14 @@ class TrainerWorkbench(QWidget):
         layout.addWidget(self.adapt_box)
         layout.addStretch(1)
 
-        for signal in (self.templates_model.checks_changed, self.shots_editor.changed, self.seeds_edit.textChanged,
-                       self.steps_spin.valueChanged, self.adapt_box.toggled, self.adapt_steps_spin.valueChanged):
+        for signal in (
+            self.templates_model.checks_changed,
+            self.shots_editor.changed,
+            self.seeds_edit.textChanged,
+            self.steps_spin.valueChanged,
+            self.adapt_box.toggled,
+            self.adapt_steps_spin.valueChanged,
+        ):
             signal.connect(lambda *_a: self._update_grid_summary())
         for check in self.method_checks.values():
             check.toggled.connect(lambda *_a: self._update_grid_summary())
@@ -368,8 +387,9 @@ class TrainerWorkbench(QWidget):
         heading = QLabel("Learning curves")
         heading.setProperty("role", "heading")
         header.addWidget(heading)
-        self.curves_caption = QLabel("few-shot (dotted/dashed) and full data (solid) · one colour per template · "
-                                     "band = ± sd over seeds")
+        self.curves_caption = QLabel(
+            "few-shot (dotted/dashed) and full data (solid) · one colour per template · band = ± sd over seeds"
+        )
         self.curves_caption.setProperty("role", "muted")
         header.addWidget(self.curves_caption, 1)
         self.png_button = QToolButton()
@@ -532,8 +552,9 @@ class TrainerWorkbench(QWidget):
         added = [n for n in names if known is not None and n not in known]
         if added and self.worker is None:
             self.select_experiment(added[-1])
-            self.status_label.setText(f"experiment <b>{_esc(added[-1])}</b> from the project is ready: check the "
-                                      "settings and press Start")
+            self.status_label.setText(
+                f"experiment <b>{_esc(added[-1])}</b> from the project is ready: check the settings and press Start"
+            )
 
     def project_experiments(self) -> list[ExperimentConfig]:
         try:
@@ -595,8 +616,9 @@ class TrainerWorkbench(QWidget):
     def _on_adapt_source(self) -> None:
         if self.adapt_source_combo.currentData() != "":
             return
-        path, _filter = QFileDialog.getOpenFileName(self, "Sentences for the adaptation stage", "",
-                                                    "Text files (*.txt);;All files (*)")
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Sentences for the adaptation stage", "", "Text files (*.txt);;All files (*)"
+        )
         if path:
             self._set_adapt_file(path)
         else:
@@ -620,10 +642,14 @@ class TrainerWorkbench(QWidget):
         except MtoError:
             validation, test = None, None
         chosen_on = "a validation file" if validation else "heads held out of the training data"
-        scored = ("scores on the <b>test</b> split" if test else
-                  "<span style='color:#9a5b00'>no test split: scores are <b>validation</b> scores</span>")
-        self.source_label.setText(f"Trains <b>{_esc(model)}</b> on <b>{_esc(data_name)}</b>; checkpoint chosen on "
-                                  f"{chosen_on}; {scored}")
+        scored = (
+            "scores on the <b>test</b> split"
+            if test
+            else "<span style='color:#9a5b00'>no test split: scores are <b>validation</b> scores</span>"
+        )
+        self.source_label.setText(
+            f"Trains <b>{_esc(model)}</b> on <b>{_esc(data_name)}</b>; checkpoint chosen on {chosen_on}; {scored}"
+        )
         if self.worker is None and not self.runs_model.runs:
             # nothing shown yet: the labels say where the coming experiment's scores will come from
             from mto_studio.core.training.results import score_label
@@ -648,16 +674,17 @@ class TrainerWorkbench(QWidget):
         runs = len(cfg.runs())
         steps = runs * int(cfg.train.get("steps", TRAIN.steps))
         extra = f" + {cfg.adaptation.steps} adaptation steps" if cfg.adaptation.enabled else ""
-        self.grid_summary.setText(f"{len(cfg.templates)} template(s) × {len(cfg.shots)} k × {len(cfg.seeds)} seed(s)"
-                                  f" × {len(cfg.methods)} method(s) = <b>{runs} runs</b>, {steps:,} steps{extra}")
+        self.grid_summary.setText(
+            f"{len(cfg.templates)} template(s) × {len(cfg.shots)} k × {len(cfg.seeds)} seed(s)"
+            f" × {len(cfg.methods)} method(s) = <b>{runs} runs</b>, {steps:,} steps{extra}"
+        )
 
     def current_config(self) -> ExperimentConfig:
         """The experiment the form describes, on the project's model and data (raises MtoError)."""
         project = self.context.project
         templates = self.templates_model.checked_keys()
         if not templates:
-            raise ConfigError("no template is ticked", "tick at least two templates to compare, e.g. unsup-nat and "
-                              "sup")
+            raise ConfigError("no template is ticked", "tick at least two templates to compare, e.g. unsup-nat and sup")
         baseline = self.baseline_combo.currentData() or templates[-1]
         if baseline in templates:  # the baseline last: tables and legends read "candidates, then the baseline"
             templates = [t for t in templates if t != baseline] + [baseline]
@@ -666,13 +693,24 @@ class TrainerWorkbench(QWidget):
             raise ConfigError("no method is ticked", "tick fine-tune, prompt tuning or LoRA")
         loaded = self._loaded
         train = dict(loaded.train) if loaded is not None else {}
-        train.update(steps=self.steps_spin.value(), lr=self.lr_spin.value(), prompt_lr=self.prompt_lr_spin.value(),
-                     batch_size=self.batch_spin.value(), eval_every=self.eval_spin.value(),
-                     device=self.device_combo.currentData(), threads=self.threads_spin.value())
+        train.update(
+            steps=self.steps_spin.value(),
+            lr=self.lr_spin.value(),
+            prompt_lr=self.prompt_lr_spin.value(),
+            batch_size=self.batch_spin.value(),
+            eval_every=self.eval_spin.value(),
+            device=self.device_combo.currentData(),
+            threads=self.threads_spin.value(),
+        )
         source = self.adapt_source_combo.currentData() or "world"
-        adaptation = AdaptationSettings(**{**(loaded.adaptation.__dict__ if loaded is not None else {}),
-                                           "enabled": self.adapt_box.isChecked(), "source": source,
-                                           "steps": self.adapt_steps_spin.value()})
+        adaptation = AdaptationSettings(
+            **{
+                **(loaded.adaptation.__dict__ if loaded is not None else {}),
+                "enabled": self.adapt_box.isChecked(),
+                "source": source,
+                "steps": self.adapt_steps_spin.value(),
+            }
+        )
         library = self.context.library
         # Project templates are passed by file (the experiment's own library holds only the built-ins).
         refs = []
@@ -685,18 +723,31 @@ class TrainerWorkbench(QWidget):
         name = self.name_edit.text().strip() or "experiment"
         baseline_ref = refs[templates.index(baseline)] if baseline in templates else baseline
         return ExperimentConfig(
-            name=name, **project.run_data_refs(),
-            columns=self._columns_spec(), relations=list(loaded.relations) if loaded is not None else [],
-            model=project.model_ref(), templates=refs, baseline=baseline_ref, shots=self.shots_editor.shots(),
-            seeds=self.seeds_edit.seeds(), methods=methods, train=train, objectives=objectives,
-            adaptation=adaptation)
+            name=name,
+            **project.run_data_refs(),
+            columns=self._columns_spec(),
+            relations=list(loaded.relations) if loaded is not None else [],
+            model=project.model_ref(),
+            templates=refs,
+            baseline=baseline_ref,
+            shots=self.shots_editor.shots(),
+            seeds=self.seeds_edit.seeds(),
+            methods=methods,
+            train=train,
+            objectives=objectives,
+            adaptation=adaptation,
+        )
 
     def _columns_spec(self) -> str | None:
         mapping = self.context.project.columns
         if mapping is None:
             return None
-        parts = {"input": mapping.input, "target": mapping.target, "relation": mapping.relation,
-                 "default_relation": mapping.default_relation}
+        parts = {
+            "input": mapping.input,
+            "target": mapping.target,
+            "relation": mapping.relation,
+            "default_relation": mapping.default_relation,
+        }
         return ",".join(f"{k}={v}" for k, v in parts.items() if v)
 
     # --- running -----------------------------------------------------------------------------------------------
@@ -726,8 +777,11 @@ class TrainerWorkbench(QWidget):
             return None
         target = Path(folder) if folder is not None else self.resumable
         if target is None or not ExperimentFolder(target).config_file.is_file():
-            show_error(self, "Nothing to resume", MtoError("no stopped or interrupted experiment was found",
-                                                           "start a new experiment"))
+            show_error(
+                self,
+                "Nothing to resume",
+                MtoError("no stopped or interrupted experiment was found", "start a new experiment"),
+            )
             return None
         return self._launch(None, target, resume=True)
 
@@ -812,13 +866,15 @@ class TrainerWorkbench(QWidget):
         runs = []
         steps = int(cfg.train.get("steps", TRAIN.steps))
         if cfg.adaptation.enabled:
-            runs.append(RunInfo("adaptation", -1, "adaptation stage", "adaptation", "full", 0,
-                                cfg.adaptation.steps))
+            runs.append(RunInfo("adaptation", -1, "adaptation stage", "adaptation", "full", 0, cfg.adaptation.steps))
         for index, run_cfg in enumerate(cfg.runs()):
             template = Path(run_cfg.template).stem if run_cfg.template.endswith(".toml") else run_cfg.template
             shots = "full" if run_cfg.shots is None else str(run_cfg.shots)
-            runs.append(RunInfo(run_folder_name(index, run_cfg), index, template, run_cfg.method.value, shots,
-                                run_cfg.seed, steps))
+            runs.append(
+                RunInfo(
+                    run_folder_name(index, run_cfg), index, template, run_cfg.method.value, shots, run_cfg.seed, steps
+                )
+            )
         for position, run in enumerate(runs):
             run.index = position
         self.runs_model.set_runs(runs)
@@ -839,8 +895,10 @@ class TrainerWorkbench(QWidget):
         self.folder = Path(event.folder)
         self._set_grid(cfg)
         runs_dir = self.folder / "runs"
-        self._claim([str(runs_dir / r.run_id) for r in self.runs_model.runs if r.method != "adaptation"]
-                    + [str(self.folder / "adaptation")])
+        self._claim(
+            [str(runs_dir / r.run_id) for r in self.runs_model.runs if r.method != "adaptation"]
+            + [str(self.folder / "adaptation")]
+        )
         self.curves.show_note("Waiting for the first steps…")
         total = sum(r.total_steps for r in self.runs_model.runs)
         self.progress.setRange(0, max(total, 1))
@@ -854,11 +912,16 @@ class TrainerWorkbench(QWidget):
         if event.skipped:
             result = RunFolder(run_dir).result() if run_dir else {}
             metrics = result.get("metrics", {})
-            run = self.runs_model.update(event.run_id, status="skipped", step=int(result.get("step", 0)),
-                                         rouge=metrics.get("rougeL"), exact_match=metrics.get("exact_match"),
-                                         scored_on=str(result.get("split") or "validation"),
-                                         score_label=str(result.get("score_label") or ""),
-                                         folder=str(run_dir or ""))
+            run = self.runs_model.update(
+                event.run_id,
+                status="skipped",
+                step=int(result.get("step", 0)),
+                rouge=metrics.get("rougeL"),
+                exact_match=metrics.get("exact_match"),
+                scored_on=str(result.get("split") or "validation"),
+                score_label=str(result.get("score_label") or ""),
+                folder=str(run_dir or ""),
+            )
             if run is not None and run_dir is not None:
                 self._load_history(run, run_dir, after=None)
         else:
@@ -878,8 +941,12 @@ class TrainerWorkbench(QWidget):
                 continue
             if record.get("event") == "StepLogged":
                 losses.append((step, int(record.get("examples_seen", 0)), float(record["loss"])))
-            elif record.get("event") == "EvalDone" and record.get("split") == "validation" and \
-                    not record.get("final") and not (scores and scores[-1][0] == step):
+            elif (
+                record.get("event") == "EvalDone"
+                and record.get("split") == "validation"
+                and not record.get("final")
+                and not (scores and scores[-1][0] == step)
+            ):
                 scores.append((step, int(record.get("examples_seen", 0)), float(record["metrics"].get("rougeL", 0))))
                 samples = (step, "validation", tuple(record.get("samples", ())))
         if after is not None:
@@ -890,14 +957,19 @@ class TrainerWorkbench(QWidget):
             self._samples[run.run_id] = samples
 
     def _on_run_started(self, event: RunStarted) -> None:
-        run = self.runs_model.update(event.run_id, status="running", step=event.resumed_from,
-                                     total_steps=event.total_steps, folder=event.folder, reason="")
+        run = self.runs_model.update(
+            event.run_id,
+            status="running",
+            step=event.resumed_from,
+            total_steps=event.total_steps,
+            folder=event.folder,
+            reason="",
+        )
         if run is None:
             return
         if event.resumed_from:
             self._load_history(run, Path(event.folder), after=event.resumed_from)
-            self.status_label.setText(f"run {run.index + 1}: resumed from its checkpoint at step "
-                                      f"{event.resumed_from}")
+            self.status_label.setText(f"run {run.index + 1}: resumed from its checkpoint at step {event.resumed_from}")
         self._progress_dirty = True
 
     def _on_step(self, event: StepLogged) -> None:
@@ -928,8 +1000,12 @@ class TrainerWorkbench(QWidget):
     def _on_run_finished(self, event: RunFinished) -> None:
         fields: dict[str, Any] = {"status": event.status, "step": event.step}
         if event.status == "finished":
-            fields.update(rouge=event.metrics.get("rougeL"), exact_match=event.metrics.get("exact_match"),
-                          scored_on=event.split or "validation", score_label=event.score_label)
+            fields.update(
+                rouge=event.metrics.get("rougeL"),
+                exact_match=event.metrics.get("exact_match"),
+                scored_on=event.split or "validation",
+                score_label=event.score_label,
+            )
         else:
             fields["reason"] = f"stopped at step {event.step}; resumable from its checkpoint"
         self.runs_model.update(event.run_id, **fields)
@@ -940,8 +1016,10 @@ class TrainerWorkbench(QWidget):
         run = self.runs_model.update(event.run_id, status="failed", reason=event.reason, step=event.step)
         label = run.label if run is not None else event.run_id
         self.failed_notices.append(event.reason)
-        self.notice_label.setText(f'<b style="color:{ERROR_RED}">Run failed:</b> {_esc(label)}: {_esc(event.reason)}'
-                                  "<br>The experiment goes on with the next run; the table leaves this run out.")
+        self.notice_label.setText(
+            f'<b style="color:{ERROR_RED}">Run failed:</b> {_esc(label)}: {_esc(event.reason)}'
+            "<br>The experiment goes on with the next run; the table leaves this run out."
+        )
         self.notice.show()
         window = self.window()
         if isinstance(window, QMainWindow):
@@ -980,16 +1058,26 @@ class TrainerWorkbench(QWidget):
             self.resumable = Path(event.folder)
             text = f"stopped{failed}: <b>Resume</b> continues from the last checkpoint"
         else:
-            text = f"finished{failed} · report: <a href='file://{_esc(event.report)}'>{_esc(Path(event.report).name)}</a>"
+            text = (
+                f"finished{failed} · report: <a href='file://{_esc(event.report)}'>{_esc(Path(event.report).name)}</a>"
+            )
             if self.resumable == Path(event.folder):
                 self.resumable = None
         self.final_status_text = text
         self.owners.touched()
 
     _handlers = {
-        ExperimentStarted: _on_experiment_started, RunQueued: _on_run_queued, RunStarted: _on_run_started,
-        StepLogged: _on_step, EvalDone: _on_eval, RunFinished: _on_run_finished, RunFailed: _on_run_failed,
-        Paused: _on_paused, Resumed: _on_resumed, CheckpointSaved: _on_checkpoint, TableUpdated: _on_table,
+        ExperimentStarted: _on_experiment_started,
+        RunQueued: _on_run_queued,
+        RunStarted: _on_run_started,
+        StepLogged: _on_step,
+        EvalDone: _on_eval,
+        RunFinished: _on_run_finished,
+        RunFailed: _on_run_failed,
+        Paused: _on_paused,
+        Resumed: _on_resumed,
+        CheckpointSaved: _on_checkpoint,
+        TableUpdated: _on_table,
         ExperimentFinished: _on_experiment_finished,
     }
 
@@ -1007,8 +1095,10 @@ class TrainerWorkbench(QWidget):
         self._on_tick()
         self.curves.redraw()
         if self.last_status == "failed" or (self.last_status == "" and worker.error is not None):
-            self.status_label.setText(f'<span style="color:{ERROR_RED}">did not run: '
-                                      f"{_esc(getattr(worker.error, 'message', worker.error))}</span>")
+            self.status_label.setText(
+                f'<span style="color:{ERROR_RED}">did not run: '
+                f"{_esc(getattr(worker.error, 'message', worker.error))}</span>"
+            )
             self.curves.show_note("The experiment did not start")
         elif self.last_status:
             self.status_label.setText(self.final_status_text or self.last_status)
@@ -1027,8 +1117,10 @@ class TrainerWorkbench(QWidget):
     def unsaved_changes(self) -> list[str]:
         if self.worker is not None and self.worker.is_running:
             name = self.config.name if self.config is not None else self.folder.name if self.folder else "?"
-            return [f"experiment '{name}' is training: closing stops it after the current step (resume it later "
-                    "from the Trainer)"]
+            return [
+                f"experiment '{name}' is training: closing stops it after the current step (resume it later "
+                "from the Trainer)"
+            ]
         return []
 
     # --- progress ------------------------------------------------------------------------------------------------
@@ -1105,23 +1197,28 @@ class TrainerWorkbench(QWidget):
             return None if found is None else (found.mean, found.sd)
 
         self.ladder.set_cells(cell)
-        self.ladder.plot.setTitle(f"{_esc(model.label)} by training size · {model.group}", color="#1f2933",
-                                  size="10pt")
+        self.ladder.plot.setTitle(f"{_esc(model.label)} by training size · {model.group}", color="#1f2933", size="10pt")
 
     def _update_results_caption(self, finished: int | None = None, total: int | None = None) -> None:
         model = self.results_model
         label = _esc(model.label)
         warning = ""
         if model.label.startswith("Validation"):
-            warning = (" <span style='color:#9a5b00'>No test split: these are validation scores of the checkpoint "
-                       "the same heads chose (optimistic); set a test file in the Data workbench.</span>")
+            warning = (
+                " <span style='color:#9a5b00'>No test split: these are validation scores of the checkpoint "
+                "the same heads chose (optimistic); set a test file in the Data workbench.</span>"
+            )
         if not model.rows:
-            self.results_caption.setText(f"The table fills in as runs finish: {label}, mean ± sd over seeds, and the "
-                                         f"gain over the baseline at the same k.{warning}")
+            self.results_caption.setText(
+                f"The table fills in as runs finish: {label}, mean ± sd over seeds, and the "
+                f"gain over the baseline at the same k.{warning}"
+            )
             return
         counted = f" · {finished} of {total} runs counted" if finished is not None else ""
-        self.results_caption.setText(f"<b>{label}</b> on {model.group}, mean ± sd over seeds; % = relative gain over "
-                                     f"{model.baseline} at the same k{counted}.{warning}")
+        self.results_caption.setText(
+            f"<b>{label}</b> on {model.group}, mean ± sd over seeds; % = relative gain over "
+            f"{model.baseline} at the same k{counted}.{warning}"
+        )
 
     def _show_samples(self) -> None:
         index = self.runs_table.currentIndex()
@@ -1152,9 +1249,22 @@ class TrainerWorkbench(QWidget):
             self.resume_button.setToolTip(f"continue {self.resumable.name} from its last checkpoint")
         else:
             self.resume_button.setToolTip("continue the paused run")
-        for widget in (self.experiment_combo, self.name_edit, self.templates_view, self.baseline_combo,
-                       self.shots_editor, self.seeds_edit, self.steps_spin, self.lr_spin, self.prompt_lr_spin,
-                       self.batch_spin, self.eval_spin, self.device_combo, self.threads_spin, self.adapt_box):
+        for widget in (
+            self.experiment_combo,
+            self.name_edit,
+            self.templates_view,
+            self.baseline_combo,
+            self.shots_editor,
+            self.seeds_edit,
+            self.steps_spin,
+            self.lr_spin,
+            self.prompt_lr_spin,
+            self.batch_spin,
+            self.eval_spin,
+            self.device_combo,
+            self.threads_spin,
+            self.adapt_box,
+        ):
             widget.setEnabled(idle)
         for check in self.method_checks.values():
             check.setEnabled(idle)
@@ -1173,8 +1283,11 @@ class TrainerWorkbench(QWidget):
             except MtoError:
                 experiments = []
             for experiment in reversed(experiments):
-                if experiment.folder and str(experiment.folder) not in self.owners.folders \
-                        and ExperimentFolder(experiment.folder).is_resumable(experiment.status):
+                if (
+                    experiment.folder
+                    and str(experiment.folder) not in self.owners.folders
+                    and ExperimentFolder(experiment.folder).is_resumable(experiment.status)
+                ):
                     self.resumable = Path(experiment.folder)
                     break
         if self.state == "idle":
@@ -1200,8 +1313,11 @@ class TrainerWorkbench(QWidget):
         settings.setValue("trainer/x-axis", self.x_combo.currentData())
 
     def restore_state(self, settings) -> None:
-        for key, splitter in (("trainer/splitter", self.splitter), ("trainer/vsplitter", self.vsplitter),
-                              ("trainer/bottom-splitter", self.bottom_splitter)):
+        for key, splitter in (
+            ("trainer/splitter", self.splitter),
+            ("trainer/vsplitter", self.vsplitter),
+            ("trainer/bottom-splitter", self.bottom_splitter),
+        ):
             state = settings.value(key)
             if state is not None:
                 splitter.restoreState(state)
