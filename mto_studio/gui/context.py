@@ -111,7 +111,8 @@ class StudioContext(QObject):
     """The open project and what has been loaded for it. Views read its attributes and listen to its signals;
     they change the project through its methods so that every other view hears about it."""
 
-    project_changed = Signal()  # another project was opened, or it was saved under another name
+    project_changed = Signal()  # the project changed: another one was opened, a setting changed, or it was saved
+    project_opened = Signal()  # another project replaced this one (File ▸ New, Open, Open example)
     modified_changed = Signal(bool)
     data_loading = Signal(str)  # the path being read
     data_changed = Signal()  # self.data holds new rows (or a new mapping)
@@ -150,6 +151,7 @@ class StudioContext(QObject):
         self.tokenizer = None
         self.tokenizer_error = None
         self.library = project.library()
+        self.project_opened.emit()
         self.project_changed.emit()
         self.library_changed.emit()
         self.data_changed.emit()

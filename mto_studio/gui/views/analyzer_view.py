@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -58,6 +57,7 @@ from mto_studio.gui.models.templates import OBJECTIVE_COLOURS
 from mto_studio.gui.plots.template_ranking import TemplateRankingChart
 from mto_studio.gui.theme import ERROR_RED, MUTED, set_invalid
 from mto_studio.gui.views.fields import scrolling_settings
+from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
 ANALYSIS_FILE = "analysis.json"
@@ -363,32 +363,17 @@ class AnalyzerWorkbench(QWidget):
 
         layout.addStretch(1)
         outer, outer_layout = scrolling_settings(panel)
-        run_row = QHBoxLayout()
-        self.run_button = QPushButton("Analyse")
-        self.run_button.setObjectName("analysis-run")
-        self.run_button.setDefault(True)
+        self.controls = RunControls("analysis", start_text="Analyse", stop_text="Cancel", pausable=False)
+        self.run_button, self.cancel_button = self.controls.start_button, self.controls.stop_button
+        self.progress, self.status_label = self.controls.progress, self.controls.status_label
         self.run_button.setToolTip(
             "score the chosen relations and templates on the project's model and data, in the background"
         )
         self.run_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("analysis-cancel")
         self.cancel_button.setToolTip("stop after the current step; the previous results stay")
         self.cancel_button.clicked.connect(self.cancel)
-        run_row.addWidget(self.run_button, 1)
-        run_row.addWidget(self.cancel_button)
-        outer_layout.addLayout(run_row)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("analysis-progress")
-        self.progress.setTextVisible(True)
         self.progress.setFormat("%v / %m")
-        outer_layout.addWidget(self.progress)
-        self.status_label = QLabel()
-        self.status_label.setObjectName("analysis-status")
-        self.status_label.setWordWrap(True)
-        self.status_label.setProperty("role", "muted")
-        self.status_label.setTextFormat(Qt.TextFormat.RichText)
-        outer_layout.addWidget(self.status_label)
+        outer_layout.addWidget(self.controls)
         return outer
 
     def _build_results(self) -> QWidget:
@@ -687,10 +672,8 @@ class AnalyzerWorkbench(QWidget):
     def _set_state(self, state: str) -> None:
         self.state = state
         running = state != "idle"
-        self.run_button.setEnabled(not running)
+        self.controls.set_state(state)
         self.cancel_button.setEnabled(state == "running")
-        self.cancel_button.setVisible(running)
-        self.progress.setVisible(running)
         self.use_button.setEnabled(not running and self.report is not None)
         self.experiment_combo.setEnabled(not running and self.report is not None)
 

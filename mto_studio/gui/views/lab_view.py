@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -51,6 +50,7 @@ from mto_studio.gui.plots.live_curves import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
 from mto_studio.gui.views.fields import ScientificSpinBox, scrolling_settings
 from mto_studio.gui.views.trainer_view import THREADS_TIP, format_duration
+from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
 MODELS_DIR = "models"
@@ -236,40 +236,23 @@ class ObjectiveLabWorkbench(QWidget):
         layout.addStretch(1)
 
         outer, outer_layout = scrolling_settings(panel)
-        buttons = QHBoxLayout()
-        self.start_button = QPushButton("Pre-train")
-        self.start_button.setObjectName("lab-start")
+        self.controls = RunControls("lab", start_text="Pre-train")
+        self.start_button, self.pause_button = self.controls.start_button, self.controls.pause_button
+        self.resume_button, self.stop_button = self.controls.resume_button, self.controls.stop_button
+        self.progress, self.status_label = self.controls.progress, self.controls.status_label
+        self.start_button.setDefault(False)
         self.start_button.setToolTip("pre-train in the background into the project's models folder")
         self.start_button.clicked.connect(self.start)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setObjectName("lab-pause")
         self.pause_button.clicked.connect(self.pause)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setObjectName("lab-resume")
         self.resume_button.clicked.connect(lambda: self.resume())
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("lab-stop")
         self.stop_button.setToolTip("stop after the current step with a checkpoint; Resume continues from it")
         self.stop_button.clicked.connect(self.stop)
-        for button in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
-            buttons.addWidget(button)
-        outer_layout.addLayout(buttons)
         self.use_button = QPushButton("Use as the project's model")
         self.use_button.setObjectName("lab-use")
         self.use_button.setToolTip("point the project at the pre-trained model (File ▸ Save keeps it)")
         self.use_button.clicked.connect(self.use_model)
-        outer_layout.addWidget(self.use_button)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("lab-progress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        outer_layout.addWidget(self.progress)
-        self.status_label = QLabel()
-        self.status_label.setObjectName("lab-status")
-        self.status_label.setWordWrap(True)
-        self.status_label.setProperty("role", "muted")
-        self.status_label.setTextFormat(Qt.TextFormat.RichText)
-        outer_layout.addWidget(self.status_label)
+        self.controls.extra.addWidget(self.use_button)
+        outer_layout.addWidget(self.controls)
         return outer
 
     def _build_monitor(self) -> QWidget:
@@ -642,10 +625,7 @@ class ObjectiveLabWorkbench(QWidget):
     def _set_state(self, state: str) -> None:
         self.state = state
         idle = state == "idle"
-        self.start_button.setEnabled(idle)
-        self.pause_button.setEnabled(state == "running")
-        self.stop_button.setEnabled(state in ("running", "pausing", "paused"))
-        self.resume_button.setEnabled(state in ("paused", "pausing") or (idle and self.resumable is not None))
+        self.controls.set_state(state, can_resume=self.resumable is not None)
         self.use_button.setEnabled(idle and self.finished_dir is not None)
         for widget in (
             self.recipe_combo,

@@ -6,6 +6,7 @@ experiment from its folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import time
@@ -27,8 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMainWindow,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QSplitter,
     QTableView,
@@ -67,6 +66,7 @@ from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel
 from mto_studio.gui.plots.live_curves import CurveKey, LadderChart, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
 from mto_studio.gui.views.fields import ScientificSpinBox, SeedsEdit, ShotsEditor, scrolling_settings
+from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
 EXPERIMENTS_DIR = "experiments"
@@ -121,6 +121,10 @@ def new_experiment_folder(project, name: str) -> Path:
     return folder
 
 
+#: what the form shows for a new project
+DEFAULT_EXPERIMENT = ExperimentConfig(templates=["unsup-nat", "sup"], train={"steps": 200, "eval_every": 25})
+
+
 class TrainerWorkbench(QWidget):
     """Settings on the left; progress, live curves, runs, results and samples on the right. One experiment runs at
     a time, in the background."""
@@ -156,11 +160,12 @@ class TrainerWorkbench(QWidget):
         context.library_changed.connect(self._refresh_templates)
         context.library_changed.connect(self._refresh_experiments)
         context.project_changed.connect(self._on_project_changed)
+        context.project_opened.connect(self._on_project_opened)
         context.data_changed.connect(self._refresh_source_label)
         context.tokenizer_changed.connect(self._refresh_source_label)
         context.splits_changed.connect(self._refresh_source_label)
         self._refresh_templates()
-        self.apply_config(ExperimentConfig(templates=["unsup-nat", "sup"], train={"steps": 200, "eval_every": 25}))
+        self.apply_config(DEFAULT_EXPERIMENT)
         self._refresh_experiments()
         self._refresh_source_label()
         self._find_resumable()
@@ -325,38 +330,18 @@ class TrainerWorkbench(QWidget):
             check.toggled.connect(lambda *_a: self._update_grid_summary())
 
         outer, outer_layout = scrolling_settings(panel)
-        buttons = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("trainer-start")
-        self.start_button.setDefault(True)
+        self.controls = RunControls("trainer")
+        self.start_button, self.pause_button = self.controls.start_button, self.controls.pause_button
+        self.resume_button, self.stop_button = self.controls.resume_button, self.controls.stop_button
+        self.progress, self.status_label = self.controls.progress, self.controls.status_label
         self.start_button.setToolTip("run the experiment in the background into the project's experiments folder")
         self.start_button.clicked.connect(self.start)
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setObjectName("trainer-pause")
         self.pause_button.setToolTip("pause after the current step; the run stays in memory")
         self.pause_button.clicked.connect(self.pause)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setObjectName("trainer-resume")
         self.resume_button.clicked.connect(lambda: self.resume())
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("trainer-stop")
         self.stop_button.setToolTip("stop after the current step: the run saves a checkpoint and can be resumed")
         self.stop_button.clicked.connect(self.stop)
-        for button in (self.start_button, self.pause_button, self.resume_button, self.stop_button):
-            buttons.addWidget(button)
-        outer_layout.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainer-progress")
-        self.progress.setTextVisible(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        outer_layout.addWidget(self.progress)
-        self.status_label = QLabel()
-        self.status_label.setObjectName("trainer-status")
-        self.status_label.setWordWrap(True)
-        self.status_label.setProperty("role", "muted")
-        self.status_label.setTextFormat(Qt.TextFormat.RichText)
-        outer_layout.addWidget(self.status_label)
+        outer_layout.addWidget(self.controls)
         return outer
 
     def _build_monitor(self) -> QWidget:
@@ -632,7 +617,21 @@ class TrainerWorkbench(QWidget):
             index = 1
         self.adapt_source_combo.setCurrentIndex(index)
 
+    def _show_running_source(self, cfg: ExperimentConfig) -> None:
+        from mto_studio.core.data.sources import describe
+
+        model = cfg.model if "/" not in cfg.model else Path(cfg.model).name
+        data = describe(cfg.data, "train") if cfg.data.startswith(("example:", "world")) else Path(cfg.data).name
+        verb = "Training" if self.worker is not None else "Trained"
+        self.source_label.setText(
+            f"{verb} <b>{_esc(model)}</b> on <b>{_esc(data)}</b> (experiment <b>{_esc(cfg.name)}</b>)"
+        )
+        self.source_label.setToolTip(f"model: {cfg.model}\ndata: {cfg.data}")
+
     def _refresh_source_label(self) -> None:
+        if self.config is not None and (self.worker is not None or self.runs_model.runs):
+            self._show_running_source(self.config)  # the shown experiment's own model and data
+            return
         project = self.context.project
         data = self.context.data
         data_name = data.display_name if data is not None and data.task is not None else project.data
@@ -891,6 +890,11 @@ class TrainerWorkbench(QWidget):
     def _on_experiment_started(self, event: ExperimentStarted) -> None:
         cfg = ExperimentConfig.from_dict(event.config)
         self.config = cfg
+        # the form and the header show the experiment that runs (a resumed one may differ from what they showed)
+        names = [Path(t).stem if t.endswith(".toml") else t for t in cfg.templates]
+        baseline = Path(cfg.baseline).stem if cfg.baseline.endswith(".toml") else cfg.baseline
+        self.apply_config(dataclasses.replace(cfg, templates=names, baseline=baseline))
+        self._show_running_source(cfg)
         self.experiment_id = event.experiment_id
         self.folder = Path(event.folder)
         self._set_grid(cfg)
@@ -1240,15 +1244,8 @@ class TrainerWorkbench(QWidget):
     def _set_state(self, state: str) -> None:
         self.state = state
         idle = state == "idle"
-        self.start_button.setEnabled(idle)
-        self.pause_button.setEnabled(state == "running")
-        self.stop_button.setEnabled(state in ("running", "pausing", "paused"))
-        can_resume = state in ("paused", "pausing") or (idle and self.resumable is not None)
-        self.resume_button.setEnabled(can_resume)
-        if idle and self.resumable is not None:
-            self.resume_button.setToolTip(f"continue {self.resumable.name} from its last checkpoint")
-        else:
-            self.resume_button.setToolTip("continue the paused run")
+        tip = f"continue {self.resumable.name} from its last checkpoint" if idle and self.resumable else ""
+        self.controls.set_state(state, can_resume=self.resumable is not None, resume_tip=tip)
         for widget in (
             self.experiment_combo,
             self.name_edit,
@@ -1292,6 +1289,26 @@ class TrainerWorkbench(QWidget):
                     break
         if self.state == "idle":
             self._set_state("idle")
+
+    def _on_project_opened(self) -> None:
+        """Another project: nothing of the previous one's experiment stays on screen (unless it is still running)."""
+        if self.worker is not None:
+            return
+        self.config = None
+        self.folder = None
+        self.final_status_text = ""
+        self.last_status = ""
+        self.status_label.setText("")
+        self.runs_model.set_runs([])
+        self.results_model.set_grid([], [], [], "")
+        self.curves.reset()
+        self.curves.show_note("Start an experiment: the curves fill in as the runs train")
+        self._samples.clear()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.experiment_combo.setCurrentIndex(0)
+        self.apply_config(DEFAULT_EXPERIMENT)
+        self._refresh_ladder(reset=True)
 
     def _on_project_changed(self) -> None:
         self._known_experiments = None  # another project's experiments are not new ones

@@ -1,0 +1,90 @@
+"""State that used to live in widgets and outlive its moment: another project's experiment on screen, a resumed
+experiment shown with the form's settings, run buttons that move under the pointer."""
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint  # noqa: E402
+
+from mto_studio.core.project import Project  # noqa: E402
+from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa: E402
+
+TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def default_project(isolated, tiny_model_dir, small_world_tsv) -> Project:
+    project = Project.open_or_create_default()
+    project.model = str(tiny_model_dir)
+    project.data = str(small_world_tsv)
+    project.save()
+    return project
+
+
+def small(name="first", shots=("4",), steps=10, **train):
+    return ExperimentConfig(
+        name=name, templates=["unsup-nat"], shots=list(shots), seeds=[0],
+        train={"steps": steps, "eval_every": 5, "batch_size": 8, "validation_heads": 4, "warmup_steps": 2,
+               "max_new_tokens": 4, **train},
+    )  # fmt: skip
+
+
+def run_to_end(qtbot, view, cfg):
+    view.apply_config(cfg)
+    assert view.start() is not None
+    qtbot.waitUntil(lambda: view.worker is None, timeout=TIMEOUT_MS)
+
+
+def test_a_new_project_shows_none_of_the_previous_projects_experiment(window, qtbot, tmp_path):
+    window.show_workbench("trainer")
+    view = window.workbench("trainer")
+    run_to_end(qtbot, view, small(name="old-project-run"))
+    assert view.runs_model.runs and view.results_model.filled == 1 and view.last_status == "finished"
+    assert window.new_project(str(tmp_path / "fresh"))
+    assert view.runs_model.runs == [] and view.results_model.filled == 0 and view.results_model.rows == []
+    assert view.name_edit.text() == "experiment" and view.status_label.text() == ""
+    assert view.progress.value() <= 0 and "old-project-run" not in view.source_label.text()
+    assert list(view.curves.keys()) == []
+
+
+def test_resuming_a_stored_experiment_shows_its_own_settings_and_data(window, qtbot, tmp_path):
+    window.show_workbench("trainer")
+    view = window.workbench("trainer")
+    view.apply_config(small(name="stopped-one", shots=("full",), steps=400))
+    worker = view.start()
+    qtbot.waitUntil(lambda: any(r.step >= 10 for r in view.runs_model.runs), timeout=TIMEOUT_MS)
+    view.stop()
+    qtbot.waitUntil(lambda: view.worker is None, timeout=TIMEOUT_MS)
+    assert worker is not None and view.resumable is not None
+    # the user now changes the form (and the project's data), then presses Resume
+    other = tmp_path / "other.tsv"
+    other.write_text(Path(window.context.project.data).read_text())
+    window.context.project.data = str(other)
+    view.apply_config(small(name="something-else", shots=("4", "full")))
+    resumed = view.resume()
+    assert resumed is not None
+    qtbot.waitUntil(lambda: view.config is not None and view.config.name == "stopped-one", timeout=TIMEOUT_MS)
+    assert view.name_edit.text() == "stopped-one" and view.shots_editor.shots() == ["full"]
+    assert "small.tsv" in view.source_label.text() and "other.tsv" not in view.source_label.text()
+    view.stop()
+    qtbot.waitUntil(lambda: view.worker is None, timeout=TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("workbench", ["trainer", "lab", "analyzer"])
+def test_the_run_buttons_do_not_move_when_the_status_grows(window, qtbot, workbench):
+    window.show_workbench(workbench)
+    view = window.workbench(workbench)
+    button = view.start_button if hasattr(view, "start_button") else view.run_button
+    qtbot.wait(50)
+    before = button.mapTo(window, QPoint(0, 0))
+    view.status_label.setText("a status that is long enough to wrap onto a second and then a third line of the "
+                              "narrow settings column, as the running state's text does")  # fmt: skip
+    qtbot.wait(50)
+    assert button.mapTo(window, QPoint(0, 0)) == before
+    view.status_label.setText("")
+    qtbot.wait(50)
+    assert button.mapTo(window, QPoint(0, 0)) == before
