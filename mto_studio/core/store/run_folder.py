@@ -161,6 +161,14 @@ class RunFolder:
         return atomic_write_json(self.path / self.RESULT, {"status": status.value, **fields})
 
 
+def template_label(ref: str | None) -> str:
+    """A template as people read it: its name, not the path of a project template's file."""
+    if not ref:
+        return ""
+    text = str(ref)
+    return Path(text).stem if text.endswith(".toml") else text
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
 

@@ -26,6 +26,7 @@ from mto_studio.core.jobs.events import (
     RunStarted,
     StepLogged,
 )
+from mto_studio.core.store.run_folder import template_label
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -217,7 +218,7 @@ class RunStore:
                 experiment_id,
                 folder,
                 name,
-                config.get("template"),
+                template_label(config.get("template")),
                 config.get("method"),
                 "full" if shots is None else str(shots),
                 config.get("seed"),

@@ -128,5 +128,8 @@ class TrainConfig:
     @property
     def label(self) -> str:
         from mto_studio.core.data.sampling import shots_label
+        from mto_studio.core.store.run_folder import template_label
 
-        return self.name or f"{self.template} {self.method} k={shots_label(self.shots)} seed={self.seed}"
+        return (
+            self.name or f"{template_label(self.template)} {self.method} k={shots_label(self.shots)} seed={self.seed}"
+        )

@@ -111,6 +111,7 @@ def write_outputs(
     results = _collect(folder, runs)
     relations = _relations_of(folder, runs)
     expected_split, checkpoint = expected_scoring(cfg)
+    colours = experiment_colours(cfg)
     tables = []
     sections = [
         f"Experiment **{cfg.name}**: templates {', '.join(cfg.templates)}; k = {', '.join(cfg.shots)}; "
@@ -141,8 +142,11 @@ def write_outputs(
             folder / f"curves{suffix}.png",
             relations=members,
             title=f"Validation ROUGE-L, {group}: few-shot vs full data (mean ± sd over seeds)",
+            colours=colours,
         )
-        ladder = plot_ladder(rouge, folder / f"ladder{suffix}.png", title=f"{rouge.label} by training size, {group}")
+        ladder = plot_ladder(
+            rouge, folder / f"ladder{suffix}.png", title=f"{rouge.label} by training size, {group}", colours=colours
+        )
         sections.append(
             f"## {group}\n\n{rouge.markdown()}\n{tables[-1].markdown()}\n"
             f"![learning curves]({curves.name})\n\n![k-shot ladder]({ladder.name})"
@@ -152,6 +156,30 @@ def write_outputs(
     atomic_write_json(folder / "tables.json", [t.to_dict() for t in tables])
     report = write_report(folder, f"MTO Studio report: {cfg.name}", [*sections, *closing_sections])
     return tables, report
+
+
+def experiment_colours(cfg: ExperimentConfig) -> dict[str, str]:
+    """The experiment's template colours, as the Trainer draws them (project templates by their file's objective)."""
+    from mto_studio.core.store.run_folder import template_label
+    from mto_studio.core.templates.colours import template_colours
+
+    library = TemplateLibrary()
+    objectives = {}
+    for ref in cfg.templates:
+        try:
+            template = library.get(ref)
+        except MtoError:
+            continue
+        objectives[template_label(ref)] = template.objective
+        objectives[template.name] = template.objective
+    names = [template_label(ref) for ref in cfg.templates]
+    colours = template_colours(names, objectives)
+    for ref, name in zip(cfg.templates, names, strict=True):  # a template file's own name may differ from its stem
+        try:
+            colours.setdefault(library.get(ref).name, colours[name])
+        except MtoError:
+            pass
+    return colours
 
 
 def expected_scoring(cfg: ExperimentConfig) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 from mto_studio.core.config import check_bounds, from_dict, option, to_dict
 from mto_studio.core.data.sampling import parse_shots, shots_label
 from mto_studio.core.errors import ConfigError
+from mto_studio.core.store.run_folder import template_label
 from mto_studio.core.training.config import Method, TrainConfig
 
 
@@ -113,10 +114,19 @@ class ExperimentConfig:
                     method=Method(method),
                     shots=parse_shots(k),
                     seed=seed,
-                    name=f"{template} · {method} · k={k} · seed {seed}",
+                    name=f"{template_label(template)} · {method} · k={k} · seed {seed}",
                 )
             )
         return out
+
+    @staticmethod
+    def total_runs(data: dict[str, Any]) -> int | None:
+        """How many runs a saved experiment's grid has (the adaptation stage counts as one); None if unreadable."""
+        try:
+            cfg = ExperimentConfig.from_dict(data)
+        except Exception:  # a config from another version: the caller falls back to what it has seen
+            return None
+        return len(cfg.runs()) + (1 if cfg.adaptation.enabled else 0)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

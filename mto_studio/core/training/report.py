@@ -8,9 +8,8 @@ from pathlib import Path
 
 from mto_studio.core.fsio import atomic_write_text
 from mto_studio.core.store.run_folder import RunFolder
+from mto_studio.core.templates.colours import library_colours
 from mto_studio.core.training.results import ResultTable, RunResult, shots_order
-
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
 
 def _figure(width: float = 9.0, height: float = 5.0):
@@ -61,13 +60,15 @@ def plot_curves(
     metric: str = "rougeL",
     relations: list[str] | None = None,
     title: str = "",
+    colours: dict[str, str] | None = None,
 ) -> Path:
-    """Validation metric against steps; one colour per template, one line style per k (full data solid);
-    seeds as mean ± sd bands."""
+    """Validation metric against steps; one colour per template (``colours``, else the app's scheme for the built-in
+    templates), one line style per k (full data solid); seeds as mean ± sd bands."""
     curves = validation_curves(results, metric, relations)
     figure = _figure()
     axes = figure.add_subplot(1, 1, 1)
     templates = list(dict.fromkeys(t for _, t, _ in curves))
+    colours = {**library_colours(templates), **(colours or {})}
     shots = sorted({k for _, _, k in curves}, key=shots_order)
     styles = ["-", "--", ":", "-."]
     for (method, template, k), by_step in sorted(
@@ -76,7 +77,7 @@ def plot_curves(
         steps = sorted(by_step)
         means = [statistics.fmean(by_step[s]) for s in steps]
         sds = [statistics.stdev(by_step[s]) if len(by_step[s]) > 1 else 0.0 for s in steps]
-        color = COLORS[templates.index(template) % len(COLORS)]
+        color = colours[template]
         style = "-" if k == "full" else styles[1 + shots.index(k) % (len(styles) - 1)]
         label = f"{template} · {'full data' if k == 'full' else f'k={k}'}"
         if len({m for m, _, _ in curves}) > 1:
@@ -101,12 +102,15 @@ def plot_curves(
     return Path(path)
 
 
-def plot_ladder(table: ResultTable, path: str | Path, *, title: str = "") -> Path:
+def plot_ladder(
+    table: ResultTable, path: str | Path, *, title: str = "", colours: dict[str, str] | None = None
+) -> Path:
     """Final metric against k (few-shot ladder to full data), one line per template, error bars = sd."""
     figure = _figure(7.5, 4.8)
     axes = figure.add_subplot(1, 1, 1)
     shots = table.shots
-    for i, (method, template) in enumerate(table.rows):
+    palette = {**library_colours([t for _, t in table.rows]), **(colours or {})}
+    for method, template in table.rows:
         cells = [table.cell(method, template, s) for s in shots]
         xs = [j for j, c in enumerate(cells) if c]
         means = [cells[j].mean for j in xs]
@@ -114,7 +118,7 @@ def plot_ladder(table: ResultTable, path: str | Path, *, title: str = "") -> Pat
         label = template + (" (baseline)" if template == table.baseline else "")
         if len({m for m, _ in table.rows}) > 1:
             label += f" · {method}"
-        axes.errorbar(xs, means, yerr=sds, marker="o", capsize=4, color=COLORS[i % len(COLORS)], label=label)
+        axes.errorbar(xs, means, yerr=sds, marker="o", capsize=4, color=palette[template], label=label)
     axes.set_xticks(range(len(shots)))
     axes.set_xticklabels(["full" if s == "full" else f"k={s}" for s in shots])
     axes.set_ylabel(table.label)

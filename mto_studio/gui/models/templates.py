@@ -18,9 +18,9 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from mto_studio.core.templates import Objective, Phrase, PhraseTable
+from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
 
 Index = QModelIndex | QPersistentModelIndex
-OBJECTIVE_COLOURS = {Objective.FILLING: "#e8590c", Objective.MAPPING: "#1c7ed6", Objective.MIXED: "#7048e8"}
 
 
 @dataclass(frozen=True)

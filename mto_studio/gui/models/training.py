@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from mto_studio.core.store.run_folder import template_label
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
 from mto_studio.core.training.results import shots_order
 
@@ -465,6 +466,14 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
 
 
+def experiment_runs(experiment, seen: int) -> int:
+    """The number of runs of an experiment's whole grid (not only those that have started)."""
+    from mto_studio.core.training.experiment_config import ExperimentConfig
+
+    total = ExperimentConfig.total_runs(experiment.config) if experiment is not None else None
+    return max(total or 0, seen)
+
+
 def run_score(run: RunRow, name: str) -> float | None:
     value = run.metrics.get(name)
     return float(value) if isinstance(value, (int, float)) else None
@@ -647,9 +656,9 @@ class RunsTreeModel(QAbstractItemModel):
                 return experiment.status if experiment is not None else ""
             if column == "step":
                 done = sum(c.run.status == "finished" for c in node.children)
-                return f"{done}/{len(node.children)} runs"
+                return f"{done}/{experiment_runs(experiment, len(node.children))} runs"
             if column == "template" and experiment is not None:
-                return ", ".join(experiment.config.get("templates", []))
+                return ", ".join(template_label(t) for t in experiment.config.get("templates", []))
             if column == "method" and experiment is not None:
                 return ", ".join(experiment.config.get("methods", []))
             if column == "k" and experiment is not None:
@@ -663,7 +672,7 @@ class RunsTreeModel(QAbstractItemModel):
             status = "running (another process?)"
         values = {
             "name": f"#{run.id}",
-            "template": run.template or "",
+            "template": template_label(run.template),
             "method": run.method or "",
             "k": shots_text(run.shots or "full") if run.method else "",
             "seed": "" if run.seed is None else str(run.seed),
@@ -691,8 +700,9 @@ def experiment_summary(experiment: ExperimentRow | None, runs: list[RunRow]) -> 
     config = experiment.config
     done = sum(r.status == "finished" for r in runs)
     failed = sum(r.status == "failed" for r in runs)
-    parts = [experiment.name, experiment.status, f"{done}/{len(runs)} runs" + (f", {failed} failed" if failed else "")]
-    templates = [str(t).rsplit("/", 1)[-1].removesuffix(".toml") for t in config.get("templates", [])]
+    total = experiment_runs(experiment, len(runs))
+    parts = [experiment.name, experiment.status, f"{done}/{total} runs" + (f", {failed} failed" if failed else "")]
+    templates = [template_label(t) for t in config.get("templates", [])]
     if templates:
         parts.append(" vs ".join(templates))
     if config.get("shots"):

@@ -15,19 +15,13 @@ from PySide6.QtWidgets import QSizePolicy
 
 from mto_studio.core.data.sampling import parse_shots
 from mto_studio.core.templates import Objective
-from mto_studio.gui.models.templates import OBJECTIVE_COLOURS
+from mto_studio.core.templates.colours import PALETTE, template_colours
 
 TEXT = "#1f2933"
 MUTED = "#6b7580"
 REDRAW_MS = 50  # 20 Hz at most
 #: Colours per objective family, strongest first: the first Filling template gets the Filling orange used everywhere
 #: else in the app, the first Mapping template the Mapping blue.
-FAMILY_COLOURS = {
-    Objective.FILLING: [OBJECTIVE_COLOURS[Objective.FILLING], "#c2255c", "#f59f00", "#a61e4d"],
-    Objective.MAPPING: [OBJECTIVE_COLOURS[Objective.MAPPING], "#0c8599", "#364fc7", "#1098ad"],
-    Objective.MIXED: [OBJECTIVE_COLOURS[Objective.MIXED], "#ae3ec9", "#862e9c"],
-}
-PALETTE = ["#2f9e44", "#e67700", "#5c940d", "#495057", "#d6336c", "#1971c2"]
 #: Line styles along the k ladder; full data is always solid.
 FEW_SHOT_STYLES = [Qt.PenStyle.DotLine, Qt.PenStyle.DashLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DashDotDotLine]
 X_LABELS = {"step": "training step", "examples": "training examples seen"}
@@ -215,17 +209,7 @@ class LiveCurves(pg.GraphicsLayoutWidget):
     ) -> None:
         """Fix colours (per template, in its objective's family) and line styles (per k) before data arrives."""
         self._objectives = dict(objectives)
-        self._colours = {}
-        used = {family: 0 for family in FAMILY_COLOURS}
-        spare = 0
-        for template in templates:
-            family = objectives.get(template)
-            if family in FAMILY_COLOURS and used[family] < len(FAMILY_COLOURS[family]):
-                self._colours[template] = FAMILY_COLOURS[family][used[family]]
-                used[family] += 1
-            else:
-                self._colours[template] = PALETTE[spare % len(PALETTE)]
-                spare += 1
+        self._colours = template_colours(templates, objectives)
         self._shots = sorted(dict.fromkeys(shots), key=shots_rank)
         self._methods = set(methods)
 

@@ -69,9 +69,9 @@ OBJECTIVE_HELP = {
 #: Zero-shot knowledge checks (EvalDone metrics) and how they are drawn.
 KNOWLEDGE_LINES = {
     "fill_heldout_em": ("fill, held-out wording", "#e8590c", Qt.PenStyle.SolidLine),
-    "fill_seen_em": ("fill, seen wording", "#e8590c", Qt.PenStyle.DashLine),
+    "fill_seen_em": ("fill, seen wording", "#f59f00", Qt.PenStyle.DashLine),
     "qa_seen_em": ("QA, trained formats", "#1c7ed6", Qt.PenStyle.SolidLine),
-    "qa_heldout_em": ("QA, held-out formats", "#1c7ed6", Qt.PenStyle.DashLine),
+    "qa_heldout_em": ("QA, held-out formats", "#0c8599", Qt.PenStyle.DashLine),
 }
 STATUS_TICK_MS = 250
 

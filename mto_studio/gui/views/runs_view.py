@@ -36,15 +36,23 @@ from PySide6.QtWidgets import (
 from mto_studio.core.errors import MtoError
 from mto_studio.core.fsio import atomic_write_json
 from mto_studio.core.store import RunStore
-from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder, template_label
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
 from mto_studio.core.templates import TemplateLibrary
+from mto_studio.core.templates.colours import PALETTE
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.jobs import run_owners
-from mto_studio.gui.models.training import ConfigDiffModel, RunsTreeModel, metric_text, run_score, shots_text
-from mto_studio.gui.plots.live_curves import PALETTE, LineChart, export_png
+from mto_studio.gui.models.training import (
+    ConfigDiffModel,
+    RunsTreeModel,
+    experiment_runs,
+    metric_text,
+    run_score,
+    shots_text,
+)
+from mto_studio.gui.plots.live_curves import LineChart, export_png
 from mto_studio.gui.theme import MUTED
 from mto_studio.gui.views.diff_view import TemplateDiffView
 
@@ -314,7 +322,10 @@ class RunsWorkbench(QWidget):
         finished = sum(r.status == "finished" for r in runs)
         failed = sum(r.status == "failed" for r in runs)
         interrupted = sum(r.status == "interrupted" for r in runs)
-        parts = [f"{len(experiments)} experiment(s), {len(runs)} run(s): {finished} finished"]
+        total = sum(experiment_runs(e, sum(r.experiment_id == e.id for r in runs)) for e in experiments) + sum(
+            r.experiment_id is None for r in runs
+        )
+        parts = [f"{len(experiments)} experiment(s), {total} run(s): {finished} finished"]
         if failed:
             parts.append(f"{failed} failed")
         if interrupted:
@@ -478,7 +489,7 @@ class RunsWorkbench(QWidget):
     # --- comparing ---------------------------------------------------------------------------------------------
     def _label(self, run: RunRow) -> str:
         if run.template and run.method:
-            return f"#{run.id} {run.template} · {shots_text(run.shots or 'full')} · s{run.seed}"
+            return f"#{run.id} {template_label(run.template)} · {shots_text(run.shots or 'full')} · s{run.seed}"
         return f"#{run.id} {run.name}"
 
     def _show_compare(self, runs: list[RunRow]) -> None:
@@ -569,7 +580,9 @@ class RunsWorkbench(QWidget):
         if folder is None:
             return None
         stem = Path(run.folder).name
-        target = folder / (f"{run.template or 'template'}-{stem}.toml" if kind == "template" else f"{stem}-{name}")
+        target = folder / (
+            f"{template_label(run.template) or 'template'}-{stem}.toml" if kind == "template" else f"{stem}-{name}"
+        )
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
@@ -620,7 +633,7 @@ class RunsWorkbench(QWidget):
             for run in runs:
                 scored = run.metrics.get("score_label") or ""
                 lines.append(
-                    f"| {run.name} | {run.template or ''} | {run.method or ''} | "
+                    f"| {run.name} | {template_label(run.template)} | {run.method or ''} | "
                     f"{shots_text(run.shots or 'full')} | {'' if run.seed is None else run.seed} | "
                     f"{run.status} | {scored} | {metric_text(run_score(run, 'rougeL'))} | "
                     f"{metric_text(run_score(run, 'exact_match'))} | {(run.reason or '').replace('|', '/')} |"
