@@ -39,6 +39,15 @@ def _objective(score: TemplateScore) -> Objective:
         return Objective.MIXED
 
 
+def _centred():
+    from PySide6.QtGui import QTextOption
+
+    option = QTextOption()
+    option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    return option
+
+
 class _BarPanel:
     """One horizontal bar plot with CI whiskers and a value label per bar. Its items are made once; ``show``
     updates them (the label pool only grows when a relation has more templates than before)."""
@@ -77,6 +86,8 @@ class _BarPanel:
         self.labels: list[pg.TextItem] = []
         self.note = pg.TextItem("", color=MUTED, anchor=(0.5, 0.5))
         plot.addItem(self.note, ignoreBounds=True)
+        # the note wraps to the plot's width (a long one was cut at both ends of a narrow panel)
+        plot.getViewBox().sigResized.connect(lambda *_: self._fit_note())
         self.drawn: list[Bar] = []
 
     def _label(self, i: int) -> pg.TextItem:
@@ -137,6 +148,14 @@ class _BarPanel:
         self.note.setText(text)
         self.note.setPos(x, y)
         self.note.setVisible(True)
+        self._fit_note()
+
+    def _fit_note(self) -> None:
+        width = self.plot.getViewBox().width()
+        if width > 0:
+            self.note.setTextWidth(max(60.0, width - 12))
+            document = self.note.textItem.document()
+            document.setDefaultTextOption(_centred())
 
 
 class TemplateRankingChart(pg.GraphicsLayoutWidget):
@@ -238,9 +257,7 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
             self.chance_line.setPos(chance)
             self.chance_line.label.setFormat(f"chance {chance:.0%}")
             self.chance_line.setVisible(True)
-            self.knowledge.plot.setTitle(
-                f"Knowledge · gold answer vs {distractors} distractors", color=TEXT, size="10pt"
-            )
+            self.knowledge.plot.setTitle(f"Knowledge · vs {distractors} distractors", color=TEXT, size="10pt")
         else:
             self.knowledge.show([], [], from_zero_left=False, formatter=str, label_at=lambda b: (0, (0, 0)))
             self.knowledge.show_note("knowledge check off (0 distractors)", 0.5, (len(fit) - 1) / 2)
