@@ -59,7 +59,9 @@ def run_app(argv: list[str] | None = None) -> int:
         show_error(window, "Cannot open the default project", error, path=str(project.project_file))
     if os.environ.get("MTO_STARTUP_PROBE"):
         _report_startup(app, window)
-    return app.exec()
+    code = app.exec()
+    context.shutdown()  # the loaders the window did not wait for (reading a large file can take seconds)
+    return code
 
 
 def _report_startup(app, window) -> None:

@@ -382,6 +382,7 @@ class StudioContext(QObject):
         self.library_changed.emit()
 
     # --- closing -------------------------------------------------------------------------------------------
-    def shutdown(self, timeout_ms: int = 15_000) -> bool:
-        """Stop every worker and wait for it; True when all ended."""
-        return self.workers.stop_all(timeout_ms)
+    def shutdown(self, timeout_ms: int = 15_000, *, wait: bool = True) -> bool:
+        """Stop every worker and (``wait``) wait for it; True when all ended. The context's own workers only read
+        (data, splits, tokenizer): closing the window need not wait for them, the app waits once its loop ends."""
+        return self.workers.stop_all(timeout_ms if wait else 0)

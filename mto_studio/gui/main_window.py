@@ -119,11 +119,12 @@ class MainWindow(QMainWindow):
         outer.addWidget(right, 1)
         self.setCentralWidget(central)
 
+        # Workbenches are built on their first visit (start-up builds only the one shown), so the window paints
+        # before the heavy views and their imports exist. ``workbenches`` holds the built ones.
+        self._registry = {workbench.key: workbench for workbench in WORKBENCHES}
+        self._keys = list(self._registry)
         for workbench in WORKBENCHES:
-            widget = build_workbench(workbench, context)
-            widget.setObjectName(f"workbench-{workbench.key}")
-            self.workbenches[workbench.key] = widget
-            self.stack.addWidget(widget)
+            self.stack.addWidget(QWidget())  # a stand-in until the workbench is first shown
             item = QListWidgetItem(icon(workbench.icon), workbench.title)
             item.setToolTip(workbench.tooltip)
             item.setData(Qt.ItemDataRole.UserRole, workbench.key)
@@ -149,18 +150,32 @@ class MainWindow(QMainWindow):
 
     # --- workbenches -------------------------------------------------------------------------------------------
     def workbench(self, key: str) -> QWidget:
-        return self.workbenches[key]
+        """The workbench ``key``, built now if it has not been shown yet."""
+        widget = self.workbenches.get(key)
+        if widget is None:
+            index = self._keys.index(key)
+            widget = build_workbench(self._registry[key], self.context)
+            widget.setObjectName(f"workbench-{key}")
+            stand_in = self.stack.widget(index)
+            self.stack.insertWidget(index, widget)
+            self.stack.removeWidget(stand_in)
+            stand_in.deleteLater()
+            self.workbenches[key] = widget
+            if hasattr(widget, "restore_state"):
+                widget.restore_state(self.settings)
+        return widget
 
     def show_workbench(self, key: str) -> None:
-        self.sidebar.setCurrentRow(list(self.workbenches).index(key))
+        self.sidebar.setCurrentRow(self._keys.index(key))
 
     @property
     def current_key(self) -> str:
-        return list(self.workbenches)[self.stack.currentIndex()]
+        return self._keys[self.stack.currentIndex()]
 
     def _on_sidebar(self, row: int) -> None:
         if row < 0:
             return
+        self.workbench(self._keys[row])
         self.stack.setCurrentIndex(row)
         widget = self.stack.currentWidget()
         if hasattr(widget, "activated"):
@@ -450,11 +465,8 @@ class MainWindow(QMainWindow):
         state = settings.value("window/state")
         if state is not None:
             self.restoreState(state)
-        for widget in self.workbenches.values():
-            if hasattr(widget, "restore_state"):
-                widget.restore_state(settings)
         key = settings.value("window/workbench", "data")
-        self.show_workbench(key if key in self.workbenches else "data")
+        self.show_workbench(key if key in self._registry else "data")
 
     def save_ui_state(self) -> None:
         settings = self.settings
@@ -473,6 +485,6 @@ class MainWindow(QMainWindow):
         self.save_ui_state()
         for widget in self.workbenches.values():
             if hasattr(widget, "shutdown"):
-                widget.shutdown()
-        self.context.shutdown()
+                widget.shutdown()  # a training job checkpoints and ends here (bounded): nothing is lost
+        self.context.shutdown(wait=False)  # loaders only read: the window goes now, the app waits after its loop
         event.accept()

@@ -220,6 +220,8 @@ class WorkerSet(QObject):
         workers = list(self._workers)
         for worker in workers:
             worker.stop()
+        if timeout_ms <= 0:
+            return all(worker.is_finished for worker in workers)
         ended = all(worker.wait(timeout_ms) for worker in workers)
         self._workers = [w for w in self._workers if not w.is_finished]
         return ended

@@ -88,3 +88,35 @@ def test_the_run_buttons_do_not_move_when_the_status_grows(window, qtbot, workbe
     view.status_label.setText("")
     qtbot.wait(50)
     assert button.mapTo(window, QPoint(0, 0)) == before
+
+
+def test_the_window_opens_with_only_the_shown_workbench_built_and_closes_without_waiting_for_loaders(
+    qtbot, qapp, isolated, dialogs, monkeypatch
+):
+    import threading
+
+    import mto_studio.gui.context as context_module
+    from mto_studio.gui.context import StudioContext
+    from mto_studio.gui.main_window import MainWindow
+
+    release = threading.Event()
+    real = context_module.read_data
+
+    def slow_read(*args):
+        release.wait(30)  # a large file still being read
+        return real(*args)
+
+    monkeypatch.setattr(context_module, "read_data", slow_read)
+    context = StudioContext(Project.open_or_create_default())
+    window = MainWindow(context)
+    window.show()
+    try:
+        assert list(window.workbenches) == ["data"], "only the visible workbench is built at start-up"
+        trainer = window.workbench("trainer")  # built on first use, in its place in the stack
+        assert list(window.workbenches) == ["data", "trainer"] and window.stack.indexOf(trainer) == 3
+        assert window.stack.count() == 6 and context.data is None
+        window.close()  # returns at once: the loader only reads, the app waits for it after its loop
+        assert not window.isVisible() and context.data is None and len(context.workers.active) >= 1
+    finally:
+        release.set()
+        assert context.shutdown()

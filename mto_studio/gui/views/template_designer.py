@@ -213,6 +213,8 @@ class TemplateDesigner(QWidget):
         context.tokenizer_loading.connect(lambda _ref: self.refresh_preview())
         context.project_changed.connect(self._on_project_changed)
         self._fill_list()
+        data = context.data  # built on first visit: the project's data may have loaded long before
+        self.preview.set_relations(data.task.relations if data is not None and data.task is not None else [])
         self.select_template("unsup-nat")
 
     # --- layout ----------------------------------------------------------------------------------------------
