@@ -73,3 +73,23 @@ def build_tiny_model(
     )
     T5ForConditionalGeneration(config).save_pretrained(folder)
     return folder
+
+
+def nan_loss_at_step(step: int, *, seed: int | None = None):
+    """Make the training loss NaN at optimizer step ``step`` (grad_accum 1) of runs with ``seed`` (any when None):
+    replaces MethodRun.forward in this process and returns the real one. In-process tests restore it with
+    monkeypatch (``monkeypatch.setattr(MethodRun, "forward", real)`` first); a child process calls it before the
+    CLI runs."""
+    from mto_studio.core.training import methods
+
+    real = methods.MethodRun.forward
+
+    def forward(self, *args):
+        out = real(self, *args)
+        self._test_forward_calls = getattr(self, "_test_forward_calls", 0) + 1
+        if self._test_forward_calls == step and (seed is None or self.cfg.seed == seed):
+            out.loss = out.loss * float("nan")
+        return out
+
+    methods.MethodRun.forward = forward
+    return real

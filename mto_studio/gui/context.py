@@ -381,6 +381,22 @@ class StudioContext(QObject):
         self.library = self.project.library()
         self.library_changed.emit()
 
+    def objectives_changed(self) -> None:
+        """The project's objective decisions (or experiments) were edited in place: the library follows them."""
+        self._rebuild_library()
+        self.notify_modified()
+
+    # --- requests between workbenches ------------------------------------------------------------------------
+    def set_resume_handler(self, handler) -> None:
+        """Who continues a stopped experiment (the main window hands it to the Trainer)."""
+        self._resume_handler = handler
+
+    def resume_experiment(self, folder: str | os.PathLike):
+        """Continue the experiment in ``folder`` (the Runs view asks; the Trainer runs it). Returns its worker, or
+        None when it cannot start now (the handler says why)."""
+        handler = getattr(self, "_resume_handler", None)
+        return handler(Path(folder)) if handler is not None else None
+
     # --- closing -------------------------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 15_000, *, wait: bool = True) -> bool:
         """Stop every worker and (``wait``) wait for it; True when all ended. The context's own workers only read

@@ -26,6 +26,7 @@ from mto_studio.core.data import SUPPORTED_SUFFIXES
 from mto_studio.core.errors import MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, resolve_model_ref
 from mto_studio.core.runtime import is_offline
+from mto_studio.gui.format import esc as _escape
 
 
 def show_error(parent: QWidget | None, title: str, error: BaseException, *, path: str | None = None) -> QMessageBox:
@@ -58,10 +59,6 @@ def choose_data_file(parent: QWidget | None, start: str = "") -> str | None:
     patterns = " ".join(f"*{suffix}" for suffix in SUPPORTED_SUFFIXES)
     path, _filter = QFileDialog.getOpenFileName(parent, "Open data", start, f"Data files ({patterns});;All files (*)")
     return path or None
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def ask_unsaved(parent: QWidget | None, changes: list[str]) -> QMessageBox.StandardButton:

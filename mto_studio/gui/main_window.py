@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
             self.sidebar.addItem(item)
         self.sidebar.currentRowChanged.connect(self._on_sidebar)
 
+        context.set_resume_handler(self._resume_in_trainer)
         self._build_menus()
         self._build_status_bar()
         context.project_changed.connect(self._update_titles)
@@ -164,6 +165,20 @@ class MainWindow(QMainWindow):
             if hasattr(widget, "restore_state"):
                 widget.restore_state(self.settings)
         return widget
+
+    def _resume_in_trainer(self, folder: Path):
+        trainer = self.workbench("trainer")
+        if trainer.is_running:
+            show_error(
+                self,
+                "The Trainer is busy",
+                MtoError("another experiment is training", "stop it first, or wait until it finishes"),
+            )
+            return None
+        worker = trainer.resume(folder)
+        if worker is not None:
+            self.show_workbench("trainer")
+        return worker
 
     def show_workbench(self, key: str) -> None:
         self.sidebar.setCurrentRow(self._keys.index(key))

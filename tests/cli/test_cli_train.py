@@ -2,10 +2,15 @@
 
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -64,20 +69,17 @@ def test_train_json_events(tmp_path, tiny_model_dir, small_world_tsv):
 
 
 def test_train_nan_exits_1_with_the_reason(tmp_path, tiny_model_dir, small_world_tsv):
-    done = run_cli(
-        "train",
-        "--model",
-        str(tiny_model_dir),
-        "--data",
-        str(small_world_tsv),
-        "--steps",
-        "10",
-        "--set",
-        "inject_nan_at_step=3",
-        "--out",
-        str(tmp_path / "run"),
+    # the CLI as users run it, in a child process whose loss turns NaN at step 3
+    code = (
+        "import sys; from tests.helpers import nan_loss_at_step; nan_loss_at_step(3); "
+        "from mto_studio.cli import main; sys.exit(main(sys.argv[1:]))"
     )
-    assert done.returncode == 1
+    args = ["train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "10"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args, "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=240, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
     assert "run failed: the loss became nan at step 3" in done.stdout
 
 

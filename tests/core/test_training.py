@@ -253,8 +253,16 @@ def _assert_reload_reproduces(run_dir, kind):
     assert answers == [p["prediction"] for p in predictions]
 
 
-def test_nan_loss_fails_the_run_with_a_reason_and_the_next_run_works(tmp_path, tiny_model_dir, small_world_tsv):
-    events = _run(_config(tiny_model_dir, small_world_tsv, steps=20, inject_nan_at_step=7), tmp_path / "bad")
+def test_nan_loss_fails_the_run_with_a_reason_and_the_next_run_works(
+    tmp_path, tiny_model_dir, small_world_tsv, monkeypatch
+):
+    from mto_studio.core.training.methods import MethodRun
+    from tests.helpers import nan_loss_at_step
+
+    monkeypatch.setattr(MethodRun, "forward", MethodRun.forward)  # restored after the test
+    real = nan_loss_at_step(7)
+    events = _run(_config(tiny_model_dir, small_world_tsv, steps=20), tmp_path / "bad")
+    MethodRun.forward = real
     failed = events[-1]
     assert isinstance(failed, RunFailed) and "loss became nan at step 7" in failed.reason
     assert "lower the learning rate" in failed.reason

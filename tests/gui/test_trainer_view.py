@@ -242,16 +242,11 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
 
 # --- a failed run ---------------------------------------------------------------------------------------------
 def test_a_failed_run_shows_its_reason_and_the_next_run_works(window, qtbot, monkeypatch, dialogs):
-    import mto_studio.core.training.loop as loop
+    from mto_studio.core.training.methods import MethodRun
+    from tests.helpers import nan_loss_at_step
 
-    real_train = loop.train
-
-    def nan_for_seed_0(cfg, run_dir, **kwargs):  # the NaN testing aid, on the first run only
-        if cfg is not None and cfg.seed == 0:
-            cfg = cfg.replace(inject_nan_at_step=3)
-        return real_train(cfg, run_dir, **kwargs)
-
-    monkeypatch.setattr(loop, "train", nan_for_seed_0)
+    monkeypatch.setattr(MethodRun, "forward", MethodRun.forward)  # restored after the test
+    nan_loss_at_step(3, seed=0)  # the first run's loss becomes NaN at step 3
     view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0, 1), steps=10, eval_every=5)
     view.start()
     wait_idle(qtbot, view)

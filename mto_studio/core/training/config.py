@@ -92,7 +92,6 @@ class TrainConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     objectives: dict[str, str] = option(factory=dict, help="per-relation objective decisions for mixed templates")
     name: str = option("", "a label for the run")
-    inject_nan_at_step: int = option(0, "testing aid: make the loss NaN at this step (0 = never)", low=0)
 
     def __post_init__(self) -> None:
         if isinstance(self.prompt, dict):

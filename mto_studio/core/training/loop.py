@@ -314,8 +314,6 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             for j in range(cfg.grad_accum):
                 ids, mask, tasks, labels = run.batch(run.schedule(step * cfg.grad_accum + j))
                 loss = run.method.forward(ids, mask, tasks, labels).loss
-                if cfg.inject_nan_at_step and step + 1 == cfg.inject_nan_at_step:
-                    loss = loss * float("nan")
                 if not torch.isfinite(loss):
                     yield fail(
                         f"the loss became {loss.item()} at step {step + 1}; lower the learning rate "

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QFont
 
 from mto_studio.core.analysis.analyze import TemplateScore
 from mto_studio.core.templates import Objective
-from mto_studio.gui.models.templates import OBJECTIVE_COLOURS
+from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
 
 BAR_THICKNESS = 0.62
 PALE = {Objective.FILLING: "#ffd8bf", Objective.MAPPING: "#cfe3f7", Objective.MIXED: "#e5dbff"}

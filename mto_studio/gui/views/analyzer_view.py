@@ -49,11 +49,12 @@ from mto_studio.core.jobs.events import Progress
 from mto_studio.core.objectives.strategies import check_probe_templates, strategy_names
 from mto_studio.core.project import Project
 from mto_studio.core.templates import Objective, Template
+from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
+from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import AUTO, Choice, ChoiceListModel, RelationResultsModel, objective_text
-from mto_studio.gui.models.templates import OBJECTIVE_COLOURS
 from mto_studio.gui.plots.template_ranking import TemplateRankingChart
 from mto_studio.gui.theme import ERROR_RED, MUTED, set_invalid
 from mto_studio.gui.views.fields import scrolling_settings
@@ -156,10 +157,6 @@ def fit_list_height(view: QListView, rows: int, most: int) -> None:
     """Size a short list to its rows (up to ``most``, then it scrolls), so the settings need no scrolling."""
     row = view.sizeHintForRow(0) if view.model() is not None and view.model().rowCount() else 18
     view.setFixedHeight(max(2, min(rows, most)) * max(row, 16) + 2 * view.frameWidth() + 2)
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text))
 
 
 def _objective_span(objective: Objective | None, text: str | None = None) -> str:
@@ -923,9 +920,7 @@ class AnalyzerWorkbench(QWidget):
         if same is None:
             project.add_experiment(experiment)
         # The library is rebuilt so that the mixed template (designer preview, data view) follows the decisions.
-        self.context.library = project.library()
-        self.context.library_changed.emit()
-        self.context.notify_modified()
+        self.context.objectives_changed()
         shots = ", ".join(experiment.shots)
         where = (
             f"experiment <b>{_esc(experiment.name)}</b> added to the project ({_esc(' vs '.join(templates))}; "

@@ -26,16 +26,11 @@ from mto_studio.core.data import ColumnMapping, detect_columns
 from mto_studio.core.errors import DataError, MtoError
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import choose_data_file
+from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel
 from mto_studio.gui.theme import set_invalid
 
 NO_RELATION = "(none — one relation)"
-
-
-def _esc(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=False)
 
 
 class DataWorkbench(QWidget):

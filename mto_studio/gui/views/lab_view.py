@@ -5,7 +5,6 @@ project's model."""
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from pathlib import Path
@@ -44,12 +43,13 @@ from mto_studio.core.resources import resource
 from mto_studio.core.store.run_folder import RunLog
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
+from mto_studio.gui.format import THREADS_TIP, format_duration
+from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.jobs import pretrain_job, run_owners, stop_and_wait
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.live_curves import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
 from mto_studio.gui.views.fields import ScientificSpinBox, scrolling_settings
-from mto_studio.gui.views.trainer_view import THREADS_TIP, format_duration
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
@@ -74,10 +74,6 @@ KNOWLEDGE_LINES = {
     "qa_heldout_em": ("QA, held-out formats", "#0c8599", Qt.PenStyle.DashLine),
 }
 STATUS_TICK_MS = 250
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text))
 
 
 def recipes() -> list[Path]:

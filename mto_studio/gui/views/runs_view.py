@@ -5,11 +5,9 @@ command line that reproduces an experiment."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import shlex
 import shutil
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -43,6 +41,7 @@ from mto_studio.core.templates.colours import PALETTE
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
+from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.jobs import run_owners
 from mto_studio.gui.models.training import (
     ConfigDiffModel,
@@ -67,10 +66,6 @@ ARTIFACTS = {
     "template": (RunFolder.TEMPLATE, "the template (.toml)"),
 }
 SWEEP_CONFIG = "sweep-config.json"
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text))
 
 
 def sweep_command(experiment: ExperimentRow) -> tuple[str, Path, Path]:
@@ -470,21 +465,9 @@ class RunsWorkbench(QWidget):
     def resume_selected(self):
         """Hand the selected experiment to the Trainer, which continues it from its folder."""
         experiment = self.selected_experiment()
-        window = self.window()
-        if not self._resumable(experiment) or not hasattr(window, "workbench"):
+        if not self._resumable(experiment):
             return None
-        trainer = window.workbench("trainer")
-        if trainer.is_running:
-            show_error(
-                self,
-                "The Trainer is busy",
-                MtoError("another experiment is training", "stop it first, or wait until it finishes"),
-            )
-            return None
-        worker = trainer.resume(experiment.folder)
-        if worker is not None:
-            window.show_workbench("trainer")
-        return worker
+        return self.context.resume_experiment(experiment.folder)
 
     # --- comparing ---------------------------------------------------------------------------------------------
     def _label(self, run: RunRow) -> str:

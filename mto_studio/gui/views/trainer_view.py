@@ -7,7 +7,6 @@ experiment from its folder."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import os
 import time
 from pathlib import Path
@@ -60,6 +59,8 @@ from mto_studio.core.training.experiment import run_folder_name
 from mto_studio.core.training.experiment_config import AdaptationSettings, ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
+from mto_studio.gui.format import THREADS_TIP, format_duration
+from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.jobs import experiment_job, run_owners, stop_and_wait
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel, RunInfo, SamplesModel
@@ -82,29 +83,8 @@ METHOD_LABELS = [
     ),
     ("lora", "LoRA", "train low-rank adapters on the attention weights (PEFT)"),
 ]
-THREADS_TIP = (
-    "torch CPU threads for training. 1 is the default on purpose: the window's own thread needs a core "
-    "to stay responsive, and with two threads on a 2-core machine shared with anything else, OpenMP "
-    "threads wait on each other and training ran 2–20× slower in our measurements. Raise it on a "
-    "machine with many idle cores."
-)
 STATUS_TICK_MS = 200  # progress bar, ETA and the runs table refresh at 5 Hz (the curves at ≤ 20 Hz)
 NEW_EXPERIMENT = "\x00new"
-
-
-def _esc(text: Any) -> str:
-    return html.escape(str(text))
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def experiments_folder(project) -> Path:
