@@ -14,8 +14,8 @@ THREADS_TIP = (
 
 
 def esc(text: Any) -> str:
-    """``text`` safe inside a rich-text label."""
-    return html.escape(str(text))
+    """``text`` safe inside a rich-text label's text (quotes stay: it is never put in an attribute)."""
+    return html.escape(str(text), quote=False)
 
 
 def format_duration(seconds: float) -> str:
