@@ -51,6 +51,25 @@ def library_with(template_refs: list[str], folder: str | None = None):
     return library, templates
 
 
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, names: list[str]) -> None:
+    """One flag per config field, built from the field's own type, help, default, range and choices (nothing is
+    typed twice). A flag left out keeps the config's default; ``config_overrides`` collects the given ones."""
+    from mto_studio.core.config import field_info
+
+    for name in names:
+        info = field_info(cls, name)
+        kind = info.type if info.type in (int, float, str) else str
+        parser.add_argument(info.flag, dest=name, type=kind, choices=info.choices, help=info.describe(),
+                            metavar=None if info.choices else name.split("_")[-1].upper())  # fmt: skip
+    parser.set_defaults(_config_flags=[*(parser.get_default("_config_flags") or []), *names])
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    """The config flags the user gave (see ``add_config_flags``)."""
+    return {name: getattr(args, name) for name in getattr(args, "_config_flags", []) if getattr(args, name, None)
+            is not None}  # fmt: skip
+
+
 def absolute_ref(value: str | None) -> str | None:
     """A data path as an absolute path (so a run resumes from any folder); built-in references and hub ids stay."""
     from pathlib import Path

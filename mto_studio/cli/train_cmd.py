@@ -6,7 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from mto_studio.cli.common import absolute_ref, split_list
+from mto_studio.cli.common import absolute_ref, add_config_flags, config_overrides, split_list
+from mto_studio.core.training.config import TrainConfig as TRAIN_CONFIG
+
+#: TrainConfig fields with a flag of their own (help, default and range come from the field); others: --set
+TRAIN_FLAGS = ["steps", "lr", "prompt_lr", "batch_size", "grad_accum", "eval_every", "device", "threads"]
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -31,13 +35,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping, e.g. input=head,target=tail")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
-    parser.add_argument("--steps", type=int, help="optimizer steps (default 300)")
-    parser.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    parser.add_argument("--prompt-lr", type=float, help="soft-prompt learning rate (default 0.03)")
-    parser.add_argument("--batch-size", type=int, help="examples per step (default 16)")
-    parser.add_argument("--eval-every", type=int, help="steps between validation evaluations (default 50)")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or mps")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default 1)")
+    add_config_flags(parser, TRAIN_CONFIG, TRAIN_FLAGS)
     parser.add_argument(
         "--set",
         action="append",
@@ -52,19 +50,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
 
     from mto_studio.core.errors import ConfigError
 
-    out: dict = {}
-    for key, attr in (
-        ("steps", "steps"),
-        ("lr", "lr"),
-        ("prompt_lr", "prompt_lr"),
-        ("batch_size", "batch_size"),
-        ("eval_every", "eval_every"),
-        ("device", "device"),
-        ("threads", "threads"),
-    ):
-        value = getattr(args, attr, None)
-        if value is not None:
-            out[key] = value
+    out: dict = config_overrides(args)
     for item in args.set:
         if "=" not in item:
             raise ConfigError(f"bad --set '{item}'", "write --set key=value")

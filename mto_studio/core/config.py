@@ -35,6 +35,55 @@ def help_of(cls: type, name: str) -> str:
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}.get(name, "")
 
 
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """What a config field says about itself: the one source for validation, CLI flags and GUI form rows."""
+
+    name: str
+    type: Any  # int, float, str, bool (Optional stripped)
+    default: Any
+    help: str
+    choices: tuple | None
+    low: float | None
+    high: float | None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def describe(self) -> str:
+        """The help with the default and the range, as the CLI prints it."""
+        parts = [self.help or self.name.replace("_", " ")]
+        extras = [f"default {self.default}"] if self.default not in (None, dataclasses.MISSING, "") else []
+        if self.low is not None and self.high is not None:
+            extras.append(f"{self.low:g} to {self.high:g}")
+        elif self.low is not None:
+            extras.append(f"at least {self.low:g}")
+        return f"{parts[0]} ({'; '.join(extras)})" if extras else parts[0]
+
+
+def field_info(cls: type, name: str) -> FieldInfo:
+    """``cls``'s field ``name`` with its type, default and option() metadata."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name != name:
+            continue
+        tp = hints[name]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            choices = tuple(m.value for m in tp)
+            tp = str
+        else:
+            choices = f.metadata.get("choices")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(default, enum.Enum):
+            default = default.value
+        meta = f.metadata
+        return FieldInfo(name, tp, default, meta.get("help", ""), choices, meta.get("low"), meta.get("high"))
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
 def check_bounds(obj: Any, where: str = "") -> None:
     """Validate choices and bounds declared with :func:`option`; errors name the field and the range."""
     for f in dataclasses.fields(obj):

@@ -164,3 +164,16 @@ def test_demo_runs_the_whole_workflow_small(tmp_path, tiny_model_dir):
 
     analysis = json.loads((out / "analysis.json").read_text())
     assert len(analysis["relations"]) == 9 and (out / "prediction.json").is_file()
+
+
+def test_training_flags_come_from_the_config_fields():
+    from mto_studio.cli.train_cmd import TRAIN_FLAGS
+    from mto_studio.core.config import field_info
+    from mto_studio.core.training.config import TrainConfig
+
+    text = " ".join(run_cli("train", "--help").stdout.split())
+    for name in TRAIN_FLAGS:
+        info = field_info(TrainConfig, name)
+        assert info.flag in text and " ".join(info.describe().split()) in text, name
+    bad = run_cli("train", "--lr", "20", "--steps", "2")
+    assert bad.returncode == 2 and "lr = 20.0 is above 10.0" in bad.stderr

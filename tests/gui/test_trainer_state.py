@@ -120,3 +120,15 @@ def test_the_window_opens_with_only_the_shown_workbench_built_and_closes_without
     finally:
         release.set()
         assert context.shutdown()
+
+
+def test_the_trainer_form_takes_ranges_and_help_from_the_config_fields(window):
+    from mto_studio.core.config import field_info
+    from mto_studio.core.training.config import TrainConfig
+
+    view = window.workbench("trainer")
+    for spin, name in ((view.steps_spin, "steps"), (view.lr_spin, "lr"), (view.batch_spin, "batch_size"),
+                       (view.eval_spin, "eval_every"), (view.prompt_lr_spin, "prompt_lr")):  # fmt: skip
+        info = field_info(TrainConfig, name)
+        assert spin.toolTip().startswith(info.describe()), name
+        assert spin.minimum() == info.low and (info.high is None or spin.maximum() == info.high), name

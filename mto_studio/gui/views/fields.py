@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QScrollArea,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -27,6 +28,28 @@ from mto_studio.core.data.sampling import parse_shots, shots_label
 from mto_studio.core.errors import MtoError
 from mto_studio.core.training.results import shots_order
 from mto_studio.gui.theme import set_invalid
+
+
+def config_spin(cls: type, name: str, object_name: str, *, tip: str = "", high: float | None = None):
+    """A spin box for config field ``name`` of ``cls``: its range and tooltip come from the field's option()
+    metadata, the same text and bounds the CLI shows and validation checks (``tip`` adds advice; ``high`` narrows
+    the range, e.g. to this machine's cores)."""
+    from mto_studio.core.config import field_info
+
+    info = field_info(cls, name)
+    low = info.low if info.low is not None else 0
+    top = info.high if info.high is not None else 1_000_000
+    if high is not None:
+        top = min(top, high)
+    if info.type is float:
+        spin = ScientificSpinBox(float(low), float(top), float(info.default))
+    else:
+        spin = QSpinBox()
+        spin.setRange(int(low), int(min(top, 2**31 - 1)))
+        spin.setValue(int(info.default))
+    spin.setObjectName(object_name)
+    spin.setToolTip(info.describe() + (f". {tip}" if tip else ""))
+    return spin
 
 
 class ScientificSpinBox(QDoubleSpinBox):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -66,7 +66,7 @@ from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel, RunInfo, SamplesModel
 from mto_studio.gui.plots.live_curves import CurveKey, LadderChart, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.views.fields import ScientificSpinBox, SeedsEdit, ShotsEditor, scrolling_settings
+from mto_studio.gui.views.fields import SeedsEdit, ShotsEditor, config_spin, scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
@@ -235,36 +235,22 @@ class TrainerWorkbench(QWidget):
 
         train_box = QGroupBox("Training")
         train_form = QFormLayout(train_box)
-        self.steps_spin = QSpinBox()
-        self.steps_spin.setObjectName("trainer-steps")
-        self.steps_spin.setRange(1, 1_000_000)
-        self.steps_spin.setToolTip(TrainConfig.__dataclass_fields__["steps"].metadata.get("help", "optimizer steps"))
-        self.lr_spin = ScientificSpinBox(1e-8, 10.0, TRAIN.lr)
-        self.lr_spin.setObjectName("trainer-lr")
-        self.lr_spin.setToolTip("peak learning rate of the backbone (fine-tuning) or the LoRA weights; ~1e-4 … 1e-3")
-        self.prompt_lr_spin = ScientificSpinBox(1e-8, 10.0, TRAIN.prompt_lr)
-        self.prompt_lr_spin.setObjectName("trainer-prompt-lr")
-        self.prompt_lr_spin.setToolTip("learning rate of the soft prompts (prompt tuning): large, 0.01 … 0.3")
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setObjectName("trainer-batch")
-        self.batch_spin.setRange(1, 8192)
-        self.batch_spin.setToolTip("examples per optimizer step")
-        self.eval_spin = QSpinBox()
-        self.eval_spin.setObjectName("trainer-eval-every")
-        self.eval_spin.setRange(0, 1_000_000)
-        self.eval_spin.setToolTip(
-            "steps between validation evaluations (0 = only at the end); few-shot Filling "
-            "peaks early, so evaluate often and keep the best checkpoint"
-        )
+        self.steps_spin = config_spin(TrainConfig, "steps", "trainer-steps")
+        self.lr_spin = config_spin(TrainConfig, "lr", "trainer-lr", tip="~1e-4 … 1e-3 for fine-tuning")
+        self.prompt_lr_spin = config_spin(TrainConfig, "prompt_lr", "trainer-prompt-lr", tip="large: 0.01 … 0.3")
+        self.batch_spin = config_spin(TrainConfig, "batch_size", "trainer-batch")
+        self.eval_spin = config_spin(
+            TrainConfig, "eval_every", "trainer-eval-every",
+            tip="few-shot Filling peaks early, so evaluate often and keep the best checkpoint",
+        )  # fmt: skip
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("trainer-device")
         for device in ("auto", "cpu", "cuda", "mps"):
             self.device_combo.addItem(device, device)
         self.device_combo.setToolTip("auto picks CUDA or MPS when present, else the CPU")
-        self.threads_spin = QSpinBox()
-        self.threads_spin.setObjectName("trainer-threads")
-        self.threads_spin.setRange(1, max(1, os.cpu_count() or 1))
-        self.threads_spin.setToolTip(THREADS_TIP)
+        self.threads_spin = config_spin(
+            TrainConfig, "threads", "trainer-threads", tip=THREADS_TIP, high=max(1, os.cpu_count() or 1)
+        )
         train_form.addRow("Steps per run", self.steps_spin)
         train_form.addRow("Learning rate", self.lr_spin)
         train_form.addRow("Prompt learning rate", self.prompt_lr_spin)
@@ -1042,9 +1028,7 @@ class TrainerWorkbench(QWidget):
             self.resumable = Path(event.folder)
             text = f"stopped{failed}: <b>Resume</b> continues from the last checkpoint"
         else:
-            text = (
-                f"finished{failed} · report: <a href='file://{_esc(event.report)}'>{_esc(Path(event.report).name)}</a>"
-            )
+            text = f'finished{failed} · report: <a href="{QUrl.fromLocalFile(event.report).toString()}">{_esc(Path(event.report).name)}</a>'
             if self.resumable == Path(event.folder):
                 self.resumable = None
         self.final_status_text = text
