@@ -114,6 +114,7 @@ def self_test_window() -> int:
     loaded = context.data is not None
     window.close()
     app.processEvents()
+    context.shutdown()  # closing does not wait for the loaders (the tokenizer may still be reading): the app does
     if not loaded:
         print("the window opened but the default project's data did not load within 120 s")
         return 1

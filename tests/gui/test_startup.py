@@ -83,3 +83,13 @@ def test_data_loading_holds_the_library_lock(monkeypatch):
     with pytest.raises(context_module.DataError):
         context_module.read_data("x", "x.tsv", None)
     assert seen == {"other_thread_got_it": False}
+
+
+def test_the_window_check_exits_cleanly_when_closed_before_the_loaders_finish(tmp_path):
+    """--self-test's window check closes as soon as the rows are there, while the tokenizer may still load: the
+    process must wait for that thread after closing (a running QThread at exit aborts the process)."""
+    code = "import sys; from mto_studio.gui.app import self_test_window; sys.exit(self_test_window())"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MTO_SELFTEST_HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "closed in" in done.stdout and "Destroyed while thread" not in done.stderr

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mto_studio.core.config import field_info
 from mto_studio.core.errors import MtoError
 from mto_studio.core.jobs.events import (
     CheckpointSaved,
@@ -38,7 +39,14 @@ from mto_studio.core.jobs.events import (
     RunStarted,
     StepLogged,
 )
-from mto_studio.core.pretraining.objective_lab import PRETRAIN_LOG, STREAMS, PretrainConfig
+from mto_studio.core.pretraining.objective_lab import (
+    PRETRAIN_LOG,
+    STREAMS,
+    ModelSection,
+    ObjectiveMix,
+    PretrainConfig,
+    TrainingSection,
+)
 from mto_studio.core.resources import resource
 from mto_studio.core.store.run_folder import RunLog
 from mto_studio.gui.context import StudioContext
@@ -49,7 +57,7 @@ from mto_studio.gui.jobs import pretrain_job, run_owners, stop_and_wait
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.live_curves import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
-from mto_studio.gui.views.fields import ScientificSpinBox, scrolling_settings
+from mto_studio.gui.views.fields import config_spin, scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
@@ -137,21 +145,20 @@ class ObjectiveLabWorkbench(QWidget):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([330, 1230])
 
-    def _spin(self, name: str, low: int, high: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setObjectName(f"lab-{name}")
-        spin.setRange(low, high)
-        spin.setToolTip(tip)
+    def _spin(self, name: str, cls: type, field: str, tip: str = "") -> QSpinBox:
+        """An integer row for the recipe's ``cls.field``: range and help from the field (``tip`` adds advice)."""
+        spin = config_spin(cls, field, f"lab-{name}", tip=tip)
         spin.valueChanged.connect(lambda _v: self._update_estimate())
         return spin
 
-    def _double(self, name: str, low: float, high: float, step: float, tip: str) -> QDoubleSpinBox:
+    def _double(self, name: str, cls: type, field: str, step: float, tip: str = "", high: float | None = None):
+        info = field_info(cls, field)
         spin = QDoubleSpinBox()
         spin.setObjectName(f"lab-{name}")
-        spin.setRange(low, high)
+        spin.setRange(info.low if info.low is not None else 0.0, high if high is not None else info.high or 100.0)
         spin.setSingleStep(step)
         spin.setDecimals(2)
-        spin.setToolTip(tip)
+        spin.setToolTip(info.describe() + (f". {tip}" if tip else ""))
         spin.valueChanged.connect(lambda _v: self._update_estimate())
         return spin
 
@@ -187,21 +194,21 @@ class ObjectiveLabWorkbench(QWidget):
         mix_form = QFormLayout(mix_box)
         self.weight_spins = {}
         for stream in STREAMS:
-            spin = self._double(f"weight-{stream}", 0.0, 100.0, 0.05, f"weight of {OBJECTIVE_HELP[stream]}")
+            spin = self._double(f"weight-{stream}", ObjectiveMix, stream, 0.05, OBJECTIVE_HELP[stream], high=100.0)
             self.weight_spins[stream] = spin
             mix_form.addRow(f"{stream.capitalize()} weight", spin)
-        self.noise_spin = self._double("noise-density", 0.01, 0.9, 0.01, "fraction of tokens span corruption masks")
-        self.span_spin = self._double("mean-span", 1.0, 20.0, 0.5, "mean length of a corrupted span (tokens)")
+        self.noise_spin = self._double("noise-density", ObjectiveMix, "noise_density", 0.01)
+        self.span_spin = self._double("mean-span", ObjectiveMix, "mean_span_length", 0.5)
         mix_form.addRow("Noise density", self.noise_spin)
         mix_form.addRow("Mean span length", self.span_spin)
         layout.addWidget(mix_box)
 
         model_box = QGroupBox("Model size")
         model_form = QFormLayout(model_box)
-        self.d_model_spin = self._spin("d-model", 16, 4096, "hidden size")
-        self.d_ff_spin = self._spin("d-ff", 16, 16384, "feed-forward size")
-        self.layers_spin = self._spin("layers", 1, 48, "encoder layers (the decoder gets as many)")
-        self.heads_spin = self._spin("heads", 1, 64, "attention heads")
+        self.d_model_spin = self._spin("d-model", ModelSection, "d_model")
+        self.d_ff_spin = self._spin("d-ff", ModelSection, "d_ff")
+        self.layers_spin = self._spin("layers", ModelSection, "num_layers", "the decoder gets as many")
+        self.heads_spin = self._spin("heads", ModelSection, "num_heads")
         model_form.addRow("Hidden size", self.d_model_spin)
         model_form.addRow("Feed-forward", self.d_ff_spin)
         model_form.addRow("Layers (each side)", self.layers_spin)
@@ -214,15 +221,13 @@ class ObjectiveLabWorkbench(QWidget):
 
         train_box = QGroupBox("Training")
         train_form = QFormLayout(train_box)
-        self.steps_spin = self._spin("steps", 1, 10_000_000, "optimizer steps")
-        self.batch_spin = self._spin("batch", 1, 4096, "sequences per step")
-        self.lr_spin = ScientificSpinBox(1e-7, 1.0, 1e-3)
-        self.lr_spin.setObjectName("lab-lr")
-        self.lr_spin.setToolTip("peak learning rate (AdamW): at 3e-3 the probe learned no facts; 1e-3 did")
-        self.eval_spin = self._spin(
-            "eval-every", 0, 10_000_000, "steps between zero-shot knowledge checks (0 = only at the end)"
-        )
-        self.threads_spin = self._spin("threads", 1, 256, THREADS_TIP)
+        self.steps_spin = self._spin("steps", TrainingSection, "steps")
+        self.batch_spin = self._spin("batch", TrainingSection, "batch_size")
+        self.lr_spin = config_spin(
+            TrainingSection, "lr", "lab-lr", tip="at 3e-3 the probe learned no facts; 1e-3 did"
+        )  # fmt: skip
+        self.eval_spin = self._spin("eval-every", TrainingSection, "eval_every")
+        self.threads_spin = self._spin("threads", TrainingSection, "threads", THREADS_TIP)
         train_form.addRow("Steps", self.steps_spin)
         train_form.addRow("Batch size", self.batch_spin)
         train_form.addRow("Learning rate", self.lr_spin)
