@@ -6,7 +6,10 @@ import argparse
 import json
 import sys
 
-from mto_studio.cli.common import split_list
+from mto_studio.cli.common import add_config_flags, config_overrides, split_list
+
+#: AnalysisConfig fields with a flag of their own (help, default and range come from the field)
+ANALYSIS_FLAGS = ["n", "seed", "threshold", "masked_template", "prefix_template", "distractors"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--templates", metavar="A,B,C", help="candidate templates (default sup,sup-nat,unsup,unsup-nat,unsupnat)"
     )
     parser.add_argument("--strategy", default="all", help="rules, probe, classifier, a list (probe,rules) or all")
-    parser.add_argument("--n", type=int, default=5, help="examples per relation (default 5)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threshold", type=float, default=0.30, help="MI threshold for Filling (default 0.30)")
-    parser.add_argument("--masked-template", default="unsup-nat", help="the probe's masked template")
-    parser.add_argument("--prefix-template", default="sup", help="the probe's prefix template")
-    parser.add_argument("--distractors", type=int, default=9, help="wrong answers in the knowledge check (0 = off)")
+    from mto_studio.core.analysis.analyze import AnalysisConfig
+
+    add_config_flags(parser, AnalysisConfig, ANALYSIS_FLAGS)
     parser.add_argument("--out", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(run=run)
@@ -50,12 +50,7 @@ def run(args: argparse.Namespace) -> int:
         "model": args.model,
         "columns": args.columns,
         "strategies": strategies_from(args.strategy),
-        "n": args.n,
-        "seed": args.seed,
-        "threshold": args.threshold,
-        "masked_template": args.masked_template,
-        "prefix_template": args.prefix_template,
-        "distractors": args.distractors,
+        **config_overrides(args),
         "relations": split_list(args.relations) if args.relations else [],
     }
     if args.templates:

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QStyledItemDelegate,
     QTableView,
@@ -57,7 +56,7 @@ from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import AUTO, Choice, ChoiceListModel, RelationResultsModel, objective_text
 from mto_studio.gui.plots.template_ranking import TemplateRankingChart
 from mto_studio.gui.theme import ERROR_RED, MUTED, set_invalid
-from mto_studio.gui.views.fields import scrolling_settings
+from mto_studio.gui.views.fields import config_spin, scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 
@@ -312,13 +311,7 @@ class AnalyzerWorkbench(QWidget):
         self.templates_view.setUniformItemSizes(True)
         templates_layout.addWidget(self.templates_view)
         knowledge_form = QFormLayout()
-        self.distractors_spin = QSpinBox()
-        self.distractors_spin.setObjectName("analysis-distractors")
-        self.distractors_spin.setRange(0, 99)
-        self.distractors_spin.setValue(DEFAULTS.distractors)
-        self.distractors_spin.setToolTip(
-            "wrong answers (other heads' answers) each gold answer competes with in the knowledge check; 0 turns it off"
-        )
+        self.distractors_spin = config_spin(AnalysisConfig, "distractors", "analysis-distractors")
         knowledge_form.addRow("Distractors", self.distractors_spin)
         templates_layout.addLayout(knowledge_form)
         layout.addWidget(templates_box)
@@ -326,16 +319,10 @@ class AnalyzerWorkbench(QWidget):
         examples_box = QGroupBox("Examples")
         examples_layout = QVBoxLayout(examples_box)
         examples_form = QFormLayout()
-        self.n_spin = QSpinBox()
-        self.n_spin.setObjectName("analysis-n")
-        self.n_spin.setRange(1, 10000)
-        self.n_spin.setValue(DEFAULTS.n)
-        self.n_spin.setToolTip("heads per relation the probe and the ranking score (the paper's probe used ~5)")
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setObjectName("analysis-seed")
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setValue(DEFAULTS.seed)
-        self.seed_spin.setToolTip("picks the examples, the distractors and the bootstrap resamples")
+        self.n_spin = config_spin(AnalysisConfig, "n", "analysis-n", tip="the paper's probe used ~5")
+        self.seed_spin = config_spin(
+            AnalysisConfig, "seed", "analysis-seed", tip="it picks the examples, the distractors and the resamples"
+        )  # fmt: skip
         examples_form.addRow("Per relation", self.n_spin)
         examples_form.addRow("Seed", self.seed_spin)
         examples_layout.addLayout(examples_form)
