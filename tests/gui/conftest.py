@@ -65,6 +65,17 @@ def default_project(isolated, tiny_model_dir) -> Project:
 
 
 @pytest.fixture
+def small_world_project(isolated, tiny_model_dir, small_world_tsv) -> Project:
+    """The default project on the tiny test model and the small world slice (2 relations × 14 heads); a test
+    module uses it for its window by defining ``default_project`` as this fixture."""
+    project = Project.open_or_create_default()
+    project.model = str(tiny_model_dir)
+    project.data = str(small_world_tsv)
+    project.save()
+    return project
+
+
+@pytest.fixture
 def window(qtbot, qapp, default_project, dialogs):
     """The main window on the default project, with the world's rows and the tokenizer loaded."""
     from mto_studio.gui.context import StudioContext

@@ -17,12 +17,8 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def default_project(isolated, tiny_model_dir, small_world_tsv) -> Project:
-    project = Project.open_or_create_default()
-    project.model = str(tiny_model_dir)
-    project.data = str(small_world_tsv)
-    project.save()
-    return project
+def default_project(small_world_project) -> Project:
+    return small_world_project
 
 
 def small(name="first", shots=("4",), steps=10, **train):

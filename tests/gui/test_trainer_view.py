@@ -31,13 +31,8 @@ RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def default_project(isolated, tiny_model_dir, small_world_tsv) -> Project:
-    """The default project on the tiny test model and the small world slice (2 relations × 14 heads)."""
-    project = Project.open_or_create_default()
-    project.model = str(tiny_model_dir)
-    project.data = str(small_world_tsv)
-    project.save()
-    return project
+def default_project(small_world_project) -> Project:
+    return small_world_project
 
 
 def trainer_on(

@@ -110,7 +110,6 @@ def write_outputs(
     """Tables (markdown, CSV, JSON), learning curves and ladder PNGs, and report.md for what has finished."""
     results = _collect(folder, runs)
     relations = _relations_of(folder, runs)
-    expected_split, checkpoint = expected_scoring(cfg)
     colours = experiment_colours(cfg)
     tables = []
     sections = [
@@ -123,16 +122,7 @@ def write_outputs(
     csv_parts = []
     for group, members in relation_groups(cfg, relations):
         for metric in ("rougeL", "exact_match"):
-            table = build_table(
-                results,
-                metric=metric,
-                baseline=cfg.baseline,
-                relations=members,
-                group=group,
-                template_order=cfg.templates,
-                expected_split=expected_split,
-                checkpoint=checkpoint,
-            )
+            table = experiment_table(cfg, results, members, group, metric)
             tables.append(table)
             csv_parts.append(table.csv())
         suffix = "" if members is None else "-" + group.split()[0].lower()
@@ -180,6 +170,24 @@ def experiment_colours(cfg: ExperimentConfig) -> dict[str, str]:
         except MtoError:
             pass
     return colours
+
+
+def experiment_table(
+    cfg: ExperimentConfig, results: list[RunResult], members: list[str] | None, group: str, metric: str = "rougeL"
+) -> ResultTable:
+    """The template × k table of ``metric`` over the relations ``members`` (None: all), labelled by where its
+    scores come from (or will, before a run has finished)."""
+    expected_split, checkpoint = expected_scoring(cfg)
+    return build_table(
+        results,
+        metric=metric,
+        baseline=cfg.baseline,
+        relations=members,
+        group=group,
+        template_order=cfg.templates,
+        expected_split=expected_split,
+        checkpoint=checkpoint,
+    )
 
 
 def expected_scoring(cfg: ExperimentConfig) -> tuple[str, str]:
@@ -413,18 +421,8 @@ def run_experiment(
             return
         results = _collect(folder, runs)
         relations = _relations_of(folder, runs)
-        expected_split, checkpoint = expected_scoring(cfg)
         tables = [
-            build_table(
-                results,
-                metric="rougeL",
-                baseline=cfg.baseline,
-                relations=members,
-                group=group,
-                template_order=cfg.templates,
-                expected_split=expected_split,
-                checkpoint=checkpoint,
-            ).to_dict()
+            experiment_table(cfg, results, members, group).to_dict()
             for group, members in relation_groups(cfg, relations)
         ]
         yield TableUpdated(experiment_id, tuple(tables), len(results), len(runs))
