@@ -19,6 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 ATOMIC = REPO / "resources" / "examples" / "atomic2020-xintent"
 
 
+#: the folder a team keeps beside its checkouts: the one sibling the guard watches when it cannot watch them all
+TEAM_FOLDER = "shared"
+
+
 def _outside_reads_guard():
     """Fail the session if anything reads a sibling of the repository (a team's shared folder): a clone must pass
     with nothing beside it. An audit hook sees every open() in this process, including the product's."""
@@ -30,7 +34,7 @@ def _outside_reads_guard():
     homes = (Path(tempfile.gettempdir()).resolve(), Path.home())  # where tests and libraries legitimately write
     if any(parent == a or parent in a.parents for a in homes):
         # the clone sits right in /, $HOME or a temp folder: siblings are everything; watch the shared folder
-        allowed, watched = [], [parent / "shared"]  # guard
+        allowed, watched = [], [parent.joinpath(TEAM_FOLDER)]  # guard
     else:
         watched = [parent]
         # a folder that holds the clone's parent (say /tmp for a clone in /tmp/x/repo) must not excuse its siblings
@@ -46,10 +50,10 @@ def _outside_reads_guard():
                 seen.append(path)
 
     sys.addaudithook(hook)
-    return seen
+    return seen, watched
 
 
-OUTSIDE_READS = _outside_reads_guard()
+OUTSIDE_READS, OUTSIDE_WATCHED = _outside_reads_guard()
 
 
 def pytest_sessionfinish(session, exitstatus):

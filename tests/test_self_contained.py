@@ -5,9 +5,9 @@ import csv
 import re
 from pathlib import Path
 
-from tests.conftest import ATOMIC, OUTSIDE_READS, REPO
+from tests.conftest import ATOMIC, OUTSIDE_READS, OUTSIDE_WATCHED, REPO
 
-#: Ways code has reached outside the repository: the team's ../shared folder, or the repository's parent.
+#: Ways code has reached outside the repository: a team folder beside the clone, or the repository's parent.
 ESCAPES = re.compile(
     r"""\.\./shared|["']shared["']\s*/|/\s*["']shared["']|REPO\.parent\b|parents\[\d+\]\s*/\s*["']\.\."""
 )
@@ -37,7 +37,7 @@ def test_no_file_in_the_product_tests_scripts_packaging_or_ci_reaches_outside_th
 
 def test_the_audit_guard_catches_a_read_of_a_sibling_folder():
     before = len(OUTSIDE_READS)
-    target = REPO.parent / "shared" / "data" / "probe-that-does-not-exist.tsv"
+    target = OUTSIDE_WATCHED[0] / "probe-that-does-not-exist" / "rows.tsv"  # beside the clone, never created
     try:
         open(target)  # noqa: SIM115 - the audit event fires before the file system answers
     except OSError:
