@@ -154,21 +154,18 @@ def experiment_colours(cfg: ExperimentConfig) -> dict[str, str]:
     from mto_studio.core.templates.colours import template_colours
 
     library = TemplateLibrary()
-    objectives = {}
-    for ref in cfg.templates:
+    names = [template_label(ref) for ref in cfg.templates]
+    objectives, own_names = {}, {}
+    for ref, name in zip(cfg.templates, names, strict=True):
         try:
-            template = library.get(ref)
+            template = library.get(ref)  # a project template's file is read once
         except MtoError:
             continue
-        objectives[template_label(ref)] = template.objective
-        objectives[template.name] = template.objective
-    names = [template_label(ref) for ref in cfg.templates]
+        objectives[name] = template.objective
+        own_names[name] = template.name  # a template file's own name may differ from its stem
     colours = template_colours(names, objectives)
-    for ref, name in zip(cfg.templates, names, strict=True):  # a template file's own name may differ from its stem
-        try:
-            colours.setdefault(library.get(ref).name, colours[name])
-        except MtoError:
-            pass
+    for name, own in own_names.items():
+        colours.setdefault(own, colours[name])
     return colours
 
 
