@@ -1,5 +1,6 @@
-"""Training jobs as Worker generators (they run in the worker's thread), and the registry of run folders this
-app's workers are training, which the Runs view leaves alone when it marks dead runs interrupted."""
+"""Jobs in the GUI: training and pre-training as Worker generators (they run in the worker's thread), the registry
+of run folders this app's workers are training (the Runs view leaves them alone when it marks dead runs
+interrupted), and the JobController that takes a workbench's job from Start to its end."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import gc
 import os
 import sys
 import threading
+import time
+from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from mto_studio.gui.workers import LIBRARY_LOCK
+from mto_studio.core.jobs.events import Paused, Resumed
+from mto_studio.gui.workers import LIBRARY_LOCK, Worker
 
 #: The GIL switch interval while training runs in a thread of the GUI process (seconds; Python's default is
 #: 0.005). The training thread holds the GIL for its Python glue between torch kernels; every time the GUI thread
@@ -147,3 +151,179 @@ def run_owners(context: QObject) -> RunOwners:
     """The context's registry, created on first use (a child object, so it lives and dies with the context)."""
     found = context.findChild(RunOwners, "run-owners")
     return found if found is not None else RunOwners(context)
+
+
+class JobState(StrEnum):
+    """Where a workbench's job is; the run controls' buttons follow from it."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSING = "pausing"  # Pause sent, the job has not reached its next step yet
+    PAUSED = "paused"
+    STOPPING = "stopping"  # Stop sent: the job checkpoints and ends
+    CANCELLING = "cancelling"  # Stop sent to a job that cannot pause or resume (the Analyzer)
+
+    @property
+    def busy(self) -> bool:
+        return self is not JobState.IDLE
+
+
+class JobClock:
+    """Time the job was active in this session (paused time left out) and the steps it trained meanwhile: the rate
+    behind an ETA. Steps a resumed job had done before this session do not count."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.active_s = 0.0
+        self.since: float | None = None
+        self.steps = 0
+
+    def start(self) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def pause(self) -> None:
+        if self.since is not None:
+            self.active_s += time.monotonic() - self.since
+            self.since = None
+
+    def add_steps(self, steps: int) -> None:
+        self.steps += max(0, int(steps))
+
+    def seconds(self) -> float:
+        return self.active_s + (time.monotonic() - self.since if self.since is not None else 0.0)
+
+    def rate(self) -> float:
+        """Steps per second of active time (0 during the first second: too few steps to say)."""
+        active = self.seconds()
+        return self.steps / active if active > 1 else 0.0
+
+    def eta_s(self, done: int, total: int) -> float | None:
+        rate = self.rate()
+        return (total - done) / rate if rate > 0 and done < total else None
+
+
+class JobController(QObject):
+    """One workbench's job from Start to its end: the worker, the state, the ETA clock, the run folders it claims
+    (the Runs view leaves claimed folders alone), and closing the window. Trainer, Objective Lab and Analyzer each
+    own one and keep only their event handlers.
+
+    Signals: ``state_changed(JobState)``; ``event(object)`` for every event of the job (after Paused/Resumed have
+    moved the state); ``failed(BaseException)``; ``ended(Worker)`` when the job is over (state still the last busy
+    one; it turns IDLE right after); ``tick()`` every ``tick_ms`` while the job runs (progress and ETA)."""
+
+    state_changed = Signal(object)
+    event = Signal(object)
+    failed = Signal(object)
+    ended = Signal(object)
+    tick = Signal()
+
+    def __init__(
+        self, context: QObject, name: str, *, pausable: bool = True, tick_ms: int = 200, parent=None
+    ) -> None:
+        super().__init__(parent if parent is not None else context)
+        self.context = context
+        self.name = name
+        self.pausable = pausable
+        self.owners = run_owners(context)
+        self.worker: Worker | None = None
+        self.state = JobState.IDLE
+        self.clock = JobClock()
+        self.claimed: list[str] = []
+        self._timer = QTimer(self)
+        self._timer.setInterval(tick_ms)
+        self._timer.timeout.connect(self.tick)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def start(self, factory, *, claims=()) -> Worker:
+        """Run ``factory()`` (a generator of events) in a worker; ``claims``: folders it trains in."""
+        if self.worker is not None:
+            raise RuntimeError(f"{self.name}: a job is already running")
+        worker = Worker(factory, name=self.name)
+        worker.event.connect(self._on_event)
+        worker.failed.connect(self.failed)
+        worker.finished.connect(lambda w=worker: self._on_finished(w))
+        self.worker = worker
+        self.clock.reset()
+        self.clock.start()
+        self.claim(claims)
+        self._set_state(JobState.RUNNING)
+        self.context.workers.start(worker)
+        self._timer.start()
+        return worker
+
+    def claim(self, folders) -> None:
+        folders = [str(f) for f in folders if str(f) not in self.claimed]
+        if folders:
+            self.claimed += folders
+            self.owners.claim(folders)
+
+    def release(self) -> None:
+        if self.claimed:
+            self.owners.release(self.claimed)
+            self.claimed = []
+
+    def pause(self) -> bool:
+        if self.worker is None or not self.pausable or self.state is not JobState.RUNNING:
+            return False
+        self.worker.pause()
+        self._set_state(JobState.PAUSING)
+        return True
+
+    def resume(self) -> bool:
+        """Continue a paused job (False when there is none: the workbench may then resume from a folder)."""
+        if self.worker is None or self.state not in (JobState.PAUSED, JobState.PAUSING):
+            return False
+        self.worker.resume()
+        self._set_state(JobState.RUNNING)
+        return True
+
+    def stop(self) -> bool:
+        """Stop (a training job checkpoints and ends 'stopped'); a job that cannot pause is cancelled."""
+        if self.worker is None or self.state not in (JobState.RUNNING, JobState.PAUSING, JobState.PAUSED):
+            return False
+        self.worker.stop()
+        self._set_state(JobState.STOPPING if self.pausable else JobState.CANCELLING)
+        return True
+
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> None:
+        """The window is closing: stop the job and wait for it, bounded so that closing never hangs."""
+        if stop_and_wait(self.worker, timeout_ms):
+            self.release()
+        self._timer.stop()
+
+    def unsaved_line(self, text: str) -> list[str]:
+        """``[text]`` while a job runs (what closing the window would do to it), else []."""
+        return [text] if self.worker is not None and self.worker.is_running else []
+
+    # --- worker signals (GUI thread) -------------------------------------------------------------------------
+    def _set_state(self, state: JobState) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, Paused) and self.state in (JobState.RUNNING, JobState.PAUSING):
+            self.clock.pause()
+            self._set_state(JobState.PAUSED)
+        elif isinstance(event, Resumed):
+            self.clock.start()
+            if self.state in (JobState.PAUSED, JobState.PAUSING):
+                self._set_state(JobState.RUNNING)
+        self.event.emit(event)
+
+    def _on_finished(self, worker: Worker) -> None:
+        if worker is not self.worker:
+            return
+        self.worker = None
+        self.release()
+        self.clock.pause()
+        self._timer.stop()
+        self.ended.emit(worker)
+        self._set_state(JobState.IDLE)
+        self.owners.touched()

@@ -107,7 +107,7 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
         LiveCurves.add_point = lambda *a, **k: None
         LiveCurves.add_points = lambda *a, **k: None
 
-    from mto_studio.gui.views.trainer_view import TrainerWorkbench
+    from mto_studio.gui.workbenches.trainer.view import TrainerWorkbench
 
     handler_ms: dict[str, float] = {}  # the longest time the Trainer's own handler took, per event type
     original_handler = TrainerWorkbench._on_event

@@ -271,7 +271,7 @@ def test_an_override_is_used_by_the_next_run(window, qtbot):
 
 def test_the_last_report_comes_back_when_the_project_reopens(window, qtbot, tmp_path):
     from mto_studio.gui.context import StudioContext
-    from mto_studio.gui.views.analyzer_view import AnalyzerWorkbench
+    from mto_studio.gui.workbenches.analyzer.view import AnalyzerWorkbench
 
     view = analyzer_on(window, n=4, distractors=2)
     view.threshold_spin.setValue(0.25)
@@ -365,7 +365,7 @@ def fake_report(distractors: int = 9) -> AnalysisReport:
 def test_item_models_pass_the_model_tester(qtmodeltester):
     from mto_studio.core.templates import TemplateLibrary
     from mto_studio.gui.models.analysis import ChoiceListModel, RelationResultsModel
-    from mto_studio.gui.views.analyzer_view import template_choice
+    from mto_studio.gui.workbenches.analyzer.view import template_choice
 
     results = RelationResultsModel()
     results.set_report(fake_report(), {"Causes": "filling"})

@@ -71,7 +71,7 @@ def test_a_template_has_the_same_colour_in_the_trainer_and_in_the_report(window,
 
 
 def test_the_labs_knowledge_legend_has_no_twins():
-    from mto_studio.gui.views.lab_view import KNOWLEDGE_LINES
+    from mto_studio.gui.workbenches.lab.view import KNOWLEDGE_LINES
 
     colours = [colour for _, colour, _ in KNOWLEDGE_LINES.values()]
     assert len(set(colours)) == len(colours)

@@ -317,7 +317,7 @@ def test_closing_the_window_during_training_leaves_the_run_stopped_and_resumable
     store.close()
     # A fresh session offers to resume it.
     from mto_studio.gui.context import StudioContext
-    from mto_studio.gui.views.trainer_view import TrainerWorkbench
+    from mto_studio.gui.workbenches.trainer.view import TrainerWorkbench
 
     again = TrainerWorkbench(StudioContext(Project.load(window.context.project.folder)))
     qtbot.addWidget(again)

@@ -4,25 +4,10 @@ everywhere, and nothing moves when the state changes (the status keeps room for 
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-
-class JobState(StrEnum):
-    """Where a workbench's job is; the buttons follow from it."""
-
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSING = "pausing"  # Pause sent, the job has not reached its next step yet
-    PAUSED = "paused"
-    STOPPING = "stopping"  # Stop sent: the job checkpoints and ends
-    CANCELLING = "cancelling"  # Cancel sent to a job that cannot pause (the Analyzer)
-
-    @property
-    def busy(self) -> bool:
-        return self is not JobState.IDLE
+from mto_studio.gui.jobs import JobState
 
 
 class RunControls(QWidget):

@@ -57,7 +57,7 @@ from mto_studio.gui.jobs import pretrain_job, run_owners, stop_and_wait
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.live_curves import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
-from mto_studio.gui.views.fields import config_spin, scrolling_settings
+from mto_studio.gui.widgets.fields import config_spin, scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 

@@ -1,4 +1,6 @@
-"""The workbench registry: adding a workbench is one entry here; the main window builds its sidebar from it.
+"""The workbenches, one package each (data, templates, analyzer, trainer, runs, lab), and their registry: adding a
+workbench is one entry here; the main window builds its sidebar from it. A workbench imports no other workbench:
+they talk through the shared StudioContext (an import-linter contract checks this).
 
 A workbench is a QWidget built as ``factory(context)`` (``context``: the StudioContext). It may also define, and
 the main window then calls:
@@ -19,7 +21,7 @@ from functools import partial
 
 from PySide6.QtWidgets import QWidget
 
-from mto_studio.gui.views.placeholder import PlaceholderWorkbench
+from mto_studio.gui.widgets.placeholder import PlaceholderWorkbench
 
 
 @dataclass(frozen=True)
@@ -40,42 +42,42 @@ WORKBENCHES: list[Workbench] = [
     Workbench(
         "data",
         "Data",
-        "mto_studio.gui.views.data_view:DataWorkbench",
+        "mto_studio.gui.workbenches.data:DataWorkbench",
         "data",
         "the project's rows, column mapping, heads and relations",
     ),
     Workbench(
         "templates",
         "Templates",
-        "mto_studio.gui.views.template_designer:TemplateDesigner",
+        "mto_studio.gui.workbenches.templates:TemplateDesigner",
         "templates",
         "design templates as slot blocks, preview them on real rows, compare them",
     ),
     Workbench(
         "analyzer",
         "Analyzer",
-        "mto_studio.gui.views.analyzer_view:AnalyzerWorkbench",
+        "mto_studio.gui.workbenches.analyzer:AnalyzerWorkbench",
         "analyzer",
         "which objective each relation matches, and how templates rank zero-shot",
     ),
     Workbench(
         "trainer",
         "Trainer",
-        "mto_studio.gui.views.trainer_view:TrainerWorkbench",
+        "mto_studio.gui.workbenches.trainer:TrainerWorkbench",
         "trainer",
         "fine-tune, prompt-tune or LoRA-tune over a template × k-shot × seed grid, with live curves",
     ),
     Workbench(
         "runs",
         "Runs",
-        "mto_studio.gui.views.runs_view:RunsWorkbench",
+        "mto_studio.gui.workbenches.runs:RunsWorkbench",
         "runs",
         "every experiment and run: compare, export, reproduce",
     ),
     Workbench(
         "lab",
         "Objective Lab",
-        "mto_studio.gui.views.lab_view:ObjectiveLabWorkbench",
+        "mto_studio.gui.workbenches.lab:ObjectiveLabWorkbench",
         "lab",
         "pre-train a small T5 with a chosen objective mix and watch what it learns",
     ),

@@ -22,7 +22,7 @@ from mto_studio.core.errors import MtoError
 from mto_studio.core.templates import SLOT_LABELS, SentinelStyle, Slot, SlotKind, Template, TemplateLibrary
 from mto_studio.gui.preview import AlignedSlot, align_slots, word_diff
 from mto_studio.gui.theme import DIFF_BORDERS, DIFF_COLOURS, SLOT_SWATCHES
-from mto_studio.gui.views.preview_panel import rendered_html
+from mto_studio.gui.widgets.preview_panel import rendered_html
 
 DRAFT_KEY = "\x00draft"
 

@@ -56,7 +56,7 @@ from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import AUTO, Choice, ChoiceListModel, RelationResultsModel, objective_text
 from mto_studio.gui.plots.template_ranking import TemplateRankingChart
 from mto_studio.gui.theme import ERROR_RED, MUTED, set_invalid
-from mto_studio.gui.views.fields import config_spin, scrolling_settings
+from mto_studio.gui.widgets.fields import config_spin, scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 

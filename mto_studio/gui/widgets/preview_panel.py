@@ -23,7 +23,7 @@ from mto_studio.core.templates import TokenView
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.gui.preview import PreviewRow
 from mto_studio.gui.theme import ERROR_RED, MUTED, TOKEN_SWATCHES
-from mto_studio.gui.views.token_chips import TokenChips
+from mto_studio.gui.widgets.token_chips import TokenChips
 
 DEFAULT_ROWS = 5
 MAX_ROWS = 50

@@ -53,7 +53,7 @@ from mto_studio.gui.models.training import (
 )
 from mto_studio.gui.plots.live_curves import LineChart, export_png
 from mto_studio.gui.theme import MUTED
-from mto_studio.gui.views.diff_view import TemplateDiffView
+from mto_studio.gui.widgets.diff_view import TemplateDiffView
 
 COMPARE_COLOURS = ["#e8590c", "#1c7ed6", "#2f9e44", "#7048e8", "#c2255c", "#0c8599", "#f59f00", *PALETTE]
 MAX_COMPARED = 12

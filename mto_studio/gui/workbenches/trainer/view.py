@@ -66,7 +66,7 @@ from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.models.training import ExperimentRunsModel, ResultTableModel, RunInfo, SamplesModel
 from mto_studio.gui.plots.live_curves import CurveKey, LadderChart, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.views.fields import SeedsEdit, ShotsEditor, config_spin, scrolling_settings
+from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, config_spin, scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workers import Worker
 

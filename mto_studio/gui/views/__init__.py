@@ -1,1 +1,0 @@
-"""The workbenches and their widgets."""
