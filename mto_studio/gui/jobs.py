@@ -220,9 +220,7 @@ class JobController(QObject):
     ended = Signal(object)
     tick = Signal()
 
-    def __init__(
-        self, context: QObject, name: str, *, pausable: bool = True, tick_ms: int = 200, parent=None
-    ) -> None:
+    def __init__(self, context: QObject, name: str, *, pausable: bool = True, tick_ms: int = 200, parent=None) -> None:
         super().__init__(parent if parent is not None else context)
         self.context = context
         self.name = name

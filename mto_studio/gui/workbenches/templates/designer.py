@@ -48,8 +48,8 @@ from mto_studio.gui.models.templates import TemplateEntry, TemplateListDelegate,
 from mto_studio.gui.preview import PreviewRow, block_slots, build_preview, spread_heads
 from mto_studio.gui.theme import monospace_font, set_invalid
 from mto_studio.gui.widgets.diff_view import TemplateDiffView
-from mto_studio.gui.workbenches.templates.phrase_editor import PhraseEditor
 from mto_studio.gui.widgets.preview_panel import PreviewPanel
+from mto_studio.gui.workbenches.templates.phrase_editor import PhraseEditor
 from mto_studio.gui.workbenches.templates.slot_blocks import SlotPalette, SlotStrip
 
 NEW_SOURCE = "{input} {rel} {mask}"
