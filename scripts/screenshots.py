@@ -203,7 +203,7 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
     window.show_workbench("trainer")
     trainer = window.workbench("trainer")
     trainer._refresh_source_label()
-    trainer.apply_config(
+    trainer.settings.apply_config(
         ExperimentConfig(
             name="unsup-nat-vs-sup",
             templates=["unsup-nat", "sup"],
@@ -216,25 +216,25 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
         raise RuntimeError("the experiment could not start")
 
     def finished() -> int:
-        return sum(r.status == "finished" for r in trainer.runs_model.runs)
+        return sum(r.status == "finished" for r in trainer.monitor.runs_model.runs)
 
     # Mid-experiment: the k = 8 and k = 32 cells done (bands drawn), a full-data run training.
     wait_until(
         app,
-        lambda: finished() >= 13 and any(r.status == "running" and r.step >= 40 for r in trainer.runs_model.runs),
+        lambda: finished() >= 13 and any(r.status == "running" and r.step >= 40 for r in trainer.monitor.runs_model.runs),
         timeout_s=1800,
     )
-    trainer.runs_table.selectRow(next(i for i, r in enumerate(trainer.runs_model.runs) if r.status == "running"))
-    trainer.tabs.setCurrentIndex(0)
+    trainer.monitor.runs_table.selectRow(next(i for i, r in enumerate(trainer.monitor.runs_model.runs) if r.status == "running"))
+    trainer.monitor.tabs.setCurrentIndex(0)
     settle(app, 0.6)
     if "trainer" in wanted:
         shots.append(("trainer.png", window.grab()))
     wait_until(app, lambda: trainer.worker is None, timeout_s=1800)
-    trainer.tabs.setCurrentIndex(0)
-    trainer.runs_table.clearSelection()
+    trainer.monitor.tabs.setCurrentIndex(0)
+    trainer.monitor.runs_table.clearSelection()
     # The result table and the ladder take the room here; the curves are trainer.png's subject.
-    trainer.vsplitter.setSizes([360, 540])
-    trainer.bottom_splitter.setSizes([480, 730])
+    trainer.monitor.vsplitter.setSizes([360, 540])
+    trainer.monitor.bottom_splitter.setSizes([480, 730])
     settle(app, 0.6)
     if "results" in wanted:
         shots.append(("results.png", window.grab()))
@@ -261,9 +261,9 @@ def take_lab(app, window, shots, scratch: Path) -> None:
     """The Objective Lab part-way through a short run of the pilot recipe."""
     window.show_workbench("lab")
     lab = window.workbench("lab")
-    lab.load_recipe(resource_path("recipes", "pilot.toml"))
-    lab.steps_spin.setValue(300)
-    lab.eval_spin.setValue(100)
+    lab.settings.load_recipe(resource_path("recipes", "pilot.toml"))
+    lab.settings.steps_spin.setValue(300)
+    lab.settings.eval_spin.setValue(100)
     if lab.start() is None:
         raise RuntimeError("pre-training could not start")
     wait_until(

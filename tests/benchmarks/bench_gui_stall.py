@@ -150,7 +150,7 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     trainer = window.workbench("trainer")
     extra = json.loads(os.environ.get("MTO_BENCH_TRAIN", "{}"))  # e.g. {"checkpoint_every": 100000} to isolate costs
     grid = {**GRID, "train": {**GRID["train"], "threads": threads, **extra}}
-    trainer.apply_config(ExperimentConfig(name=f"bench-{variant}", **grid))
+    trainer.settings.apply_config(ExperimentConfig(name=f"bench-{variant}", **grid))
 
     class Probe(QObject):
         def __init__(self) -> None:

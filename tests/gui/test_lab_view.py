@@ -51,12 +51,12 @@ def test_pretraining_streams_losses_and_knowledge_stops_resumes_and_becomes_the_
 ):
     window.show_workbench("lab")
     lab = window.workbench("lab")
-    assert lab.load_recipe(recipe) and lab.recipe_combo.currentText() == "tiny-lab"
-    assert lab.steps_spin.value() == 400 and lab.weight_spins["salient"].value() == pytest.approx(0.35)
-    lab.weight_spins["supervised"].setValue(0.5)
-    cfg = lab.current_config()
+    assert lab.settings.load_recipe(recipe) and lab.settings.recipe_combo.currentText() == "tiny-lab"
+    assert lab.settings.steps_spin.value() == 400 and lab.settings.weight_spins["salient"].value() == pytest.approx(0.35)
+    lab.settings.weight_spins["supervised"].setValue(0.5)
+    cfg = lab.settings.current_config()
     assert cfg.objectives.supervised == 0.5 and cfg.model.d_model == 32 and isinstance(cfg, PretrainConfig)
-    assert "k parameters" in lab.estimate_label.text()
+    assert "k parameters" in lab.settings.estimate_label.text()
 
     worker = lab.start()
     events = []

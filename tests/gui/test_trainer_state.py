@@ -30,7 +30,7 @@ def small(name="first", shots=("4",), steps=10, **train):
 
 
 def run_to_end(qtbot, view, cfg):
-    view.apply_config(cfg)
+    view.settings.apply_config(cfg)
     assert view.start() is not None
     qtbot.waitUntil(lambda: view.worker is None, timeout=TIMEOUT_MS)
 
@@ -39,20 +39,20 @@ def test_a_new_project_shows_none_of_the_previous_projects_experiment(window, qt
     window.show_workbench("trainer")
     view = window.workbench("trainer")
     run_to_end(qtbot, view, small(name="old-project-run"))
-    assert view.runs_model.runs and view.results_model.filled == 1 and view.last_status == "finished"
+    assert view.monitor.runs_model.runs and view.monitor.results.model.filled == 1 and view.last_status == "finished"
     assert window.new_project(str(tmp_path / "fresh"))
-    assert view.runs_model.runs == [] and view.results_model.filled == 0 and view.results_model.rows == []
-    assert view.name_edit.text() == "experiment" and view.status_label.text() == ""
-    assert view.progress.value() <= 0 and "old-project-run" not in view.source_label.text()
-    assert list(view.curves.keys()) == []
+    assert view.monitor.runs_model.runs == [] and view.monitor.results.model.filled == 0 and view.monitor.results.model.rows == []
+    assert view.settings.name_edit.text() == "experiment" and view.status_label.text() == ""
+    assert view.progress.value() <= 0 and "old-project-run" not in view.settings.source_label.text()
+    assert list(view.monitor.curves.keys()) == []
 
 
 def test_resuming_a_stored_experiment_shows_its_own_settings_and_data(window, qtbot, tmp_path):
     window.show_workbench("trainer")
     view = window.workbench("trainer")
-    view.apply_config(small(name="stopped-one", shots=("full",), steps=400))
+    view.settings.apply_config(small(name="stopped-one", shots=("full",), steps=400))
     worker = view.start()
-    qtbot.waitUntil(lambda: any(r.step >= 10 for r in view.runs_model.runs), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any(r.step >= 10 for r in view.monitor.runs_model.runs), timeout=TIMEOUT_MS)
     view.stop()
     qtbot.waitUntil(lambda: view.worker is None, timeout=TIMEOUT_MS)
     assert worker is not None and view.resumable is not None
@@ -60,12 +60,12 @@ def test_resuming_a_stored_experiment_shows_its_own_settings_and_data(window, qt
     other = tmp_path / "other.tsv"
     other.write_text(Path(window.context.project.data).read_text())
     window.context.project.data = str(other)
-    view.apply_config(small(name="something-else", shots=("4", "full")))
+    view.settings.apply_config(small(name="something-else", shots=("4", "full")))
     resumed = view.resume()
     assert resumed is not None
     qtbot.waitUntil(lambda: view.config is not None and view.config.name == "stopped-one", timeout=TIMEOUT_MS)
-    assert view.name_edit.text() == "stopped-one" and view.shots_editor.shots() == ["full"]
-    assert "small.tsv" in view.source_label.text() and "other.tsv" not in view.source_label.text()
+    assert view.settings.name_edit.text() == "stopped-one" and view.settings.shots_editor.shots() == ["full"]
+    assert "small.tsv" in view.settings.source_label.text() and "other.tsv" not in view.settings.source_label.text()
     view.stop()
     qtbot.waitUntil(lambda: view.worker is None, timeout=TIMEOUT_MS)
 
@@ -123,8 +123,8 @@ def test_the_trainer_form_takes_ranges_and_help_from_the_config_fields(window):
     from mto_studio.core.training.config import TrainConfig
 
     view = window.workbench("trainer")
-    for spin, name in ((view.steps_spin, "steps"), (view.lr_spin, "lr"), (view.batch_spin, "batch_size"),
-                       (view.eval_spin, "eval_every"), (view.prompt_lr_spin, "prompt_lr")):  # fmt: skip
+    for spin, name in ((view.settings.steps_spin, "steps"), (view.settings.lr_spin, "lr"), (view.settings.batch_spin, "batch_size"),
+                       (view.settings.eval_spin, "eval_every"), (view.settings.prompt_lr_spin, "prompt_lr")):  # fmt: skip
         info = field_info(TrainConfig, name)
         assert spin.toolTip().startswith(info.describe()), name
         assert spin.minimum() == info.low and (info.high is None or spin.maximum() == info.high), name

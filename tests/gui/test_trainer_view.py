@@ -49,7 +49,7 @@ def trainer_on(
     """The trainer with a small grid; validation on 4 heads per relation keeps evaluations short."""
     window.show_workbench("trainer")
     view = window.workbench("trainer")
-    view.apply_config(
+    view.settings.apply_config(
         ExperimentConfig(
             name="test",
             templates=list(templates),
@@ -82,7 +82,7 @@ def wait_idle(qtbot, view):
 # --- a whole experiment ---------------------------------------------------------------------------------------
 def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window, qtbot, qtmodeltester):
     view = trainer_on(window)
-    assert "8 runs" in view.grid_summary.text()
+    assert "8 runs" in view.settings.grid_summary.text()
     worker = view.start()
     assert worker is not None and view.state == "running" and not view.start_button.isEnabled()
     events = collect(worker)
@@ -91,10 +91,10 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
 
     def on_event(event):
         if isinstance(event, TableUpdated):
-            filled_as_tables_came.append(view.results_model.filled)
+            filled_as_tables_came.append(view.monitor.results.model.filled)
             if not points_at_first_table:
                 points_at_first_table.append(
-                    sum(len(view.curves.seed_points(k, s, "loss")) for k in view.curves.keys() for s in (0, 1))
+                    sum(len(view.monitor.curves.seed_points(k, s, "loss")) for k in view.monitor.curves.keys() for s in (0, 1))
                 )
 
     worker.event.connect(on_event)
@@ -104,27 +104,27 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
     assert isinstance(events[-1], ExperimentFinished) and events[-1].status == "finished"
     # Curves: one band per (template, k), both seeds in it, drawn as mean ± sd.
     keys = {CurveKey("finetune", t, k) for t in ("unsup-nat", "sup") for k in ("4", "full")}
-    assert set(view.curves.keys()) == keys
+    assert set(view.monitor.curves.keys()) == keys
     key = CurveKey("finetune", "unsup-nat", "4")
-    seed0, seed1 = (view.curves.seed_points(key, s, "loss") for s in (0, 1))
+    seed0, seed1 = (view.monitor.curves.seed_points(key, s, "loss") for s in (0, 1))
     assert list(seed0[:, 0]) == [5, 10, 15, 20] and list(seed1[:, 0]) == [5, 10, 15, 20]
-    x, mean, sd = view.curves.curve(key, "loss")
+    x, mean, sd = view.monitor.curves.curve(key, "loss")
     assert list(x) == [5, 10, 15, 20]
     np.testing.assert_allclose(mean, (seed0[:, 2] + seed1[:, 2]) / 2)
     np.testing.assert_allclose(sd, np.std([seed0[:, 2], seed1[:, 2]], axis=0, ddof=1), atol=1e-9)
     assert sd.max() > 0, "two seeds train differently, so the band has a width"
-    assert view.curves.band_item(key, "loss").path().boundingRect().height() > 0
-    rouge_x, _, _ = view.curves.curve(key, "rougeL")
+    assert view.monitor.curves.band_item(key, "loss").path().boundingRect().height() > 0
+    rouge_x, _, _ = view.monitor.curves.curve(key, "rougeL")
     assert list(rouge_x) == [10, 20], "validation points at each evaluation (the best-checkpoint rerun is not one)"
-    view.x_combo.setCurrentIndex(view.x_combo.findData("examples"))
-    assert list(view.curves.curve(key, "loss")[0]) == [40, 80, 120, 160], "examples seen = step × batch size"
-    assert view.curves.redraws < 200, "redraws are batched by the timer, not one per event"
+    view.monitor.x_combo.setCurrentIndex(view.monitor.x_combo.findData("examples"))
+    assert list(view.monitor.curves.curve(key, "loss")[0]) == [40, 80, 120, 160], "examples seen = step × batch size"
+    assert view.monitor.curves.redraws < 200, "redraws are batched by the timer, not one per event"
     assert points_at_first_table and points_at_first_table[0] >= 4, "curve points arrive while runs train"
 
     # The table filled in run by run: the cell of a (template, k) appears with its first seed.
     assert [e.finished_runs for e in events if isinstance(e, TableUpdated)] == list(range(1, 9))
     assert filled_as_tables_came[0] == 1 and filled_as_tables_came[-1] == 4
-    table = view.results_model
+    table = view.monitor.results.model
     assert [table.headerData(c, Qt.Orientation.Horizontal) for c in range(table.columnCount())] == [
         "template",
         "k = 4",
@@ -135,24 +135,24 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
     assert cell.n == 2 and "±" in table.index(0, 1).data()
     if cell.gain is not None:
         assert table.index(0, 1).data().endswith("%")
-    x, y = view.ladder.points("finetune", "unsup-nat")  # the ladder chart draws the same cells
+    x, y = view.monitor.results.ladder.points("finetune", "unsup-nat")  # the ladder chart draws the same cells
     assert list(x) == [0, 1] and y[0] == pytest.approx(cell.mean)
-    groups = [view.group_combo.itemData(i) for i in range(view.group_combo.count())]
+    groups = [view.monitor.results.group_combo.itemData(i) for i in range(view.monitor.results.group_combo.count())]
     assert groups == ["all relations", "Filling relations", "Mapping relations"]
-    view.group_combo.setCurrentIndex(1)
-    assert table.group == "Filling relations" and "Filling" in view.results_caption.text()
+    view.monitor.results.group_combo.setCurrentIndex(1)
+    assert table.group == "Filling relations" and "Filling" in view.monitor.results.caption.text()
 
     png = view.save_curves_png(window.context.project.folder / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
     # Runs list, samples, progress.
-    assert [r.status for r in view.runs_model.runs] == ["finished"] * 8
+    assert [r.status for r in view.monitor.runs_model.runs] == ["finished"] * 8
     assert view.progress.value() == view.progress.maximum() == 8 * 20
-    view.runs_table.selectRow(2)
-    assert view.samples_model.rowCount() > 0 and view.runs_model.runs[2].label in view.samples_caption.text()
-    sample = view.samples_model.samples[0]
+    view.monitor.runs_table.selectRow(2)
+    assert view.monitor.samples_model.rowCount() > 0 and view.monitor.runs_model.runs[2].label in view.monitor.samples_caption.text()
+    sample = view.monitor.samples_model.samples[0]
     assert {"input", "prediction", "references", "rougeL"} <= set(sample)
-    for model in (view.runs_model, view.results_model, view.samples_model, view.templates_model):
+    for model in (view.monitor.runs_model, view.monitor.results.model, view.monitor.samples_model, view.settings.templates_model):
         qtmodeltester.check(model)
 
     # Everything on disk and in the project's run store.
@@ -194,7 +194,7 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
     count = len(events)
     qtbot.wait(300)
     assert len(events) == count, "a paused run takes no steps"
-    assert view.runs_model.runs[0].status == "paused"
+    assert view.monitor.runs_model.runs[0].status == "paused"
     view.resume()
     qtbot.waitUntil(lambda: any(isinstance(e, Resumed) for e in events), timeout=RUN_TIMEOUT_MS)
     qtbot.waitUntil(lambda: any(s > paused_at + 10 for s in steps_of(events)), timeout=RUN_TIMEOUT_MS)
@@ -202,13 +202,13 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
     view.stop()
     wait_idle(qtbot, view)
     assert view.last_status == "stopped"
-    run = view.runs_model.runs[0]
+    run = view.monitor.runs_model.runs[0]
     stopped_at = run.step
     assert run.status == "stopped" and 0 < stopped_at < 300 and "resumable" in run.reason
     run_dir = Path(run.folder)
     assert json.loads((run_dir / "result.json").read_text())["status"] == "stopped"
     assert view.resumable == view.folder and view.resume_button.isEnabled()
-    points_before = view.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
+    points_before = view.monitor.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
 
     window.show_workbench("runs")  # the Runs view hands a stopped experiment back to the Trainer
     runs = window.workbench("runs")
@@ -223,8 +223,8 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
     assert started.resumed_from == stopped_at, "the run continues from the checkpoint saved at the stop"
     new_steps = steps_of(resumed_events)
     assert new_steps[0] > stopped_at and new_steps[-1] == 300
-    assert view.runs_model.runs[0].status == "finished" and view.runs_model.runs[0].step == 300
-    loss = view.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
+    assert view.monitor.runs_model.runs[0].status == "finished" and view.monitor.runs_model.runs[0].step == 300
+    loss = view.monitor.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
     assert list(loss[:, 0]) == list(range(5, 305, 5)), "the curve holds the steps before the stop, then the rest"
     np.testing.assert_allclose(
         loss[: len(points_before)][:, 2][: int(stopped_at // 5)], points_before[: int(stopped_at // 5)][:, 2]
@@ -245,13 +245,13 @@ def test_a_failed_run_shows_its_reason_and_the_next_run_works(window, qtbot, mon
     view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0, 1), steps=10, eval_every=5)
     view.start()
     wait_idle(qtbot, view)
-    failed, finished = view.runs_model.runs
+    failed, finished = view.monitor.runs_model.runs
     assert failed.status == "failed" and "the loss became nan at step 3" in failed.reason
-    assert failed.reason in view.runs_model.index(0, view.runs_model.COLUMNS.index("note")).data()
-    assert view.notice.isVisible() and "the loss became nan" in view.notice_label.text()
+    assert failed.reason in view.monitor.runs_model.index(0, view.monitor.runs_model.COLUMNS.index("note")).data()
+    assert view.monitor.notice.isVisible() and "the loss became nan" in view.monitor.notice_label.text()
     assert finished.status == "finished" and finished.step == 10
     assert view.last_status == "finished" and "1 failed" in view.status_label.text()
-    assert view.results_model.cell("finetune", "unsup-nat", "full").n == 1, "the failed run is left out"
+    assert view.monitor.results.model.cell("finetune", "unsup-nat", "full").n == 1, "the failed run is left out"
     assert dialogs.shown == [], "a failed run is a notice, not a modal dialog"
     store = RunStore(window.context.project.run_store_path)
     assert [r.status for r in store.runs()] == ["failed", "finished"]
@@ -260,9 +260,9 @@ def test_a_failed_run_shows_its_reason_and_the_next_run_works(window, qtbot, mon
 
 def test_a_grid_that_cannot_run_says_why_at_once(window, dialogs):
     view = trainer_on(window, templates=("sup",), shots=("99",), seeds=(0,))
-    view.method_checks["finetune"].setChecked(False)
+    view.settings.method_checks["finetune"].setChecked(False)
     assert view.start() is None and "no method is ticked" in dialogs.shown[-1]["text"]
-    assert "no method" in view.grid_summary.text()
+    assert "no method" in view.settings.grid_summary.text()
 
 
 # --- experiments prepared elsewhere, and closing ---------------------------------------------------------------
@@ -279,20 +279,20 @@ def test_an_experiment_the_analyzer_prepared_fills_the_form(window):
         )
     )
     window.context.library_changed.emit()  # what the Analyzer's "Use this recommendation" does after adding it
-    assert view.name_edit.text() == "analyzer-1", "a new project experiment is picked up at once"
-    assert view.experiment_combo.currentData() == "analyzer-1" and "ready" in view.status_label.text()
-    view.apply_config(ExperimentConfig(name="other"))
+    assert view.settings.name_edit.text() == "analyzer-1", "a new project experiment is picked up at once"
+    assert view.settings.experiment_combo.currentData() == "analyzer-1" and "ready" in view.status_label.text()
+    view.settings.apply_config(ExperimentConfig(name="other"))
     window.show_workbench("trainer")
-    assert view.select_experiment("analyzer-1")
-    assert view.name_edit.text() == "analyzer-1"
-    assert view.templates_model.checked_keys() == ["mixed", "sup"] or set(view.templates_model.checked_keys()) == {
+    assert view.settings.select_experiment("analyzer-1")
+    assert view.settings.name_edit.text() == "analyzer-1"
+    assert view.settings.templates_model.checked_keys() == ["mixed", "sup"] or set(view.settings.templates_model.checked_keys()) == {
         "mixed",
         "sup",
     }
-    assert view.shots_editor.shots() == ["8", "32", "full"] and view.seeds_edit.seeds() == [0, 1, 2]
-    cfg = view.current_config()
+    assert view.settings.shots_editor.shots() == ["8", "32", "full"] and view.settings.seeds_edit.seeds() == [0, 1, 2]
+    cfg = view.settings.current_config()
     assert cfg.templates == ["mixed", "sup"] and cfg.baseline == "sup" and cfg.objectives["AtLocation"] == "filling"
-    assert "18 runs" in view.grid_summary.text()
+    assert "18 runs" in view.settings.grid_summary.text()
 
 
 def test_closing_the_window_during_training_leaves_the_run_stopped_and_resumable(window, qtbot, dialogs):
@@ -308,7 +308,7 @@ def test_closing_the_window_during_training_leaves_the_run_stopped_and_resumable
     assert time.monotonic() - started < 30, "closing waits for the checkpoint, not for the run"
     assert not window.isVisible() and worker.is_finished
     assert any("training" in q for q in dialogs.questions), "the running experiment was mentioned on close"
-    run_dir = view.folder / "runs" / view.runs_model.runs[0].run_id
+    run_dir = view.folder / "runs" / view.monitor.runs_model.runs[0].run_id
     assert json.loads((run_dir / "result.json").read_text())["status"] == "stopped"
     assert any((run_dir / "checkpoints").iterdir())
     store = RunStore(window.context.project.run_store_path)
@@ -326,14 +326,14 @@ def test_closing_the_window_during_training_leaves_the_run_stopped_and_resumable
 
 def test_the_adaptation_stage_runs_first_and_shows_as_a_run(window, qtbot):
     view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=5, eval_every=0)
-    view.adapt_box.setChecked(True)
-    view.adapt_steps_spin.setValue(5)
-    assert view.current_config().adaptation.enabled and view.current_config().adaptation.source == "world"
-    assert "+ 5 adaptation steps" in view.grid_summary.text()
+    view.settings.adapt_box.setChecked(True)
+    view.settings.adapt_box.steps_spin.setValue(5)
+    assert view.settings.current_config().adaptation.enabled and view.settings.current_config().adaptation.source == "world"
+    assert "+ 5 adaptation steps" in view.settings.grid_summary.text()
     view.start()
     wait_idle(qtbot, view)
-    adaptation, run = view.runs_model.runs
+    adaptation, run = view.monitor.runs_model.runs
     assert (adaptation.run_id, adaptation.status, adaptation.step) == ("adaptation", "finished", 5)
     assert run.status == "finished" and view.last_status == "finished"
-    assert view.progress.maximum() == 10 and not view.runs_table.isColumnHidden(2), "method shows with adaptation"
+    assert view.progress.maximum() == 10 and not view.monitor.runs_table.isColumnHidden(2), "method shows with adaptation"
     assert (view.folder / "adaptation" / "model" / "config.json").is_file()
