@@ -34,12 +34,12 @@ def analyzer_on(window, *, relations=RELATIONS, templates=TEMPLATES, strategies=
     """The analyzer with small, fast settings (two relations, three templates, three examples)."""
     window.show_workbench("analyzer")
     view = window.workbench("analyzer")
-    view.set_strategies(list(strategies))
-    view.templates_model.set_checked(templates)
-    view.relations_model.set_checked(relations)
-    view.n_spin.setValue(n)
-    view.distractors_spin.setValue(distractors)
-    view.seed_spin.setValue(0)
+    view.settings.set_strategies(list(strategies))
+    view.settings.templates_model.set_checked(templates)
+    view.settings.relations_model.set_checked(relations)
+    view.settings.n_spin.setValue(n)
+    view.settings.distractors_spin.setValue(distractors)
+    view.settings.seed_spin.setValue(0)
     return view
 
 
@@ -54,7 +54,7 @@ def run_to_end(qtbot, view):
 
 
 def table_rows(view):
-    model = view.results_proxy
+    model = view.results.results_proxy
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
     return [{h: model.index(r, c).data() for c, h in enumerate(headers)} for r in range(model.rowCount())]
 
@@ -62,15 +62,15 @@ def table_rows(view):
 # --- running ------------------------------------------------------------------------------------------------------
 def test_the_analysis_runs_in_the_background_and_fills_the_table_and_the_chart(window, qtbot):
     view = analyzer_on(window)
-    assert view.summary_label.text().startswith("no analysis yet")
+    assert view.results.summary_label.text().startswith("no analysis yet")
     worker = view.start()
     events = []
     worker.event.connect(events.append)
     assert view.is_running and not view.run_button.isEnabled() and view.cancel_button.isEnabled()
     assert view.start() is None, "a second run cannot start while one runs"
-    assert not view.use_button.isEnabled()
+    assert not view.results.use_button.isEnabled()
     qtbot.waitUntil(lambda: not view.is_running, timeout=RUN_TIMEOUT_MS)
-    assert view.run_button.isEnabled() and not view.cancel_button.isEnabled() and view.use_button.isEnabled()
+    assert view.run_button.isEnabled() and not view.cancel_button.isEnabled() and view.results.use_button.isEnabled()
 
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress and progress[-1].done == progress[-1].total == 3 * len(RELATIONS)
@@ -95,8 +95,8 @@ def test_the_analysis_runs_in_the_background_and_fills_the_table_and_the_chart(w
 
     # The chart shows the selected (first) relation: one bar per template, lengths = the report's log-likelihoods.
     first = report.relations[0]
-    chart = view.chart
-    assert view.selected_relation() == first.relation == chart.relation
+    chart = view.results.chart
+    assert view.results.selected_relation() == first.relation == chart.relation
     bars = chart.fit_bars()
     assert len(bars) == len(first.scores) == 3
     by_template = {s.template: s for s in first.scores}
@@ -109,7 +109,7 @@ def test_the_analysis_runs_in_the_background_and_fills_the_table_and_the_chart(w
     assert [b.template for b in knowledge] == [b.template for b in bars]
     assert [b.value for b in knowledge] == pytest.approx([by_template[b.template].choice_accuracy for b in knowledge])
     assert chart.chance_line.isVisible() and chart.chance_line.value() == pytest.approx(1 / 4)
-    assert "Format fit" in view.chart_caption.text() and "Knowledge" in view.chart_caption.text()
+    assert "Format fit" in view.results.chart_caption.text() and "Knowledge" in view.results.chart_caption.text()
 
     saved = json.loads((window.context.project.folder / "analysis.json").read_text())
     assert report_from_dict(saved["report"]).decisions() == report.decisions()
@@ -119,27 +119,27 @@ def test_selecting_a_relation_shows_its_evidence_and_its_ranking(window, qtbot):
     view = analyzer_on(window)
     run_to_end(qtbot, view)
     xintent = view.report.relations[1]
-    proxy_row = view.results_proxy.mapFromSource(view.results_model.index(1, 0)).row()
-    view.table.selectRow(proxy_row)
-    assert view.selected_relation() == "xIntent" and view.chart.relation == "xIntent"
-    text = view.evidence.toPlainText()
+    proxy_row = view.results.results_proxy.mapFromSource(view.results.results_model.index(1, 0)).row()
+    view.results.table.selectRow(proxy_row)
+    assert view.results.selected_relation() == "xIntent" and view.results.chart.relation == "xIntent"
+    text = view.results.evidence.toPlainText()
     assert text.startswith(f"xIntent → {xintent.objective.value.capitalize()}")
     assert xintent.recommendation in text
     for name, vote in xintent.votes.items():
         assert f"{name}" in text and vote.reason in text
     assert "Knowledge check: the gold answer against 3 distractors; chance is 25%" in text
-    assert {b.template for b in view.chart.fit_bars()} == {s.template for s in xintent.scores}
-    assert [b.value for b in view.chart.fit_bars()] == pytest.approx(
+    assert {b.template for b in view.results.chart.fit_bars()} == {s.template for s in xintent.scores}
+    assert [b.value for b in view.results.chart.fit_bars()] == pytest.approx(
         sorted((s.log_likelihood for s in xintent.scores), reverse=True)
     )
     # Sorting the table keeps the selection on the same relation.
-    view.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-    assert view.selected_relation() == "xIntent"
+    view.results.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert view.results.selected_relation() == "xIntent"
 
 
 def test_cancel_stops_the_worker_and_returns_to_idle(window, qtbot, dialogs):
     view = analyzer_on(window, relations=[])  # every relation: long enough to cancel in the middle
-    view.relations_model.set_all(True)
+    view.settings.relations_model.set_all(True)
     events = []
     worker = view.start()
     worker.event.connect(events.append)
@@ -165,19 +165,28 @@ def test_cancel_right_after_start_is_honoured(window, qtbot):
     assert isinstance(events[-1], AnalysisCancelled) and "cancelled" in view.status_label.text()
 
 
+def test_closing_the_window_stops_a_running_analysis(window, qtbot):
+    view = analyzer_on(window)
+    worker = view.start()
+    view.shutdown()
+    assert worker.is_finished and not worker.is_running, "closing waits for the analysis to stop"
+    qtbot.waitUntil(lambda: not view.is_running, timeout=RUN_TIMEOUT_MS)
+    assert view.worker is None and view.state == "idle"
+
+
 def test_a_bad_masked_template_gives_a_dialog_and_the_view_stays_usable(window, qtbot, dialogs):
     view = analyzer_on(window)
-    view.masked_combo.setCurrentIndex(view.masked_combo.findData("sup"))
-    assert view.probe_error.isVisible() and "has no sentinel" in view.probe_error.text()
-    assert view.masked_combo.property("invalid") is True
+    view.settings.masked_combo.setCurrentIndex(view.settings.masked_combo.findData("sup"))
+    assert view.settings.probe_error.isVisible() and "has no sentinel" in view.settings.probe_error.text()
+    assert view.settings.masked_combo.property("invalid") is True
     assert view.start() is None and not view.is_running
     assert len(dialogs.shown) == 1
     shown = dialogs.shown[0]
     assert shown["title"] == "Cannot run the analysis"
     assert "'sup' has no sentinel in its source" in shown["text"]
     assert shown["info"] == "How to fix it: pick a filling template such as unsup-nat"
-    view.masked_combo.setCurrentIndex(view.masked_combo.findData("unsup-nat"))
-    assert not view.probe_error.isVisible()
+    view.settings.masked_combo.setCurrentIndex(view.settings.masked_combo.findData("unsup-nat"))
+    assert not view.settings.probe_error.isVisible()
     run_to_end(qtbot, view)
     assert view.report is not None and len(dialogs.shown) == 1
 
@@ -194,11 +203,11 @@ def test_a_missing_model_fails_in_the_worker_with_a_dialog(window, qtbot, dialog
 
 def test_nothing_ticked_is_refused_with_a_dialog(window, qtbot, dialogs):
     view = analyzer_on(window)
-    view.relations_model.set_all(False)
+    view.settings.relations_model.set_all(False)
     assert view.start() is None
     assert "no relation is ticked" in dialogs.shown[-1]["text"]
-    view.relations_model.set_all(True)
-    view.templates_model.set_checked([])
+    view.settings.relations_model.set_all(True)
+    view.settings.templates_model.set_checked([])
     assert view.start() is None and "no candidate template" in dialogs.shown[-1]["text"]
 
 
@@ -211,22 +220,27 @@ def test_use_this_recommendation_writes_objectives_and_adds_an_experiment(window
     assert project.objectives == {} and project.experiments == []
     # The user sets xIntent by hand through the decision column's editor.
     flipped = "filling" if analysed["xIntent"] == "mapping" else "mapping"
-    index = view.results_proxy.mapFromSource(view.results_model.index(1, view.results_model.column_of("decision")))
-    view.table.setCurrentIndex(index)
-    view.table.edit(index)
-    editor = view.table.findChild(QComboBox, "decision-editor")
+    index = view.results.results_proxy.mapFromSource(
+        view.results.results_model.index(1, view.results.results_model.column_of("decision"))
+    )
+    view.results.table.setCurrentIndex(index)
+    view.results.table.edit(index)
+    editor = view.results.table.findChild(QComboBox, "decision-editor")
     assert editor is not None
     editor.setCurrentIndex(editor.findData(flipped))
     editor.activated.emit(editor.currentIndex())
-    assert view.results_model.overrides == {"xIntent": flipped}
-    assert index.data() == f"{flipped.capitalize()}  ✎" and view.results_proxy.index(index.row(), 3).data() == "you"
-    assert "Set by you" in view.evidence.toPlainText()
+    assert view.results.results_model.overrides == {"xIntent": flipped}
+    assert (
+        index.data() == f"{flipped.capitalize()}  ✎"
+        and view.results.results_proxy.index(index.row(), 3).data() == "you"
+    )
+    assert "Set by you" in view.results.evidence.toPlainText()
     assert view.current_config().objectives_override == {"xIntent": flipped}
     saved = json.loads((project.folder / "analysis.json").read_text())
     assert saved["overrides"] == {"xIntent": flipped}
 
     with qtbot.waitSignal(context.library_changed, timeout=1000):
-        view.use_button.click()
+        view.results.use_button.click()
     wanted = {**analysed, "xIntent": flipped}
     assert {r: o.value for r, o in project.objectives.items()} == wanted
     assert context.library.objective_for("xIntent") == (Objective(flipped), "analysis")
@@ -239,34 +253,39 @@ def test_use_this_recommendation_writes_objectives_and_adds_an_experiment(window
     assert project.is_modified and window.isWindowModified()
     message = window.statusBar().currentMessage()
     assert "analyzer-1" in message and "Objectives of 2 relation(s)" in message
-    assert view.notice_label.isVisible() and "Trainer" in view.notice_label.text()
+    assert view.results.notice_label.isVisible() and "Trainer" in view.results.notice_label.text()
     # The mixed template now follows the decision in the designer's preview.
     rendered = context.library.render("mixed", "xIntent", "PersonX naps", "to rest")
     assert rendered.template == ("unsup-nat" if flipped == "filling" else "sup")
 
-    view.use_button.click()
+    view.results.use_button.click()
     assert len(project.experiments) == 1, "the same experiment is not added twice"
-    assert "already has this experiment" in view.notice_label.text()
-    view.experiment_combo.setCurrentIndex(view.experiment_combo.findData("best"))
-    view.use_button.click()
+    assert "already has this experiment" in view.results.notice_label.text()
+    view.results.experiment_combo.setCurrentIndex(view.results.experiment_combo.findData("best"))
+    view.results.use_button.click()
     best = [t for t in dict.fromkeys(r.best_template for r in view.report.relations) if t != "sup"]
     if best:
         second = project.experiment_configs()[1]
         assert second.name == "analyzer-2" and second.templates == [*best, "sup"] and second.baseline == "sup"
     else:  # every relation's best template was sup: it falls back to mixed vs sup, which the project has
-        assert len(project.experiments) == 1 and "every relation's best template was sup" in view.notice_label.text()
+        assert (
+            len(project.experiments) == 1
+            and "every relation's best template was sup" in view.results.notice_label.text()
+        )
 
 
 def test_an_override_is_used_by_the_next_run(window, qtbot):
     view = analyzer_on(window, relations=["xIntent"], strategies=("rules",), templates=["sup"], distractors=0)
     run_to_end(qtbot, view)
     assert view.report.relations[0].objective is Objective.MAPPING
-    assert view.results_model.set_override("xIntent", "filling")
+    assert view.results.results_model.set_override("xIntent", "filling")
     run_to_end(qtbot, view)
     relation = view.report.relations[0]
     assert relation.decision.strategy == "user" and relation.objective is Objective.FILLING
-    assert view.results_model.set_override("xIntent", "auto") and view.results_model.overrides == {}
-    assert not view.chart.knowledge.drawn and view.chart.knowledge.note.isVisible(), "knowledge check off"
+    assert view.results.results_model.set_override("xIntent", "auto") and view.results.results_model.overrides == {}
+    assert not view.results.chart.knowledge.drawn and view.results.chart.knowledge.note.isVisible(), (
+        "knowledge check off"
+    )
 
 
 def test_the_last_report_comes_back_when_the_project_reopens(window, qtbot, tmp_path):
@@ -274,27 +293,29 @@ def test_the_last_report_comes_back_when_the_project_reopens(window, qtbot, tmp_
     from mto_studio.gui.workbenches.analyzer.view import AnalyzerWorkbench
 
     view = analyzer_on(window, n=4, distractors=2)
-    view.threshold_spin.setValue(0.25)
+    view.settings.threshold_spin.setValue(0.25)
     run_to_end(qtbot, view)
-    view.results_model.set_override(
+    view.results.results_model.set_override(
         "AtLocation", "mapping" if view.report.relations[0].objective is Objective.FILLING else "filling"
     )
-    decisions = view.results_model.effective_decisions()
+    decisions = view.results.results_model.effective_decisions()
 
     reopened = StudioContext(Project.load(window.context.project.folder))
     other = AnalyzerWorkbench(reopened)
     qtbot.addWidget(other)
-    assert other.report is not None and other.results_model.effective_decisions() == decisions
-    assert other.results_model.rowCount() == 2 and other.chart.relation == "AtLocation"
-    assert (other.n_spin.value(), other.distractors_spin.value()) == (4, 2)
-    assert other.threshold_spin.value() == pytest.approx(0.25)
-    assert other.strategies() == ["probe", "rules"] and other.templates_model.checked_keys() == TEMPLATES
+    assert other.report is not None and other.results.results_model.effective_decisions() == decisions
+    assert other.results.results_model.rowCount() == 2 and other.results.chart.relation == "AtLocation"
+    assert (other.settings.n_spin.value(), other.settings.distractors_spin.value()) == (4, 2)
+    assert other.settings.threshold_spin.value() == pytest.approx(0.25)
+    assert (
+        other.settings.strategies() == ["probe", "rules"] and other.settings.templates_model.checked_keys() == TEMPLATES
+    )
     assert "last analysis" in other.status_label.text()
 
     # Opening another project shows its own (here: no) analysis; save-as carries the report along.
     window.new_project(str(tmp_path / "fresh"))
-    assert view.report is None and view.results_model.rowCount() == 0
-    assert "no analysis yet" in view.summary_label.text()
+    assert view.report is None and view.results.results_model.rowCount() == 0
+    assert "no analysis yet" in view.results.summary_label.text()
     window.open_project(str(reopened.project.folder))
     assert view.report is not None
     window.save_as(str(tmp_path / "copy"))
@@ -365,7 +386,7 @@ def fake_report(distractors: int = 9) -> AnalysisReport:
 def test_item_models_pass_the_model_tester(qtmodeltester):
     from mto_studio.core.templates import TemplateLibrary
     from mto_studio.gui.models.analysis import ChoiceListModel, RelationResultsModel
-    from mto_studio.gui.workbenches.analyzer.view import template_choice
+    from mto_studio.gui.workbenches.analyzer.settings import template_choice
 
     results = RelationResultsModel()
     results.set_report(fake_report(), {"Causes": "filling"})

@@ -19,6 +19,13 @@ PALE = {Objective.FILLING: "#ffd8bf", Objective.MAPPING: "#cfe3f7", Objective.MI
 TEXT = "#1f2933"
 MUTED = "#6b7580"
 AXIS_WIDTH = 118  # the template-name axis, wide enough for "★ unsup-nat-copy"
+#: The chart's caption: what its two panels show.
+SIGNALS_HTML = (
+    "<b>Format fit</b> = mean log-likelihood of the gold answer's tokens under the template: how familiar the "
+    "framing looks to the model (higher is better). <b>Knowledge</b> = how often the gold answer scores above "
+    "the distractors (other heads' answers): whether the model knows the fact in this framing. Whiskers: 95% "
+    "bootstrap intervals over the examples. ★ = recommended."
+)
 
 
 @dataclass(frozen=True)
