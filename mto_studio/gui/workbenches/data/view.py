@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.data import ColumnMapping, detect_columns
-from mto_studio.core.errors import DataError, MtoError
+from mto_studio.core.errors import DataError
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import choose_data_file
-from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel
 from mto_studio.gui.theme import set_invalid
+from mto_studio.gui.workbenches.data.splits import SplitsBox
 
 NO_RELATION = "(none — one relation)"
 
@@ -88,7 +88,9 @@ class DataWorkbench(QWidget):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(8, 0, 0, 0)
-        side_layout.addWidget(self._build_splits())
+        self.splits = SplitsBox(context)
+        self.splits.train_requested.connect(self.open_data)
+        side_layout.addWidget(self.splits)
         side_layout.addWidget(self._build_mapping())
         side_layout.addWidget(self._build_summary())
         relations_box = QGroupBox("Relations")
@@ -113,184 +115,21 @@ class DataWorkbench(QWidget):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
         self.splitter.setSizes([900, 420])
+        # The Splits box's labels and buttons, as scripts and tests reach them through the workbench.
+        self.split_labels, self.split_counts = self.splits.split_labels, self.splits.split_counts
+        self.split_choose, self.split_clear = self.splits.split_choose, self.splits.split_clear
+        self.split_note = self.splits.split_note
 
         context.data_loading.connect(self._on_loading)
         context.data_changed.connect(self.refresh)
         context.data_failed.connect(lambda _e, _p: self._set_busy(False))
         context.mapping_failed.connect(self._on_mapping_failed)
         context.library_changed.connect(self._refresh_counts)
-        context.splits_changed.connect(self._refresh_splits)
-        context.project_changed.connect(self._refresh_splits)
-        context.split_failed.connect(self._on_split_failed)
         self.refresh()
         if context.data_loading_path:
             self._on_loading(context.data_loading_path)
 
     # --- building ------------------------------------------------------------------------------------------
-    def _build_splits(self) -> QGroupBox:
-        """Train, validation and test: where each comes from, its rows and heads, and a picker."""
-        box = QGroupBox("Splits")
-        box.setObjectName("data-splits")
-        grid = QGridLayout(box)
-        grid.setColumnStretch(1, 1)
-        grid.setVerticalSpacing(4)
-        self.split_labels: dict[str, QLabel] = {}
-        self.split_counts: dict[str, QLabel] = {}
-        self.split_choose: dict[str, QPushButton] = {}
-        self.split_clear: dict[str, QPushButton] = {}
-        tips = {
-            "train": "the model learns from these rows (k-shot runs sample heads from them)",
-            "validation": "the best checkpoint is chosen on these heads; without a file, heads are held out of "
-            "the training data",
-            "test": "scored once at the end, never used for training or choosing the checkpoint; without it "
-            "the reported scores are validation scores",
-        }
-        for row, split in enumerate(("train", "validation", "test")):
-            name = QLabel(split.capitalize())
-            name.setStyleSheet("font-weight:600;")
-            name.setToolTip(tips[split])
-            source = QLabel("—")
-            source.setObjectName(f"split-{split}")
-            source.setWordWrap(True)
-            source.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            counts = QLabel("—")
-            counts.setObjectName(f"split-{split}-counts")
-            counts.setProperty("role", "muted")
-            counts.setWordWrap(True)
-            choose = QPushButton("Choose…")
-            choose.setObjectName(f"split-{split}-choose")
-            choose.setToolTip(f"pick the {split} file")
-            where = QVBoxLayout()
-            where.setSpacing(0)
-            where.addWidget(source)
-            where.addWidget(counts)
-            grid.addWidget(name, row, 0, Qt.AlignmentFlag.AlignTop)
-            grid.addLayout(where, row, 1)
-            grid.addWidget(choose, row, 2, Qt.AlignmentFlag.AlignTop)
-            if split == "train":
-                choose.clicked.connect(self.open_data)
-            else:
-                choose.clicked.connect(lambda _=False, s=split: self.choose_split(s))
-                clear = QPushButton("Clear")
-                clear.setObjectName(f"split-{split}-clear")
-                clear.setToolTip(
-                    {
-                        "validation": "hold validation heads out of the training data instead",
-                        "test": "no test file: scores become validation scores (labelled so)",
-                    }[split]
-                )
-                clear.clicked.connect(lambda _=False, s=split: self.clear_split(s))
-                grid.addWidget(clear, row, 3, Qt.AlignmentFlag.AlignTop)
-                self.split_clear[split] = clear
-            self.split_labels[split] = source
-            self.split_counts[split] = counts
-            self.split_choose[split] = choose
-        self.split_note = QLabel()
-        self.split_note.setObjectName("split-note")
-        self.split_note.setWordWrap(True)
-        grid.addWidget(self.split_note, 3, 0, 1, 4)
-        return box
-
-    def clear_split(self, split: str) -> None:
-        """Clear: no file for ``split``; on a data set's own split that was cleared, Restore brings it back."""
-        from mto_studio.core.data.sources import NO_SPLIT
-
-        if getattr(self.context.project, f"{split}_data") == NO_SPLIT:
-            self.context.restore_split(split)
-        else:
-            self.context.set_split(split, None)
-
-    def _refresh_splits(self) -> None:
-        from mto_studio.core.data.sources import NO_SPLIT, default_ref, describe
-        from mto_studio.core.training.config import TrainConfig
-        from mto_studio.core.training.data import hold_out_validation
-
-        project = self.context.project
-        data = self.context.data
-        task = data.task if data is not None else None
-        self.split_labels["train"].setText(_esc(Path(data.path).name) if data is not None else "—")
-        self.split_labels["train"].setToolTip(data.path if data is not None else "")
-        held = None
-        test_ref: str | None = None
-        for split in ("validation", "test"):
-            info = self.context.splits.get(split)
-            label, counts = self.split_labels[split], self.split_counts[split]
-            try:
-                ref = project.split_ref(split)
-                own = default_ref(project.data, split)
-            except MtoError as exc:
-                label.setText(f"<span style='color:#b42318'>{_esc(exc.one_line())}</span>")
-                counts.setText("")
-                continue
-            if split == "test":
-                test_ref = ref
-            setting = getattr(project, f"{split}_data")
-            clear = self.split_clear[split]
-            restorable = setting == NO_SPLIT and own is not None
-            clear.setText("Restore" if restorable else "Clear")
-            clear.setEnabled(restorable or ref is not None)
-            clear.setToolTip(
-                f"use the data set's own {split} file again"
-                if restorable
-                else {
-                    "validation": "hold validation heads out of the training data instead",
-                    "test": "no test file: scores become validation scores (labelled so)",
-                }[split]
-            )
-            if info is not None and info.error is not None:
-                label.setText(f"<span style='color:#b42318'>{_esc(info.error.one_line())}</span>")
-                counts.setText("")
-                continue
-            if ref is None:
-                if split == "validation":
-                    per_relation = TrainConfig().validation_heads
-                    text = f"held out of train: {per_relation} heads per relation"
-                    if task is not None:
-                        try:
-                            _, held = hold_out_validation(task.heads, per_relation)
-                        except DataError:
-                            held = None
-                    counts.setText(f"{len(held)} heads" if held is not None else "")
-                    label.setText(text)
-                else:
-                    label.setText("<b>none</b>")
-                    counts.setText("")
-                label.setToolTip("")
-                continue
-            name = describe(ref, split) if info is None or not info.path else Path(info.path).name
-            label.setText(_esc(name))
-            label.setToolTip(info.path if info is not None and info.path else ref)
-            counts.setText(
-                f"{info.rows:,} rows · {info.heads:,} heads" if info is not None and info.path else "reading…"
-            )
-        if task is not None:
-            builtin = f" · {project.data}" if project.data.startswith("example:") else ""
-            self.split_counts["train"].setText(f"{len(task.examples):,} rows · {len(task.heads):,} heads{builtin}")
-        else:
-            self.split_counts["train"].setText("")
-        if test_ref is None:
-            self.split_note.setText(
-                "<span style='color:#9a5b00'><b>No test file.</b> Scores will be validation scores of the "
-                "checkpoint those same heads chose, labelled <i>Validation ROUGE-L (best checkpoint)</i>: "
-                "optimistic. Choose a test file for an unbiased number.</span>"
-            )
-        else:
-            self.split_note.setText(
-                "<span style='color:#6b7580'>Scores are measured on the test split only; "
-                "validation chooses the checkpoint.</span>"
-            )
-
-    def choose_split(self, split: str) -> None:
-        path = choose_data_file(self)
-        if path:
-            self.context.set_split(split, path)
-
-    def _on_split_failed(self, split: str, error, path: str) -> None:
-        from mto_studio.gui.dialogs import show_error
-
-        show_error(self, f"Cannot use this {split} file", error, path=path)
-        self._refresh_splits()
-
     def _build_mapping(self) -> QGroupBox:
         box = QGroupBox("Column mapping")
         form = QFormLayout(box)
@@ -366,7 +205,7 @@ class DataWorkbench(QWidget):
             self.rows_model.set_table(None, None)
             self._fill_combos([], None)
             self._refresh_counts()
-            self._refresh_splits()
+            self.splits.refresh()
             return
         mapping = data.task.mapping if data.task is not None else None
         self.rows_model.set_table(data.raw, mapping)
@@ -393,7 +232,7 @@ class DataWorkbench(QWidget):
         if data.task is not None:
             self.mapping_error.setText("")
         self._refresh_counts()
-        self._refresh_splits()
+        self.splits.refresh()
 
     def _refresh_counts(self) -> None:
         data = self.context.data
