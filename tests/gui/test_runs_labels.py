@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 
 from mto_studio.core.store import RunStore  # noqa: E402
 from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa: E402
-from mto_studio.gui.models.training import RunsTreeModel, experiment_summary  # noqa: E402
+from mto_studio.gui.models.runs import RunsTreeModel, experiment_summary  # noqa: E402
 
 
 @pytest.fixture
@@ -51,9 +51,9 @@ def test_a_template_has_the_same_colour_in_the_trainer_and_in_the_report(window,
     cfg = ExperimentConfig(name="c", templates=["unsup-nat", "sup", "sup-nat"], shots=["8"], seeds=[0])
     window.show_workbench("trainer")
     view = window.workbench("trainer")
-    view._set_grid(cfg)
+    view.monitor.set_grid(cfg, window.context.library)
     expected = experiment_colours(cfg)
-    assert {t: view.curves.colour(t) for t in cfg.templates} == expected
+    assert {t: view.monitor.curves.colour(t) for t in cfg.templates} == expected
     assert len(set(expected.values())) == 3
     figures = []
     real = report._figure

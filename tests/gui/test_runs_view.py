@@ -17,7 +17,7 @@ from mto_studio.core.store import RunStore  # noqa: E402
 from mto_studio.core.training.experiment import run_experiment  # noqa: E402
 from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa: E402
 from mto_studio.gui.jobs import run_owners  # noqa: E402
-from mto_studio.gui.models.training import RunsTreeModel  # noqa: E402
+from mto_studio.gui.models.runs import RunsTreeModel  # noqa: E402
 
 TRAIN = {"steps": 10, "eval_every": 5, "batch_size": 8, "validation_heads": 4, "warmup_steps": 2, "max_new_tokens": 4}
 

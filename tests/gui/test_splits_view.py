@@ -9,7 +9,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from mto_studio.core.training.experiment_config import ExperimentConfig  # noqa: E402
-from mto_studio.gui.models.training import RunsTreeModel  # noqa: E402
+from mto_studio.gui.models.runs import RunsTreeModel  # noqa: E402
 
 EXAMPLE = "example:atomic2020-xintent"
 TIMEOUT_MS = 60_000
@@ -45,10 +45,10 @@ def test_the_example_opens_with_its_splits_shown(window, qtbot):
     assert view.split_labels["test"].text() == "<b>none</b>"
     assert "No test file" in view.split_note.text() and "Validation ROUGE-L (best checkpoint)" in view.split_note.text()
     trainer = window.workbench("trainer")
-    assert "no test split: scores are <b>validation</b> scores" in trainer.source_label.text()
+    assert "no test split: scores are <b>validation</b> scores" in trainer.settings.source_label.text()
     # before anything runs, the Trainer's labels already say where the scores will come from
-    assert trainer.results_model.label == "Validation ROUGE-L (best checkpoint)"
-    assert "Validation ROUGE-L (best checkpoint)" in trainer.results_caption.text()
+    assert trainer.monitor.results.model.label == "Validation ROUGE-L (best checkpoint)"
+    assert "Validation ROUGE-L (best checkpoint)" in trainer.monitor.results.caption.text()
 
 
 def test_a_bad_test_file_gets_a_dialog_naming_the_split_and_the_project_keeps_none(window, qtbot, dialogs, tmp_path):
@@ -79,7 +79,7 @@ def test_a_test_file_is_shown_with_its_counts_and_changes_the_labels(window, qtb
     assert view.split_labels["test"].text() == "my-test.tsv"
     assert view.split_counts["test"].text() == "3 rows · 2 heads"
     assert "measured on the test split only" in view.split_note.text()
-    assert "scores on the <b>test</b> split" in window.workbench("trainer").source_label.text()
+    assert "scores on the <b>test</b> split" in window.workbench("trainer").settings.source_label.text()
     context.set_split("test", None)
     qtbot.waitUntil(lambda: view.split_labels["test"].text() == "<b>none</b>", timeout=TIMEOUT_MS)
     assert context.project.test_data is None
@@ -95,7 +95,7 @@ def test_an_experiment_on_the_example_labels_every_score_as_validation(window, q
     context, _ = open_example(window, qtbot)
     window.show_workbench("trainer")
     view = window.workbench("trainer")
-    view.apply_config(
+    view.settings.apply_config(
         ExperimentConfig(
             name="example",
             templates=["unsup-nat", "sup"],
@@ -108,14 +108,14 @@ def test_an_experiment_on_the_example_labels_every_score_as_validation(window, q
     assert worker is not None
     qtbot.waitUntil(lambda: view.worker is None, timeout=180_000)
     label = "Validation ROUGE-L (best checkpoint)"
-    column = view.runs_model.COLUMNS.index("ROUGE-L")
-    assert view.runs_model.headerData(column, Qt.Orientation.Horizontal) == "val ROUGE-L (best)"
-    assert view.runs_model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) == label
-    assert [r.scored_on for r in view.runs_model.runs] == ["validation", "validation"]
-    assert view.results_model.label == label
-    assert label in view.results_caption.text() and "No test split" in view.results_caption.text()
-    assert "Test ROUGE-L" not in view.results_caption.text()
-    assert view.results_model.filled == 2
+    column = view.monitor.runs_model.COLUMNS.index("ROUGE-L")
+    assert view.monitor.runs_model.headerData(column, Qt.Orientation.Horizontal) == "val ROUGE-L (best)"
+    assert view.monitor.runs_model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) == label
+    assert [r.scored_on for r in view.monitor.runs_model.runs] == ["validation", "validation"]
+    assert view.monitor.results.model.label == label
+    assert label in view.monitor.results.caption.text() and "No test split" in view.monitor.results.caption.text()
+    assert "Test ROUGE-L" not in view.monitor.results.caption.text()
+    assert view.monitor.results.model.filled == 2
     runs = window.workbench("runs")
     runs.refresh()
     model = runs.tree_model
@@ -149,7 +149,7 @@ def test_clear_on_the_examples_own_validation_file_holds_heads_out_and_restore_b
     assert context.project.validation_data == "none" and context.project.split_ref("validation") is None
     assert view.split_counts["validation"].text() == "8 heads"
     assert view.split_clear["validation"].text() == "Restore"
-    assert "heads held out of the training data" in window.workbench("trainer").source_label.text()
+    assert "heads held out of the training data" in window.workbench("trainer").settings.source_label.text()
     view.split_clear["validation"].click()
     qtbot.waitUntil(lambda: view.split_labels["validation"].text() == "validation.tsv", timeout=TIMEOUT_MS)
     assert context.project.validation_data is None and view.split_clear["validation"].text() == "Clear"
@@ -164,5 +164,5 @@ def test_a_project_naming_an_example_this_install_lacks_gets_a_dialog_not_a_trac
     qtbot.waitUntil(lambda: bool(dialogs.shown), timeout=TIMEOUT_MS)
     assert "no example named 'atomic2019-gone'" in dialogs.shown[-1]["text"]
     view = window.workbench("data")
-    view._refresh_splits()
+    view.splits.refresh()
     assert "no example named 'atomic2019-gone'" in view.split_labels["validation"].text()
