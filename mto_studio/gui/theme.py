@@ -44,6 +44,7 @@ DIFF_COLOURS = {"same": "#ffffff", "changed": "#fff3bf", "removed": "#ffe3e3", "
 DIFF_BORDERS = {"same": "#ced4da", "changed": "#f08c00", "removed": "#e03131", "added": "#2f9e44"}
 ERROR_RED = "#c92a2a"
 MUTED = "#6b7580"
+TEXT = "#1f2933"  # chart titles, axes and legends
 ACCENT = "#3b5bdb"
 
 STYLE_SHEET = f"""

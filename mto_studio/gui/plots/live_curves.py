@@ -10,57 +10,18 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QSizePolicy
 
 from mto_studio.core.data.sampling import parse_shots
 from mto_studio.core.templates import Objective
 from mto_studio.core.templates.colours import PALETTE, template_colours
+from mto_studio.gui.plots.base import REDRAW_MS, X_LABELS, SeriesBuffer, style_plot
+from mto_studio.gui.plots.base import export_png as export_chart
+from mto_studio.gui.theme import MUTED, TEXT
 
-TEXT = "#1f2933"
-MUTED = "#6b7580"
-REDRAW_MS = 50  # 20 Hz at most
-#: Colours per objective family, strongest first: the first Filling template gets the Filling orange used everywhere
-#: else in the app, the first Mapping template the Mapping blue.
 #: Line styles along the k ladder; full data is always solid.
 FEW_SHOT_STYLES = [Qt.PenStyle.DotLine, Qt.PenStyle.DashLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DashDotDotLine]
-X_LABELS = {"step": "training step", "examples": "training examples seen"}
-
-
-class SeriesBuffer:
-    """(step, examples seen, value) rows in a numpy array that doubles when full (amortised O(1) appends)."""
-
-    __slots__ = ("_data", "n")
-
-    def __init__(self, capacity: int = 64) -> None:
-        self._data = np.empty((max(capacity, 4), 3), dtype=float)
-        self.n = 0
-
-    def append(self, step: float, examples: float, value: float) -> bool:
-        """Add a point; a point at or before the last step replaces what follows it (a resumed run redoes steps
-        after its checkpoint; a second evaluation at the same step is the best checkpoint's, not a new point).
-        Returns False when nothing changed."""
-        if self.n and step <= self._data[self.n - 1, 0]:
-            if step == self._data[self.n - 1, 0]:
-                return False
-            self.truncate_after(step - 1e-9)
-        if self.n == len(self._data):
-            grown = np.empty((len(self._data) * 2, 3), dtype=float)
-            grown[: self.n] = self._data[: self.n]
-            self._data = grown
-        self._data[self.n] = (step, examples, value)
-        self.n += 1
-        return True
-
-    def truncate_after(self, step: float) -> None:
-        self.n = int(np.searchsorted(self._data[: self.n, 0], step, side="right"))
-
-    @property
-    def rows(self) -> np.ndarray:
-        return self._data[: self.n]
-
-    def __len__(self) -> int:
-        return self.n
 
 
 def aggregate_seeds(series: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -96,40 +57,6 @@ class CurveKey:
 def shots_rank(label: str) -> float:
     k = parse_shots(label)
     return float("inf") if k is None else float(k)
-
-
-def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.showGrid(x=True, y=True, alpha=0.15)
-    plot.setTitle(title, color=TEXT, size="10pt")
-    font = QFont()
-    font.setPointSizeF(9)
-    for name in ("left", "bottom"):
-        axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen("#adb5bd"))
-        axis.setTextPen(pg.mkPen(TEXT))
-        axis.setStyle(tickFont=font)
-    plot.setLabel("left", y_label, color=MUTED, size="9pt")
-    plot.getAxis("left").enableAutoSIPrefix(False)
-    plot.getAxis("bottom").enableAutoSIPrefix(False)
-    plot.setLabel("bottom", X_LABELS["step"], color=MUTED, size="9pt")
-    plot.setClipToView(True)
-    plot.setDownsampling(auto=True, mode="peak")
-
-
-def add_legend(plot: pg.PlotItem, offset=(-6, 6), columns: int = 1) -> pg.LegendItem:
-    legend = plot.addLegend(
-        offset=offset,
-        colCount=columns,
-        labelTextColor=TEXT,
-        labelTextSize="8pt",
-        brush=pg.mkBrush(255, 255, 255, 225),
-        pen=pg.mkPen("#dee2e6"),
-    )
-    legend.layout.setHorizontalSpacing(10)
-    legend.layout.setVerticalSpacing(-4)
-    return legend
 
 
 class _Band:
@@ -336,7 +263,7 @@ class LiveCurves(pg.GraphicsLayoutWidget):
     # --- reading back (tests, export) --------------------------------------------------------------------------
     def export_png(self, path, width: int = 1600) -> None:
         """The plots as drawn, legend included (pyqtgraph's ImageExporter; its SVG exporter crashes on Qt 6.12)."""
-        export_png(self, path, width)
+        export_chart(self, path, width)
 
     def keys(self) -> list[CurveKey]:
         return list(self._seeds)
@@ -360,143 +287,6 @@ class LiveCurves(pg.GraphicsLayoutWidget):
     def band_item(self, key: CurveKey, metric: str) -> pg.FillBetweenItem | None:
         band = self._bands.get((key, metric))
         return band.fill if band else None
-
-
-def export_png(widget: pg.GraphicsLayoutWidget, path, width: int = 1600) -> None:
-    from pyqtgraph.exporters import ImageExporter
-
-    if hasattr(widget, "redraw"):
-        widget.redraw()
-    exporter = ImageExporter(widget.scene())
-    exporter.parameters()["width"] = max(width, int(widget.width()))
-    exporter.export(str(path))
-
-
-class LineChart(pg.GraphicsLayoutWidget):
-    """Named lines on one or more side-by-side plots, appended to as events arrive and redrawn on a timer (the
-    Objective Lab's losses and knowledge checks; the runs comparison)."""
-
-    def __init__(
-        self, panels: list[tuple[str, str, str]], parent=None, *, legend_offset=(-6, 6), shared_legend: bool = False
-    ) -> None:
-        """``panels``: (key, title, y label) per plot, left to right. ``shared_legend``: one legend in a column
-        right of the plots, listing the first panel's lines (when every panel draws the same lines alike)."""
-        super().__init__(parent)
-        self.setBackground("w")
-        self.setMinimumHeight(220)
-        self.ci.setContentsMargins(4, 4, 10, 4)
-        self.ci.setSpacing(12)
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.legends: dict[str, pg.LegendItem] = {}
-        self.shared_legend: pg.LegendItem | None = None
-        for column, (key, title, y_label) in enumerate(panels):
-            plot = self.addPlot(row=0, col=column)
-            style_plot(plot, title, y_label)
-            self.plots[key] = plot
-            if not shared_legend:
-                self.legends[key] = add_legend(plot, offset=legend_offset)
-        if shared_legend:
-            legend = pg.LegendItem(offset=None, labelTextColor=TEXT, labelTextSize="8pt", verSpacing=-4)
-            legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-            self.ci.addItem(legend, row=0, col=len(panels))
-            self.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-            for column in range(len(panels)):
-                self.ci.layout.setColumnStretchFactor(column, 1)
-            self.shared_legend = legend
-        self._first_panel = panels[0][0]
-        self._buffers: dict[tuple[str, str], SeriesBuffer] = {}
-        self._items: dict[tuple[str, str], pg.PlotDataItem] = {}
-        self._dirty: set[tuple[str, str]] = set()
-        self.x_mode = "step"
-        self.timer = QTimer(self)
-        self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self.redraw)
-
-    def add_line(
-        self,
-        panel: str,
-        name: str,
-        colour: str,
-        *,
-        width: float = 2.0,
-        style: Qt.PenStyle = Qt.PenStyle.SolidLine,
-        symbol: str | None = None,
-    ) -> None:
-        """Create a line once (its points come later)."""
-        key = (panel, name)
-        if key in self._items:
-            return
-        pen = pg.mkPen(colour, width=width, style=style)
-        kwargs = (
-            {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour, "symbolPen": pg.mkPen("w")} if symbol else {}
-        )
-        item = pg.PlotDataItem([], [], pen=pen, name=None if self.shared_legend else name, **kwargs)
-        self.plots[panel].addItem(item)
-        if self.shared_legend is not None and panel == self._first_panel:
-            self.shared_legend.addItem(item, name)
-        self._items[key] = item
-        self._buffers[key] = SeriesBuffer()
-
-    def has_line(self, panel: str, name: str) -> bool:
-        return (panel, name) in self._items
-
-    def append(self, panel: str, name: str, step: float, value: float, examples: float = 0.0) -> None:
-        if not np.isfinite(value):
-            return
-        if self._buffers[(panel, name)].append(step, examples, value):
-            self._dirty.add((panel, name))
-            if not self.timer.isActive():
-                self.timer.start()
-
-    def set_points(self, panel: str, name: str, rows: Iterable[tuple[float, float, float]]) -> None:
-        """Replace a line's points with (step, examples seen, value) rows."""
-        buffer = SeriesBuffer()
-        for step, examples, value in rows:
-            if np.isfinite(value):
-                buffer.append(step, examples, value)
-        self._buffers[(panel, name)] = buffer
-        self._dirty.add((panel, name))
-        self.redraw()
-
-    def truncate(self, step: float) -> None:
-        for key, buffer in self._buffers.items():
-            buffer.truncate_after(step)
-            self._dirty.add(key)
-        self.redraw()
-
-    def reset(self) -> None:
-        for (panel, _name), item in self._items.items():
-            self.plots[panel].removeItem(item)
-        for legend in self.legends.values():
-            legend.clear()
-        if self.shared_legend is not None:
-            self.shared_legend.clear()
-        self._items.clear()
-        self._buffers.clear()
-        self._dirty.clear()
-
-    def set_x_mode(self, mode: str) -> None:
-        if mode not in X_LABELS:
-            return
-        self.x_mode = mode
-        for plot in self.plots.values():
-            plot.setLabel("bottom", X_LABELS[mode], color=MUTED, size="9pt")
-        self._dirty.update(self._items)
-        self.redraw()
-
-    def redraw(self) -> None:
-        if not self._dirty:
-            self.timer.stop()
-            return
-        column = 0 if self.x_mode == "step" else 1
-        for key in self._dirty:
-            rows = self._buffers[key].rows
-            self._items[key].setData(rows[:, column], rows[:, 2])
-        self._dirty.clear()
-
-    def points(self, panel: str, name: str) -> np.ndarray:
-        buffer = self._buffers.get((panel, name))
-        return buffer.rows.copy() if buffer is not None else np.zeros((0, 3))
 
 
 class LadderChart(pg.GraphicsLayoutWidget):

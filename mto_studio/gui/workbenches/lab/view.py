@@ -31,7 +31,7 @@ from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.format import format_duration
 from mto_studio.gui.jobs import JobController, JobState, pretrain_job
 from mto_studio.gui.models.training import SamplesModel
-from mto_studio.gui.plots.live_curves import LineChart
+from mto_studio.gui.plots.line_chart import LineChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
 from mto_studio.gui.widgets.fields import scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls

@@ -18,7 +18,8 @@ from mto_studio.core.templates.colours import PALETTE
 from mto_studio.core.training.compare_report import shots_text
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.models.runs import ConfigDiffModel
-from mto_studio.gui.plots.live_curves import LineChart, export_png
+from mto_studio.gui.plots.base import export_png
+from mto_studio.gui.plots.line_chart import LineChart
 from mto_studio.gui.widgets.diff_view import TemplateDiffView
 
 COMPARE_COLOURS = ["#e8590c", "#1c7ed6", "#2f9e44", "#7048e8", "#c2255c", "#0c8599", "#f59f00", *PALETTE]
