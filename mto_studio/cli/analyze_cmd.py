@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             report = event.report
     if bar is not None:
         bar.close()
+    assert report is not None, "analyze() ends with AnalysisDone unless it is stopped"
     if args.out:
         atomic_write_json(args.out, report)
     if args.json:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 #: (quick, full) settings. Quick fits a laptop CPU in under ten minutes.
-PLANS = {
+PLANS: dict[bool, dict[str, Any]] = {
     True: {
         "n": 10,
         "strategies": ["probe", "rules"],
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"   {event.done}/{event.total} {event.message}", flush=True)
         elif isinstance(event, AnalysisDone):
             report_data = event.report
+    assert report_data is not None, "analyze() ends with AnalysisDone unless it is stopped"
     atomic_write_json(out / "analysis.json", report_data)
     analysis = report_from_dict(report_data)
     print(analysis.table())

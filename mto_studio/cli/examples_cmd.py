@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from mto_studio.core.data import load_task_data
     from mto_studio.core.data.sources import list_examples
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for example in list_examples():
         splits = {}
         for split, path in example.files.items():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Generator
 
 from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
+    EventStream,
     ExperimentFinished,
     ExperimentStarted,
     RunFailed,
@@ -112,7 +112,7 @@ class EventPrinter:
             self.bar.close()
 
 
-def drive(events: Generator, printer: EventPrinter):
+def drive(events: EventStream, printer: EventPrinter):
     """Iterate ``events``; on Ctrl-C send Stop() so the work checkpoints and ends resumably. Returns the last
     event."""
     last = None

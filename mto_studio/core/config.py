@@ -8,11 +8,14 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mto_studio.core.errors import ConfigError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def option(
@@ -71,6 +74,7 @@ def field_info(cls: type, name: str) -> FieldInfo:
         tp = hints[name]
         if typing.get_origin(tp) in (typing.Union, types.UnionType):
             tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        choices: tuple | None
         if isinstance(tp, type) and issubclass(tp, enum.Enum):
             choices = tuple(m.value for m in tp)
             tp = str
@@ -116,7 +120,7 @@ def _convert(tp: Any, value: Any, label: str) -> Any:
             except ConfigError as exc:
                 errors.append(exc)
         raise errors[0]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{label} must be a table", f"write [{label}] with its fields")
         return from_dict(tp, value, where=f"{label}.")

@@ -186,17 +186,17 @@ def test_prompt_tuning_changes_only_the_prompts_and_reloads(tmp_path, tiny_model
 
 
 def test_prompt_tuning_leaves_backbone_bit_identical_in_memory(tmp_path, tiny_model_dir, small_world_tsv, monkeypatch):
-    import mto_studio.core.training.loop as loop
+    from mto_studio.core.training.run_setup import RunSetup
 
     captured = {}
-    original = loop._Run.__init__
+    original = RunSetup.__init__
 
     def spy(self, cfg, run_dir):
         original(self, cfg, run_dir)
         captured["run"] = self
         captured["before"] = {k: v.clone() for k, v in self.method.base.state_dict().items()}
 
-    monkeypatch.setattr(loop._Run, "__init__", spy)
+    monkeypatch.setattr(RunSetup, "__init__", spy)
     cfg = _config(tiny_model_dir, small_world_tsv, template="prompt-sup", method="prompt", steps=30)
     cfg = TrainConfig.from_dict(
         {**cfg.to_dict(), "prompt": {"reparam": "lstm", "init": "vocab", "hidden": 16, "shared": False}}

@@ -12,174 +12,23 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mto_studio.core.config import check_bounds, from_dict, option, to_dict
+from mto_studio.core.analysis.config import AnalysisConfig
+from mto_studio.core.analysis.report import (
+    AnalysisReport,
+    RelationReport,
+    TemplateScore,
+    recommend,
+    report_from_dict,
+)
 from mto_studio.core.errors import ConfigError, MtoError
-from mto_studio.core.jobs.events import Event, Progress, Stop
-from mto_studio.core.objectives.strategies import STRATEGIES, Decision, StrategyContext, strategy_names
+from mto_studio.core.jobs.events import Event, EventStream, Progress, Stop
+from mto_studio.core.objectives.strategies import STRATEGIES, Decision, StrategyContext
 from mto_studio.core.templates import Objective, SlotKind, TemplateLibrary
-
-
-@dataclass
-class AnalysisConfig:
-    data: str = option("world", "data file ('world' = the built-in world's training split)")
-    model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id when online")
-    columns: str | None = option(None, "explicit column mapping")
-    relations: list[str] = option(factory=list, help="relations to analyse (empty = all)")
-    templates: list[str] = option(
-        factory=lambda: ["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat"],
-        help="candidate templates to rank zero-shot",
-    )
-    strategies: list[str] = option(
-        factory=lambda: ["probe", "rules", "classifier"], help="decision strategies, in the order they decide"
-    )
-    n: int = option(5, "examples per relation for the probe and the ranking", low=1, high=10000)
-    seed: int = option(0, "seed for choosing examples and for the bootstrap")
-    threshold: float = option(0.30, "MI at or above which the probe says Filling", low=-10.0, high=1.0)
-    masked_template: str = option("unsup-nat", "the probe's masked (Filling) template")
-    prefix_template: str = option("sup", "the probe's prefix (Mapping) template")
-    distractors: int = option(
-        9, "wrong answers each gold target competes with in the knowledge check (0 = off)", low=0, high=99
-    )
-    bootstrap: int = option(1000, "bootstrap resamples for confidence intervals", low=0, high=100000)
-    batch_size: int = option(32, "pairs per forward pass", low=1, high=4096)
-    device: str = option("auto", "auto, cpu, cuda or mps")
-    classifier_steps: int = option(150, "training steps of the classifier strategy", low=1)
-    objectives_override: dict[str, str] = option(factory=dict, help="relation → objective the user fixed")
-
-    def __post_init__(self) -> None:
-        check_bounds(self)
-        unknown = [s for s in self.strategies if s not in STRATEGIES]
-        if unknown:
-            raise ConfigError(f"unknown strategy '{unknown[0]}'", f"use {', '.join(strategy_names())} or all")
-        if not self.strategies:
-            raise ConfigError("no decision strategy chosen", "use rules, probe, classifier or all")
-        if not self.templates:
-            raise ConfigError("no candidate templates", "e.g. --templates sup,unsup-nat")
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnalysisConfig:
-        return from_dict(cls, data)
-
-
-@dataclass(frozen=True)
-class TemplateScore:
-    relation: str
-    template: str
-    objective: str
-    n: int
-    log_likelihood: float
-    log_likelihood_ci: tuple[float, float]
-    rank: float
-    rank_ci: tuple[float, float]
-    choice_accuracy: float | None = None
-    choice_ci: tuple[float, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-
-@dataclass
-class RelationReport:
-    relation: str
-    heads: int
-    decision: Decision
-    votes: dict[str, Decision]
-    scores: list[TemplateScore] = field(default_factory=list)
-    best_template: str | None = None
-    recommendation: str = ""
-
-    @property
-    def objective(self) -> Objective | None:
-        return self.decision.objective
-
-    def score_of(self, template: str) -> TemplateScore | None:
-        return next((s for s in self.scores if s.template == template), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "relation": self.relation,
-            "heads": self.heads,
-            "decision": self.decision.to_dict(),
-            "votes": {k: v.to_dict() for k, v in self.votes.items()},
-            "scores": [s.to_dict() for s in self.scores],
-            "best_template": self.best_template,
-            "recommendation": self.recommendation,
-        }
-
-
-@dataclass
-class AnalysisReport:
-    config: AnalysisConfig
-    relations: list[RelationReport]
-    model: str
-    elapsed_s: float
-    warnings: list[str] = field(default_factory=list)
-
-    def decisions(self) -> dict[str, str]:
-        """relation → 'filling'/'mapping' for every decided relation (what "use this recommendation" applies)."""
-        return {r.relation: r.objective.value for r in self.relations if r.objective is not None}
-
-    def best_templates(self) -> dict[str, str]:
-        return {r.relation: r.best_template for r in self.relations if r.best_template}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config.to_dict(),
-            "model": self.model,
-            "elapsed_s": self.elapsed_s,
-            "warnings": self.warnings,
-            "relations": [r.to_dict() for r in self.relations],
-            "decisions": self.decisions(),
-        }
-
-    def table(self) -> str:
-        """The per-relation table the CLI prints."""
-        names = self.config.templates
-        header = ["relation", "heads", "decision", "by", "MI", "DR mask/prefix"] + [f"LL {t}" for t in names]
-        rows = [header]
-        for r in self.relations:
-            probe = r.votes.get("probe")
-            mi = f"{probe.evidence['mi']:+.2f}" if probe and "mi" in probe.evidence else "—"
-            dr = (
-                f"{probe.evidence['dr_masked']:.1f}/{probe.evidence['dr_prefix']:.1f}"
-                if probe and "dr_masked" in probe.evidence
-                else "—"
-            )
-            cells = []
-            for name in names:
-                score = r.score_of(name)
-                mark = "*" if name == r.best_template else ""
-                cells.append(f"{score.log_likelihood:.2f}{mark}" if score else "—")
-            rows.append(
-                [
-                    r.relation,
-                    str(r.heads),
-                    r.objective.value if r.objective else "undecided",
-                    r.decision.strategy,
-                    mi,
-                    dr,
-                    *cells,
-                ]
-            )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        out = "\n".join(lines)
-        out += "\n\nLL = mean log-likelihood per gold target token (format fit; * = recommended). Votes and advice:\n"
-        for r in self.relations:
-            votes = ", ".join(f"{k} {v.objective.value if v.objective else 'undecided'}" for k, v in r.votes.items())
-            out += f"  {r.recommendation}  [votes: {votes}]\n"
-        for warning in self.warnings:
-            out += f"warning: {warning}\n"
-        return out
 
 
 @dataclass(frozen=True)
@@ -207,46 +56,7 @@ def bootstrap_ci(values: list[float], reps: int, seed: int, level: float = 0.95)
     return (float(low), float(high))
 
 
-def _recommend(report: RelationReport, threshold: float) -> None:
-    decision = report.decision
-    matching = [s for s in report.scores if decision.objective and s.objective == decision.objective.value]
-    pool = matching or report.scores
-    if pool:
-        best = max(pool, key=lambda s: s.log_likelihood)
-        report.best_template = best.template
-    head = report.relation + ": "
-    if decision.objective is None:
-        head += "undecided"
-    else:
-        head += decision.objective.value.capitalize()
-        if "mi" in decision.evidence:
-            sign = "≥" if decision.evidence["mi"] >= threshold else "<"
-            head += f" (MI {decision.evidence['mi']:.2f} {sign} {threshold:.2f})"
-        else:
-            head += f" ({decision.strategy})"
-    if report.best_template:
-        best = report.score_of(report.best_template)
-        head += f"; best template {best.template}"
-        others = [s for s in report.scores if s.template != best.template]
-        rival = (
-            report.score_of("sup")
-            if best.template != "sup" and report.score_of("sup")
-            else (max(others, key=lambda s: s.log_likelihood) if others else None)
-        )
-        if rival:
-            ratio = math.exp(best.log_likelihood - rival.log_likelihood)
-            if ratio >= 1:
-                head += f", {ratio:.1f}× likelier per token than {rival.template}"
-            else:
-                head += (
-                    f" (the best {best.objective} template; {rival.template} is {1 / ratio:.1f}× likelier per token)"
-                )
-        if best.choice_accuracy is not None:
-            head += f"; picks the right answer {best.choice_accuracy:.0%} of the time"
-    report.recommendation = head
-
-
-def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
+def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None) -> EventStream:
     """Run the analysis; a generator of Progress events, then AnalysisDone. Send Stop() to cancel.
 
     ``library``: where template names are looked up (a project's library, with its own templates and phrase
@@ -340,7 +150,7 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None):
         report = RelationReport(relation, len(heads[relation]), chosen, votes[relation])
         if scorer is not None:
             report.scores = _rank_templates(relation, templates, ctx, cfg)
-        _recommend(report, cfg.threshold)
+        recommend(report, cfg.threshold)
         reports.append(report)
         done += 1
         command = yield Progress("analysis", done, total, f"ranking templates: {relation}")
@@ -410,47 +220,5 @@ def run_analysis(cfg: AnalysisConfig) -> AnalysisReport:
     last = None
     for event in analyze(cfg):
         last = event
+    assert isinstance(last, AnalysisDone), "analyze() ends with AnalysisDone unless it is stopped"
     return report_from_dict(last.report)
-
-
-def report_from_dict(data: dict[str, Any]) -> AnalysisReport:
-    def decision(d: dict) -> Decision:
-        return Decision(
-            d["relation"],
-            d["strategy"],
-            Objective(d["objective"]) if d["objective"] else None,
-            d["reason"],
-            d.get("evidence", {}),
-        )
-
-    relations = []
-    for r in data["relations"]:
-        scores = [
-            TemplateScore(
-                s["relation"],
-                s["template"],
-                s["objective"],
-                s["n"],
-                s["log_likelihood"],
-                tuple(s["log_likelihood_ci"]),
-                s["rank"],
-                tuple(s["rank_ci"]),
-                s.get("choice_accuracy"),
-                tuple(s["choice_ci"]) if s.get("choice_ci") else None,
-            )
-            for s in r["scores"]
-        ]
-        relations.append(
-            RelationReport(
-                r["relation"],
-                r["heads"],
-                decision(r["decision"]),
-                {k: decision(v) for k, v in r["votes"].items()},
-                scores,
-                r["best_template"],
-                r["recommendation"],
-            )
-        )
-    return AnalysisReport(
-        AnalysisConfig.from_dict(data["config"]), relations, data["model"], data["elapsed_s"], data.get("warnings", [])
-    )

@@ -114,10 +114,11 @@ def prediction_check(
                 by_shots.setdefault(result.shots, {}).setdefault(result.template, []).append(value)
         for shots in sorted(by_shots, key=shots_order):
             trained = by_shots[shots]
-            common = [s.template for s in relation_report.scores if s.template in trained]
+            scored = [s for s in relation_report.scores if s.template in trained]
+            common = [s.template for s in scored]
             if len(common) < 2:
                 continue
-            zero = [relation_report.score_of(t).log_likelihood for t in common]
+            zero = [s.log_likelihood for s in scored]
             after = [statistics.fmean(trained[t]) for t in common]
             pick = (
                 relation_report.best_template

@@ -106,7 +106,7 @@ def sample_heads(
                 f"k={k} is larger than the {len(pool)} heads of relation '{relation}'",
                 f"use k ≤ {len(pool)} or 'full'",
             )
-        ordered = sorted(pool, key=lambda h, r=relation: _order_key(seed, r, h))
+        ordered = sorted(pool, key=lambda h: _order_key(seed, relation, h))
         take = ordered if k is None else ordered[:k]
         chosen.extend(h.id for h in take)
         counts[relation] = len(take)
@@ -125,7 +125,7 @@ def split_heads(heads: list[Head], fraction: float, seed: int) -> tuple[list[Hea
     for relation, pool in by_relation.items():
         if len(pool) < 2:
             continue
-        ordered = sorted(pool, key=lambda h, r=relation: _order_key(seed + 7919, r, h))
+        ordered = sorted(pool, key=lambda h: _order_key(seed + 7919, relation, h))
         n_held = min(len(pool) - 1, max(1, round(len(pool) * fraction)))
         held.update(h.id for h in ordered[:n_held])
     return [h for h in heads if h.id not in held], [h for h in heads if h.id in held]

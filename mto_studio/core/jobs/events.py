@@ -4,6 +4,7 @@ accepts between steps through ``generator.send(...)``."""
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -175,8 +176,13 @@ class Resume(Command):
 
 TERMINAL = (RunFinished, RunFailed)
 
+#: long-running work: a generator of events that takes a command (or None) at each ``send``
+EventStream = Generator[Event, Command | None, None]
 
-def pause_point(run_id: str, step: int, command: Command | None):
+
+def pause_point(
+    run_id: str, step: int, command: Command | None
+) -> Generator[Paused | Resumed, Command | None, Command | None]:
     """Between steps: while the command is Pause, yield Paused and wait for the next one (``next()`` or
     Resume() continues, after a Resumed event). Use as ``command = yield from pause_point(...)``; returns the
     command still to act on (Stop or None)."""

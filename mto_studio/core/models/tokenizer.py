@@ -27,7 +27,7 @@ SUBWORD_OFFSET = -6.0  # subword pieces score below every whole word
 def train_t5_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Path | None = None):
     """Train on ``texts`` and return a transformers T5 tokenizer (saved to ``out_dir`` when given)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import T5TokenizerFast
+    from transformers import T5Tokenizer
 
     texts = list(texts)
     tokenizer = Tokenizer(models.Unigram())
@@ -60,7 +60,7 @@ def train_t5_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Pat
     seen = {piece for piece, _ in words}
     vocab = [(s, 0.0) for s in SPECIALS] + words
     vocab += [(piece, score + SUBWORD_OFFSET) for piece, score in subwords if piece not in seen]
-    hf = T5TokenizerFast(vocab=vocab, extra_ids=100)
+    hf = T5Tokenizer(vocab=vocab, extra_ids=100)
     if out_dir is not None:
         hf.save_pretrained(out_dir)
     return hf

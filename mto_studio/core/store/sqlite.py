@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     Event,
+    EventStream,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -153,6 +154,12 @@ class RunStore:
                     "check free disk space; the run folder still records everything",
                 ) from exc
 
+    def _insert(self, sql: str, params: Iterable[Any]) -> int:
+        """Write one row; returns its id."""
+        row_id = self._write(sql, params).lastrowid
+        assert row_id is not None, "sqlite3 sets lastrowid after an INSERT"
+        return row_id
+
     def _write_many(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
             try:
@@ -166,11 +173,10 @@ class RunStore:
     # --- experiments ----------------------------------------------------------------------------------------
     def create_experiment(self, name: str, config: dict[str, Any], folder: str | Path | None = None) -> int:
         now = time.time()
-        cursor = self._write(
+        return self._insert(
             "INSERT INTO experiments(name, folder, config, status, created, updated) VALUES (?, ?, ?, 'running', ?, ?)",
             (name, str(folder) if folder else None, json.dumps(config), now, now),
         )
-        return int(cursor.lastrowid)
 
     def set_experiment_status(self, experiment_id: int, status: str) -> None:
         self._write("UPDATE experiments SET status=?, updated=? WHERE id=?", (status, time.time(), experiment_id))
@@ -211,7 +217,7 @@ class RunStore:
         if row:
             return int(row["id"])
         now = time.time()
-        cursor = self._write(
+        return self._insert(
             "INSERT INTO runs(experiment_id, folder, name, template, method, shots, seed, status, total_steps, "
             "config, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -229,7 +235,6 @@ class RunStore:
                 now,
             ),
         )
-        return int(cursor.lastrowid)
 
     def runs(self, experiment_id: int | None = None) -> list[RunRow]:
         if experiment_id is None:
@@ -334,7 +339,7 @@ class RunStore:
         elif isinstance(event, CheckpointSaved):
             self._write("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
         elif isinstance(event, RunFinished):
-            metrics = dict(event.metrics)
+            metrics: dict[str, Any] = dict(event.metrics)
             if event.split:
                 metrics.update(scored_on=event.split, score_label=event.score_label)
             self.set_run_status(run_id, event.status, None, metrics)
@@ -356,7 +361,7 @@ class RunStore:
         return [(r["split"], r["name"]) for r in rows]
 
 
-def recorded(events: Generator, store: RunStore, run_id: int) -> Generator:
+def recorded(events: EventStream, store: RunStore, run_id: int) -> EventStream:
     """Pass a run's events through, recording each in ``store``; commands sent in go through to the run."""
     command = None
     while True:

@@ -3,6 +3,8 @@ objective's family (Filling orange-red, Mapping blue, mixed violet), in the orde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mto_studio.core.templates.model import Objective
 
 OBJECTIVE_COLOURS = {Objective.FILLING: "#e8590c", Objective.MAPPING: "#1c7ed6", Objective.MIXED: "#7048e8"}
@@ -15,7 +17,7 @@ FAMILY_COLOURS = {
 PALETTE = ["#2f9e44", "#e67700", "#5c940d", "#495057", "#d6336c", "#1971c2"]
 
 
-def template_colours(templates: list[str], objectives: dict[str, Objective | None]) -> dict[str, str]:
+def template_colours(templates: list[str], objectives: Mapping[str, Objective | None]) -> dict[str, str]:
     """A colour per template, stable for a given list: the same in the Trainer's curves and in report.md's PNGs."""
     colours: dict[str, str] = {}
     used = dict.fromkeys(FAMILY_COLOURS, 0)

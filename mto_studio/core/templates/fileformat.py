@@ -104,7 +104,7 @@ def template_from_dict(
             f"soft_length must be a whole number from 1 to {MAX_SOFT_LENGTH}", "e.g. soft_length = 8", "soft_length"
         )
     phrases = _parse_phrases(data.get("phrases", {}), fail)
-    common = dict(
+    common: dict[str, Any] = dict(
         name=name,
         objective=objective,
         description=description,

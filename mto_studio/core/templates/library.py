@@ -118,7 +118,7 @@ class TemplateLibrary:
         if not template.is_mixed:
             return template
         objective, _ = self.objective_for(relation)
-        name = template.filling if objective is Objective.FILLING else template.mapping
+        name = _part_name(template, objective)
         concrete = self.get(name)
         if concrete.is_mixed:
             raise TemplateError(
@@ -127,6 +127,12 @@ class TemplateLibrary:
                 field="filling",
             )
         return concrete
+
+    def concrete(self, template: Template) -> list[Template]:
+        """The concrete templates behind ``template``: itself, or a mixed template's filling and mapping ones."""
+        if not template.is_mixed:
+            return [template]
+        return [self.get(_part_name(template, Objective.FILLING)), self.get(_part_name(template, Objective.MAPPING))]
 
     def check(self, template: Template) -> None:
         """Library-level checks (mixed references exist and have the right objectives)."""
@@ -172,3 +178,14 @@ class TemplateLibrary:
 
 def builtin_template(name: str) -> Template:
     return TemplateLibrary().get(name)
+
+
+def _part_name(template: Template, objective: Objective) -> str:
+    """The template a mixed template uses for ``objective``: its filling one, else its mapping one."""
+    name = template.filling if objective is Objective.FILLING else template.mapping
+    if name is None:
+        key = "filling" if objective is Objective.FILLING else "mapping"
+        raise TemplateError(
+            f"mixed template '{template.name}' names no {key} template", f'add {key} = "NAME"', field=key
+        )
+    return name

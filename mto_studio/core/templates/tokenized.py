@@ -78,12 +78,13 @@ def _has_soft_tokens(tokenizer) -> bool:
 
 def encode_with_soft(tokenizer, text: str) -> tuple[list[int], list[str], list[bool]]:
     """Token ids of ``text`` without EOS; soft tokens become SOFT_ID when the tokenizer lacks them."""
+    ids: list[int]
+    tokens: list[str]
     if _has_soft_tokens(tokenizer) or not SOFT_TOKEN_RE.search(text):
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         tokens = tokenizer.convert_ids_to_tokens(ids)
         return ids, tokens, [bool(SOFT_TOKEN_RE.fullmatch(t or "")) for t in tokens]
-    ids: list[int] = []
-    tokens: list[str] = []
+    ids, tokens = [], []
     soft: list[bool] = []
     position = 0
     for match in SOFT_TOKEN_RE.finditer(text):

@@ -2,20 +2,28 @@
 each Filling or Mapping, and frame it with the template that objective calls for.
 
 Splitters are pluggable (``SPLITTERS``): the built-in "rules" splitter cuts at cue phrases
-(resources/adaptation/cues.toml); a pair keeps only targets that are substrings of the sentence.
+(resources/adaptation/cues.toml); a pair keeps only targets that are substrings of the sentence. ``adapt`` runs
+the stage before an experiment's runs.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 from mto_studio.core.data.heads import Example
 from mto_studio.core.errors import ConfigError, DataError
+from mto_studio.core.fsio import atomic_write_text
+from mto_studio.core.jobs.events import Command, Event, RunFailed, RunFinished
+from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.resources import resource
+from mto_studio.core.store import RunStore, recorded
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
 from mto_studio.core.templates import Objective, TemplateLibrary
+from mto_studio.core.training.config import Method
+from mto_studio.core.training.experiment_config import ExperimentConfig
 
 ADAPT_RELATION = "adapt"
 MAX_TARGET_WORDS = 8
@@ -104,7 +112,68 @@ def pairs_to_examples(pairs: list[Pair]) -> tuple[list[Example], dict[str, str]]
 
 
 def write_pairs_tsv(pairs: list[Pair], path: str | Path) -> Path:
-    from mto_studio.core.fsio import atomic_write_text
-
     lines = ["input\ttarget\trelation"] + [f"{p.input}\t{p.target}\t{p.relation}" for p in pairs]
     return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def adapt(
+    cfg: ExperimentConfig, folder: Path, store: RunStore | None, experiment_id: int
+) -> Generator[Event, Command | None, str | None]:
+    """The adaptation stage as a run; returns (via StopIteration) the adapted model folder or None."""
+    from mto_studio.core.training.loop import train
+
+    run_dir = ExperimentFolder(folder).adaptation.path
+    model_dir = run_dir / "model"
+    if RunFolder(run_dir).status() is RunStatus.FINISHED and model_dir.is_dir():
+        return str(model_dir)
+    library = TemplateLibrary(objectives={r: Objective(o) for r, o in cfg.objectives.items()})
+    pairs = build_pairs(
+        read_sentences(cfg.adaptation.source, cfg.adaptation.max_sentences), library, splitter=cfg.adaptation.splitter
+    )
+    if not pairs:
+        raise ConfigError(
+            "the splitter found no (input, target) pairs in the adaptation text",
+            "check the text, or add cue phrases to resources/adaptation/cues.toml",
+        )
+    _, objectives = pairs_to_examples(pairs)
+    data_path = write_pairs_tsv(pairs, folder / "adaptation-pairs.tsv")
+    atomic_write_text(
+        folder / "adapt-mixed.toml", 'name = "adapt-mixed"\nobjective = "mixed"\nfilling = "unsup"\nmapping = "sup"\n'
+    )
+    base = cfg.base_train_config()
+    run_cfg = base.replace(
+        data=str(data_path),
+        validation_data=None,
+        test_data=None,
+        columns=None,
+        relations=[],
+        template=str(folder / "adapt-mixed.toml"),
+        method=Method.FINETUNE,
+        shots=None,
+        steps=cfg.adaptation.steps,
+        lr=cfg.adaptation.lr,
+        eval_every=0,
+        validation_heads=2,
+        max_eval_heads=4,
+        select_best=False,
+        save_model=True,
+        objectives=objectives,
+        name="adaptation stage",
+    )
+    resume = RunFolder(run_dir).is_resumable()
+    events = train(None if resume else run_cfg, run_dir, resume=resume, run_id="adaptation")
+    if store is not None:
+        run_pk = store.upsert_run(
+            run_dir, name="adaptation stage", experiment_id=experiment_id, config=run_cfg.to_dict()
+        )
+        events = recorded(events, store, run_pk)
+    command = None
+    while True:
+        try:
+            event = events.send(command)
+        except StopIteration:
+            break
+        command = yield event
+        if isinstance(event, (RunFailed,)) or (isinstance(event, RunFinished) and event.status != "finished"):
+            return None
+    return str(model_dir)

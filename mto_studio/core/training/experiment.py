@@ -3,11 +3,14 @@ events, recording every run in the store and rebuilding the result table as runs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
 from mto_studio.core.jobs.events import (
+    EventStream,
     ExperimentFinished,
     ExperimentStarted,
     RunFailed,
@@ -19,7 +22,8 @@ from mto_studio.core.jobs.events import (
 from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store import RunStore, recorded
 from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
-from mto_studio.core.templates import Objective, TemplateLibrary
+from mto_studio.core.templates import TemplateLibrary
+from mto_studio.core.training.adaptation import adapt, read_sentences
 from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.core.training.report import plot_curves, plot_ladder, write_report
@@ -48,8 +52,8 @@ def relation_kinds(cfg: ExperimentConfig, relations: list[str]) -> dict[str, str
             kinds[relation] = cfg.objectives[relation]
         elif relation in world_kinds:
             kinds[relation] = world_kinds[relation]
-        elif rules.decide(relation) is not None:
-            kinds[relation] = rules.decide(relation).value
+        elif (ruled := rules.decide(relation)) is not None:
+            kinds[relation] = ruled.value
     return kinds
 
 
@@ -76,7 +80,7 @@ def preflight(cfg: ExperimentConfig) -> list[TrainConfig]:
         template = library.get(name)
         library.add(template)
         library.check(template)
-        concrete = [library.get(template.filling), library.get(template.mapping)] if template.is_mixed else [template]
+        concrete = library.concrete(template)
         for method in cfg.methods:
             METHODS[Method(method)].check_template(template, concrete)
     resolve_model_ref(cfg.model)
@@ -84,8 +88,6 @@ def preflight(cfg: ExperimentConfig) -> list[TrainConfig]:
     for k in {r.shots for r in runs}:
         sample_heads(splits.pool, k, 0)
     if cfg.adaptation.enabled:
-        from mto_studio.core.training.adaptation import read_sentences
-
         read_sentences(cfg.adaptation.source, 1)
     return runs
 
@@ -104,8 +106,8 @@ def write_outputs(
     folder: Path,
     runs: list[TrainConfig],
     *,
-    extra_sections: list[str] = (),
-    closing_sections: list[str] = (),
+    extra_sections: Sequence[str] = (),
+    closing_sections: Sequence[str] = (),
 ) -> tuple[list[ResultTable], Path]:
     """Tables (markdown, CSV, JSON), learning curves and ladder PNGs, and report.md for what has finished."""
     results = _collect(folder, runs)
@@ -246,76 +248,9 @@ def _relations_of(folder: Path, runs: list[TrainConfig]) -> list[str]:
     return []
 
 
-def adapt(cfg: ExperimentConfig, folder: Path, store: RunStore | None, experiment_id: int):
-    """The adaptation stage as a run; returns (via StopIteration) the adapted model folder or None."""
-    from mto_studio.core.training.adaptation import (
-        build_pairs,
-        pairs_to_examples,
-        read_sentences,
-        write_pairs_tsv,
-    )
-    from mto_studio.core.training.loop import train
-
-    run_dir = ExperimentFolder(folder).adaptation.path
-    model_dir = run_dir / "model"
-    if RunFolder(run_dir).status() is RunStatus.FINISHED and model_dir.is_dir():
-        return str(model_dir)
-    library = TemplateLibrary(objectives={r: Objective(o) for r, o in cfg.objectives.items()})
-    pairs = build_pairs(
-        read_sentences(cfg.adaptation.source, cfg.adaptation.max_sentences), library, splitter=cfg.adaptation.splitter
-    )
-    if not pairs:
-        raise ConfigError(
-            "the splitter found no (input, target) pairs in the adaptation text",
-            "check the text, or add cue phrases to resources/adaptation/cues.toml",
-        )
-    _, objectives = pairs_to_examples(pairs)
-    data_path = write_pairs_tsv(pairs, folder / "adaptation-pairs.tsv")
-    atomic_write_text(
-        folder / "adapt-mixed.toml", 'name = "adapt-mixed"\nobjective = "mixed"\nfilling = "unsup"\nmapping = "sup"\n'
-    )
-    base = cfg.base_train_config()
-    run_cfg = base.replace(
-        data=str(data_path),
-        validation_data=None,
-        test_data=None,
-        columns=None,
-        relations=[],
-        template=str(folder / "adapt-mixed.toml"),
-        method=Method.FINETUNE,
-        shots=None,
-        steps=cfg.adaptation.steps,
-        lr=cfg.adaptation.lr,
-        eval_every=0,
-        validation_heads=2,
-        max_eval_heads=4,
-        select_best=False,
-        save_model=True,
-        objectives=objectives,
-        name="adaptation stage",
-    )
-    resume = RunFolder(run_dir).is_resumable()
-    events = train(None if resume else run_cfg, run_dir, resume=resume, run_id="adaptation")
-    if store is not None:
-        run_pk = store.upsert_run(
-            run_dir, name="adaptation stage", experiment_id=experiment_id, config=run_cfg.to_dict()
-        )
-        events = recorded(events, store, run_pk)
-    command = None
-    while True:
-        try:
-            event = events.send(command)
-        except StopIteration:
-            break
-        command = yield event
-        if isinstance(event, (RunFailed,)) or (isinstance(event, RunFinished) and event.status != "finished"):
-            return None
-    return str(model_dir)
-
-
 def run_experiment(
     cfg: ExperimentConfig | None, folder: str | Path, *, store: RunStore | None = None, resume: bool = False
-):
+) -> EventStream:
     """Run (or resume) an experiment into ``folder``. Send Stop() to stop after the current step: the current run
     is checkpointed and the experiment can be resumed later."""
     from mto_studio.core.training.loop import train
@@ -345,7 +280,7 @@ def run_experiment(
         experiment_id, cfg.name, len(runs), str(folder), cfg.to_dict(), tuple(r.label for r in runs)
     )
 
-    def finish(status: str, failed: int = 0, extra: list[str] = ()):
+    def finish(status: str, failed: int = 0, extra: Sequence[str] = ()) -> ExperimentFinished:
         tables, report = write_outputs(cfg, folder, runs, extra_sections=list(extra))
         if store is not None:
             store.set_experiment_status(experiment_id, status)
@@ -364,7 +299,8 @@ def run_experiment(
             run_cfg = run_cfg.replace(model=model_override)
         run_dir = ExperimentFolder(folder).run(run_folder_name(index, run_cfg)).path
         status = RunFolder(run_dir).status()
-        label = dict(
+        queued = partial(
+            RunQueued,
             experiment_id=experiment_id,
             index=index,
             total=len(runs),
@@ -376,10 +312,10 @@ def run_experiment(
             seed=run_cfg.seed,
         )
         if status is RunStatus.FINISHED:
-            yield RunQueued(**label, skipped=True)
+            yield queued(skipped=True)
             continue
         resumable = RunFolder(run_dir).is_resumable()
-        command = yield RunQueued(**label)
+        command = yield queued()
         if isinstance(command, Stop):
             yield finish("stopped", failed)
             return

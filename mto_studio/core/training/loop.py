@@ -9,21 +9,19 @@ is written to the run folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import platform
-import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
 from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
+    Event,
+    EventStream,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -34,191 +32,14 @@ from mto_studio.core.jobs.events import (
 from mto_studio.core.store.run_folder import RunFolder, RunLog
 from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.results import score_label
+from mto_studio.core.training.run_setup import RunSetup, write_static_files
 
 LOG_EVERY = 5
 
 
-def environment_info(device: str, threads: int) -> dict[str, Any]:
-    import datasets
-    import peft
-    import tokenizers
-    import torch
-    import transformers
-
-    from mto_studio import __version__
-
-    return {
-        "mto_studio": __version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "datasets": datasets.__version__,
-        "peft": peft.__version__,
-        "device": device,
-        "threads": threads,
-    }
-
-
-def template_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def make_adamw(groups, weight_decay: float, device: str):
-    """AdamW, fused into one kernel where torch supports it (CPU and CUDA): on a small model the per-tensor loop
-    of the default implementation costs a few ms per step."""
-    import torch
-
-    if device.startswith(("cpu", "cuda")):
-        try:
-            return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=True)
-        except (RuntimeError, TypeError, ValueError):
-            pass
-    return torch.optim.AdamW(groups, weight_decay=weight_decay)
-
-
-class _Run:
-    """Setup shared by a fresh run and a resumed one."""
-
-    def __init__(self, cfg: TrainConfig, run_dir: Path) -> None:
-        import torch
-
-        from mto_studio.core.models.loading import load_seq2seq, pick_device, resolve_model_ref
-        from mto_studio.core.templates import (
-            T5_STYLE,
-            SlotKind,
-            TemplateLibrary,
-            require_sentinel_style,
-            template_to_toml,
-        )
-        from mto_studio.core.training.data import prepare_run_data
-        from mto_studio.core.training.methods import METHODS, PromptTuning
-
-        self.cfg = cfg
-        self.dir = run_dir
-        self.device = pick_device(cfg.device)
-        torch.set_num_threads(cfg.threads)
-        torch.set_flush_denormal(True)  # tiny gradients and Adam moments otherwise hit slow denormal arithmetic
-        library = TemplateLibrary()
-        template = library.get(cfg.template)
-        library.add(template)
-        library.check(template)
-        self.template = template
-        self.template_text = template_to_toml(template)
-        if template.is_mixed:
-            concrete = [library.get(template.filling), library.get(template.mapping)]
-        else:
-            concrete = [template]
-        METHODS[cfg.method].check_template(template, concrete)
-        self.model_ref = resolve_model_ref(cfg.model)
-        torch.manual_seed(cfg.seed)
-        model, tokenizer = load_seq2seq(self.model_ref)
-        self.tokenizer = tokenizer
-        needs_sentinels = any(t.count(SlotKind.MASK, "source") or t.count(SlotKind.MASK, "target") for t in concrete)
-        style = require_sentinel_style(tokenizer, cfg.model) if needs_sentinels else T5_STYLE
-        self.data = prepare_run_data(cfg, library, template, tokenizer, style)
-        model.to(self.device)
-        if cfg.method is Method.PROMPT:
-            n_tokens = max(t.soft_total for t in concrete)
-            phrase_ids = [self._phrase_ids(library, r) for r in self.data.relations]
-            self.method = PromptTuning(
-                model, cfg, n_tokens=n_tokens, relations=self.data.relations, phrase_ids=phrase_ids, seed=cfg.seed
-            )
-        else:
-            self.method = METHODS[cfg.method](model, cfg)
-        self.method.module.to(self.device)
-        from transformers import get_scheduler
-
-        self.optimizer = make_adamw(self.method.param_groups(), cfg.weight_decay, self.device)
-        self.scheduler = get_scheduler(
-            "linear", self.optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps
-        )
-        from mto_studio.core.training.data import BatchSchedule
-
-        self.trainable = [p for group in self.optimizer.param_groups for p in group["params"]]
-        lengths = [len(e.source) + len(e.target) for e in self.data.train]
-        self.micro = cfg.batch_size // cfg.grad_accum
-        self.schedule = BatchSchedule(lengths, self.micro, cfg.seed, cfg.group_by_length)
-
-    def _phrase_ids(self, library, relation: str) -> list[int]:
-        try:
-            phrase = library.phrases.lookup(relation)
-            text = phrase.connective or phrase.clause.replace("{input}", "")
-        except MtoError:
-            text = relation
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    # --- one micro-batch --------------------------------------------------------------------------------------
-    def batch(self, indices: list[int]):
-        import torch
-
-        from mto_studio.core.models.generation import pad_batch
-
-        examples = [self.data.train[i] for i in indices]
-        ids, mask = pad_batch([e.source for e in examples], self.tokenizer.pad_token_id)
-        labels, _ = pad_batch([e.target for e in examples], 0, label_pad=-100)
-        tasks = torch.as_tensor([e.task for e in examples])
-        return ids.to(self.device), mask.to(self.device), tasks.to(self.device), labels.to(self.device)
-
-    def evaluate(self, split: str):
-        from mto_studio.core.metrics import score_predictions
-        from mto_studio.core.models.generation import decode_answers, generate_ids
-
-        heads = self.data.validation if split == "validation" else self.data.test
-        if not heads:
-            return None
-        tasks = self.data.eval_tasks[split]
-        generated = generate_ids(
-            self.method.generator,
-            self.data.eval_sources[split],
-            pad_id=self.tokenizer.pad_token_id,
-            batch_size=self.cfg.eval_batch_size,
-            max_new_tokens=self.cfg.max_new_tokens,
-            device=self.device,
-            encode_inputs=self.method.encode_for_generate(tasks),
-        )
-        answers = decode_answers(self.tokenizer, generated)
-        return score_predictions(
-            [h.relation for h in heads], [h.input for h in heads], answers, [h.references for h in heads]
-        )
-
-
-def _write_static_files(run: _Run) -> None:
-    cfg, folder = run.cfg, run.dir
-    atomic_write_json(folder / RunFolder.CONFIG, {**cfg.to_dict(), "resolved_model": run.model_ref})
-    atomic_write_text(folder / RunFolder.TEMPLATE, run.template_text)
-    data = run.data
-    atomic_write_json(
-        folder / RunFolder.SPLIT,
-        {
-            "train_source": data.train_source,
-            "validation_source": data.validation_source,
-            "test_source": data.test_source,
-            "removed_from_train": data.removed_from_train,
-            "relations": data.relations,
-            "sample": data.sample.to_dict(),
-            "validation_head_ids": [h.id for h in data.validation],
-            "test_head_ids": [h.id for h in data.test],
-            "train_examples": len(data.train),
-            "truncated_examples": data.truncated,
-        },
-    )
-    atomic_write_json(
-        folder / RunFolder.RUN,
-        {
-            "template": run.template.name,
-            "template_sha256": template_hash(run.template_text),
-            "seed": cfg.seed,
-            "method": cfg.method.value,
-            "shots": cfg.shots,
-            "created": time.time(),
-        },
-    )
-    atomic_write_json(folder / RunFolder.ENVIRONMENT, environment_info(run.device, cfg.threads))
-
-
-def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False, run_id: str | None = None):
+def train(
+    cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False, run_id: str | None = None
+) -> EventStream:
     """Train one run into ``run_dir``. See the module docstring for the protocol."""
     import torch
 
@@ -235,7 +56,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         cfg = TrainConfig.from_dict(saved)
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")
-    run = _Run(cfg, run_dir)  # checks the config, the model and the data before anything is written
+    run = RunSetup(cfg, run_dir)  # checks the config, the model and the data before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     log = RunLog(run_dir / RunFolder.LOG)
     step = 0
@@ -256,7 +77,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
     else:
         if log.path.exists():
             log.path.unlink()
-        _write_static_files(run)
+        write_static_files(run)
     trainable, total = run.method.trainable_count()
     started = RunStarted(
         run_id,
@@ -277,7 +98,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
     log.write(started)
     command = yield started
 
-    def checkpoint(reason: str):
+    def checkpoint(reason: str) -> CheckpointSaved:
         extra = {
             "elapsed_s": elapsed_before + time.perf_counter() - start,
             "best_metric": best_metric,
@@ -296,7 +117,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
         log.write(event)
         return event
 
-    def fail(reason: str):
+    def fail(reason: str) -> RunFailed:
         atomic_write_json(run_dir / RunFolder.RESULT, {"status": "failed", "reason": reason, "step": step})
         event = RunFailed(run_id, reason, step, str(run_dir))
         log.write(event)
@@ -334,7 +155,7 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             command = None
             if step % LOG_EVERY == 0 or step == cfg.steps:
                 now = time.perf_counter()
-                event = StepLogged(
+                event: Event = StepLogged(
                     run_id,
                     step,
                     cfg.steps,
@@ -409,8 +230,9 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False,
             )
             log.write(event)
             yield event
-        restored = cfg.select_best and best_state is not None
-        if restored:
+        restored = False
+        if cfg.select_best and best_state is not None:
+            restored = True
             with torch.no_grad():
                 params = dict(module.named_parameters())
                 for name, tensor in best_state.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -12,7 +12,11 @@ from torch import nn
 from mto_studio.core.errors import ConfigError, ModelError
 from mto_studio.core.templates import Template
 from mto_studio.core.training.config import Method, TrainConfig
-from mto_studio.core.training.prompt import PromptEncoder, SoftPromptModel, initial_prompts
+from mto_studio.core.training.prompt import PromptEncoder, SoftPromptModel, embedding_weight, initial_prompts
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel
 
 
 class MethodRun:
@@ -20,7 +24,7 @@ class MethodRun:
 
     name = ""
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig) -> None:
+    def __init__(self, model: PreTrainedModel, cfg: TrainConfig) -> None:
         self.base = model
         self.cfg = cfg
         self.module: nn.Module = model
@@ -69,10 +73,11 @@ class FineTune(MethodRun):
 
 class PromptTuning(MethodRun):
     name = Method.PROMPT
+    module: SoftPromptModel
 
     def __init__(
         self,
-        model: nn.Module,
+        model: PreTrainedModel,
         cfg: TrainConfig,
         *,
         n_tokens: int,
@@ -82,7 +87,7 @@ class PromptTuning(MethodRun):
     ) -> None:
         super().__init__(model, cfg)
         settings = cfg.prompt
-        embeddings = model.get_input_embeddings().weight
+        embeddings = embedding_weight(model)
         n_tasks = 1 if settings.shared else len(relations)
         generator = torch.Generator().manual_seed(seed)
         phrases = [sum(phrase_ids, [])] if settings.shared else phrase_ids
@@ -120,8 +125,9 @@ class PromptTuning(MethodRun):
 
 class Lora(MethodRun):
     name = Method.LORA
+    module: PeftModel
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig) -> None:
+    def __init__(self, model: PreTrainedModel, cfg: TrainConfig) -> None:
         super().__init__(model, cfg)
         from peft import LoraConfig, TaskType, get_peft_model
 
@@ -147,7 +153,7 @@ class Lora(MethodRun):
 
     def save(self, folder: Path, base_model: str, tokenizer) -> Path:
         target = folder / "lora"
-        self.module.save_pretrained(target)
+        self.module.save_pretrained(str(target))
         meta = json.loads((target / "adapter_config.json").read_text())
         meta["base_model_name_or_path"] = base_model
         (target / "adapter_config.json").write_text(json.dumps(meta, indent=2))

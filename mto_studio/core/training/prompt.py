@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from mto_studio.core.errors import ModelError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 PROMPT_WEIGHTS = "prompt.safetensors"
 PROMPT_META = "prompt.json"
@@ -30,13 +34,16 @@ class PromptEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.n_tasks, self.n_tokens, self.d_model, self.reparam = n_tasks, n_tokens, d_model, reparam
+        #: the reparameterising network's hidden size (0 for a plain table)
+        self.hidden = 0 if reparam == "table" else hidden
         base = init.clone() if init is not None else torch.zeros(n_tasks, n_tokens, d_model).uniform_(-0.5, 0.5)
         self.base = nn.Parameter(base)
         if reparam == "mlp":
             # residual MLP with a zero-initialised output: training starts from the initial embeddings
-            self.net = nn.Sequential(nn.Linear(d_model, hidden), nn.Tanh(), nn.Linear(hidden, d_model))
-            nn.init.zeros_(self.net[2].weight)
-            nn.init.zeros_(self.net[2].bias)
+            out = nn.Linear(hidden, d_model)
+            self.net = nn.Sequential(nn.Linear(d_model, hidden), nn.Tanh(), out)
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
         elif reparam == "lstm":
             self.lstm = nn.LSTM(d_model, hidden, batch_first=True, bidirectional=True)
             self.out = nn.Linear(2 * hidden, d_model)
@@ -79,11 +86,18 @@ def initial_prompts(
     return (torch.rand(n_tasks, n_tokens, d_model, generator=generator) * 2 - 1) * scale
 
 
+def embedding_weight(model: PreTrainedModel) -> torch.Tensor:
+    """The model's input embedding matrix [vocab, d_model]."""
+    weight = model.get_input_embeddings().weight
+    assert isinstance(weight, torch.Tensor), "an embedding layer's weight is a tensor"
+    return weight
+
+
 class SoftPromptModel(nn.Module):
     """Wraps a frozen seq2seq model; ``embed(ids, tasks)`` returns encoder input embeddings in which every
     negative id -(j+1) is replaced by soft-prompt token j of the example's task."""
 
-    def __init__(self, model: nn.Module, encoder: PromptEncoder, relations: list[str], shared: bool) -> None:
+    def __init__(self, model: PreTrainedModel, encoder: PromptEncoder, relations: list[str], shared: bool) -> None:
         super().__init__()
         self.model = model
         self.encoder = encoder
@@ -119,13 +133,13 @@ class SoftPromptModel(nn.Module):
             "d_model": self.encoder.d_model,
             "reparam": self.encoder.reparam,
             "base_model": base_model,
-            "hidden": _hidden_of(self.encoder),
+            "hidden": self.encoder.hidden,
         }
         (folder / PROMPT_META).write_text(json.dumps(meta, indent=2))
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, model: nn.Module) -> SoftPromptModel:
+    def load(cls, folder: str | Path, model: PreTrainedModel) -> SoftPromptModel:
         """Reload saved prompts onto ``model`` (the same base model they were trained with)."""
         from safetensors.torch import load_file
 
@@ -135,7 +149,7 @@ class SoftPromptModel(nn.Module):
             tensors = load_file(str(folder / PROMPT_WEIGHTS))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read soft prompts in {folder}: {exc}", "pick a run's prompt folder") from exc
-        d_model = model.get_input_embeddings().weight.shape[1]
+        d_model = embedding_weight(model).shape[1]
         if d_model != meta["d_model"]:
             raise ModelError(
                 f"these prompts were trained for a model with d_model {meta['d_model']}, not {d_model}",
@@ -146,11 +160,3 @@ class SoftPromptModel(nn.Module):
         tensors.pop("embeddings")
         encoder.load_state_dict(tensors)
         return cls(model, encoder, meta["relations"], meta["shared"])
-
-
-def _hidden_of(encoder: PromptEncoder) -> int:
-    if encoder.reparam == "mlp":
-        return encoder.net[0].out_features
-    if encoder.reparam == "lstm":
-        return encoder.lstm.hidden_size
-    return 0

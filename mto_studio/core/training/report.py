@@ -112,9 +112,10 @@ def plot_ladder(
     palette = {**library_colours([t for _, t in table.rows]), **(colours or {})}
     for method, template in table.rows:
         cells = [table.cell(method, template, s) for s in shots]
-        xs = [j for j, c in enumerate(cells) if c]
-        means = [cells[j].mean for j in xs]
-        sds = [cells[j].sd for j in xs]
+        found = [(j, c) for j, c in enumerate(cells) if c is not None]
+        xs = [j for j, _ in found]
+        means = [c.mean for _, c in found]
+        sds = [c.sd for _, c in found]
         label = template + (" (baseline)" if template == table.baseline else "")
         if len({m for m, _ in table.rows}) > 1:
             label += f" · {method}"
