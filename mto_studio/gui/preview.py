@@ -13,12 +13,12 @@ from mto_studio.core.templates import (
     Rendered,
     SentinelStyle,
     Slot,
-    SlotKind,
     Template,
     TemplateLibrary,
     TokenizedPair,
     tokenize_rendered,
 )
+from mto_studio.core.templates.pattern import block_slots
 
 Status = Literal["same", "changed", "removed", "added"]
 
@@ -82,19 +82,6 @@ def build_preview(
             )
         rows.append(PreviewRow(head, rendered, tokens))
     return rows
-
-
-def block_slots(slots: tuple[Slot, ...]) -> tuple[Slot, ...]:
-    """The slots as blocks: rendering puts a space between blocks anyway (see ``join_pieces``), so whitespace-only
-    phrases are dropped and phrase text is trimmed; ``pattern_text`` of the result renders the same."""
-    blocks = []
-    for slot in slots:
-        if slot.kind is SlotKind.TEXT:
-            if not slot.text.strip():
-                continue
-            slot = Slot(SlotKind.TEXT, text=slot.text.strip())
-        blocks.append(slot)
-    return tuple(blocks)
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from mto_studio.core.templates import (  # noqa: E402
     builtin_template,
     parse_pattern,
 )
+from mto_studio.core.templates.pattern import block_slots  # noqa: E402
 from mto_studio.core.training.data import world_file  # noqa: E402
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel  # noqa: E402
 from mto_studio.gui.models.templates import PhraseTableModel, TemplateEntry, TemplateListModel  # noqa: E402
-from mto_studio.gui.preview import align_slots, block_slots, build_preview, spread_heads, word_diff  # noqa: E402
+from mto_studio.gui.preview import align_slots, build_preview, spread_heads, word_diff  # noqa: E402
 
 
 @pytest.fixture(scope="module")

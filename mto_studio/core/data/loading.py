@@ -53,6 +53,10 @@ class ColumnMapping:
             default_relation=data.get("default_relation") or DEFAULT_RELATION,
         )
 
+    def spec(self) -> str:
+        """The mapping as ``--columns`` spells it (the inverse of ``parse``)."""
+        return ",".join(f"{role}={column}" for role, column in self.to_dict().items() if column)
+
     @classmethod
     def parse(cls, spec: str) -> ColumnMapping:
         """Parse ``input=head,target=tail[,relation=rel]`` (the CLI's --columns)."""

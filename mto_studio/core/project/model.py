@@ -317,6 +317,10 @@ class Project:
 
         return {"data": ref(self.data), "validation_data": ref(self.validation_data), "test_data": ref(self.test_data)}
 
+    def columns_spec(self) -> str | None:
+        """The column mapping for a config's ``columns`` (None: the data's own columns are detected)."""
+        return self.columns.spec() if self.columns is not None else None
+
     def model_ref(self) -> str:
         """The model reference for ``load_tokenizer``/``load_seq2seq`` (relative folders resolved)."""
         if self.model in ("", EMBEDDED_MODEL, "embedded"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,17 @@ class ExperimentFolder:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+
+    @classmethod
+    def new(cls, parent: str | os.PathLike, name: str) -> ExperimentFolder:
+        """A folder for a new experiment under ``parent``: <name>-<date-time>, made unique with -2, -3 …
+        (not created yet)."""
+        base = Path(parent) / f"{slug(name) or 'experiment'}-{time.strftime('%Y%m%d-%H%M%S')}"
+        folder, n = base, 2
+        while folder.exists():
+            folder = base.with_name(f"{base.name}-{n}")
+            n += 1
+        return cls(folder)
 
     @staticmethod
     def run_name(index: int, template: str, method: str, shots: int | None, seed: int) -> str:

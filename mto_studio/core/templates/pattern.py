@@ -118,3 +118,16 @@ def _slot_from_body(body: str, side: str, column: int, allowed: frozenset[SlotKi
             f"slot {{{name}}} takes no argument (got ':{arg}')", f"write {{{kind.value}}}", field=side, column=column
         )
     return Slot(kind)
+
+
+def block_slots(slots: tuple[Slot, ...]) -> tuple[Slot, ...]:
+    """The slots as blocks: rendering puts a space between blocks anyway (see ``join_pieces``), so whitespace-only
+    phrases are dropped and phrase text is trimmed; ``pattern_text`` of the result renders the same."""
+    blocks = []
+    for slot in slots:
+        if slot.kind is SlotKind.TEXT:
+            if not slot.text.strip():
+                continue
+            slot = Slot(SlotKind.TEXT, text=slot.text.strip())
+        blocks.append(slot)
+    return tuple(blocks)

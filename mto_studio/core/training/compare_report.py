@@ -3,7 +3,6 @@ they differ, their validation curves, and each experiment's own report copied al
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 from mto_studio.core.store.run_folder import template_label
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
 from mto_studio.core.training.report import plot_curves, write_report
-from mto_studio.core.training.results import RunResult
+from mto_studio.core.training.results import RunResult, metric_text, shots_text
 
 #: the picture of the curves as the Runs view draws them, which the report shows when it is given
 CHART_FILE = "compare-curves.png"
@@ -20,16 +19,6 @@ VALIDATION_NOTE = (
     "Runs scored on *validation* had no test split: their score is the validation score of the checkpoint chosen on "
     "those same heads, so it is optimistic. Curves are validation scores during training."
 )
-
-
-def shots_text(shots: str) -> str:
-    return "full" if shots in ("full", "None", "") else f"k={shots}"
-
-
-def metric_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{float(value):.3f}"
 
 
 def run_score(run: RunRow, name: str) -> float | None:

@@ -283,3 +283,13 @@ def build_table(
     splits = tuple(sorted({r.split for r in results})) or ((expected_split,) if expected_split else ())
     checkpoints = {r.checkpoint for r in results} or {checkpoint}
     return ResultTable(metric, baseline, cells, group, splits, "last" if checkpoints == {"last"} else "best")
+
+
+def shots_text(shots: str) -> str:
+    return "full" if shots in ("full", "None", "") else f"k={shots}"
+
+
+def metric_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{float(value):.3f}"

@@ -10,8 +10,10 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from mto_studio.core.store.run_folder import template_label
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
-from mto_studio.core.training.compare_report import config_diff, metric_text, run_score, shots_text
-from mto_studio.gui.models.table import STATUS_COLOURS, Index, column_header
+from mto_studio.core.training.compare_report import config_diff, run_score
+from mto_studio.core.training.results import metric_text, shots_text
+from mto_studio.gui.models.table import Index, column_header
+from mto_studio.gui.theme import DIFF_COLOURS, STATUS_COLOURS, TEXT
 
 
 @dataclass
@@ -181,7 +183,7 @@ class RunsTreeModel(QAbstractItemModel):
                 return f"{node.experiment.name}\n{node.experiment.folder or ''}"
             return "runs trained outside an experiment"
         if role == Qt.ItemDataRole.ForegroundRole and column in ("status", "reason"):
-            return QBrush(QColor(STATUS_COLOURS.get(status, "#1f2933")))
+            return QBrush(QColor(STATUS_COLOURS.get(status, TEXT)))
         if role == Qt.ItemDataRole.FontRole and node.kind == "experiment" and column == "name":
             font = QFont()
             font.setBold(True)
@@ -304,7 +306,7 @@ class ConfigDiffModel(QAbstractTableModel):
             if 1 <= index.column() <= len(self.names):
                 return self.values[index.row()][index.column() - 1]
         if role == Qt.ItemDataRole.BackgroundRole and index.column() > 0:
-            return QBrush(QColor("#fff3bf"))
+            return QBrush(QColor(DIFF_COLOURS["changed"]))
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

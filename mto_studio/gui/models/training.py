@@ -8,12 +8,11 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from mto_studio.core.training.compare_report import metric_text, shots_text
-from mto_studio.core.training.results import shots_order
-from mto_studio.gui.models.table import STATUS_COLOURS, ColumnTableModel, Index
+from mto_studio.core.training.results import metric_text, shots_order, shots_text
+from mto_studio.gui.models.table import ColumnTableModel, Index
+from mto_studio.gui.theme import ERROR_FILL, ERROR_RED, FAINT, STATUS_COLOURS, SUCCESS, SUCCESS_FILL, TEXT
 
 STATUS_TEXT = {"skipped": "finished earlier", "waiting": "waiting"}
-GAIN_UP, GAIN_DOWN = "#2b8a3e", "#c92a2a"
 
 
 @dataclass
@@ -139,7 +138,7 @@ class ExperimentRunsModel(ColumnTableModel):
                 "note": run.reason,
             }[column]
         if role == Qt.ItemDataRole.ForegroundRole and column in ("status", "note"):
-            return QBrush(QColor(STATUS_COLOURS.get(run.status, "#1f2933")))
+            return QBrush(QColor(STATUS_COLOURS.get(run.status, TEXT)))
         if role == Qt.ItemDataRole.FontRole and column == "status" and run.status in ("running", "failed"):
             font = QFont()
             font.setBold(True)
@@ -341,9 +340,9 @@ class ResultTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and cell is None:
-            return QBrush(QColor("#adb5bd"))
+            return QBrush(QColor(FAINT))
         if role == Qt.ItemDataRole.BackgroundRole and cell is not None and cell.gain is not None and not is_baseline:
-            return QBrush(QColor("#ebfbee" if cell.gain > 0 else "#fff5f5"))
+            return QBrush(QColor(SUCCESS_FILL if cell.gain > 0 else ERROR_FILL))
         if cell is None:
             return None
         if role == self.MeanRole:
@@ -393,7 +392,7 @@ class SamplesModel(ColumnTableModel):
                 return metric_text(score)
             return str(sample.get(column, ""))
         if role == Qt.ItemDataRole.ForegroundRole and column in ("prediction", "ROUGE-L") and score is not None:
-            return QBrush(QColor("#2b8a3e" if score >= 0.999 else "#c92a2a" if score <= 0.001 else "#1f2933"))
+            return QBrush(QColor(SUCCESS if score >= 0.999 else ERROR_RED if score <= 0.001 else TEXT))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == "ROUGE-L":
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -37,7 +37,6 @@ from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import AUTO, RelationResultsModel, objective_text
 from mto_studio.gui.plots.template_ranking import SIGNALS_HTML, TemplateRankingChart
 from mto_studio.gui.theme import ERROR_RED, MUTED
-from mto_studio.gui.workbenches.analyzer.settings import columns_spec
 
 EXPERIMENT_CHOICES = [
     ("mixed", "mixed vs sup (each relation gets its matched template)"),
@@ -360,7 +359,7 @@ class AnalysisResults(QSplitter):
                 data=project.data,
                 validation_data=project.validation_data,
                 test_data=project.test_data,
-                columns=columns_spec(project),
+                columns=project.columns_spec(),
                 relations=list(self.report.config.relations),
                 model=project.model,
                 templates=templates,

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from mto_studio.core.analysis.analyze import AnalysisConfig
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.objectives.strategies import check_probe_templates, strategy_names
-from mto_studio.core.project import Project
 from mto_studio.core.templates import Objective, Template
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import esc as _esc
@@ -52,14 +51,6 @@ STRATEGY_HELP = {
         "checked on held-out ones. Needs the embedded model mto-tiny; it trains first (a minute or so)",
     ),
 }
-
-
-def columns_spec(project: Project) -> str | None:
-    """The project's column mapping as --columns spells it (None: the data's own columns)."""
-    mapping = project.columns
-    if mapping is None:
-        return None
-    return ",".join(f"{k}={v}" for k, v in mapping.to_dict().items() if v)
 
 
 def template_choice(template: Template) -> Choice:
@@ -341,7 +332,7 @@ class AnalyzerSettings(QWidget):
         return AnalysisConfig(
             data=project.run_data_refs()["data"],
             model=project.model_ref(),
-            columns=columns_spec(project),
+            columns=project.columns_spec(),
             relations=relations,
             templates=templates,
             strategies=strategies,

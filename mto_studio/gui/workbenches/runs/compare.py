@@ -14,15 +14,14 @@ from mto_studio.core.store import RunStore
 from mto_studio.core.store.run_folder import RunFolder, template_label
 from mto_studio.core.store.sqlite import RunRow
 from mto_studio.core.templates import TemplateLibrary
-from mto_studio.core.templates.colours import PALETTE
-from mto_studio.core.training.compare_report import shots_text
+from mto_studio.core.training.results import shots_text
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.models.runs import ConfigDiffModel
 from mto_studio.gui.plots.base import export_png
 from mto_studio.gui.plots.line_chart import LineChart
+from mto_studio.gui.theme import COMPARE_COLOURS
 from mto_studio.gui.widgets.diff_view import TemplateDiffView
 
-COMPARE_COLOURS = ["#e8590c", "#1c7ed6", "#2f9e44", "#7048e8", "#c2255c", "#0c8599", "#f59f00", *PALETTE]
 MAX_COMPARED = 12
 
 

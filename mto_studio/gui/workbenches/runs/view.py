@@ -22,12 +22,13 @@ from mto_studio.core.errors import MtoError
 from mto_studio.core.store import RunStore
 from mto_studio.core.store.run_folder import ExperimentFolder
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
-from mto_studio.core.training.compare_report import metric_text, run_score
+from mto_studio.core.training.compare_report import run_score
+from mto_studio.core.training.results import metric_text
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.jobs import run_owners
 from mto_studio.gui.models.runs import RunsTreeModel, experiment_runs
-from mto_studio.gui.theme import MUTED
+from mto_studio.gui.theme import ERROR_RED, MUTED, WARNING
 from mto_studio.gui.workbenches.runs.compare import MAX_COMPARED, ComparePanel, run_label
 from mto_studio.gui.workbenches.runs.export import RunExports
 
@@ -300,11 +301,11 @@ class RunsWorkbench(RunExports, QWidget):
                 )
                 if run.scored_on == "validation" and "best" in str(label):
                     parts.append(
-                        '<span style="color:#9a5b00">No test split: the checkpoint was chosen on these '
+                        f'<span style="color:{WARNING}">No test split: the checkpoint was chosen on these '
                         "same validation heads, so the score is optimistic.</span>"
                     )
             if run.reason:
-                parts.append(f'<span style="color:#c92a2a">{_esc(run.reason)}</span>')
+                parts.append(f'<span style="color:{ERROR_RED}">{_esc(run.reason)}</span>')
             parts.append(f'<span style="color:{MUTED}">{_esc(run.folder)}</span>')
             self.detail_label.setText("<br>".join(parts))
         elif experiment is not None:

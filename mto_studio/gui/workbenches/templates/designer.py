@@ -21,9 +21,9 @@ from mto_studio.core.templates import (
     pattern_text,
     template_from_dict,
 )
+from mto_studio.core.templates.pattern import block_slots
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.models.templates import TemplateListModel
-from mto_studio.gui.preview import block_slots
 from mto_studio.gui.workbenches.templates.draft import NEW_SOURCE, NEW_TARGET, Draft, phrase_examples, validate_draft
 from mto_studio.gui.workbenches.templates.form import TemplateForm
 from mto_studio.gui.workbenches.templates.library_panel import LibraryPanel, template_entries

@@ -19,7 +19,7 @@ from mto_studio.core.templates import (
     parse_pattern,
     template_from_dict,
 )
-from mto_studio.gui.preview import block_slots
+from mto_studio.core.templates.pattern import block_slots
 
 NEW_SOURCE = "{input} {rel} {mask}"
 NEW_TARGET = "{mask} {target}"

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.jobs.events import EvalDone, RunFailed, RunFinished, RunQueued, RunStarted, StepLogged
-from mto_studio.core.store.run_folder import RunFolder, template_label
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder, template_label
 from mto_studio.core.templates import Objective, TemplateLibrary
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.experiment import run_folder_name
@@ -216,10 +216,9 @@ class TrainerMonitor(QWidget):
         """The folders this experiment's runs train in (the workbench claims them)."""
         if self.folder is None:
             return []
-        runs = self.folder / "runs"
-        return [runs / r.run_id for r in self.runs_model.runs if r.method != "adaptation"] + [
-            self.folder / "adaptation"
-        ]
+        experiment = ExperimentFolder(self.folder)
+        runs = [experiment.run(r.run_id).path for r in self.runs_model.runs if r.method != "adaptation"]
+        return [*runs, experiment.adaptation.path]
 
     def steps(self) -> tuple[int, int]:
         """(steps done, steps in all) over the experiment's runs."""
@@ -234,7 +233,7 @@ class TrainerMonitor(QWidget):
         return CurveKey(run.method, run.template, run.shots)
 
     def on_run_queued(self, event: RunQueued) -> None:
-        run_dir = self.folder / "runs" / event.run_id if self.folder else None
+        run_dir = ExperimentFolder(self.folder).run(event.run_id).path if self.folder else None
         if event.skipped:
             result = RunFolder(run_dir).result() if run_dir else {}
             metrics = result.get("metrics", {})

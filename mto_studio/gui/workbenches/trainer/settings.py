@@ -363,7 +363,7 @@ class TrainerSettings(QWidget):
         return ExperimentConfig(
             name=name,
             **project.run_data_refs(),
-            columns=self._columns_spec(),
+            columns=project.columns_spec(),
             relations=list(loaded.relations) if loaded is not None else [],
             model=project.model_ref(),
             templates=refs,
@@ -375,18 +375,6 @@ class TrainerSettings(QWidget):
             objectives=objectives,
             adaptation=adaptation,
         )
-
-    def _columns_spec(self) -> str | None:
-        mapping = self.context.project.columns
-        if mapping is None:
-            return None
-        parts = {
-            "input": mapping.input,
-            "target": mapping.target,
-            "relation": mapping.relation,
-            "default_relation": mapping.default_relation,
-        }
-        return ",".join(f"{k}={v}" for k, v in parts.items() if v)
 
     def set_editable(self, editable: bool) -> None:
         """While an experiment runs the form shows it and cannot be edited."""

@@ -10,7 +10,6 @@ a JobController runs the job; this module wires them and handles the experiment-
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from mto_studio.core.jobs.events import (
     TableUpdated,
 )
 from mto_studio.core.store import RunStore
-from mto_studio.core.store.run_folder import ExperimentFolder, slug, template_label
+from mto_studio.core.store.run_folder import ExperimentFolder, template_label
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import show_error
@@ -53,16 +52,6 @@ STATUS_TICK_MS = 200  # progress bar, ETA and the runs table refresh at 5 Hz (th
 
 def experiments_folder(project) -> Path:
     return project.folder / EXPERIMENTS_DIR
-
-
-def new_experiment_folder(project, name: str) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = experiments_folder(project) / f"{slug(name) or 'experiment'}-{stamp}"
-    folder, n = base, 2
-    while folder.exists():
-        folder = base.with_name(f"{base.name}-{n}")
-        n += 1
-    return folder
 
 
 class TrainerWorkbench(QWidget):
@@ -153,7 +142,7 @@ class TrainerWorkbench(QWidget):
         except MtoError as exc:
             show_error(self, "Cannot start the experiment", exc)
             return None
-        folder = new_experiment_folder(self.context.project, cfg.name)
+        folder = ExperimentFolder.new(experiments_folder(self.context.project), cfg.name).path
         return self._launch(cfg, folder, resume=False)
 
     def resume(self, folder: str | Path | None = None) -> Worker | None:
