@@ -51,15 +51,16 @@ def library_with(template_refs: list[str], folder: str | None = None):
     return library, templates
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type, names: list[str]) -> None:
+def add_config_flags(parser: argparse._ActionsContainer, cls: type, names: list[str], *, defaults: bool = True) -> None:
     """One flag per config field, built from the field's own type, help, default, range and choices (nothing is
-    typed twice). A flag left out keeps the config's default; ``config_overrides`` collects the given ones."""
+    typed twice). A flag left out keeps the config's default; ``config_overrides`` collects the given ones.
+    ``defaults=False`` leaves the field defaults out of the help (the values come from a file, e.g. a recipe)."""
     from mto_studio.core.config import field_info
 
     for name in names:
         info = field_info(cls, name)
         kind = info.type if info.type in (int, float, str) else str
-        parser.add_argument(info.flag, dest=name, type=kind, choices=info.choices, help=info.describe(),
+        parser.add_argument(info.flag, dest=name, type=kind, choices=info.choices, help=info.describe(with_default=defaults),
                             metavar=None if info.choices else name.split("_")[-1].upper())  # fmt: skip
     parser.set_defaults(_config_flags=[*(parser.get_default("_config_flags") or []), *names])
 

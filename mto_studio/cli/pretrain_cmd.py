@@ -10,20 +10,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--recipe", required=True, metavar="FILE", help="a recipe TOML (see resources/recipes/mto-tiny.toml)"
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output model folder")
-    parser.add_argument("--steps", type=int, help="override the recipe's step count")
+    from mto_studio.cli.common import add_config_flags
+    from mto_studio.core.pretraining.recipe import TrainingSection
+
+    group = parser.add_argument_group("training settings (each overrides the recipe's [training] value)")
+    names = ["steps", "batch_size", "lr", "eval_every", "threads", "device", "seed"]
+    add_config_flags(group, TrainingSection, names, defaults=False)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from mto_studio.cli.common import config_overrides
     from mto_studio.cli.progress import EventPrinter, drive
     from mto_studio.core.jobs.events import RunFailed, RunFinished
     from mto_studio.core.pretraining.objective_lab import PretrainConfig, pretrain
 
     cfg = PretrainConfig.load(args.recipe)
-    if args.steps:
-        cfg.training.steps = args.steps
+    overrides = config_overrides(args)
+    if overrides:
+        data = cfg.to_dict()
+        data["training"].update(overrides)
+        cfg = PretrainConfig.from_dict(data)  # validated like the recipe itself
     last = drive(pretrain(cfg, args.out, resume=args.resume), EventPrinter(args.json))
     if isinstance(last, RunFailed):
         print(f"mto-studio: pre-training failed: {last.reason}")
@@ -32,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"stopped at step {last.step}; resume with: mto-studio pretrain --recipe {args.recipe} "
             f"--out {args.out} --resume"
+            + "".join(f" --{name.replace('_', '-')} {value}" for name, value in overrides.items())
         )
         return 130
     print(f"model saved in {args.out}")

@@ -54,10 +54,12 @@ class FieldInfo:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
-    def describe(self) -> str:
-        """The help with the default and the range, as the CLI prints it."""
+    def describe(self, *, with_default: bool = True) -> str:
+        """The help with the default and the range, as the CLI prints it (``with_default=False``: where the
+        default comes from elsewhere, e.g. a recipe file)."""
         parts = [self.help or self.name.replace("_", " ")]
-        extras = [f"default {self.default}"] if self.default not in (None, dataclasses.MISSING, "") else []
+        shown = with_default and self.default not in (None, dataclasses.MISSING, "")
+        extras = [f"default {self.default}"] if shown else []
         if self.low is not None and self.high is not None:
             extras.append(f"{self.low:g} to {self.high:g}")
         elif self.low is not None:

@@ -90,10 +90,15 @@ def load_seq2seq(ref: str | os.PathLike | None, *, dtype=None):
     return model, load_tokenizer(where)
 
 
+#: The devices a config may name (``cuda:N`` picks one GPU); forms offer these, validation accepts them.
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_HELP = "auto (CUDA or MPS when present, else the CPU), cpu, cuda, cuda:N or mps"
+
+
 def pick_device(choice: str = "auto") -> str:
     import torch
 
-    if choice not in ("auto", "cpu", "cuda", "mps") and not choice.startswith("cuda:"):
+    if choice not in DEVICES and not choice.startswith("cuda:"):
         raise ConfigError(f"unknown device '{choice}'", "use auto, cpu, cuda or mps")
     if choice == "auto":
         if torch.cuda.is_available():

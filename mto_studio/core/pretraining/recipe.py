@@ -10,6 +10,7 @@ from typing import Any
 
 from mto_studio.core.config import check_bounds, from_dict, load_toml, option, to_dict
 from mto_studio.core.errors import ConfigError
+from mto_studio.core.models.loading import DEVICE_HELP
 from mto_studio.core.world import WorldConfig
 
 #: the objectives a batch draws its examples from, in the order of ObjectiveMix.weights()
@@ -60,7 +61,7 @@ class TrainingSection:
     weight_decay: float = option(0.01, "AdamW weight decay", low=0.0, high=1.0)
     seed: int = option(0, "seed for initialisation and data order")
     threads: int = option(1, "torch CPU threads (1 is fastest on 2 shared cores)", low=1, high=256)
-    device: str = option("auto", "auto, cpu, cuda or mps")
+    device: str = option("auto", DEVICE_HELP)
     log_every: int = option(20, "steps between loss events", low=1)
     eval_every: int = option(500, "steps between zero-shot knowledge checks (0 = only at the end)", low=0)
     eval_size: int = option(200, "probes per zero-shot check", low=1)

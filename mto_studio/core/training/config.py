@@ -9,6 +9,7 @@ from typing import Any
 
 from mto_studio.core.config import check_bounds, from_dict, option, to_dict
 from mto_studio.core.errors import ConfigError
+from mto_studio.core.models.loading import DEVICE_HELP
 
 
 class Method(StrEnum):
@@ -86,7 +87,7 @@ class TrainConfig:
     select_best: bool = option(True, "keep the checkpoint with the best validation score and report its scores")
     checkpoint_every: int = option(0, "steps between resumable checkpoints (0 = at evaluations and on stop)", low=0)
     save_model: bool = option(True, "save the trained weights / prompts / adapter in the run folder")
-    device: str = option("auto", "auto, cpu, cuda or mps")
+    device: str = option("auto", DEVICE_HELP)
     threads: int = option(1, "torch CPU threads (1 keeps a 2-core machine responsive)", low=1, high=256)
     prompt: PromptSettings = field(default_factory=PromptSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)

@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mto_studio.core.config import field_info
 from mto_studio.core.errors import ConfigError, MtoError
+from mto_studio.core.models.loading import DEVICES
 from mto_studio.core.templates import Template
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.experiment_config import ExperimentConfig
@@ -146,9 +148,9 @@ class TrainerSettings(QWidget):
         )  # fmt: skip
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("trainer-device")
-        for device in ("auto", "cpu", "cuda", "mps"):
+        for device in DEVICES:
             self.device_combo.addItem(device, device)
-        self.device_combo.setToolTip("auto picks CUDA or MPS when present, else the CPU")
+        self.device_combo.setToolTip(field_info(TrainConfig, "device").describe())
         self.threads_spin = config_spin(
             TrainConfig, "threads", "trainer-threads", tip=THREADS_TIP, high=max(1, os.cpu_count() or 1)
         )
