@@ -27,6 +27,7 @@ from mto_studio.core.errors import MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, resolve_model_ref
 from mto_studio.core.runtime import is_offline
 from mto_studio.gui.format import esc as _escape
+from mto_studio.gui.theme import MUTED
 
 
 def show_error(parent: QWidget | None, title: str, error: BaseException, *, path: str | None = None) -> QMessageBox:
@@ -247,8 +248,8 @@ class OpenExampleDialog(QDialog):
             licence = next((b for b in blocks if "licen" in b.lower() and not b.startswith("#")), "")
         parts = [f"<b>{_escape(example.title)}</b>", *(_plain(p) for p in paragraphs), f"Files — {splits}"]
         if licence:
-            parts.append(f"<span style='color:#6b7580'>{_plain(licence)}</span>")
-        parts.append(f"<span style='color:#6b7580'>Details: {_escape(str(example.readme))}</span>")
+            parts.append(f"<span style='color:{MUTED}'>{_plain(licence)}</span>")
+        parts.append(f"<span style='color:{MUTED}'>Details: {_escape(str(example.readme))}</span>")
         self.description.setText("<br><br>".join(parts))
 
     def chosen(self) -> str | None:

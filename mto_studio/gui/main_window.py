@@ -36,7 +36,7 @@ from mto_studio.gui.dialogs import (
     show_error,
 )
 from mto_studio.gui.settings import app_settings, forget_project, recent_projects, remember_project
-from mto_studio.gui.theme import icon
+from mto_studio.gui.theme import ERROR_RED, icon
 from mto_studio.gui.workbenches import WORKBENCHES, build_workbench
 
 
@@ -306,7 +306,7 @@ class MainWindow(QMainWindow):
         elif context.tokenizer is not None:
             state = "ready"
         elif context.tokenizer_error is not None:
-            state = "<span style='color:#c92a2a'>not available</span>"
+            state = f"<span style='color:{ERROR_RED}'>not available</span>"
         else:
             state = ""
         shown = model if model == EMBEDDED_MODEL or "/" not in model else Path(model).name

@@ -1,4 +1,5 @@
-"""Colours, fonts, icons and the application style: one place, so slot blocks, chips and diffs agree."""
+"""Colours, fonts, icons and the application style: one place, so slot blocks, chips and diffs agree. Every colour
+of the GUI is named here; the other GUI modules use the names (tests/gui/test_theme.py checks)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,77 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 from mto_studio.core.resources import resource
-from mto_studio.core.templates import SlotKind
+from mto_studio.core.templates import Objective, SlotKind
+from mto_studio.core.templates.colours import PALETTE
+
+# --- text and lines, darkest first ---------------------------------------------------------------------------
+TEXT = "#1f2933"  # body text; chart titles, axes, legends and their darkest lines
+WHISKER = "#343a40"  # error bars
+SECTION = "#364152"  # section headings, captions and the text of badges
+SECONDARY = "#52606d"  # a step lighter than TEXT: built-in templates, glyph buttons
+MUTED = "#6b7580"
+PENDING = "#868e96"  # queued and waiting runs, undecided relations
+DISABLED = "#8a94a0"  # placeholder and disabled text
+FAINT = "#9aa5b1"  # text with little to say: dropped rows, empty cells, the 'built-in' tag
+OUTLINE = "#adb5bd"  # chart axes, the outlines of chips and dashed buttons
+BORDER = "#d0d5da"  # frames: the tab pane, the slot strip
+LIGHT_BORDER = "#dee2e6"  # cards and chart legends
+
+# --- fills ---------------------------------------------------------------------------------------------------
+WHITE = "#ffffff"
+WINDOW = "#f5f6f8"
+CANVAS = "#fbfcfd"  # the editable slot strip
+READ_ONLY_FILL = "#f4f5f7"  # the slot strip of a built-in template
+CHIP_FILL = "#f1f3f5"
+BADGE_FILL = "#e7ecf3"
+SELECTED_FILL = "#dbe4ff"  # a selected chip; light text on a selected row
+EDITED_FILL = "#fff9db"  # a phrase-table cell that overrides the library's phrase
+
+# --- meaning -------------------------------------------------------------------------------------------------
+ACCENT = "#3b5bdb"
+LINK = "#1c7ed6"  # links and running runs
+SUCCESS = "#2b8a3e"  # finished runs, an exact answer
+SUCCESS_FILL = "#ebfbee"  # a gain over the baseline
+ERROR_RED = "#c92a2a"
+ERROR_FILL = "#fff5f5"  # invalid fields, a loss against the baseline
+WARNING = "#9a5b00"  # notes: no test split, so scores are validation scores
+HALTED = "#e67700"  # paused, stopped and interrupted runs
+
+STATUS_COLOURS = {
+    "finished": SUCCESS,
+    "running": LINK,
+    "paused": HALTED,
+    "stopping": HALTED,
+    "stopped": HALTED,
+    "interrupted": HALTED,
+    "failed": ERROR_RED,
+    "queued": PENDING,
+    "skipped": SUCCESS,
+    "waiting": PENDING,
+}
+#: The template list's tags, after each entry's name.
+TAG_COLOURS = {"built-in": FAINT, "project": "#2f9e44", "new": "#e8590c"}
+#: Pale fills in an objective's colour family (core/templates/colours.py has the strong ones): behind a decision
+#: in the Analyzer's table, and the bars of templates that are not recommended.
+OBJECTIVE_FILLS = {Objective.FILLING: "#fff0e6", Objective.MAPPING: "#e7f1fb"}
+OBJECTIVE_BAR_FILLS = {Objective.FILLING: "#ffd8bf", Objective.MAPPING: "#cfe3f7", Objective.MIXED: "#e5dbff"}
+#: The Objective Lab's lines: its losses and its zero-shot knowledge checks.
+LAB_LOSS_COLOURS = {"total": TEXT, "span": "#e8590c", "salient": "#f59f00", "supervised": LINK}
+LAB_KNOWLEDGE_COLOURS = {
+    "fill_heldout_em": "#e8590c",
+    "fill_seen_em": "#f59f00",
+    "qa_seen_em": LINK,
+    "qa_heldout_em": "#0c8599",
+}
+#: One colour per run compared in the Runs view, in order.
+COMPARE_COLOURS = ["#e8590c", LINK, "#2f9e44", "#7048e8", "#c2255c", "#0c8599", "#f59f00", *PALETTE]
 
 
 @dataclass(frozen=True)
 class Swatch:
     fill: str
     border: str
-    text: str = "#1f2933"
+    text: str = TEXT
 
 
 #: One colour family per slot kind; the sentinel's orange is the same in blocks, text and token chips.
@@ -33,36 +97,32 @@ SLOT_SWATCHES: dict[SlotKind, Swatch] = {
 }
 
 TOKEN_SWATCHES = {
-    "text": Swatch("#f1f3f5", "#d0d5da"),
-    "sentinel": Swatch("#ff8a3d", "#d9480f", "#ffffff"),
+    "text": Swatch(CHIP_FILL, BORDER),
+    "sentinel": Swatch("#ff8a3d", "#d9480f", WHITE),
     "soft": Swatch("#efe3f7", "#9c5cc4", "#5b2a86"),
-    "special": Swatch("#e6e9ec", "#b6bec6", "#6b7580"),
+    "special": Swatch("#e6e9ec", "#b6bec6", MUTED),
     "cut": Swatch("#f8f9fa", "#e3e6e9", "#adb5bd"),
 }
 
-DIFF_COLOURS = {"same": "#ffffff", "changed": "#fff3bf", "removed": "#ffe3e3", "added": "#d3f9d8"}
+DIFF_COLOURS = {"same": WHITE, "changed": "#fff3bf", "removed": "#ffe3e3", "added": "#d3f9d8"}
 DIFF_BORDERS = {"same": "#ced4da", "changed": "#f08c00", "removed": "#e03131", "added": "#2f9e44"}
-ERROR_RED = "#c92a2a"
-MUTED = "#6b7580"
-TEXT = "#1f2933"  # chart titles, axes and legends
-ACCENT = "#3b5bdb"
 
 STYLE_SHEET = f"""
 QLineEdit[invalid="true"], QComboBox[invalid="true"], QSpinBox[invalid="true"] {{
-    border: 2px solid {ERROR_RED}; border-radius: 3px; background: #fff5f5;
+    border: 2px solid {ERROR_RED}; border-radius: 3px; background: {ERROR_FILL};
 }}
 QLabel[role="error"] {{ color: {ERROR_RED}; }}
 QLabel[role="muted"] {{ color: {MUTED}; }}
 QLabel[role="heading"] {{ font-weight: 600; font-size: 11pt; }}
-QLabel[role="section"] {{ font-weight: 600; color: #364152; letter-spacing: 0.5px; }}
+QLabel[role="section"] {{ font-weight: 600; color: {SECTION}; letter-spacing: 0.5px; }}
 QFrame[role="banner"] {{ background: #fff4e6; border: 1px solid #ffc078; border-radius: 4px; }}
-QFrame[role="card"] {{ background: #ffffff; border: 1px solid #dde2e6; border-radius: 6px; }}
+QFrame[role="card"] {{ background: {WHITE}; border: 1px solid {LIGHT_BORDER}; border-radius: 6px; }}
 QListWidget#sidebar {{ background: #1f2a37; color: #e9edf2; border: none; font-size: 10pt; outline: 0; }}
 QListWidget#sidebar::item {{ padding: 10px 6px; border-left: 3px solid transparent; }}
-QListWidget#sidebar::item:selected {{ background: #2f3e50; border-left: 3px solid #74c0fc; color: #ffffff; }}
+QListWidget#sidebar::item:selected {{ background: #2f3e50; border-left: 3px solid #74c0fc; color: {WHITE}; }}
 QListWidget#sidebar::item:hover:!selected {{ background: #283545; }}
-QLabel#brand {{ background: #1f2a37; color: #ffffff; font-weight: 700; font-size: 12pt; padding: 12px 8px; }}
-QTabWidget::pane {{ border-top: 1px solid #d0d5da; }}
+QLabel#brand {{ background: #1f2a37; color: {WHITE}; font-weight: 700; font-size: 12pt; padding: 12px 8px; }}
+QTabWidget::pane {{ border-top: 1px solid {BORDER}; }}
 QGroupBox {{ font-weight: 600; }}
 """
 
@@ -70,24 +130,24 @@ QGroupBox {{ font-weight: 600; }}
 def light_palette() -> QPalette:
     palette = QPalette()
     roles = {
-        QPalette.ColorRole.Window: "#f5f6f8",
-        QPalette.ColorRole.WindowText: "#1f2933",
-        QPalette.ColorRole.Base: "#ffffff",
+        QPalette.ColorRole.Window: WINDOW,
+        QPalette.ColorRole.WindowText: TEXT,
+        QPalette.ColorRole.Base: WHITE,
         QPalette.ColorRole.AlternateBase: "#f7f8fa",
         QPalette.ColorRole.ToolTipBase: "#ffffe1",
-        QPalette.ColorRole.ToolTipText: "#1f2933",
-        QPalette.ColorRole.Text: "#1f2933",
+        QPalette.ColorRole.ToolTipText: TEXT,
+        QPalette.ColorRole.Text: TEXT,
         QPalette.ColorRole.Button: "#eef0f3",
-        QPalette.ColorRole.ButtonText: "#1f2933",
-        QPalette.ColorRole.Highlight: "#3b5bdb",
-        QPalette.ColorRole.HighlightedText: "#ffffff",
-        QPalette.ColorRole.PlaceholderText: "#8a94a0",
-        QPalette.ColorRole.Link: "#1c7ed6",
+        QPalette.ColorRole.ButtonText: TEXT,
+        QPalette.ColorRole.Highlight: ACCENT,
+        QPalette.ColorRole.HighlightedText: WHITE,
+        QPalette.ColorRole.PlaceholderText: DISABLED,
+        QPalette.ColorRole.Link: LINK,
     }
     for role, colour in roles.items():
         palette.setColor(role, QColor(colour))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#8a94a0"))
-    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#8a94a0"))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor(DISABLED))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(DISABLED))
     return palette
 
 

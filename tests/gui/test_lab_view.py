@@ -52,7 +52,9 @@ def test_pretraining_streams_losses_and_knowledge_stops_resumes_and_becomes_the_
     window.show_workbench("lab")
     lab = window.workbench("lab")
     assert lab.settings.load_recipe(recipe) and lab.settings.recipe_combo.currentText() == "tiny-lab"
-    assert lab.settings.steps_spin.value() == 400 and lab.settings.weight_spins["salient"].value() == pytest.approx(0.35)
+    assert lab.settings.steps_spin.value() == 400 and lab.settings.weight_spins["salient"].value() == pytest.approx(
+        0.35
+    )
     lab.settings.weight_spins["supervised"].setValue(0.5)
     cfg = lab.settings.current_config()
     assert cfg.objectives.supervised == 0.5 and cfg.model.d_model == 32 and isinstance(cfg, PretrainConfig)

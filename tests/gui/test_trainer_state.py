@@ -41,7 +41,11 @@ def test_a_new_project_shows_none_of_the_previous_projects_experiment(window, qt
     run_to_end(qtbot, view, small(name="old-project-run"))
     assert view.monitor.runs_model.runs and view.monitor.results.model.filled == 1 and view.last_status == "finished"
     assert window.new_project(str(tmp_path / "fresh"))
-    assert view.monitor.runs_model.runs == [] and view.monitor.results.model.filled == 0 and view.monitor.results.model.rows == []
+    assert (
+        view.monitor.runs_model.runs == []
+        and view.monitor.results.model.filled == 0
+        and view.monitor.results.model.rows == []
+    )
     assert view.settings.name_edit.text() == "experiment" and view.status_label.text() == ""
     assert view.progress.value() <= 0 and "old-project-run" not in view.settings.source_label.text()
     assert list(view.monitor.curves.keys()) == []

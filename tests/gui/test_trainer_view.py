@@ -94,7 +94,11 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
             filled_as_tables_came.append(view.monitor.results.model.filled)
             if not points_at_first_table:
                 points_at_first_table.append(
-                    sum(len(view.monitor.curves.seed_points(k, s, "loss")) for k in view.monitor.curves.keys() for s in (0, 1))
+                    sum(
+                        len(view.monitor.curves.seed_points(k, s, "loss"))
+                        for k in view.monitor.curves.keys()
+                        for s in (0, 1)
+                    )
                 )
 
     worker.event.connect(on_event)
@@ -149,10 +153,18 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
     assert [r.status for r in view.monitor.runs_model.runs] == ["finished"] * 8
     assert view.progress.value() == view.progress.maximum() == 8 * 20
     view.monitor.runs_table.selectRow(2)
-    assert view.monitor.samples_model.rowCount() > 0 and view.monitor.runs_model.runs[2].label in view.monitor.samples_caption.text()
+    assert (
+        view.monitor.samples_model.rowCount() > 0
+        and view.monitor.runs_model.runs[2].label in view.monitor.samples_caption.text()
+    )
     sample = view.monitor.samples_model.samples[0]
     assert {"input", "prediction", "references", "rougeL"} <= set(sample)
-    for model in (view.monitor.runs_model, view.monitor.results.model, view.monitor.samples_model, view.settings.templates_model):
+    for model in (
+        view.monitor.runs_model,
+        view.monitor.results.model,
+        view.monitor.samples_model,
+        view.settings.templates_model,
+    ):
         qtmodeltester.check(model)
 
     # Everything on disk and in the project's run store.
@@ -285,7 +297,9 @@ def test_an_experiment_the_analyzer_prepared_fills_the_form(window):
     window.show_workbench("trainer")
     assert view.settings.select_experiment("analyzer-1")
     assert view.settings.name_edit.text() == "analyzer-1"
-    assert view.settings.templates_model.checked_keys() == ["mixed", "sup"] or set(view.settings.templates_model.checked_keys()) == {
+    assert view.settings.templates_model.checked_keys() == ["mixed", "sup"] or set(
+        view.settings.templates_model.checked_keys()
+    ) == {
         "mixed",
         "sup",
     }
@@ -328,12 +342,17 @@ def test_the_adaptation_stage_runs_first_and_shows_as_a_run(window, qtbot):
     view = trainer_on(window, templates=("unsup-nat",), shots=("full",), seeds=(0,), steps=5, eval_every=0)
     view.settings.adapt_box.setChecked(True)
     view.settings.adapt_box.steps_spin.setValue(5)
-    assert view.settings.current_config().adaptation.enabled and view.settings.current_config().adaptation.source == "world"
+    assert (
+        view.settings.current_config().adaptation.enabled
+        and view.settings.current_config().adaptation.source == "world"
+    )
     assert "+ 5 adaptation steps" in view.settings.grid_summary.text()
     view.start()
     wait_idle(qtbot, view)
     adaptation, run = view.monitor.runs_model.runs
     assert (adaptation.run_id, adaptation.status, adaptation.step) == ("adaptation", "finished", 5)
     assert run.status == "finished" and view.last_status == "finished"
-    assert view.progress.maximum() == 10 and not view.monitor.runs_table.isColumnHidden(2), "method shows with adaptation"
+    assert view.progress.maximum() == 10 and not view.monitor.runs_table.isColumnHidden(2), (
+        "method shows with adaptation"
+    )
     assert (view.folder / "adaptation" / "model" / "config.json").is_file()

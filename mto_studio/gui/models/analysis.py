@@ -20,11 +20,9 @@ from mto_studio.core.analysis.analyze import AnalysisReport, RelationReport
 from mto_studio.core.objectives.strategies import Decision
 from mto_studio.core.templates import Objective
 from mto_studio.gui.models.templates import OBJECTIVE_COLOURS, objective_icon
+from mto_studio.gui.theme import OBJECTIVE_FILLS, PENDING
 
 Index = QModelIndex | QPersistentModelIndex
-#: Light fills behind a decision, in the objective's colour family (the text keeps the strong colour).
-OBJECTIVE_FILLS = {Objective.FILLING: "#fff0e6", Objective.MAPPING: "#e7f1fb"}
-UNDECIDED_COLOUR = "#868e96"
 #: What "auto" means in the decision column's editor: the analysis decides.
 AUTO = "auto"
 
@@ -351,7 +349,7 @@ class RelationResultsModel(QAbstractTableModel):
                 return report.decision.reason
             return column.tooltip
         if role == Qt.ItemDataRole.ForegroundRole and value is None:
-            return QBrush(QColor(UNDECIDED_COLOUR))
+            return QBrush(QColor(PENDING))
         return None
 
     def _value(self, report: RelationReport, key: str) -> Any:
@@ -392,7 +390,7 @@ class RelationResultsModel(QAbstractTableModel):
         if role == self.SortRole:
             return objective.value if objective is not None else "~"
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(QColor(OBJECTIVE_COLOURS[objective] if objective is not None else UNDECIDED_COLOUR))
+            return QBrush(QColor(OBJECTIVE_COLOURS[objective] if objective is not None else PENDING))
         if role == Qt.ItemDataRole.BackgroundRole and objective is not None:
             return QBrush(QColor(OBJECTIVE_FILLS[objective]))
         if role == Qt.ItemDataRole.FontRole:
@@ -415,7 +413,7 @@ class RelationResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return vote.reason if vote is not None else "this strategy did not run"
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(QColor(OBJECTIVE_COLOURS[objective] if objective is not None else UNDECIDED_COLOUR))
+            return QBrush(QColor(OBJECTIVE_COLOURS[objective] if objective is not None else PENDING))
         if role == Qt.ItemDataRole.FontRole:
             decided = (
                 vote is not None and report.decision.strategy == vote.strategy and report.relation not in self.overrides

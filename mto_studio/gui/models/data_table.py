@@ -9,10 +9,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from mto_studio.core.data import NONE_TARGETS, ColumnMapping, RawTable, TaskData
-from mto_studio.core.templates import TemplateLibrary
+from mto_studio.core.templates import Objective, TemplateLibrary
+from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
+from mto_studio.gui.theme import FAINT
 
 Index = QModelIndex | QPersistentModelIndex
-MUTED = QColor("#9aa5b1")
 
 
 class RawTableModel(QAbstractTableModel):
@@ -107,7 +108,7 @@ class RawTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return _text(self.value(row, column))
         if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(MUTED) if self.drop_reason(row) else None
+            return QBrush(QColor(FAINT)) if self.drop_reason(row) else None
         if role == Qt.ItemDataRole.ToolTipRole:
             reason = self.drop_reason(row)
             text = _text(self.value(row, column))
@@ -193,7 +194,7 @@ class RelationCountsModel(QAbstractTableModel):
             }.get(decided_by, decided_by)
             return f"{relation} → {objective}, decided by {source}"
         if role == Qt.ItemDataRole.ForegroundRole and column == 3:
-            return QBrush(QColor("#d9480f" if objective == "filling" else "#1c7ed6"))
+            return QBrush(QColor(OBJECTIVE_COLOURS[Objective.FILLING if objective == "filling" else Objective.MAPPING]))
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -1,24 +1,10 @@
-"""What the run and result models share: the index type of Qt's model methods, a table with fixed columns, and the
-colours of run statuses."""
+"""What the run and result models share: the index type of Qt's model methods and a table with fixed columns."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 Index = QModelIndex | QPersistentModelIndex
-
-STATUS_COLOURS = {
-    "finished": "#2b8a3e",
-    "running": "#1c7ed6",
-    "paused": "#e67700",
-    "stopping": "#e67700",
-    "stopped": "#e67700",
-    "interrupted": "#e67700",
-    "failed": "#c92a2a",
-    "queued": "#868e96",
-    "skipped": "#2b8a3e",
-    "waiting": "#868e96",
-}
 
 
 def column_header(columns: tuple[str, ...], section: int, orientation: Qt.Orientation, role: int):

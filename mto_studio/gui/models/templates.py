@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from mto_studio.core.templates import Objective, Phrase, PhraseTable
 from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
+from mto_studio.gui.theme import EDITED_FILL, SECONDARY, SELECTED_FILL, TAG_COLOURS
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -101,7 +102,7 @@ class TemplateListModel(QAbstractListModel):
             state = " — not saved yet" if entry.unsaved else (" — unsaved changes" if entry.modified else "")
             return f"{entry.name} · {entry.objective} · {kind}{state}\n{entry.description}".strip()
         if role == Qt.ItemDataRole.ForegroundRole and entry.builtin:
-            return QBrush(QColor("#495057"))
+            return QBrush(QColor(SECONDARY))
         if role == Qt.ItemDataRole.FontRole and (entry.unsaved or entry.modified):
             font = QFont()
             font.setItalic(True)
@@ -128,8 +129,7 @@ class TemplateListDelegate(QStyledItemDelegate):
         font.setPointSizeF(max(6.5, font.pointSizeF() - 1.5))
         painter.setFont(font)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        colour = {"built-in": "#9aa5b1", "project": "#2f9e44", "new": "#e8590c"}.get(tag, "#9aa5b1")
-        painter.setPen(QColor("#dbe4ff" if selected else colour))
+        painter.setPen(QColor(SELECTED_FILL if selected else TAG_COLOURS.get(tag, TAG_COLOURS["built-in"])))
         painter.drawText(
             option.rect.adjusted(0, 0, -6, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tag
         )
@@ -219,7 +219,7 @@ class PhraseTableModel(QAbstractTableModel):
                 font.setBold(True)
                 return font
         if role == Qt.ItemDataRole.BackgroundRole and self.is_overridden(relation, column):
-            return QBrush(QColor("#fff9db"))
+            return QBrush(QColor(EDITED_FILL))
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == 0:
                 return f"{relation}" + (" — in the loaded data" if relation in self._used else "")

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
 
-from mto_studio.gui.theme import MUTED, TEXT
+from mto_studio.gui.theme import LIGHT_BORDER, MUTED, OUTLINE, TEXT
 
 REDRAW_MS = 50  # 20 Hz at most
 X_LABELS = {"step": "training step", "examples": "training examples seen"}
@@ -58,7 +58,7 @@ def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
     font.setPointSizeF(9)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
-        axis.setPen(pg.mkPen("#adb5bd"))
+        axis.setPen(pg.mkPen(OUTLINE))
         axis.setTextPen(pg.mkPen(TEXT))
         axis.setStyle(tickFont=font)
     plot.setLabel("left", y_label, color=MUTED, size="9pt")
@@ -76,7 +76,7 @@ def add_legend(plot: pg.PlotItem, offset=(-6, 6), columns: int = 1) -> pg.Legend
         labelTextColor=TEXT,
         labelTextSize="8pt",
         brush=pg.mkBrush(255, 255, 255, 225),
-        pen=pg.mkPen("#dee2e6"),
+        pen=pg.mkPen(LIGHT_BORDER),
     )
     legend.layout.setHorizontalSpacing(10)
     legend.layout.setVerticalSpacing(-4)

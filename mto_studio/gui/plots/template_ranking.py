@@ -13,11 +13,9 @@ from PySide6.QtGui import QColor, QFont
 from mto_studio.core.analysis.analyze import TemplateScore
 from mto_studio.core.templates import Objective
 from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
+from mto_studio.gui.theme import ERROR_RED, MUTED, OBJECTIVE_BAR_FILLS, OUTLINE, TEXT, WHISKER, WHITE
 
 BAR_THICKNESS = 0.62
-PALE = {Objective.FILLING: "#ffd8bf", Objective.MAPPING: "#cfe3f7", Objective.MIXED: "#e5dbff"}
-TEXT = "#1f2933"
-MUTED = "#6b7580"
 AXIS_WIDTH = 118  # the template-name axis, wide enough for "★ unsup-nat-copy"
 #: The chart's caption: what its two panels show.
 SIGNALS_HTML = (
@@ -72,7 +70,7 @@ class _BarPanel:
         tick_font.setPointSizeF(9)
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen("#adb5bd"))
+            axis.setPen(pg.mkPen(OUTLINE))
             axis.setTextPen(pg.mkPen(TEXT))
             axis.setStyle(tickFont=tick_font)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
@@ -86,7 +84,7 @@ class _BarPanel:
             left=np.zeros(0),
             right=np.zeros(0),
             beam=0.22,
-            pen=pg.mkPen("#343a40", width=1.4),
+            pen=pg.mkPen(WHISKER, width=1.4),
         )
         plot.addItem(self.bars)
         plot.addItem(self.errors)
@@ -183,9 +181,9 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
             pos=0.1,
             angle=90,
             movable=False,
-            pen=pg.mkPen("#c92a2a", width=1.5, style=Qt.PenStyle.DashLine),
+            pen=pg.mkPen(ERROR_RED, width=1.5, style=Qt.PenStyle.DashLine),
             label="chance",
-            labelOpts={"position": 0.03, "color": "#c92a2a", "anchors": [(0, 0), (0, 0)]},
+            labelOpts={"position": 0.03, "color": ERROR_RED, "anchors": [(0, 0), (0, 0)]},
         )
         self.knowledge.plot.addItem(self.chance_line, ignoreBounds=True)
         self.relation: str | None = None
@@ -232,7 +230,9 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
         colours = []
         for score in ordered:
             strong = OBJECTIVE_COLOURS[_objective(score)]
-            colours.append((strong, "#212529") if score.template == best else (PALE[_objective(score)], strong))
+            colours.append(
+                (strong, TEXT) if score.template == best else (OBJECTIVE_BAR_FILLS[_objective(score)], strong)
+            )
         fit = [Bar(s.template, s.log_likelihood, *s.log_likelihood_ci, s.template == best) for s in ordered]
         self.fit.show(
             fit,
@@ -240,7 +240,7 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
             from_zero_left=True,
             formatter=lambda b: f"{b.value:.2f}",
             label_at=lambda b: (-0.02 * max(1e-9, -min(x.low for x in fit)), (1, 0.5)),
-            label_colour=lambda b: "#ffffff" if b.recommended else TEXT,
+            label_colour=lambda b: WHITE if b.recommended else TEXT,
         )
         low = min(min(b.low, b.value) for b in fit)
         low = min(low * 1.06, -0.1)

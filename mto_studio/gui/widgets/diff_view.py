@@ -21,7 +21,7 @@ from mto_studio.core.data import Head
 from mto_studio.core.errors import MtoError
 from mto_studio.core.templates import SLOT_LABELS, SentinelStyle, Slot, SlotKind, Template, TemplateLibrary
 from mto_studio.gui.preview import AlignedSlot, align_slots, word_diff
-from mto_studio.gui.theme import DIFF_BORDERS, DIFF_COLOURS, SLOT_SWATCHES
+from mto_studio.gui.theme import DIFF_BORDERS, DIFF_COLOURS, FAINT, MUTED, SECTION, SLOT_SWATCHES
 from mto_studio.gui.widgets.preview_panel import rendered_html
 
 DRAFT_KEY = "\x00draft"
@@ -56,7 +56,7 @@ class AlignmentGrid(QWidget):
         self.aligned = aligned
         for row, name in enumerate(names):
             caption = QLabel(name)
-            caption.setStyleSheet("font-weight:600; color:#364152;")
+            caption.setStyleSheet(f"font-weight:600; color:{SECTION};")
             self.grid.addWidget(caption, row, 0)
         for column, pair in enumerate(aligned, start=1):
             for row, slot in enumerate((pair.a, pair.b)):
@@ -71,7 +71,7 @@ class AlignmentGrid(QWidget):
             cell = QLabel("—")
             cell.setStyleSheet(
                 f"border: 1px dashed {DIFF_BORDERS[status]}; border-radius: 5px; padding: 3px 8px; "
-                f"color: #adb5bd; background: {DIFF_COLOURS[status]};"
+                f"color: {FAINT}; background: {DIFF_COLOURS[status]};"
             )
         else:
             swatch = SLOT_SWATCHES[slot.kind]
@@ -166,7 +166,7 @@ class TemplateDiffView(QWidget):
         for row, (which, side) in enumerate((("a", "source"), ("b", "source"), ("a", "target"), ("b", "target"))):
             caption = QLabel()
             caption.setObjectName(f"caption-{which}-{side}")
-            caption.setStyleSheet("color:#6b7580; font-weight:600;")
+            caption.setStyleSheet(f"color:{MUTED}; font-weight:600;")
             label = QLabel()
             label.setObjectName(f"render-{which}-{side}")
             label.setTextFormat(Qt.TextFormat.RichText)

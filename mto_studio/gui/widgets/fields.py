@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from mto_studio.core.data.sampling import parse_shots, shots_label
 from mto_studio.core.errors import MtoError
 from mto_studio.core.training.results import shots_order
-from mto_studio.gui.theme import set_invalid
+from mto_studio.gui.theme import ACCENT, CHIP_FILL, OUTLINE, SELECTED_FILL, TEXT, set_invalid
 
 
 def config_spin(cls: type, name: str, object_name: str, *, tip: str = "", high: float | None = None):
@@ -123,9 +123,9 @@ class ShotsEditor(QWidget):
         self.list.setFixedHeight(32)
         self.list.setStyleSheet(
             "QListWidget#trainer-shots { background: transparent; border: none; }"
-            "QListWidget#trainer-shots::item { border: 1px solid #adb5bd; border-radius: 9px; background: #f1f3f5; "
-            "padding: 1px 9px; margin: 2px; color: #1f2933; }"
-            "QListWidget#trainer-shots::item:selected { background: #dbe4ff; border-color: #3b5bdb; }"
+            f"QListWidget#trainer-shots::item {{ border: 1px solid {OUTLINE}; border-radius: 9px; "
+            f"background: {CHIP_FILL}; padding: 1px 9px; margin: 2px; color: {TEXT}; }}"
+            f"QListWidget#trainer-shots::item:selected {{ background: {SELECTED_FILL}; border-color: {ACCENT}; }}"
         )
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemChanged.connect(self._on_item_changed)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from mto_studio.core.templates import TokenView
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.gui.preview import PreviewRow
-from mto_studio.gui.theme import ERROR_RED, MUTED, TOKEN_SWATCHES
+from mto_studio.gui.theme import BADGE_FILL, ERROR_RED, MUTED, SECTION, TOKEN_SWATCHES
 from mto_studio.gui.widgets.token_chips import TokenChips
 
 DEFAULT_ROWS = 5
@@ -81,7 +81,7 @@ class PreviewCard(QFrame):
         header = QHBoxLayout()
         self.relation_label = QLabel()
         self.relation_label.setStyleSheet(
-            "background:#e7ecf3; color:#243b53; border-radius:8px; padding:1px 8px; font-weight:600;"
+            f"background:{BADGE_FILL}; color:{SECTION}; border-radius:8px; padding:1px 8px; font-weight:600;"
         )
         self.input_label = QLabel()
         self.input_label.setStyleSheet("font-weight:600;")

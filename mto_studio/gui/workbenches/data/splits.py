@@ -12,6 +12,7 @@ from mto_studio.core.errors import DataError, MtoError
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import choose_data_file
 from mto_studio.gui.format import esc as _esc
+from mto_studio.gui.theme import ERROR_RED, MUTED, WARNING
 
 #: what Clear does to a split without a file of its own to restore
 CLEAR_TIPS = {
@@ -116,7 +117,7 @@ class SplitsBox(QGroupBox):
                 ref = project.split_ref(split)
                 own = default_ref(project.data, split)
             except MtoError as exc:
-                label.setText(f"<span style='color:#b42318'>{_esc(exc.one_line())}</span>")
+                label.setText(f"<span style='color:{ERROR_RED}'>{_esc(exc.one_line())}</span>")
                 counts.setText("")
                 continue
             if split == "test":
@@ -128,7 +129,7 @@ class SplitsBox(QGroupBox):
             clear.setEnabled(restorable or ref is not None)
             clear.setToolTip(f"use the data set's own {split} file again" if restorable else CLEAR_TIPS[split])
             if info is not None and info.error is not None:
-                label.setText(f"<span style='color:#b42318'>{_esc(info.error.one_line())}</span>")
+                label.setText(f"<span style='color:{ERROR_RED}'>{_esc(info.error.one_line())}</span>")
                 counts.setText("")
                 continue
             if ref is None:
@@ -160,13 +161,13 @@ class SplitsBox(QGroupBox):
             self.split_counts["train"].setText("")
         if test_ref is None:
             self.split_note.setText(
-                "<span style='color:#9a5b00'><b>No test file.</b> Scores will be validation scores of the "
+                f"<span style='color:{WARNING}'><b>No test file.</b> Scores will be validation scores of the "
                 "checkpoint those same heads chose, labelled <i>Validation ROUGE-L (best checkpoint)</i>: "
                 "optimistic. Choose a test file for an unbiased number.</span>"
             )
         else:
             self.split_note.setText(
-                "<span style='color:#6b7580'>Scores are measured on the test split only; "
+                f"<span style='color:{MUTED}'>Scores are measured on the test split only; "
                 "validation chooses the checkpoint.</span>"
             )
 

@@ -27,7 +27,7 @@ from mto_studio.core.errors import DataError
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import choose_data_file
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel
-from mto_studio.gui.theme import set_invalid
+from mto_studio.gui.theme import MUTED, set_invalid
 from mto_studio.gui.workbenches.data.splits import SplitsBox
 
 NO_RELATION = "(none — one relation)"
@@ -215,7 +215,7 @@ class DataWorkbench(QWidget):
         self.source_label.setText(
             f"<b>{data.display_name}</b> · {data.raw.format.upper()} · "
             f"{len(data.raw):,} rows · {len(data.raw.columns)} columns"
-            f"<br><span style='color:#6b7580'>{data.path}</span>"
+            f"<br><span style='color:{MUTED}'>{data.path}</span>"
         )
         self._fill_combos(data.raw.columns, mapping)
         if data.detected:

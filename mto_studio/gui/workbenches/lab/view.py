@@ -32,7 +32,7 @@ from mto_studio.gui.format import format_duration
 from mto_studio.gui.jobs import JobController, JobState, pretrain_job
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.line_chart import LineChart
-from mto_studio.gui.theme import ERROR_RED, MUTED
+from mto_studio.gui.theme import ERROR_RED, LAB_KNOWLEDGE_COLOURS, LAB_LOSS_COLOURS, MUTED
 from mto_studio.gui.widgets.fields import scrolling_settings
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workbenches.lab.settings import LabSettings
@@ -40,17 +40,17 @@ from mto_studio.gui.workers import Worker
 
 MODELS_DIR = "models"
 LOSS_LINES = {
-    "total": ("#212529", 2.4),
-    "span": ("#e8590c", 1.6),
-    "salient": ("#f59f00", 1.6),
-    "supervised": ("#1c7ed6", 1.6),
+    "total": (LAB_LOSS_COLOURS["total"], 2.4),
+    "span": (LAB_LOSS_COLOURS["span"], 1.6),
+    "salient": (LAB_LOSS_COLOURS["salient"], 1.6),
+    "supervised": (LAB_LOSS_COLOURS["supervised"], 1.6),
 }
 #: Zero-shot knowledge checks (EvalDone metrics) and how they are drawn.
 KNOWLEDGE_LINES = {
-    "fill_heldout_em": ("fill, held-out wording", "#e8590c", Qt.PenStyle.SolidLine),
-    "fill_seen_em": ("fill, seen wording", "#f59f00", Qt.PenStyle.DashLine),
-    "qa_seen_em": ("QA, trained formats", "#1c7ed6", Qt.PenStyle.SolidLine),
-    "qa_heldout_em": ("QA, held-out formats", "#0c8599", Qt.PenStyle.DashLine),
+    "fill_heldout_em": ("fill, held-out wording", LAB_KNOWLEDGE_COLOURS["fill_heldout_em"], Qt.PenStyle.SolidLine),
+    "fill_seen_em": ("fill, seen wording", LAB_KNOWLEDGE_COLOURS["fill_seen_em"], Qt.PenStyle.DashLine),
+    "qa_seen_em": ("QA, trained formats", LAB_KNOWLEDGE_COLOURS["qa_seen_em"], Qt.PenStyle.SolidLine),
+    "qa_heldout_em": ("QA, held-out formats", LAB_KNOWLEDGE_COLOURS["qa_heldout_em"], Qt.PenStyle.DashLine),
 }
 STATUS_TICK_MS = 250
 
@@ -164,12 +164,6 @@ class ObjectiveLabWorkbench(QWidget):
         layout.addWidget(self.vsplitter, 1)
         self._show_knowledge()
         return right
-
-    def _lines(self) -> None:
-        for name, (colour, width) in LOSS_LINES.items():
-            self.chart.add_line("loss", name, colour, width=width)
-        for label, colour, style in KNOWLEDGE_LINES.values():
-            self.chart.add_line("knowledge", label, colour, width=2.0, style=style, symbol="o")
 
     def _lines(self) -> None:
         for name, (colour, width) in LOSS_LINES.items():

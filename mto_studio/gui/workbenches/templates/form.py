@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from mto_studio.core.errors import TemplateError
 from mto_studio.core.templates import Objective, Slot, SlotKind, TemplateLibrary
 from mto_studio.core.templates.model import MAX_SOFT_LENGTH
-from mto_studio.gui.theme import monospace_font, set_invalid
+from mto_studio.gui.theme import BADGE_FILL, SECTION, monospace_font, set_invalid
 from mto_studio.gui.workbenches.templates.draft import FIELDS, Draft, error_html
 from mto_studio.gui.workbenches.templates.slot_palette import SlotPalette
 from mto_studio.gui.workbenches.templates.slot_strip import SlotStrip
@@ -64,7 +64,7 @@ class TemplateForm(QFrame):
         self.objective_combo.activated.connect(lambda _i: self._edit("objective", self.objective_combo.currentData()))
         self.badge = QLabel()
         self.badge.setObjectName("readonly-badge")
-        self.badge.setStyleSheet("background:#e7ecf3; color:#364152; border-radius:8px; padding:2px 10px;")
+        self.badge.setStyleSheet(f"background:{BADGE_FILL}; color:{SECTION}; border-radius:8px; padding:2px 10px;")
         self.save_button = QPushButton("Save template")
         self.save_button.setObjectName("save-template")
         self.save_button.setToolTip("write it to the project's templates/ folder")

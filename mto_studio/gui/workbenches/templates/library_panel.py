@@ -7,6 +7,7 @@ from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtWidgets import QGridLayout, QLabel, QListView, QPushButton, QVBoxLayout, QWidget
 
 from mto_studio.core.templates import Objective, TemplateLibrary
+from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
 from mto_studio.gui.models.templates import TemplateEntry, TemplateListDelegate, TemplateListModel
 from mto_studio.gui.workbenches.templates.draft import Draft
 
@@ -64,10 +65,8 @@ class LibraryPanel(QWidget):
         buttons.addWidget(self.revert_button, 1, 0)
         buttons.addWidget(self.delete_button, 1, 1)
         layout.addLayout(buttons)
-        legend = QLabel(
-            '<span style="color:#e8590c">●</span> filling &nbsp; <span style="color:#1c7ed6">●</span> '
-            'mapping &nbsp; <span style="color:#7048e8">●</span> mixed<br>• unsaved changes'
-        )
+        dots = (f'<span style="color:{OBJECTIVE_COLOURS[objective]}">●</span> {objective}' for objective in Objective)
+        legend = QLabel(" &nbsp; ".join(dots) + "<br>• unsaved changes")
         legend.setProperty("role", "muted")
         layout.addWidget(legend)
         self.setMinimumWidth(170)

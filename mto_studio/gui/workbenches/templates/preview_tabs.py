@@ -11,6 +11,7 @@ from mto_studio.core.data import Head
 from mto_studio.core.templates import T5_STYLE, Objective, Template
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.preview import PreviewRow, build_preview, spread_heads
+from mto_studio.gui.theme import ERROR_RED
 from mto_studio.gui.widgets.diff_view import TemplateDiffView
 from mto_studio.gui.widgets.preview_panel import PreviewPanel
 from mto_studio.gui.workbenches.templates.phrase_editor import PhraseEditor
@@ -69,14 +70,14 @@ class DesignerTabs(QTabWidget):
         rows = [r for r in self.rows if r.tokens is not None]
         parts = []
         if stale:
-            parts.append('<span style="color:#c92a2a">showing the last valid version of the template</span>')
+            parts.append(f'<span style="color:{ERROR_RED}">showing the last valid version of the template</span>')
         parts.append(f"<b>{len(self.rows)}</b> row(s)")
         if rows:
             for side in ("source", "target"):
                 counts = [getattr(r.tokens, side).count for r in rows]
                 parts.append(f"{side} tokens {min(counts)}–{max(counts)} (mean {sum(counts) / len(counts):.1f})")
             cut = sum(r.tokens.source.truncated or r.tokens.target.truncated for r in rows)
-            parts.append(f'<span style="color:#c92a2a"><b>{cut}</b> truncated</span>' if cut else "none truncated")
+            parts.append(f'<span style="color:{ERROR_RED}"><b>{cut}</b> truncated</span>' if cut else "none truncated")
         context = self.context
         if context.tokenizer is None:
             if context.tokenizer_loading_ref:
@@ -85,11 +86,11 @@ class DesignerTabs(QTabWidget):
                 parts.append(f"no token counts: {html.escape(context.tokenizer_error.message)}")
         elif style is None and template.objective is not Objective.MAPPING:
             parts.append(
-                '<span style="color:#c92a2a">this model has no sentinel or mask token: use a mapping template</span>'
+                f'<span style="color:{ERROR_RED}">this model has no sentinel or mask token: use a mapping template</span>'
             )
         errors = sum(r.error is not None for r in self.rows)
         if errors:
-            parts.append(f'<span style="color:#c92a2a">{errors} row(s) cannot be rendered</span>')
+            parts.append(f'<span style="color:{ERROR_RED}">{errors} row(s) cannot be rendered</span>')
         return " · ".join(parts)
 
     def refresh_diff(self, template: Template | None) -> None:

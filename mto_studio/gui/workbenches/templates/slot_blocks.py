@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from mto_studio.core.templates import SLOT_LABELS, Slot, SlotKind
 from mto_studio.core.templates.model import MAX_SOFT_LENGTH, SOURCE_SLOTS, TARGET_SLOTS
-from mto_studio.gui.theme import ACCENT, SLOT_SWATCHES
+from mto_studio.gui.theme import ACCENT, SECONDARY, SLOT_SWATCHES
 
 MOVE_MIME = "application/x-mto-slot-move"
 NEW_MIME = "application/x-mto-slot-new"
@@ -159,7 +159,7 @@ class SlotBlock(QFrame):
         button.setAutoRaise(True)
         button.setFixedSize(16, 16)
         button.setStyleSheet(
-            "QToolButton { font-size: 7pt; border: none; color: #52606d; background: transparent; }"
+            f"QToolButton {{ font-size: 7pt; border: none; color: {SECONDARY}; background: transparent; }}"
             "QToolButton:hover { background: rgba(0,0,0,0.10); border-radius: 3px; }"
         )
         button.clicked.connect(action)

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLineEdit, QMenu, QSizePolicy, QSpinBox, QToolButt
 
 from mto_studio.core.templates import SLOT_LABELS, Slot, SlotKind
 from mto_studio.core.templates.render import T5_SENTINEL
-from mto_studio.gui.theme import ACCENT
+from mto_studio.gui.theme import ACCENT, BORDER, CANVAS, OUTLINE, READ_ONLY_FILL, SECONDARY, WHITE
 from mto_studio.gui.widgets.flow_layout import FlowLayout
 from mto_studio.gui.workbenches.templates.slot_blocks import MOVE_MIME, NEW_MIME, SlotBlock, allowed_kinds
 
@@ -42,8 +42,8 @@ class SlotStrip(QWidget):
         self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.add_button.setFixedSize(30, 46)
         self.add_button.setStyleSheet(
-            "QToolButton { font-size: 14pt; color: #52606d; border: 1px dashed #9aa5b1; "
-            "border-radius: 6px; background: #ffffff; }"
+            f"QToolButton {{ font-size: 14pt; color: {SECONDARY}; border: 1px dashed {OUTLINE}; "
+            f"border-radius: 6px; background: {WHITE}; }}"
             "QToolButton::menu-indicator { image: none; }"
         )
         menu = QMenu(self.add_button)
@@ -266,8 +266,8 @@ class SlotStrip(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor("#d0d5da"), 1))
-        painter.setBrush(QColor("#fbfcfd" if not self.read_only else "#f4f5f7"))
+        painter.setPen(QPen(QColor(BORDER), 1))
+        painter.setBrush(QColor(CANVAS if not self.read_only else READ_ONLY_FILL))
         painter.drawRoundedRect(self.rect().adjusted(0, 0, -1, -1), 6, 6)
         if self._drop_index is not None:
             if self._drop_index < len(self.blocks):

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpli
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.training import ResultTableModel
 from mto_studio.gui.plots.live_curves import LadderChart
+from mto_studio.gui.theme import TEXT, WARNING
 
 ROW_HEIGHT = 40  # mean ± sd, then the gain
 
@@ -109,7 +110,7 @@ class ResultsPanel(QWidget):
             return None if found is None else (found.mean, found.sd)
 
         self.ladder.set_cells(cell)
-        self.ladder.plot.setTitle(f"{_esc(model.label)} by training size · {model.group}", color="#1f2933", size="10pt")
+        self.ladder.plot.setTitle(f"{_esc(model.label)} by training size · {model.group}", color=TEXT, size="10pt")
 
     def update_caption(self, finished: int | None = None, total: int | None = None) -> None:
         model = self.model
@@ -117,7 +118,7 @@ class ResultsPanel(QWidget):
         warning = ""
         if model.label.startswith("Validation"):
             warning = (
-                " <span style='color:#9a5b00'>No test split: these are validation scores of the checkpoint "
+                f" <span style='color:{WARNING}'>No test split: these are validation scores of the checkpoint "
                 "the same heads chose (optimistic); set a test file in the Data workbench.</span>"
             )
         if not model.rows:

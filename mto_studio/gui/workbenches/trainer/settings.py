@@ -31,7 +31,7 @@ from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import THREADS_TIP
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
-from mto_studio.gui.theme import ERROR_RED
+from mto_studio.gui.theme import ERROR_RED, WARNING
 from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, config_spin
 from mto_studio.gui.workbenches.trainer.adaptation import AdaptationBox
 
@@ -305,7 +305,7 @@ class TrainerSettings(QWidget):
         scored = (
             "scores on the <b>test</b> split"
             if test
-            else "<span style='color:#9a5b00'>no test split: scores are <b>validation</b> scores</span>"
+            else f"<span style='color:{WARNING}'>no test split: scores are <b>validation</b> scores</span>"
         )
         self.source_label.setText(
             f"Trains <b>{_esc(model)}</b> on <b>{_esc(data_name)}</b>; checkpoint chosen on {chosen_on}; {scored}"
