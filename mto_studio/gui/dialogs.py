@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mto_studio import __version__
 from mto_studio.core.data import SUPPORTED_SUFFIXES
 from mto_studio.core.errors import MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, resolve_model_ref
@@ -255,3 +256,13 @@ class OpenExampleDialog(QDialog):
     def chosen(self) -> str | None:
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+
+def show_about(parent: QWidget) -> None:
+    """Help ▸ About."""
+    QMessageBox.about(
+        parent,
+        "About MTO Studio",
+        f"<b>MTO Studio {__version__}</b><br>Match tasks to the pre-training objectives of "
+        "encoder-decoder models: Filling (sentinels) or Mapping (prefix → answer).",
+    )

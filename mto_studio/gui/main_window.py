@@ -5,25 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMenu,
     QMessageBox,
-    QPushButton,
     QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from mto_studio import __version__
 from mto_studio.core.errors import MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL
 from mto_studio.core.project import PROJECT_FILE, Project
@@ -33,49 +28,13 @@ from mto_studio.gui.dialogs import (
     OpenExampleDialog,
     ask_unsaved,
     choose_data_file,
+    show_about,
     show_error,
 )
 from mto_studio.gui.settings import app_settings, forget_project, recent_projects, remember_project
 from mto_studio.gui.theme import ERROR_RED, icon
+from mto_studio.gui.widgets.banner import NoticeBanner, add_action
 from mto_studio.gui.workbenches import WORKBENCHES, build_workbench
-
-
-class NoticeBanner(QFrame):
-    """A non-blocking notice above the workbenches (e.g. the embedded model is not installed yet)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("notice")
-        self.setProperty("role", "banner")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
-        self.text_label = QLabel()
-        self.text_label.setWordWrap(True)
-        self.text_label.setTextFormat(Qt.TextFormat.RichText)
-        self.action_button = QPushButton()
-        self.action_button.setObjectName("notice-action")
-        self.action_button.clicked.connect(self._run_action)
-        self._action = None
-        self.close_button = QToolButton()
-        self.close_button.setText("✕")
-        self.close_button.setAutoRaise(True)
-        self.close_button.setToolTip("hide this notice")
-        self.close_button.clicked.connect(self.hide)
-        layout.addWidget(self.text_label, 1)
-        layout.addWidget(self.action_button)
-        layout.addWidget(self.close_button)
-        self.hide()
-
-    def show_notice(self, html: str, action_text: str = "", action=None) -> None:
-        self.text_label.setText(html)
-        self._action = action
-        self.action_button.setVisible(bool(action_text))
-        self.action_button.setText(action_text)
-        self.show()
-
-    def _run_action(self) -> None:
-        if self._action is not None:
-            self._action()
 
 
 class MainWindow(QMainWindow):
@@ -197,26 +156,17 @@ class MainWindow(QMainWindow):
             widget.activated()
 
     # --- menus ---------------------------------------------------------------------------------------------------
-    def _action(self, menu: QMenu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = menu.addAction(text)
-        action.triggered.connect(lambda _checked=False: slot())
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-        return action
-
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self._action(
+        add_action(
             file_menu,
             "&New project…",
             self.new_project,
             QKeySequence.StandardKey.New,
             "create a project in a new folder",
         )
-        self._action(file_menu, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
-        self._action(
+        add_action(file_menu, "&Open project…", self.open_project, QKeySequence.StandardKey.Open)
+        add_action(
             file_menu,
             "Open e&xample…",
             self.open_example,
@@ -224,10 +174,10 @@ class MainWindow(QMainWindow):
         )
         self.recent_menu = file_menu.addMenu("Recent projects")
         file_menu.addSeparator()
-        self.save_action = self._action(
+        self.save_action = add_action(
             file_menu, "&Save", self.save, QKeySequence.StandardKey.Save, "save the project and edited templates"
         )
-        self._action(
+        add_action(
             file_menu,
             "Save &as…",
             self.save_as,
@@ -235,9 +185,9 @@ class MainWindow(QMainWindow):
             "save a copy of the project in another folder and continue there",
         )
         file_menu.addSeparator()
-        self._action(file_menu, "Open &data…", self.open_data, "Ctrl+D", "load a CSV, TSV, JSONL or Parquet file")
-        self._action(file_menu, "Use the built-in &world", lambda: self.context.load_data("world"))
-        self._action(
+        add_action(file_menu, "Open &data…", self.open_data, "Ctrl+D", "load a CSV, TSV, JSONL or Parquet file")
+        add_action(file_menu, "Use the built-in &world", lambda: self.context.load_data("world"))
+        add_action(
             file_menu,
             "Choose &model…",
             self.choose_model,
@@ -245,17 +195,17 @@ class MainWindow(QMainWindow):
             "the embedded model, a model folder, or a hub id when online",
         )
         file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
         for number, workbench in enumerate(WORKBENCHES, start=1):
-            self._action(
+            add_action(
                 view_menu,
                 workbench.title,
                 lambda k=workbench.key: self.show_workbench(k),
                 f"Ctrl+{number}" if number < 10 else None,
             )
         help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "&About MTO Studio", self._about)
+        add_action(help_menu, "&About MTO Studio", lambda: show_about(self))
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -264,14 +214,6 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(folder)
             action.triggered.connect(lambda _checked=False, f=folder: self.open_project(f))
         self.recent_menu.setEnabled(bool(recent))
-
-    def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About MTO Studio",
-            f"<b>MTO Studio {__version__}</b><br>Match tasks to the pre-training objectives of "
-            "encoder-decoder models: Filling (sentinels) or Mapping (prefix → answer).",
-        )
 
     # --- status --------------------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
