@@ -132,3 +132,22 @@ def test_the_trainer_form_takes_ranges_and_help_from_the_config_fields(window):
         info = field_info(TrainConfig, name)
         assert spin.toolTip().startswith(info.describe()), name
         assert spin.minimum() == info.low and (info.high is None or spin.maximum() == info.high), name
+
+
+def test_the_lab_and_analyzer_fields_and_the_device_list_come_from_the_config_fields(window):
+    from mto_studio.core.analysis.config import AnalysisConfig
+    from mto_studio.core.config import field_info
+    from mto_studio.core.models.loading import DEVICES
+    from mto_studio.core.pretraining.recipe import ObjectiveMix
+    from mto_studio.core.training.config import TrainConfig
+
+    threshold = window.workbench("analyzer").settings.threshold_spin
+    info = field_info(AnalysisConfig, "threshold")
+    assert threshold.toolTip().startswith(info.describe())
+    assert (threshold.minimum(), threshold.maximum()) == (info.low, info.high)
+    noise = window.workbench("lab").settings.noise_spin
+    info = field_info(ObjectiveMix, "noise_density")
+    assert noise.toolTip().startswith(info.describe()) and noise.minimum() == (info.low or 0.0)
+    combo = window.workbench("trainer").settings.device_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(DEVICES)
+    assert combo.toolTip() == field_info(TrainConfig, "device").describe()

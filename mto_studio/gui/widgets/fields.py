@@ -52,6 +52,25 @@ def config_spin(cls: type, name: str, object_name: str, *, tip: str = "", high: 
     return spin
 
 
+def config_double(cls: type, name: str, object_name: str, *, step: float, decimals: int = 2, tip: str = "",
+                  low: float | None = None, high: float | None = None) -> QDoubleSpinBox:  # fmt: skip
+    """A fixed-decimals spin box for float field ``name`` of ``cls`` (weights, thresholds: values of one scale,
+    unlike learning rates): range, default and tooltip from the field's metadata (``low``/``high`` narrow it)."""
+    from mto_studio.core.config import field_info
+
+    info = field_info(cls, name)
+    spin = QDoubleSpinBox()
+    spin.setObjectName(object_name)
+    bottom = info.low if info.low is not None else 0.0
+    top = info.high if info.high is not None else 100.0
+    spin.setRange(max(bottom, low) if low is not None else bottom, min(top, high) if high is not None else top)
+    spin.setSingleStep(step)
+    spin.setDecimals(decimals)
+    spin.setValue(float(info.default))
+    spin.setToolTip(info.describe() + (f". {tip}" if tip else ""))
+    return spin
+
+
 class ScientificSpinBox(QDoubleSpinBox):
     """A float field that shows and accepts 1e-3, 3e-4, 0.03: learning rates span decades, and fixed decimals
     either hide them (0.000) or drown them (0.000300)."""

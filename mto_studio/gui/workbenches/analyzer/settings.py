@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -31,7 +30,7 @@ from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.theme import ERROR_RED, set_invalid
-from mto_studio.gui.widgets.fields import config_spin
+from mto_studio.gui.widgets.fields import config_double, config_spin
 
 DEFAULTS = AnalysisConfig()
 STRATEGY_HELP = {
@@ -142,15 +141,10 @@ class AnalyzerSettings(QWidget):
         self.prefix_combo = QComboBox()
         self.prefix_combo.setObjectName("analysis-prefix-template")
         self.prefix_combo.setToolTip("the probe's Mapping template: no sentinel, the target is the bare answer")
-        self.threshold_spin = QDoubleSpinBox()
-        self.threshold_spin.setObjectName("analysis-threshold")
-        self.threshold_spin.setRange(-1.0, 1.0)
-        self.threshold_spin.setSingleStep(0.05)
-        self.threshold_spin.setDecimals(2)
-        self.threshold_spin.setValue(DEFAULTS.threshold)
-        self.threshold_spin.setToolTip(
-            "MI at or above this → Filling (the published T5-base values run from −0.66 for xIntent to 0.48 for xAttr)"
-        )
+        self.threshold_spin = config_double(
+            AnalysisConfig, "threshold", "analysis-threshold", step=0.05,
+            tip="the published T5-base values run from −0.66 for xIntent to 0.48 for xAttr",
+        )  # fmt: skip
         probe_form.addRow("Masked template", self.masked_combo)
         probe_form.addRow("Prefix template", self.prefix_combo)
         probe_form.addRow("MI threshold", self.threshold_spin)

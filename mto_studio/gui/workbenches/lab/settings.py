@@ -8,7 +8,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mto_studio.core.config import field_info
 from mto_studio.core.errors import MtoError
 from mto_studio.core.pretraining.objective_lab import (
     STREAMS,
@@ -32,7 +30,7 @@ from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.format import THREADS_TIP
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.widgets.fields import config_spin
+from mto_studio.gui.widgets.fields import config_double, config_spin
 
 OPEN_RECIPE = "\x00open"
 OBJECTIVE_HELP = {
@@ -76,13 +74,7 @@ class LabSettings(QWidget):
         return spin
 
     def _double(self, name: str, cls: type, field: str, step: float, tip: str = "", high: float | None = None):
-        info = field_info(cls, field)
-        spin = QDoubleSpinBox()
-        spin.setObjectName(f"lab-{name}")
-        spin.setRange(info.low if info.low is not None else 0.0, high if high is not None else info.high or 100.0)
-        spin.setSingleStep(step)
-        spin.setDecimals(2)
-        spin.setToolTip(info.describe() + (f". {tip}" if tip else ""))
+        spin = config_double(cls, field, f"lab-{name}", step=step, tip=tip, high=high)
         spin.valueChanged.connect(lambda _v: self._update_estimate())
         return spin
 
