@@ -43,7 +43,12 @@ def run_app(argv: list[str] | None = None) -> int:
     from mto_studio.gui.settings import APPLICATION, ORGANIZATION, app_settings
     from mto_studio.gui.theme import apply_theme, icon
 
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "mto-studio", *(argv or [])])
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication([sys.argv[0] if sys.argv else "mto-studio", *(argv or [])])
+    )
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
@@ -102,7 +107,8 @@ def self_test_window() -> int:
     from mto_studio.gui.main_window import MainWindow
     from mto_studio.gui.settings import app_settings
 
-    app = QApplication.instance() or QApplication(["mto-studio-self-test"])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(["mto-studio-self-test"])
     start = time.perf_counter()
     context = StudioContext(Project.open_or_create_default())
     window = MainWindow(context, app_settings())
@@ -111,15 +117,18 @@ def self_test_window() -> int:
     while context.data is None and time.perf_counter() < deadline:
         app.processEvents()
         time.sleep(0.02)
-    loaded = context.data is not None
+    data = context.data
     window.close()
     app.processEvents()
     context.shutdown()  # closing does not wait for the loaders (the tokenizer may still be reading): the app does
-    if not loaded:
+    if data is None:
         print("the window opened but the default project's data did not load within 120 s")
         return 1
+    if data.task is None:
+        print(f"the default project's data loaded without heads: {data.error}")
+        return 1
     print(
-        f"window opened on the default project ({context.data.task.summary()}) and closed in "
+        f"window opened on the default project ({data.task.summary()}) and closed in "
         f"{time.perf_counter() - start:.1f} s"
     )
     return 0

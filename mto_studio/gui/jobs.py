@@ -12,11 +12,12 @@ import threading
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from mto_studio.core.jobs.events import Paused, Resumed
-from mto_studio.gui.workers import LIBRARY_LOCK, Worker
+from mto_studio.gui.workers import LIBRARY_LOCK, Worker, WorkerSet
 
 #: The GIL switch interval while training runs in a thread of the GUI process (seconds; Python's default is
 #: 0.005). The training thread holds the GIL for its Python glue between torch kernels; every time the GUI thread
@@ -205,6 +206,14 @@ class JobClock:
         return (total - done) / rate if rate > 0 and done < total else None
 
 
+@runtime_checkable
+class JobHost(Protocol):
+    """What a JobController needs of its context (the StudioContext, a sibling module not imported here) besides
+    being a QObject: the WorkerSet its jobs run in."""
+
+    workers: WorkerSet
+
+
 class JobController(QObject):
     """One workbench's job from Start to its end: the worker, the state, the ETA clock, the run folders it claims
     (the Runs view leaves claimed folders alone), and closing the window. Trainer, Objective Lab and Analyzer each
@@ -215,12 +224,14 @@ class JobController(QObject):
     one; it turns IDLE right after); ``tick()`` every ``tick_ms`` while the job runs (progress and ETA)."""
 
     state_changed = Signal(object)
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); events still reach Qt's own
     failed = Signal(object)
     ended = Signal(object)
     tick = Signal()
 
     def __init__(self, context: QObject, name: str, *, pausable: bool = True, tick_ms: int = 200, parent=None) -> None:
+        if not isinstance(context, JobHost):
+            raise TypeError(f"{name}: the job's context has no WorkerSet")
         super().__init__(parent if parent is not None else context)
         self.context = context
         self.name = name

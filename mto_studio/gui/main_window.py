@@ -34,7 +34,7 @@ from mto_studio.gui.dialogs import (
 from mto_studio.gui.settings import app_settings, forget_project, recent_projects, remember_project
 from mto_studio.gui.theme import ERROR_RED, icon
 from mto_studio.gui.widgets.banner import NoticeBanner, add_action
-from mto_studio.gui.workbenches import WORKBENCHES, build_workbench
+from mto_studio.gui.workbenches import WORKBENCHES, ExperimentResumer, build_workbench
 
 
 class MainWindow(QMainWindow):
@@ -118,8 +118,9 @@ class MainWindow(QMainWindow):
             widget.setObjectName(f"workbench-{key}")
             stand_in = self.stack.widget(index)
             self.stack.insertWidget(index, widget)
-            self.stack.removeWidget(stand_in)
-            stand_in.deleteLater()
+            if stand_in is not None:
+                self.stack.removeWidget(stand_in)
+                stand_in.deleteLater()
             self.workbenches[key] = widget
             if hasattr(widget, "restore_state"):
                 widget.restore_state(self.settings)
@@ -127,6 +128,8 @@ class MainWindow(QMainWindow):
 
     def _resume_in_trainer(self, folder: Path):
         trainer = self.workbench("trainer")
+        if not isinstance(trainer, ExperimentResumer):
+            return None
         if trainer.is_running:
             show_error(
                 self,
@@ -149,9 +152,8 @@ class MainWindow(QMainWindow):
     def _on_sidebar(self, row: int) -> None:
         if row < 0:
             return
-        self.workbench(self._keys[row])
+        widget = self.workbench(self._keys[row])
         self.stack.setCurrentIndex(row)
-        widget = self.stack.currentWidget()
         if hasattr(widget, "activated"):
             widget.activated()
 
@@ -371,9 +373,9 @@ class MainWindow(QMainWindow):
             return False
         if name is None:
             dialog = OpenExampleDialog(self)
-            if dialog.exec() != OpenExampleDialog.DialogCode.Accepted or not dialog.chosen():
+            name = dialog.chosen() if dialog.exec() == OpenExampleDialog.DialogCode.Accepted else None
+            if not name:
                 return False
-            name = dialog.chosen()
         try:
             project = Project.open_example(name)
         except MtoError as exc:

@@ -20,8 +20,8 @@ def app_settings() -> QSettings:
 def recent_projects(settings: QSettings) -> list[str]:
     value = settings.value(RECENT_KEY, [])
     if isinstance(value, str):  # QSettings gives a bare string for a one-item list in INI files
-        value = [value]
-    return [str(v) for v in value or []]
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 def remember_project(settings: QSettings, folder: str | Path) -> list[str]:

@@ -39,7 +39,7 @@ class _GeneratorThread(QThread):
     """Iterates the generator in ``run``; emits from the worker thread, so Qt queues every signal to the Worker
     (which lives in the GUI thread)."""
 
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); events still reach Qt's own
     returned = Signal(object)
     failed = Signal(object)
 
@@ -101,7 +101,7 @@ class Worker(QObject):
     """Runs one generator in a fresh QThread. Signals are emitted on the thread that created the Worker (the GUI
     thread), so slots and lambdas connected to them may touch widgets."""
 
-    event = Signal(object)
+    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); events still reach Qt's own
     returned = Signal(object)
     failed = Signal(object)
     finished = Signal()

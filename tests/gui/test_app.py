@@ -202,7 +202,7 @@ def test_block_edits_rewrite_the_text_form(window, qtbot):
     qtbot.keyClicks(phrase_editor, "Question:")
     assert edit.text() == "Question: {input} {rel} {mask}"
     assert phrase_editor.hasFocus(), "typing in a block keeps its focus (no rebuild under the cursor)"
-    strip.move(0, 1)
+    strip.move_block(0, 1)
     assert edit.text() == "{input} Question: {rel} {mask}"
     strip.remove_at(1)
     strip.insert_kind(SlotKind.SOFT, at=0)

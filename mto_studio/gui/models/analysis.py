@@ -258,18 +258,17 @@ class RelationResultsModel(QAbstractTableModel):
         """relation → 'filling'/'mapping': the analysis's decisions with the user's overrides on top."""
         if self.report is None:
             return {}
-        decided = {
+        return {
             r.relation: obj.value for r in self.report.relations if (obj := self.effective_objective(r)) is not None
         }
-        return decided
 
     def set_override(self, relation: str, objective: str | None) -> bool:
         """Fix ``relation`` to 'filling'/'mapping', or give it back to the analysis (None / 'auto' / the value the
         analysis chose anyway)."""
         row = self.row_of(relation)
-        if row < 0:
+        report = self.relation_at(row)
+        if report is None:
             return False
-        report = self.report.relations[row]
         if objective in (None, AUTO) or (report.objective is not None and objective == report.objective.value):
             changed = self.overrides.pop(relation, None) is not None
         else:
@@ -316,9 +315,10 @@ class RelationResultsModel(QAbstractTableModel):
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
         if not index.isValid() or role != Qt.ItemDataRole.EditRole or self._columns[index.column()].key != "decision":
             return False
-        if value not in (AUTO, None, Objective.FILLING.value, Objective.MAPPING.value):
+        report = self.relation_at(index.row())
+        if report is None or value not in (AUTO, None, Objective.FILLING.value, Objective.MAPPING.value):
             return False
-        return self.set_override(self.report.relations[index.row()].relation, value)
+        return self.set_override(report.relation, value)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self.report is None or not 0 <= index.row() < len(self.report.relations):

@@ -79,6 +79,7 @@ class RawTableModel(QAbstractTableModel):
         if number in self._chunks:
             self._chunks.move_to_end(number)
             return self._chunks[number]
+        assert self._raw is not None, "rows exist only while a table is shown"
         start = number * self.CHUNK_ROWS
         chunk = self._raw.dataset[start : start + self.CHUNK_ROWS]
         self._chunks[number] = chunk

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, overload
 
-from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QAbstractTableModel, QModelIndex, QObject, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from mto_studio.core.store.run_folder import template_label
@@ -17,13 +17,26 @@ from mto_studio.gui.theme import DIFF_COLOURS, STATUS_COLOURS, TEXT
 
 
 @dataclass
-class _Node:
-    kind: str  # "experiment" | "run"
+class _Group:
+    """A top-level node: an experiment, or the synthetic 'single runs' node (no experiment)."""
+
+    kind: ClassVar[str] = "experiment"
     row: int
     experiment: ExperimentRow | None = None
-    run: RunRow | None = None
-    parent: _Node | None = None
-    children: list[_Node] = field(default_factory=list)
+    children: list[_RunNode] = field(default_factory=list)
+
+
+@dataclass
+class _RunNode:
+    """A run under its group."""
+
+    kind: ClassVar[str] = "run"
+    row: int
+    run: RunRow
+    parent: _Group
+
+
+_Node = _Group | _RunNode
 
 
 def experiment_runs(experiment, seen: int) -> int:
@@ -57,26 +70,26 @@ class RunsTreeModel(QAbstractItemModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._roots: list[_Node] = []
+        self._roots: list[_Group] = []
         self.owned: set[str] = set()  # run folders a worker of this app is training now
 
     def set_rows(self, experiments: list[ExperimentRow], runs: list[RunRow]) -> None:
         self.beginResetModel()
-        roots: list[_Node] = []
-        by_id: dict[int, _Node] = {}
+        roots: list[_Group] = []
+        by_id: dict[int, _Group] = {}
         for experiment in sorted(experiments, key=lambda e: e.id, reverse=True):
-            node = _Node("experiment", len(roots), experiment=experiment)
+            node = _Group(len(roots), experiment=experiment)
             roots.append(node)
             by_id[experiment.id] = node
-        loose: _Node | None = None
+        loose: _Group | None = None
         for run in runs:
             parent = by_id.get(run.experiment_id) if run.experiment_id is not None else None
             if parent is None:
                 if loose is None:
-                    loose = _Node("experiment", len(roots))
+                    loose = _Group(len(roots))
                     roots.append(loose)
                 parent = loose
-            parent.children.append(_Node("run", len(parent.children), run=run, parent=parent))
+            parent.children.append(_RunNode(len(parent.children), run=run, parent=parent))
         self._roots = roots
         self.endResetModel()
 
@@ -87,13 +100,13 @@ class RunsTreeModel(QAbstractItemModel):
 
     def run_at(self, index: Index) -> RunRow | None:
         node = self.node(index)
-        return node.run if node is not None and node.kind == "run" else None
+        return node.run if isinstance(node, _RunNode) else None
 
     def experiment_at(self, index: Index) -> ExperimentRow | None:
         node = self.node(index)
         if node is None:
             return None
-        return node.experiment if node.kind == "experiment" else node.parent.experiment
+        return node.experiment if isinstance(node, _Group) else node.parent.experiment
 
     def experiments(self) -> list[ExperimentRow]:
         return [n.experiment for n in self._roots if n.experiment is not None]
@@ -125,11 +138,18 @@ class RunsTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, column, node.children[row])
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # noqa: B008 - Qt override (also QObject.parent)
+    @overload
+    def parent(self) -> QObject | None: ...
+    @overload
+    def parent(self, index: Index) -> QModelIndex: ...
+    def parent(self, index: Index | None = None) -> QObject | QModelIndex | None:
+        """Qt override: the parent of an item's index; without an index, the model's QObject parent."""
+        if index is None:
+            return super().parent()
         if not index.isValid():
             return QModelIndex()
         node = index.internalPointer()
-        if node.parent is None:
+        if isinstance(node, _Group):
             return QModelIndex()
         return self.createIndex(node.parent.row, 0, node.parent)
 
@@ -148,7 +168,7 @@ class RunsTreeModel(QAbstractItemModel):
         return column_header(self.COLUMNS, section, orientation, role)
 
     def _status(self, node: _Node) -> str:
-        if node.kind == "run":
+        if isinstance(node, _RunNode):
             return node.run.status
         return node.experiment.status if node.experiment is not None else ""
 
@@ -161,7 +181,7 @@ class RunsTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(node, column)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if node.kind == "run":
+            if isinstance(node, _RunNode):
                 run = node.run
                 tip = f"{run.name}\n{run.folder}"
                 if column in ("ROUGE-L", "EM") and run.metrics.get("score_label"):
@@ -193,17 +213,17 @@ class RunsTreeModel(QAbstractItemModel):
         if role == self.KindRole:
             return node.kind
         if role == self.IdRole:
-            if node.kind == "run":
+            if isinstance(node, _RunNode):
                 return node.run.id
             return node.experiment.id if node.experiment is not None else -1
         if role == self.FolderRole:
-            if node.kind == "run":
+            if isinstance(node, _RunNode):
                 return node.run.folder
             return node.experiment.folder if node.experiment is not None else ""
         return None
 
     def _text(self, node: _Node, column: str) -> str:
-        if node.kind == "experiment":
+        if isinstance(node, _Group):
             experiment = node.experiment
             if column == "name":  # the row spans every column in the view: name and summary
                 return experiment_summary(experiment, [c.run for c in node.children])

@@ -62,7 +62,7 @@ def shots_rank(label: str) -> float:
 class _Band:
     """The drawn items of one curve key on one plot: the mean line and the ± sd band around it."""
 
-    def __init__(self, plot: pg.PlotItem, colour: str, style: Qt.PenStyle, name: str) -> None:
+    def __init__(self, plot: pg.PlotItem, colour: str, style: Qt.PenStyle, name: str | None) -> None:
         pen = pg.mkPen(colour, width=2.2 if style == Qt.PenStyle.SolidLine else 1.9, style=style)
         self.line = pg.PlotDataItem([], [], pen=pen, name=name)
         # Transparent, not None: a PlotDataItem without a pen keeps no path, and the band needs both edges' paths

@@ -248,11 +248,12 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
         self.fit.plot.setTitle(f"Format fit · {relation}", color=TEXT, size="10pt")
 
         candidates = distractors + 1
-        if distractors and all(s.choice_accuracy is not None for s in ordered):
-            knowledge = [
-                Bar(s.template, s.choice_accuracy, *(s.choice_ci or (s.choice_accuracy,) * 2), s.template == best)
-                for s in ordered
-            ]
+        knowledge = [
+            Bar(s.template, s.choice_accuracy, *(s.choice_ci or (s.choice_accuracy,) * 2), s.template == best)
+            for s in ordered
+            if s.choice_accuracy is not None
+        ]
+        if distractors and len(knowledge) == len(ordered):  # every template was checked
             self.knowledge.show(
                 knowledge,
                 colours,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,7 +20,16 @@ from PySide6.QtWidgets import (
 
 from mto_studio.core.data import Head
 from mto_studio.core.errors import MtoError
-from mto_studio.core.templates import SLOT_LABELS, SentinelStyle, Slot, SlotKind, Template, TemplateLibrary
+from mto_studio.core.templates import (
+    SLOT_LABELS,
+    T5_STYLE,
+    Rendered,
+    SentinelStyle,
+    Slot,
+    SlotKind,
+    Template,
+    TemplateLibrary,
+)
 from mto_studio.gui.preview import AlignedSlot, align_slots, word_diff
 from mto_studio.gui.theme import DIFF_BORDERS, DIFF_COLOURS, FAINT, MUTED, SECTION, SLOT_SWATCHES
 from mto_studio.gui.widgets.preview_panel import rendered_html
@@ -50,8 +60,9 @@ class AlignmentGrid(QWidget):
     def set_alignment(self, aligned: list[AlignedSlot], names: tuple[str, str]) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.cells = []
         self.aligned = aligned
         for row, name in enumerate(names):
@@ -88,7 +99,7 @@ class AlignmentGrid(QWidget):
         return cell
 
 
-def words_html(words: list[tuple[str, str]]) -> str:
+def words_html(words: Sequence[tuple[str, str]]) -> str:
     out = []
     for word, status in words:
         text = rendered_html(word)
@@ -112,7 +123,7 @@ class TemplateDiffView(QWidget):
         self.library: TemplateLibrary | None = None
         self.draft: Template | None = None
         self.heads: list[Head] = []
-        self.style: SentinelStyle | None = None
+        self.sentinel_style: SentinelStyle | None = None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 6, 0, 0)
         bar = QHBoxLayout()
@@ -127,14 +138,14 @@ class TemplateDiffView(QWidget):
         self.row_combo = QComboBox()
         self.row_combo.setObjectName("diff-row")
         self.row_combo.setMinimumContentsLength(30)
-        for caption, widget in (
+        for text, widget in (
             ("Compare", self.a_combo),
             (None, self.swap_button),
             ("with", self.b_combo),
             ("on the row", self.row_combo),
         ):
-            if caption:
-                bar.addWidget(QLabel(caption))
+            if text:
+                bar.addWidget(QLabel(text))
             bar.addWidget(widget)
         bar.addStretch(1)
         outer.addLayout(bar)
@@ -185,7 +196,7 @@ class TemplateDiffView(QWidget):
     def set_context(
         self, library: TemplateLibrary, draft: Template | None, heads: list[Head], style: SentinelStyle | None
     ) -> None:
-        self.library, self.draft, self.heads, self.style = library, draft, heads, style
+        self.library, self.draft, self.heads, self.sentinel_style = library, draft, heads, style
         for combo, with_draft in ((self.a_combo, True), (self.b_combo, False)):
             current = combo.currentData()
             combo.blockSignals(True)
@@ -279,11 +290,14 @@ class TemplateDiffView(QWidget):
                 if not key[1].endswith("caption"):
                     label.setText("load data to compare renderings")
             return
-        outputs = []
+        assert self.library is not None, "refresh() renders only with a library"
+        style = self.sentinel_style if self.sentinel_style is not None else T5_STYLE
+        outputs: list[Rendered | MtoError] = []
         for template in (a, b):
             try:
-                kwargs = {"style": self.style} if self.style is not None else {}
-                outputs.append(self.library.render(template, head.relation, head.input, head.references[0], **kwargs))
+                outputs.append(
+                    self.library.render(template, head.relation, head.input, head.references[0], style=style)
+                )
             except MtoError as exc:
                 outputs.append(exc)
         for side in ("source", "target"):

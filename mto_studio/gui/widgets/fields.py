@@ -41,6 +41,7 @@ def config_spin(cls: type, name: str, object_name: str, *, tip: str = "", high: 
     top = info.high if info.high is not None else 1_000_000
     if high is not None:
         top = min(top, high)
+    spin: ScientificSpinBox | QSpinBox
     if info.type is float:
         spin = ScientificSpinBox(float(low), float(top), float(info.default))
     else:

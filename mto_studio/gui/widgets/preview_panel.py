@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mto_studio.core.config import field_info
 from mto_studio.core.templates import TokenView
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.gui.preview import PreviewRow
@@ -27,8 +28,8 @@ from mto_studio.gui.widgets.token_chips import TokenChips
 
 DEFAULT_ROWS = 5
 MAX_ROWS = 50
-DEFAULT_MAX_SOURCE = TrainConfig.__dataclass_fields__["max_source_length"].default
-DEFAULT_MAX_TARGET = TrainConfig.__dataclass_fields__["max_target_length"].default
+DEFAULT_MAX_SOURCE: int = field_info(TrainConfig, "max_source_length").default
+DEFAULT_MAX_TARGET: int = field_info(TrainConfig, "max_target_length").default
 _SPECIAL_RE = re.compile(r"(<extra_id_\d+>|(?:<soft_\d+>\s*)+)")
 
 
@@ -148,6 +149,7 @@ class PreviewCard(QFrame):
             return
         self.error_label.setVisible(False)
         rendered = row.rendered
+        assert rendered is not None, "a preview row without an error is rendered"
         self.template_label.setText(f"→ {rendered.template} ({rendered.objective})" if mixed else "")
         self.source_text.setText(rendered_html(rendered.source, mask_token))
         self.target_text.setText(rendered_html(rendered.target, mask_token))
@@ -212,16 +214,16 @@ class PreviewPanel(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setWordWrap(True)
         layout.addWidget(self.summary_label)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.container = QWidget()
         self.cards_layout = QVBoxLayout(self.container)
         self.cards_layout.setContentsMargins(0, 0, 6, 0)
         self.cards_layout.setSpacing(8)
         self.cards_layout.addStretch(1)
-        self.scroll.setWidget(self.container)
-        layout.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(self.container)
+        layout.addWidget(self.scroll_area, 1)
         self.cards: list[PreviewCard] = []
 
     def _spin(self, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:

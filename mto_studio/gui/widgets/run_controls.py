@@ -55,6 +55,12 @@ class RunControls(QWidget):
         layout.addWidget(self.status_label)
         self.state = JobState.IDLE
 
+    def pause_buttons(self) -> tuple[QPushButton, QPushButton]:
+        """Pause and Resume (controls made with ``pausable=False`` have neither)."""
+        if self.pause_button is None or self.resume_button is None:
+            raise ValueError("these run controls cannot pause")
+        return self.pause_button, self.resume_button
+
     @staticmethod
     def _button(row: QHBoxLayout, prefix: str, key: str, text: str) -> QPushButton:
         button = QPushButton(text)

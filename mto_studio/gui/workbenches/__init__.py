@@ -18,10 +18,13 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from PySide6.QtWidgets import QWidget
 
 from mto_studio.gui.widgets.placeholder import PlaceholderWorkbench
+from mto_studio.gui.workers import Worker
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,16 @@ class Workbench:
     factory: str | Callable[..., QWidget]
     icon: str = ""  # resources/icons/<icon>.svg
     tooltip: str = ""
+
+
+@runtime_checkable
+class ExperimentResumer(Protocol):
+    """What the main window asks of the "trainer" workbench: continuing an experiment from its folder."""
+
+    @property
+    def is_running(self) -> bool: ...
+
+    def resume(self, folder: str | Path | None = None) -> Worker | None: ...
 
 
 def placeholder(title: str, text: str) -> Callable[..., QWidget]:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mto_studio.core.analysis.analyze import AnalysisReport, RelationReport, report_from_dict
+from mto_studio.core.analysis.analyze import AnalysisConfig, AnalysisReport, RelationReport, report_from_dict
 from mto_studio.core.errors import MtoError
 from mto_studio.core.project import Project
 from mto_studio.core.templates import Objective
@@ -59,7 +59,8 @@ class ObjectiveDelegate(QStyledItemDelegate):
         combo.addItem("Filling", Objective.FILLING.value)
         combo.addItem("Mapping", Objective.MAPPING.value)
         combo.setToolTip("'as analysed' gives the relation back to the analysis")
-        combo.activated.connect(lambda _i, c=combo: (self.commitData.emit(c), self.closeEditor.emit(c)))
+        combo.activated.connect(lambda _i, c=combo: self.commitData.emit(c))
+        combo.activated.connect(lambda _i, c=combo: self.closeEditor.emit(c))
         return combo
 
     def setEditorData(self, editor, index):  # noqa: N802 - Qt override
@@ -286,11 +287,11 @@ class AnalysisResults(QSplitter):
             )
             self.chart.clear_scores()
             return
-        self.evidence.setHtml(self.evidence_html(report))
+        self.evidence.setHtml(self.evidence_html(report, self.report.config))
         self.chart.set_scores(report.relation, report.scores, report.best_template, self.report.config.distractors)
 
-    def evidence_html(self, report: RelationReport) -> str:
-        """The selected relation's evidence in words."""
+    def evidence_html(self, report: RelationReport, config: AnalysisConfig) -> str:
+        """The selected relation's evidence in words (``config``: the analysis's settings)."""
         model = self.results_model
         objective = model.effective_objective(report)
         parts = [f'<h3 style="margin:0">{_esc(report.relation)} → {_objective_span(objective)}</h3>']
@@ -325,13 +326,13 @@ class AnalysisResults(QSplitter):
                 f"{e['dr_masked']:.1f} on average under <i>{_esc(e.get('masked_template', 'masked'))}</i> and "
                 f"{e['dr_prefix']:.1f} under <i>{_esc(e.get('prefix_template', 'prefix'))}</i> (lower is better); "
                 f"MI = ({e['dr_prefix']:.1f} − {e['dr_masked']:.1f}) / {e['dr_prefix']:.1f} = {e['mi']:+.2f}, "
-                f"threshold {e.get('threshold', self.report.config.threshold):.2f}.</p>"
+                f"threshold {e.get('threshold', config.threshold):.2f}.</p>"
             )
-        if report.scores and self.report.config.distractors:
-            chance = 1 / (self.report.config.distractors + 1)
+        if report.scores and config.distractors:
+            chance = 1 / (config.distractors + 1)
             parts.append(
                 f"<p style='color:{MUTED}'>Knowledge check: the gold answer against "
-                f"{self.report.config.distractors} distractors; chance is {chance:.0%}.</p>"
+                f"{config.distractors} distractors; chance is {chance:.0%}.</p>"
             )
         return "".join(parts)
 
@@ -352,7 +353,7 @@ class AnalysisResults(QSplitter):
         changed = [r for r, obj in decisions.items() if project.objectives.get(r) != Objective(obj)]
         for relation, objective in decisions.items():
             project.set_objective(relation, objective)
-        templates, note = self._experiment_templates(self.experiment_combo.currentData())
+        templates, note = self._experiment_templates(self.report.relations, self.experiment_combo.currentData())
         try:
             experiment = ExperimentConfig(
                 name=self._experiment_name(),
@@ -393,9 +394,10 @@ class AnalysisResults(QSplitter):
             window.statusBar().showMessage(plain, 15000)
         return experiment if same is None else None
 
-    def _experiment_templates(self, kind: str) -> tuple[list[str], str]:
+    @staticmethod
+    def _experiment_templates(relations: list[RelationReport], kind: str) -> tuple[list[str], str]:
         if kind == "best":
-            best = [t for t in dict.fromkeys(r.best_template for r in self.report.relations) if t and t != "sup"]
+            best = [t for t in dict.fromkeys(r.best_template for r in relations) if t and t != "sup"]
             if best:
                 return [*best, "sup"], ""
             return ["mixed", "sup"], " (every relation's best template was sup, so it compares mixed with sup)"

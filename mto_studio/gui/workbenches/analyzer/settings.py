@@ -185,6 +185,7 @@ class AnalyzerSettings(QWidget):
         examples_form.addRow("Per relation", self.n_spin)
         examples_form.addRow("Seed", self.seed_spin)
         examples_layout.addLayout(examples_form)
+        self.relations_model = ChoiceListModel(self)
         relations_row = QHBoxLayout()
         relations_label = QLabel("Relations")
         relations_row.addWidget(relations_label)
@@ -196,7 +197,6 @@ class AnalyzerSettings(QWidget):
             button.clicked.connect(lambda _c=False, on=checked: self.relations_model.set_all(on))
             relations_row.addWidget(button)
         examples_layout.addLayout(relations_row)
-        self.relations_model = ChoiceListModel(self)
         self.relations_view = QListView()
         self.relations_view.setObjectName("analysis-relations")
         self.relations_view.setModel(self.relations_model)
@@ -323,8 +323,10 @@ class AnalyzerSettings(QWidget):
         strategies = self.strategies()
         if not strategies:
             raise ConfigError("no decision strategy is ticked", "tick rules, probe or classifier")
+        data = project.run_data_refs()["data"]
+        assert data is not None, "a project always has training data"
         return AnalysisConfig(
-            data=project.run_data_refs()["data"],
+            data=data,
             model=project.model_ref(),
             columns=project.columns_spec(),
             relations=relations,

@@ -195,8 +195,9 @@ class AnalyzerWorkbench(QWidget):
             saved = f"saved to {path.name}"
         except MtoError as exc:
             saved = f'<span style="color:{ERROR_RED}">not saved: {_esc(exc.message)}</span>'
-        relations = len(self.report.relations)
-        self.status_label.setText(f"done: {relations} relation(s) in {self.report.elapsed_s:.1f} s · {saved}")
+        shown = self.report
+        assert shown is not None, "show_report() of a report shows it"
+        self.status_label.setText(f"done: {len(shown.relations)} relation(s) in {shown.elapsed_s:.1f} s · {saved}")
 
     def _save_overrides(self) -> None:
         if self.results.report_dict is not None:

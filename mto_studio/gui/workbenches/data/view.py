@@ -239,7 +239,7 @@ class DataWorkbench(QWidget):
         task = data.task if data is not None else None
         self.counts_model.set_data(task, self.context.library)
         values = {key: "—" for key in self.summary_values}
-        if task is not None:
+        if data is not None and task is not None:
             values.update(
                 rows=f"{len(task.examples):,}",
                 heads=f"{len(task.heads):,}",

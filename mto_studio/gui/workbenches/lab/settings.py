@@ -65,7 +65,7 @@ class LabSettings(QWidget):
         self._build()
         self._fill_recipes()
         default = resource("recipes", "pilot.toml")
-        self.load_recipe(default if default.is_file() else (recipes() or [None])[0])
+        self.load_recipe(default if default.is_file() else next(iter(recipes()), None))
 
     def _spin(self, name: str, cls: type, field: str, tip: str = "") -> QSpinBox:
         """An integer row for the recipe's ``cls.field``: range and help from the field (``tip`` adds advice)."""

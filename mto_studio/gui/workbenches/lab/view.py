@@ -90,8 +90,8 @@ class ObjectiveLabWorkbench(QWidget):
         self.settings = LabSettings()
         column, column_layout = scrolling_settings(self.settings)
         self.controls = RunControls("lab", start_text="Pre-train")
-        self.start_button, self.pause_button = self.controls.start_button, self.controls.pause_button
-        self.resume_button, self.stop_button = self.controls.resume_button, self.controls.stop_button
+        self.start_button, self.stop_button = self.controls.start_button, self.controls.stop_button
+        self.pause_button, self.resume_button = self.controls.pause_buttons()
         self.progress, self.status_label = self.controls.progress, self.controls.status_label
         self.start_button.setDefault(False)
         self.start_button.setToolTip("pre-train in the background into the project's models folder")
@@ -330,9 +330,11 @@ class ObjectiveLabWorkbench(QWidget):
         self.chart.redraw()
         if self.last_status == "finished":
             self.resumable = None
-            summary = self._summary()
+            folder = self.out_dir
+            assert folder is not None, "a pre-training that finished has its folder"
             self.status_label.setText(
-                f"finished: <b>{_esc(self.out_dir.name)}</b>{summary} · “Use as the project's model” to train on it"
+                f"finished: <b>{_esc(folder.name)}</b>{self._summary(folder)}"
+                " · “Use as the project's model” to train on it"
             )
         elif self.last_status == "stopped":
             self.status_label.setText(f"stopped at step {self._step}: <b>Resume</b> continues from the checkpoint")
@@ -342,9 +344,10 @@ class ObjectiveLabWorkbench(QWidget):
                 f"{_esc(getattr(worker.error, 'message', worker.error))}</span>"
             )
 
-    def _summary(self) -> str:
+    @staticmethod
+    def _summary(folder: Path) -> str:
         try:
-            summary = json.loads((self.out_dir / "pretrain_summary.json").read_text(encoding="utf-8"))
+            summary = json.loads((folder / "pretrain_summary.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, TypeError):
             return ""
         return f" in {format_duration(summary.get('wall_time_s', 0))}, {summary.get('parameters', 0) / 1e6:.2f} M parameters"

@@ -24,13 +24,15 @@ from PySide6.QtWidgets import (
 
 from mto_studio.core.errors import MtoError
 from mto_studio.core.fsio import atomic_write_json
+from mto_studio.core.store import RunStore
 from mto_studio.core.store.run_folder import RunFolder, template_label
-from mto_studio.core.store.sqlite import ExperimentRow
+from mto_studio.core.store.sqlite import ExperimentRow, RunRow
 from mto_studio.core.training.compare_report import CHART_FILE, write_compare_report
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.format import esc as _esc
-from mto_studio.gui.workbenches.runs.compare import MAX_COMPARED
+from mto_studio.gui.models.runs import RunsTreeModel
+from mto_studio.gui.workbenches.runs.compare import MAX_COMPARED, ComparePanel
 
 #: What a run folder may hold, by export kind: (sub-folder or file, what it is)
 ARTIFACTS = {
@@ -85,8 +87,23 @@ class CommandDialog(QDialog):
         self.copy_button.setText("Copied")
 
 
-class RunExports:
-    """The export menu and the command dialog of RunsWorkbench (a mixin of it: they act on its selection)."""
+class RunExports(QWidget):
+    """The export menu and the command dialog of RunsWorkbench (its base class: they act on its selection, which
+    RunsWorkbench provides below)."""
+
+    store: RunStore | None
+    tree_model: RunsTreeModel
+    compare: ComparePanel
+    last_export: list[Path]
+
+    def selected_runs(self, *, expand_experiments: bool = True) -> list[RunRow]:
+        raise NotImplementedError
+
+    def selected_experiment(self) -> ExperimentRow | None:
+        raise NotImplementedError
+
+    def _status(self, text: str) -> None:
+        raise NotImplementedError
 
     def _build_export_button(self) -> QToolButton:
         self.export_button = QToolButton()

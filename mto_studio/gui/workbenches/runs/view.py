@@ -35,7 +35,7 @@ from mto_studio.gui.workbenches.runs.export import RunExports
 REFRESH_MS = 2000  # while this app trains, the tree refreshes from the store this often (when visible)
 
 
-class RunsWorkbench(RunExports, QWidget):
+class RunsWorkbench(RunExports):
     """The store's experiments and runs on the left; the comparison of the selected runs on the right."""
 
     title = "Runs"
@@ -324,22 +324,18 @@ class RunsWorkbench(RunExports, QWidget):
         self._update_export_actions()
         experiment = self.selected_experiment()
         self.command_button.setEnabled(experiment is not None and bool(experiment.folder))
-        self.resume_button.setEnabled(self._resumable(experiment))
+        self.resume_button.setEnabled(self._resumable_folder(experiment) is not None)
 
-    def _resumable(self, experiment: ExperimentRow | None) -> bool:
-        return (
-            experiment is not None
-            and bool(experiment.folder)
-            and str(experiment.folder) not in self.owners.folders
-            and ExperimentFolder(experiment.folder).is_resumable(experiment.status)
-        )
+    def _resumable_folder(self, experiment: ExperimentRow | None) -> str | None:
+        """The folder ``experiment`` can be continued from (None: it cannot, or a worker here trains it)."""
+        if experiment is None or not experiment.folder or experiment.folder in self.owners.folders:
+            return None
+        return experiment.folder if ExperimentFolder(experiment.folder).is_resumable(experiment.status) else None
 
     def resume_selected(self):
         """Hand the selected experiment to the Trainer, which continues it from its folder."""
-        experiment = self.selected_experiment()
-        if not self._resumable(experiment):
-            return None
-        return self.context.resume_experiment(experiment.folder)
+        folder = self._resumable_folder(self.selected_experiment())
+        return self.context.resume_experiment(folder) if folder is not None else None
 
     # --- comparing ---------------------------------------------------------------------------------------------
     @property

@@ -128,7 +128,7 @@ class TemplateDesigner(QWidget):
         else:
             return
         self.draft = draft
-        self._show_draft()
+        self._show_draft(draft)
 
     def _keep_draft(self) -> None:
         """Remember the current draft while it differs from what is saved (so switching away keeps the edits)."""
@@ -147,10 +147,10 @@ class TemplateDesigner(QWidget):
                 self.list_model.update_entry(entry)
 
     # --- showing and editing a draft ----------------------------------------------------------------------------
-    def _show_draft(self) -> None:
-        self.form.show_draft(self.draft)
+    def _show_draft(self, draft: Draft) -> None:
+        self.form.show_draft(draft)
         self._validate()
-        self.form.show_blocks(self.draft, self._examples())
+        self.form.show_blocks(draft, self._examples())
         self._update_buttons()
         self.refresh_preview()
 
@@ -204,6 +204,7 @@ class TemplateDesigner(QWidget):
 
     def _validate(self) -> None:
         draft = self.draft
+        assert draft is not None, "only a shown draft is validated"
         self.template, self.errors = validate_draft(draft, self.context.library)
         if draft.builtin:
             self.template, self.errors = draft.last_valid, {}
@@ -215,8 +216,9 @@ class TemplateDesigner(QWidget):
     def _update_buttons(self) -> None:
         draft, panel = self.draft, self.library_panel
         editable = draft is not None and not draft.builtin
-        self.save_button.setEnabled(editable and self.template is not None and (draft.modified or draft.unsaved))
-        panel.revert_button.setEnabled(editable and draft.modified and not draft.unsaved)
+        modified, unsaved = (draft.modified, draft.unsaved) if draft is not None else (False, False)
+        self.save_button.setEnabled(editable and self.template is not None and (modified or unsaved))
+        panel.revert_button.setEnabled(editable and modified and not unsaved)
         panel.delete_button.setEnabled(editable)
         panel.duplicate_button.setEnabled(draft is not None and draft.last_valid is not None)
         panel.duplicate_button.setDefault(bool(draft and draft.builtin))

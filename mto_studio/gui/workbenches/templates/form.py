@@ -97,14 +97,14 @@ class TemplateForm(QFrame):
         grid.addWidget(self.error_labels["description"], row, 1)
         row += 1
 
-        self.palette = SlotPalette()
-        self.palette.chosen.connect(self._palette_chosen)
-        grid.addWidget(self.palette, row, 1)
+        self.slot_palette = SlotPalette()
+        self.slot_palette.chosen.connect(self._palette_chosen)
+        grid.addWidget(self.slot_palette, row, 1)
         self.palette_row = row
         row += 1
         self.strips: dict[str, SlotStrip] = {}
         self.pattern_edits: dict[str, QLineEdit] = {}
-        self.side_widgets: list[QWidget] = [self.palette]
+        self.side_widgets: list[QWidget] = [self.slot_palette]
         self.active_side = "source"
         for side in SIDES:
             caption = self._caption(side.capitalize())
@@ -242,9 +242,9 @@ class TemplateForm(QFrame):
             self.pattern_edits[side].setText(getattr(draft, f"{side}_text"))
         for widget in (self.name_edit, self.description_edit, self.prefix_edit, *self.pattern_edits.values()):
             widget.setReadOnly(read_only)
-        for widget in (self.objective_combo, self.soft_spin, self.filling_combo, self.mapping_combo):
-            widget.setEnabled(not read_only)
-        self.palette.setEnabled(not read_only)
+        for control in (self.objective_combo, self.soft_spin, self.filling_combo, self.mapping_combo):
+            control.setEnabled(not read_only)
+        self.slot_palette.setEnabled(not read_only)
         self.badge.setText(
             "built-in · read-only — Duplicate to edit"
             if read_only
@@ -296,7 +296,7 @@ class TemplateForm(QFrame):
     def apply_objective(self, mixed: bool, read_only: bool) -> None:
         """A mixed template shows its two pickers instead of the sides; a read-only one has no palette."""
         for widget in self.side_widgets:
-            widget.setVisible(not mixed and not (widget is self.palette and read_only))
+            widget.setVisible(not mixed and not (widget is self.slot_palette and read_only))
         self.mixed_panel.setVisible(mixed)
 
     def show_errors(self, errors: dict[str, TemplateError]) -> None:
@@ -330,7 +330,7 @@ class TemplateForm(QFrame):
                     faded.setOpacity(0.4)
                     strip.setGraphicsEffect(faded)
                 else:
-                    strip.setGraphicsEffect(None)
+                    strip.setGraphicsEffect(None)  # type: ignore[arg-type]  # stub: Qt takes None to remove the effect
 
     def show_general_error(self, text: str) -> None:
         self.error_labels["general"].setText(text)

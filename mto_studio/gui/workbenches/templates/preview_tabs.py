@@ -67,16 +67,16 @@ class DesignerTabs(QTabWidget):
         self.refresh_diff(template)
 
     def _summary(self, template: Template, style, stale: bool) -> str:
-        rows = [r for r in self.rows if r.tokens is not None]
+        tokenized = [r.tokens for r in self.rows if r.tokens is not None]
         parts = []
         if stale:
             parts.append(f'<span style="color:{ERROR_RED}">showing the last valid version of the template</span>')
         parts.append(f"<b>{len(self.rows)}</b> row(s)")
-        if rows:
+        if tokenized:
             for side in ("source", "target"):
-                counts = [getattr(r.tokens, side).count for r in rows]
+                counts = [getattr(t, side).count for t in tokenized]
                 parts.append(f"{side} tokens {min(counts)}–{max(counts)} (mean {sum(counts) / len(counts):.1f})")
-            cut = sum(r.tokens.source.truncated or r.tokens.target.truncated for r in rows)
+            cut = sum(t.source.truncated or t.target.truncated for t in tokenized)
             parts.append(f'<span style="color:{ERROR_RED}"><b>{cut}</b> truncated</span>' if cut else "none truncated")
         context = self.context
         if context.tokenizer is None:

@@ -119,10 +119,10 @@ class SlotBlock(QFrame):
             edit.setFrame(False)
             edit.setStyleSheet("background: rgba(255,255,255,0.75); border-radius: 3px; padding: 1px 3px;")
             edit.textEdited.connect(lambda text: self.text_edited.emit(self.index, text))
-            edit.textChanged.connect(lambda _t: self._fit_editor())
+            edit.textChanged.connect(lambda _t: self._fit_editor(edit))
             self.editor = edit
             layout.addWidget(edit)
-            self._fit_editor()
+            self._fit_editor(edit)
         elif slot.kind is SlotKind.SOFT:
             row = QHBoxLayout()
             spin = QSpinBox()
@@ -165,13 +165,14 @@ class SlotBlock(QFrame):
         button.clicked.connect(action)
         return button
 
-    def _fit_editor(self) -> None:
-        edit = self.editor
+    def _fit_editor(self, edit: QLineEdit) -> None:
         width = edit.fontMetrics().horizontalAdvance(edit.text() or edit.placeholderText()) + 18
         edit.setFixedWidth(max(70, min(360, width)))
         self.adjustSize()
-        if self.parentWidget() is not None and self.parentWidget().layout() is not None:
-            self.parentWidget().layout().invalidate()
+        parent = self.parentWidget()
+        parent_layout = parent.layout() if parent is not None else None
+        if parent_layout is not None:
+            parent_layout.invalidate()
 
     def set_selected(self, selected: bool) -> None:
         if selected != self.selected:

@@ -13,6 +13,11 @@ from mto_studio.gui.widgets.flow_layout import FlowLayout
 from mto_studio.gui.workbenches.templates.slot_blocks import MOVE_MIME, NEW_MIME, SlotBlock, allowed_kinds
 
 
+def _mime_text(mime: QMimeData, mime_type: str) -> str:
+    """The text a slot block's drag carries under ``mime_type``."""
+    return bytes(mime.data(mime_type).data()).decode()
+
+
 class SlotStrip(QWidget):
     """One side of a template as blocks. Emits ``slots_changed(slots, structural)``: structural edits (add, remove,
     move) rebuild the blocks; text and length edits do not, so the editor being typed in keeps its focus."""
@@ -107,7 +112,7 @@ class SlotStrip(QWidget):
             )
             block.clicked.connect(self._select)
             block.remove_requested.connect(self.remove_at)
-            block.move_requested.connect(self.move)
+            block.move_requested.connect(self.move_block)
             block.text_edited.connect(self._text_edited)
             block.length_edited.connect(self._length_edited)
             block.left_button.setEnabled(index > 0)
@@ -163,8 +168,10 @@ class SlotStrip(QWidget):
         slots.insert(at, Slot(kind))
         self.selected = at
         self._emit(tuple(slots), True)
-        if kind is SlotKind.TEXT and self.blocks[at].editor is not None:
-            self.blocks[at].editor.setFocus()
+        if kind is SlotKind.TEXT:
+            editor = self.blocks[at].editor
+            if editor is not None:
+                editor.setFocus()
         return True
 
     def remove_at(self, index: int) -> None:
@@ -175,7 +182,8 @@ class SlotStrip(QWidget):
         self.selected = min(index, len(slots) - 1)
         self._emit(tuple(slots), True)
 
-    def move(self, index: int, delta: int) -> None:
+    def move_block(self, index: int, delta: int) -> None:
+        """Move block ``index`` by ``delta`` places (◀ ▶, Ctrl+← Ctrl+→)."""
         self.move_to(index, index + delta + (1 if delta > 0 else 0))
 
     def move_to(self, index: int, insert_before: int) -> None:
@@ -212,7 +220,7 @@ class SlotStrip(QWidget):
 
     def _move_selected(self, delta: int) -> None:
         if 0 <= self.selected < len(self.slots):
-            self.move(self.selected, delta)
+            self.move_block(self.selected, delta)
 
     # --- drag and drop -------------------------------------------------------------------------------------------
     def _insert_index(self, pos: QPoint) -> int:
@@ -230,7 +238,7 @@ class SlotStrip(QWidget):
         if mime.hasFormat(MOVE_MIME):
             return True
         if mime.hasFormat(NEW_MIME):
-            kind = SlotKind(bytes(mime.data(NEW_MIME)).decode())
+            kind = SlotKind(_mime_text(mime, NEW_MIME))
             return kind in allowed_kinds(self.side)
         return False
 
@@ -257,9 +265,9 @@ class SlotStrip(QWidget):
         self._drop_index = None
         mime = event.mimeData()
         if mime.hasFormat(MOVE_MIME):
-            self.move_to(int(bytes(mime.data(MOVE_MIME)).decode()), at)
+            self.move_to(int(_mime_text(mime, MOVE_MIME)), at)
         elif mime.hasFormat(NEW_MIME):
-            self.insert_kind(SlotKind(bytes(mime.data(NEW_MIME)).decode()), at)
+            self.insert_kind(SlotKind(_mime_text(mime, NEW_MIME)), at)
         event.acceptProposedAction()
         self.update()
 

@@ -99,7 +99,7 @@ class TrainerMonitor(QWidget):
 
         self.vsplitter = QSplitter(Qt.Orientation.Vertical)
         self.vsplitter.setObjectName("trainer-vsplitter")
-        self.curves = LiveCurves()
+        self.curves: LiveCurves = LiveCurves()
         self.vsplitter.addWidget(self.curves)
 
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -258,8 +258,9 @@ class TrainerMonitor(QWidget):
         if run.method == "adaptation":
             return
         key = self._run_key(run)
-        losses, scores = [], []
-        samples = None
+        losses: list[tuple[int, int, float]] = []
+        scores: list[tuple[int, int, float]] = []
+        samples: tuple[int, str, tuple] | None = None
         for record in RunFolder(run_dir).events():
             step = int(record.get("step", 0) or 0)
             if after is not None and step > after:
@@ -356,7 +357,7 @@ class TrainerMonitor(QWidget):
         if run_id not in self._samples:
             run_id = self._latest_sample_run
         found = self._samples.get(run_id) if run_id else None
-        if found is None:
+        if found is None or run_id is None:
             self.samples_model.set_samples([])
             self.samples_caption.setText("Predictions appear with the first evaluation.")
             return

@@ -362,9 +362,13 @@ class TrainerSettings(QWidget):
             objectives = {**loaded.objectives, **objectives}
         name = self.name_edit.text().strip() or "experiment"
         baseline_ref = refs[templates.index(baseline)] if baseline in templates else baseline
+        data_refs = project.run_data_refs()
+        assert data_refs["data"] is not None, "a project always has training data"
         return ExperimentConfig(
             name=name,
-            **project.run_data_refs(),
+            data=data_refs["data"],
+            validation_data=data_refs["validation_data"],
+            test_data=data_refs["test_data"],
             columns=project.columns_spec(),
             relations=list(loaded.relations) if loaded is not None else [],
             model=project.model_ref(),

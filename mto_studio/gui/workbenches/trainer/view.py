@@ -98,8 +98,8 @@ class TrainerWorkbench(QWidget):
         self.settings = TrainerSettings(self.context)
         column, column_layout = scrolling_settings(self.settings)
         self.controls = RunControls("trainer")
-        self.start_button, self.pause_button = self.controls.start_button, self.controls.pause_button
-        self.resume_button, self.stop_button = self.controls.resume_button, self.controls.stop_button
+        self.start_button, self.stop_button = self.controls.start_button, self.controls.stop_button
+        self.pause_button, self.resume_button = self.controls.pause_buttons()
         self.progress, self.status_label = self.controls.progress, self.controls.status_label
         self.start_button.setToolTip("run the experiment in the background into the project's experiments folder")
         self.start_button.clicked.connect(self.start)
