@@ -173,7 +173,7 @@ def take_analyzer(app, window, shots) -> None:
         values = [s.log_likelihood for s in relation.scores]
         return max(values) - min(values) if values else 0.0
 
-    analyzer.select_relation(max(analyzer.report.relations, key=spread).relation)
+    analyzer.results.select_relation(max(analyzer.report.relations, key=spread).relation)
     settle(app)
     shots.append(("analyzer.png", window.grab()))
 
@@ -221,10 +221,14 @@ def take_trainer(app, window, shots, wanted, scratch: Path) -> None:
     # Mid-experiment: the k = 8 and k = 32 cells done (bands drawn), a full-data run training.
     wait_until(
         app,
-        lambda: finished() >= 13 and any(r.status == "running" and r.step >= 40 for r in trainer.monitor.runs_model.runs),
+        lambda: (
+            finished() >= 13 and any(r.status == "running" and r.step >= 40 for r in trainer.monitor.runs_model.runs)
+        ),
         timeout_s=1800,
     )
-    trainer.monitor.runs_table.selectRow(next(i for i, r in enumerate(trainer.monitor.runs_model.runs) if r.status == "running"))
+    trainer.monitor.runs_table.selectRow(
+        next(i for i, r in enumerate(trainer.monitor.runs_model.runs) if r.status == "running")
+    )
     trainer.monitor.tabs.setCurrentIndex(0)
     settle(app, 0.6)
     if "trainer" in wanted:
