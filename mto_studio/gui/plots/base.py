@@ -49,10 +49,12 @@ class SeriesBuffer:
         return self.n
 
 
-def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
+def style_frame(plot: pg.PlotItem, title: str, *, grid_y: bool = True, alpha: float = 0.15) -> None:
+    """The look every chart shares: no context menu or buttons, a light grid, the title and the axes' pens and
+    tick font."""
     plot.setMenuEnabled(False)
     plot.hideButtons()
-    plot.showGrid(x=True, y=True, alpha=0.15)
+    plot.showGrid(x=True, y=grid_y, alpha=alpha)
     plot.setTitle(title, color=TEXT, size="10pt")
     font = QFont()
     font.setPointSizeF(9)
@@ -61,6 +63,11 @@ def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
         axis.setPen(pg.mkPen(OUTLINE))
         axis.setTextPen(pg.mkPen(TEXT))
         axis.setStyle(tickFont=font)
+
+
+def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
+    """A line chart over training steps (``y_label`` on the left)."""
+    style_frame(plot, title)
     plot.setLabel("left", y_label, color=MUTED, size="9pt")
     plot.getAxis("left").enableAutoSIPrefix(False)
     plot.getAxis("bottom").enableAutoSIPrefix(False)

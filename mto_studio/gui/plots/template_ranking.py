@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 
 from mto_studio.core.analysis.analyze import TemplateScore
 from mto_studio.core.templates import Objective
 from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
-from mto_studio.gui.theme import ERROR_RED, MUTED, OBJECTIVE_BAR_FILLS, OUTLINE, TEXT, WHISKER, WHITE
+from mto_studio.gui.plots.base import style_frame
+from mto_studio.gui.theme import ERROR_RED, MUTED, OBJECTIVE_BAR_FILLS, TEXT, WHISKER, WHITE
 
 BAR_THICKNESS = 0.62
 AXIS_WIDTH = 118  # the template-name axis, wide enough for "★ unsup-nat-copy"
@@ -60,19 +61,9 @@ class _BarPanel:
     def __init__(self, plot: pg.PlotItem, title: str, axis_label: str) -> None:
         self.plot = plot
         self.title = title
-        plot.setMenuEnabled(False)
+        style_frame(plot, title, grid_y=False, alpha=0.18)
         plot.setMouseEnabled(x=False, y=False)
-        plot.hideButtons()
         plot.getViewBox().invertY(True)  # the best template on top
-        plot.showGrid(x=True, y=False, alpha=0.18)
-        plot.setTitle(title, color=TEXT, size="10pt")
-        tick_font = QFont()
-        tick_font.setPointSizeF(9)
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen(OUTLINE))
-            axis.setTextPen(pg.mkPen(TEXT))
-            axis.setStyle(tickFont=tick_font)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.setLabel("bottom", axis_label, color=MUTED, size="9pt")
         self.bars = pg.BarGraphItem(

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -267,3 +268,22 @@ def scrolling_settings(panel: QWidget) -> tuple[QWidget, QVBoxLayout]:
     outer_layout.setSpacing(6)
     outer_layout.addWidget(scroll, 1)
     return outer, outer_layout
+
+
+def settings_beside(owner: QWidget, name: str, settings: QWidget, controls: QWidget, right: QWidget,
+                    settings_width: int = 330) -> QSplitter:  # fmt: skip
+    """A workbench's layout: its settings column (scrolling, with ``controls`` pinned below) beside ``right``, in
+    a splitter named ``<name>-splitter`` that fills ``owner``."""
+    outer = QHBoxLayout(owner)
+    outer.setContentsMargins(8, 8, 8, 8)
+    splitter = QSplitter(Qt.Orientation.Horizontal)
+    splitter.setObjectName(f"{name}-splitter")
+    outer.addWidget(splitter)
+    column, column_layout = scrolling_settings(settings)
+    column_layout.addWidget(controls)
+    splitter.addWidget(column)
+    splitter.addWidget(right)
+    splitter.setStretchFactor(0, 0)
+    splitter.setStretchFactor(1, 1)
+    splitter.setSizes([settings_width, 1560 - settings_width])
+    return splitter

@@ -7,8 +7,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
+from PySide6.QtWidgets import QWidget
 
 from mto_studio.core.analysis.analyze import AnalysisCancelled, AnalysisConfig, AnalysisDone, AnalysisReport, analyze
 from mto_studio.core.analysis.saved import ANALYSIS_FILE, load_analysis, save_analysis
@@ -20,7 +19,7 @@ from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.jobs import JobController, JobState
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.widgets.fields import scrolling_settings
+from mto_studio.gui.widgets.fields import settings_beside
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workbenches.analyzer.evidence import AnalysisResults
 from mto_studio.gui.workbenches.analyzer.settings import AnalyzerSettings
@@ -58,13 +57,7 @@ class AnalyzerWorkbench(QWidget):
 
     # --- layout ----------------------------------------------------------------------------------------------
     def _build(self) -> None:
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("analyzer-splitter")
-        outer.addWidget(self.splitter)
         self.settings = AnalyzerSettings(self.context)
-        column, column_layout = scrolling_settings(self.settings)
         self.controls = RunControls("analysis", start_text="Analyse", stop_text="Cancel", pausable=False)
         self.run_button, self.cancel_button = self.controls.start_button, self.controls.stop_button
         self.progress, self.status_label = self.controls.progress, self.controls.status_label
@@ -75,14 +68,9 @@ class AnalyzerWorkbench(QWidget):
         self.cancel_button.setToolTip("stop after the current step; the previous results stay")
         self.cancel_button.clicked.connect(self.cancel)
         self.progress.setFormat("%v / %m")
-        column_layout.addWidget(self.controls)
-        self.splitter.addWidget(column)
         self.results = AnalysisResults(self.context)
         self.results.results_model.overrides_changed.connect(self._save_overrides)
-        self.splitter.addWidget(self.results)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([310, 1250])
+        self.splitter = settings_beside(self, "analyzer", self.settings, self.controls, self.results, 310)
 
     # --- the job ---------------------------------------------------------------------------------------------------
     @property

@@ -33,7 +33,7 @@ from mto_studio.gui.jobs import JobController, JobState, pretrain_job
 from mto_studio.gui.models.training import SamplesModel
 from mto_studio.gui.plots.line_chart import LineChart
 from mto_studio.gui.theme import ERROR_RED, LAB_KNOWLEDGE_COLOURS, LAB_LOSS_COLOURS, MUTED
-from mto_studio.gui.widgets.fields import scrolling_settings
+from mto_studio.gui.widgets.fields import settings_beside
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workbenches.lab.settings import LabSettings
 from mto_studio.gui.workers import Worker
@@ -82,13 +82,7 @@ class ObjectiveLabWorkbench(QWidget):
 
     # --- layout ------------------------------------------------------------------------------------------------
     def _build(self) -> None:
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("lab-splitter")
-        outer.addWidget(self.splitter)
         self.settings = LabSettings()
-        column, column_layout = scrolling_settings(self.settings)
         self.controls = RunControls("lab", start_text="Pre-train")
         self.start_button, self.stop_button = self.controls.start_button, self.controls.stop_button
         self.pause_button, self.resume_button = self.controls.pause_buttons()
@@ -105,12 +99,7 @@ class ObjectiveLabWorkbench(QWidget):
         self.use_button.setToolTip("point the project at the pre-trained model (File ▸ Save keeps it)")
         self.use_button.clicked.connect(self.use_model)
         self.controls.extra.addWidget(self.use_button)
-        column_layout.addWidget(self.controls)
-        self.splitter.addWidget(column)
-        self.splitter.addWidget(self._build_monitor())
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([330, 1230])
+        self.splitter = settings_beside(self, "lab", self.settings, self.controls, self._build_monitor())
 
     def _build_monitor(self) -> QWidget:
         right = QWidget()

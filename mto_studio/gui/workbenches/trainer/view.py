@@ -13,8 +13,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QSplitter, QWidget
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QMainWindow, QWidget
 
 from mto_studio.core.errors import MtoError
 from mto_studio.core.jobs.events import (
@@ -40,7 +40,7 @@ from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.format import format_duration
 from mto_studio.gui.jobs import JobController, JobState, experiment_job
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.widgets.fields import scrolling_settings
+from mto_studio.gui.widgets.fields import settings_beside
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workbenches.trainer.monitor import TrainerMonitor
 from mto_studio.gui.workbenches.trainer.settings import DEFAULT_EXPERIMENT, TrainerSettings
@@ -90,13 +90,7 @@ class TrainerWorkbench(QWidget):
         self._show_state()
 
     def _build(self) -> None:
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("trainer-splitter")
-        outer.addWidget(self.splitter)
         self.settings = TrainerSettings(self.context)
-        column, column_layout = scrolling_settings(self.settings)
         self.controls = RunControls("trainer")
         self.start_button, self.stop_button = self.controls.start_button, self.controls.stop_button
         self.pause_button, self.resume_button = self.controls.pause_buttons()
@@ -108,13 +102,8 @@ class TrainerWorkbench(QWidget):
         self.resume_button.clicked.connect(lambda: self.resume())
         self.stop_button.setToolTip("stop after the current step: the run saves a checkpoint and can be resumed")
         self.stop_button.clicked.connect(self.stop)
-        column_layout.addWidget(self.controls)
-        self.splitter.addWidget(column)
         self.monitor = TrainerMonitor()
-        self.splitter.addWidget(self.monitor)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([330, 1230])
+        self.splitter = settings_beside(self, "trainer", self.settings, self.controls, self.monitor)
 
     # --- the job ---------------------------------------------------------------------------------------------
     @property
