@@ -40,6 +40,7 @@ from mto_studio.core.pretraining.recipe import (
     TrainingSection,
     recipe_to_toml,
 )
+from mto_studio.core.store.locks import FolderLock
 from mto_studio.core.store.run_folder import RunLog
 from mto_studio.core.world import World, build_world
 
@@ -119,14 +120,19 @@ def knowledge_check(model, tokenizer, world: World, size: int, device: str, seed
 def pretrain(
     cfg: PretrainConfig, out_dir: str | Path, *, resume: bool = False, run_id: str | None = None
 ) -> EventStream:
-    """Pre-train per ``cfg`` into ``out_dir`` (model, tokenizer, world files, log). A generator of events."""
+    """Pre-train per ``cfg`` into ``out_dir`` (model, tokenizer, world files, log). A generator of events. It holds
+    the folder's lock while it writes there: a second writer gets FolderBusyError before anything is written."""
+    with FolderLock(out_dir, what="pre-training folder"):
+        return (yield from _pretrain(cfg, Path(out_dir), resume=resume, run_id=run_id))
+
+
+def _pretrain(cfg: PretrainConfig, out: Path, *, resume: bool, run_id: str | None) -> EventStream:
     import torch
     from transformers import get_scheduler
 
     from mto_studio.core.models.tokenizer import train_t5_tokenizer
     from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
-    out = Path(out_dir)
     run_id = run_id or f"pretrain-{cfg.name}"
     step = 0
     try:

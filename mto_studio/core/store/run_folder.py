@@ -8,9 +8,10 @@ A run folder::
     checkpoints/       resumable state while the run is live          result.json       status, scores and where
     predictions.jsonl  the scored heads' predictions                                    they come from
     model/ prompt/ lora/   the trained weights, soft prompts or adapter
+    .mto-studio.lock   while a process writes the folder: its lock and who holds it (``locks.py``)
 
 An experiment folder holds experiment.json (its ExperimentConfig), runs/NNN-…/ (one run folder each), an optional
-adaptation/ run, and its tables, plots and report.
+adaptation/ run, and its tables, plots and report; and its lock while an experiment runs in it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
 from mto_studio.core.jobs.status import RunStatus
+from mto_studio.core.store.locks import FolderLock
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -161,6 +163,10 @@ class RunFolder:
     def write_result(self, status: RunStatus, **fields: Any) -> Path:
         return atomic_write_json(self.path / self.RESULT, {"status": status.value, **fields})
 
+    def lock(self) -> FolderLock:
+        """The lock a run takes (``with folder.lock():``) before it writes here, fresh or resumed."""
+        return FolderLock(self.path, what="run folder")
+
 
 def template_label(ref: str | None) -> str:
     """A template as people read it: its name, not the path of a project template's file."""
@@ -216,6 +222,10 @@ class ExperimentFolder:
 
     def write_config(self, data: dict[str, Any]) -> Path:
         return atomic_write_json(self.config_file, data)
+
+    def lock(self) -> FolderLock:
+        """The lock an experiment takes (``with folder.lock():``) before it writes here, fresh or resumed."""
+        return FolderLock(self.path, what="experiment folder")
 
     def is_resumable(self, status: RunStatus | str | None) -> bool:
         """An experiment left stopped, interrupted or running (by a process that is gone) whose folder still has its

@@ -1,8 +1,10 @@
 """The run store: experiments, runs and metric series in SQLite (stdlib), written as training goes.
 
 WAL journaling lets the GUI read while a worker writes; every event is its own transaction, so a killed process
-leaves every committed row readable. Runs whose process died while 'running' are marked 'interrupted' (and stay
-resumable from their folder) by ``mark_interrupted`` at start-up.
+leaves every committed row readable, and a failed write is rolled back (the connection is never left inside a
+transaction). Several processes may write one store: a run's row is made with ``INSERT … ON CONFLICT``. Runs whose
+process died while 'running' are marked 'interrupted' (and stay resumable from their folder) by ``mark_interrupted``
+when the app opens the store; a run whose folder a live process has locked (``locks.py``) is left alone.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +24,12 @@ from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
     Event,
-    EventStream,
     RunFailed,
     RunFinished,
     RunStarted,
     StepLogged,
 )
+from mto_studio.core.store.locks import folder_in_use
 from mto_studio.core.store.run_folder import template_label
 
 SCHEMA = """
@@ -115,20 +118,26 @@ class RunStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        db = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
+            db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # opening writes nothing after
+                db.executescript(SCHEMA)  # the first time (a writer stopped mid-transaction cannot block a reader)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
             raise MtoError(
                 f"cannot open the run store {self.path}: {exc}",
-                "move the damaged file aside; run folders keep every run's config and metrics",
+                "check free disk space and that the folder is writable; if the file is damaged, move it aside "
+                "(run folders keep every run's config and metrics)",
             ) from exc
+        self._db = db
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -140,19 +149,46 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (taken at once, so two writers queue instead of failing halfway). Whatever fails
+        inside (a constraint, a full disk, an interrupt) is rolled back: the connection never stays in a
+        transaction. SQLite's errors become an MtoError naming the store."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                cursor = self._db.execute(sql, tuple(params))
+                yield self._db
                 self._db.execute("COMMIT")
-                return cursor
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK") if self._db.in_transaction else None
-                raise MtoError(
-                    f"cannot write the run store {self.path}: {exc}",
-                    "check free disk space; the run folder still records everything",
-                ) from exc
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._write_error(exc) from exc
+                raise
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolls back by itself when the statement that failed was the transaction's end
+
+    def _write_error(self, exc: sqlite3.Error) -> MtoError:
+        text = str(exc)
+        if "full" in text.lower():
+            hint = "free disk space"
+        elif isinstance(exc, sqlite3.OperationalError):
+            hint = "check free disk space and that the store's folder is writable"
+        else:
+            hint = "report this if it happens again"
+        return MtoError(f"cannot write the run store {self.path}: {text}", f"{hint}; the run folder still records it")
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._transaction() as db:
+            return db.execute(sql, tuple(params))
 
     def _insert(self, sql: str, params: Iterable[Any]) -> int:
         """Write one row; returns its id."""
@@ -161,14 +197,8 @@ class RunStore:
         return row_id
 
     def _write_many(self, sql: str, rows: list[tuple]) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany(sql, rows)
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK") if self._db.in_transaction else None
-                raise MtoError(f"cannot write the run store {self.path}: {exc}", "check free disk space") from exc
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     # --- experiments ----------------------------------------------------------------------------------------
     def create_experiment(self, name: str, config: dict[str, Any], folder: str | Path | None = None) -> int:
@@ -209,32 +239,34 @@ class RunStore:
         config: dict[str, Any] | None = None,
         status: str = "queued",
     ) -> int:
-        """The run with this folder (created if new); returns its id."""
+        """The run with this folder (created if new); returns its id. Race-free: two processes that make the same
+        run at once get the same row (an existing row keeps its fields; it only gains an experiment it lacked)."""
         folder = str(folder)
-        row = self._db.execute("SELECT id FROM runs WHERE folder=?", (folder,)).fetchone()
         config = config or {}
         shots = config.get("shots")
-        if row:
-            return int(row["id"])
         now = time.time()
-        return self._insert(
-            "INSERT INTO runs(experiment_id, folder, name, template, method, shots, seed, status, total_steps, "
-            "config, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                experiment_id,
-                folder,
-                name,
-                template_label(config.get("template")),
-                config.get("method"),
-                "full" if shots is None else str(shots),
-                config.get("seed"),
-                status,
-                int(config.get("steps", 0)),
-                json.dumps(config),
-                now,
-                now,
-            ),
-        )
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs(experiment_id, folder, name, template, method, shots, seed, status, total_steps, "
+                "config, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(folder) DO UPDATE SET experiment_id = COALESCE(runs.experiment_id, excluded.experiment_id)",
+                (
+                    experiment_id,
+                    folder,
+                    name,
+                    template_label(config.get("template")),
+                    config.get("method"),
+                    "full" if shots is None else str(shots),
+                    config.get("seed"),
+                    status,
+                    int(config.get("steps", 0)),
+                    json.dumps(config),
+                    now,
+                    now,
+                ),
+            )
+            row = db.execute("SELECT id FROM runs WHERE folder=?", (folder,)).fetchone()
+        return int(row["id"])
 
     def runs(self, experiment_id: int | None = None) -> list[RunRow]:
         if experiment_id is None:
@@ -284,21 +316,38 @@ class RunStore:
             )
 
     def mark_interrupted(self, keep: Iterable[str | Path] = ()) -> int:
-        """Runs left 'running' by a process that is gone become 'interrupted' (resumable). Returns how many.
-        ``keep``: run and experiment folders that a live worker owns (left as they are)."""
-        kept = sorted({str(k) for k in keep})
-        marks = ",".join("?" * len(kept))
-        spare = f" AND folder NOT IN ({marks})" if kept else ""
-        cursor = self._write(
-            "UPDATE runs SET status='interrupted', reason=?, updated=? WHERE status='running'" + spare,
-            ("the process ended during training; resume it from its last checkpoint", time.time(), *kept),
-        )
-        self._write(
-            "UPDATE experiments SET status='interrupted', updated=? WHERE status='running'"
-            + (f" AND (folder IS NULL OR folder NOT IN ({marks}))" if kept else ""),
-            (time.time(), *kept),
-        )
-        return cursor.rowcount
+        """Runs left 'running' by a process that is gone become 'interrupted' (resumable); so do their experiments.
+        Returns how many runs. Left alone: runs and experiments whose folder a live process (this one or another)
+        has locked, runs inside such an experiment's folder, and the folders in ``keep`` (a worker here owns them and
+        may not have locked them yet)."""
+        kept = {str(k) for k in keep}
+
+        def live(folder: str | None) -> bool:
+            return folder is not None and (folder in kept or folder_in_use(folder))
+
+        running = self._db.execute("SELECT id, folder FROM experiments WHERE status='running'").fetchall()
+        live_experiments = [Path(r["folder"]) for r in running if live(r["folder"])]
+        dead_experiments = [r["id"] for r in running if not live(r["folder"])]
+        runs = self._db.execute("SELECT id, folder FROM runs WHERE status='running'").fetchall()
+        dead_runs = [
+            r["id"]
+            for r in runs
+            if not live(r["folder"]) and not any(e in Path(r["folder"]).parents for e in live_experiments)
+        ]
+        now, marked = time.time(), 0
+        reason = "the process ended during training; resume it from its last checkpoint"
+        with self._transaction() as db:
+            for run_id in dead_runs:
+                marked += db.execute(
+                    "UPDATE runs SET status='interrupted', reason=?, updated=? WHERE id=? AND status='running'",
+                    (reason, now, run_id),
+                ).rowcount
+            for experiment_id in dead_experiments:
+                db.execute(
+                    "UPDATE experiments SET status='interrupted', updated=? WHERE id=? AND status='running'",
+                    (now, experiment_id),
+                )
+        return marked
 
     # --- events -----------------------------------------------------------------------------------------------
     def record(self, run_id: int, event: Event) -> None:
@@ -359,15 +408,3 @@ class RunStore:
             "SELECT DISTINCT split, name FROM metrics WHERE run_id=? ORDER BY split, name", (run_id,)
         ).fetchall()
         return [(r["split"], r["name"]) for r in rows]
-
-
-def recorded(events: EventStream, store: RunStore, run_id: int) -> EventStream:
-    """Pass a run's events through, recording each in ``store``; commands sent in go through to the run."""
-    command = None
-    while True:
-        try:
-            event = events.send(command)
-        except StopIteration:
-            return
-        store.record(run_id, event)
-        command = yield event

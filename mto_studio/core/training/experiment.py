@@ -20,7 +20,7 @@ from mto_studio.core.jobs.events import (
     TableUpdated,
 )
 from mto_studio.core.jobs.status import RunStatus
-from mto_studio.core.store import RunStore, recorded
+from mto_studio.core.store import FolderBusyError, RunStore, recorded_run
 from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
 from mto_studio.core.templates import TemplateLibrary
 from mto_studio.core.training.adaptation import adapt, read_sentences
@@ -252,10 +252,15 @@ def run_experiment(
     cfg: ExperimentConfig | None, folder: str | Path, *, store: RunStore | None = None, resume: bool = False
 ) -> EventStream:
     """Run (or resume) an experiment into ``folder``. Send Stop() to stop after the current step: the current run
-    is checkpointed and the experiment can be resumed later."""
+    is checkpointed and the experiment can be resumed later. The experiment holds the folder's lock while it runs:
+    a second writer gets FolderBusyError (naming the holder) before anything is written."""
+    with ExperimentFolder(folder).lock():
+        return (yield from _run_experiment(cfg, Path(folder), store=store, resume=resume))
+
+
+def _run_experiment(cfg: ExperimentConfig | None, folder: Path, *, store: RunStore | None, resume: bool) -> EventStream:
     from mto_studio.core.training.loop import train
 
-    folder = Path(folder)
     saved_id = None
     if resume:
         saved = ExperimentFolder(folder).config()
@@ -321,11 +326,10 @@ def run_experiment(
             return
         try:
             events = train(None if resumable else run_cfg, run_dir, resume=resumable)
-            if store is not None:
-                run_pk = store.upsert_run(
-                    run_dir, name=run_cfg.label, experiment_id=experiment_id, config=run_cfg.to_dict()
+            if store is not None:  # the run's row is made once it has locked its folder
+                events = recorded_run(
+                    events, store, run_dir, name=run_cfg.label, experiment_id=experiment_id, config=run_cfg.to_dict()
                 )
-                events = recorded(events, store, run_pk)
             command = None
             stopped = False
             while True:
@@ -338,6 +342,8 @@ def run_experiment(
                 if isinstance(event, RunFinished) and event.status == "stopped":
                     stopped = True
                 command = yield event
+        except FolderBusyError:
+            raise  # another process trains this run now: nothing of its folder or row is ours to write
         except MtoError as exc:
             failed += 1
             if store is not None:

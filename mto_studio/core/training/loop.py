@@ -40,7 +40,14 @@ LOG_EVERY = 5
 def train(
     cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False, run_id: str | None = None
 ) -> EventStream:
-    """Train one run into ``run_dir``. See the module docstring for the protocol."""
+    """Train one run into ``run_dir``. See the module docstring for the protocol. The run, fresh or resumed, holds
+    the folder's lock while it writes there; a second writer gets FolderBusyError (naming the holder) before
+    anything is written."""
+    with RunFolder(run_dir).lock():
+        return (yield from _train(cfg, run_dir, resume=resume, run_id=run_id))
+
+
+def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id: str | None) -> EventStream:
     import torch
 
     from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
