@@ -107,7 +107,7 @@ class RunsWorkbench(RunExports):
         self.tree.setAllColumnsShowFocus(True)
         self.tree.header().setStretchLastSection(True)
         self.tree.setIndentation(14)
-        for column, width in enumerate((76, 96, 64, 52, 38, 80, 64, 62, 52)):
+        for column, width in enumerate((76, 92, 64, 44, 38, 72, 60, 82, 76)):  # room for "0.857 test"
             self.tree.setColumnWidth(column, width)
         self.tree.selectionModel().selectionChanged.connect(lambda _s, _d: self._on_selection())
         left_layout.addWidget(self.tree, 1)
