@@ -220,6 +220,8 @@ def test_pause_resume_stop_and_resume_from_the_checkpoint(window, qtbot):
     run_dir = Path(run.folder)
     assert json.loads((run_dir / "result.json").read_text())["status"] == "stopped"
     assert view.resumable == view.folder and view.resume_button.isEnabled()
+    assert "ETA" not in view.progress.format(), "a stopped experiment has no time left to estimate"
+    assert view.settings.source_label.text().startswith("Trained "), view.settings.source_label.text()
     points_before = view.monitor.curves.seed_points(CurveKey("finetune", "unsup-nat", "full"), 0, "loss")
 
     window.show_workbench("runs")  # the Runs view hands a stopped experiment back to the Trainer

@@ -308,7 +308,7 @@ class ObjectiveLabWorkbench(QWidget):
         self._dirty = False
         self.progress.setRange(0, self._total)
         self.progress.setValue(self._step)
-        eta = self.job.clock.eta_s(self._step, self._total)
+        eta = self.job.clock.eta_s(self._step, self._total) if self.job.busy else None
         self.progress.setFormat(
             f"%p%  ·  step {self._step:,} / {self._total:,}" + (f"  ·  ETA {format_duration(eta)}" if eta else "")
         )

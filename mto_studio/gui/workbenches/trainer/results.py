@@ -75,6 +75,7 @@ class ResultsPanel(QWidget):
         """Where the coming experiment's scores will come from (before it starts)."""
         self.model.label = label
         self.update_caption()
+        self._set_title()
 
     def set_tables(self, tables, finished: int, total: int) -> None:
         self.model.set_tables(tables)
@@ -110,6 +111,10 @@ class ResultsPanel(QWidget):
             return None if found is None else (found.mean, found.sd)
 
         self.ladder.set_cells(cell)
+        self._set_title()
+
+    def _set_title(self) -> None:
+        model = self.model
         self.ladder.plot.setTitle(f"{_esc(model.label)} by training size · {model.group}", color=TEXT, size="10pt")
 
     def update_caption(self, finished: int | None = None, total: int | None = None) -> None:

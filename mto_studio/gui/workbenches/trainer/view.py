@@ -276,6 +276,7 @@ class TrainerWorkbench(QWidget):
             self.status_label.setText(self.final_status_text or self.last_status)
         if self.last_status != "finished":
             self._find_resumable(show=False)
+        self._refresh_source_label()  # "Trained …", no longer "Training …"
 
     def shutdown(self) -> None:
         """The window is closing: stop the experiment (the run checkpoints and is marked stopped, resumable) and
@@ -302,7 +303,7 @@ class TrainerWorkbench(QWidget):
             return
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        eta = self.job.clock.eta_s(done, total)
+        eta = self.job.clock.eta_s(done, total) if self.job.busy else None  # no estimate once the job ended
         rate = self.job.clock.rate()
         self.progress.setFormat(
             f"%p%  ·  {done:,} / {total:,} steps" + (f"  ·  ETA {format_duration(eta)}" if eta is not None else "")
