@@ -1,4 +1,7 @@
-"""The `mto-studio` command line: subcommands over the core; no subcommand launches the GUI."""
+"""The `mto-studio` command line: subcommands over the core; no subcommand launches the GUI.
+
+Exit codes: 0 done, 1 the run failed (its reason is stored), 2 bad input (one line on stderr), 130 interrupted
+(Ctrl-C or SIGTERM; the work stopped resumably, see ``progress.drive``)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("mto_studio.cli.analyze_cmd", "decide Filling vs Mapping per relation and rank templates zero-shot"),
     "demo": ("mto_studio.cli.demo_cmd", "the whole MTO workflow on the embedded default, as a report"),
 }
+#: the commands that drive long work (Ctrl-C stops them resumably)
+JOBS = ("train", "sweep", "pretrain", "analyze", "demo")
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EPILOG = (
+    "exit codes: 0 done, 1 the run failed (its reason is stored), 2 bad input, 130 interrupted (Ctrl-C or SIGTERM "
+    "stops a run after its current step with a checkpoint; a second Ctrl-C aborts at once; --resume continues)"
+)
 
 
 def register(name: str, module: str, help_text: str) -> None:
@@ -34,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mto-studio",
         description="MTO Studio: match tasks to the pre-training objectives of encoder-decoder models. "
         "Without a command, opens the desktop app.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"mto-studio {__version__}")
     parser.add_argument("--self-test", action="store_true", help="check the installation end to end and exit")
@@ -41,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        epilog = EPILOG if name in JOBS else None
+        command_parser = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog)
         importlib.import_module(module).configure(command_parser)
     return parser
 
@@ -72,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(run(args) or 0)
     except MtoError as exc:
         return _fail(exc.one_line())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before or after a job is driven (``progress.drive`` handles the signals during one)
         print("mto-studio: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
 

@@ -40,10 +40,42 @@ def strategies_from(text: str) -> list[str]:
     return strategy_names() if text == "all" else split_list(text)
 
 
+class AnalysisBar:
+    """The analysis's Progress events as a tqdm bar on stderr (none with --json)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.bar = None
+
+    def __call__(self, event) -> None:
+        from mto_studio.core.jobs.events import Progress
+
+        if not isinstance(event, Progress) or self.as_json:
+            return
+        if self.bar is None and event.total > 1:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True)
+        if self.bar is not None:
+            self.bar.n = event.done
+            self.bar.set_description(event.message[:40])
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def run(args: argparse.Namespace) -> int:
-    from mto_studio.core.analysis.analyze import AnalysisConfig, AnalysisDone, analyze, report_from_dict
+    from mto_studio.cli.progress import EXIT_DONE, EXIT_INTERRUPTED, Interrupts, drive, ended_without_result, say
+    from mto_studio.core.analysis.analyze import (
+        AnalysisCancelled,
+        AnalysisConfig,
+        AnalysisDone,
+        analyze,
+        report_from_dict,
+    )
     from mto_studio.core.fsio import atomic_write_json
-    from mto_studio.core.jobs.events import Progress
 
     data = {
         "data": args.data,
@@ -56,27 +88,18 @@ def run(args: argparse.Namespace) -> int:
     if args.templates:
         data["templates"] = split_list(args.templates)
     cfg = AnalysisConfig.from_dict(data)
-    from tqdm import tqdm
-
-    bar = None
-    report = None
-    for event in analyze(cfg):
-        if isinstance(event, Progress) and not args.json:
-            if bar is None and event.total > 1:
-                bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True)
-            if bar is not None:
-                bar.n = event.done
-                bar.set_description(event.message[:40])
-                bar.refresh()
-        elif isinstance(event, AnalysisDone):
-            report = event.report
-    if bar is not None:
-        bar.close()
-    assert report is not None, "analyze() ends with AnalysisDone unless it is stopped"
+    last = drive(analyze(cfg), AnalysisBar(args.json), Interrupts("stopping the analysis (Ctrl-C again aborts)…"))
+    if isinstance(last, AnalysisCancelled):
+        wrote = f"; nothing was written to {args.out}" if args.out else ""
+        say(f"analysis stopped after {last.done} of {last.total} steps{wrote}; run it again to analyse")
+        return EXIT_INTERRUPTED
+    if not isinstance(last, AnalysisDone):
+        return ended_without_result("the analysis", last, "nothing was written; run it again")
+    report = last.report
     if args.out:
         atomic_write_json(args.out, report)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:
         print(report_from_dict(report).table())
-    return 0
+    return EXIT_DONE

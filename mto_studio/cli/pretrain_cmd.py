@@ -23,7 +23,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mto_studio.cli.common import config_overrides
-    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.cli.progress import (
+        EXIT_DONE,
+        EXIT_FAILED,
+        EXIT_INTERRUPTED,
+        EventPrinter,
+        drive,
+        ended_without_result,
+        kept_checkpoint,
+        resume_hint,
+        say,
+    )
     from mto_studio.core.jobs.events import RunFailed, RunFinished
     from mto_studio.core.pretraining.objective_lab import PretrainConfig, pretrain
 
@@ -33,16 +43,20 @@ def run(args: argparse.Namespace) -> int:
         data = cfg.to_dict()
         data["training"].update(overrides)
         cfg = PretrainConfig.from_dict(data)  # validated like the recipe itself
-    last = drive(pretrain(cfg, args.out, resume=args.resume), EventPrinter(args.json))
+    flags = [word for name, value in overrides.items() for word in (f"--{name.replace('_', '-')}", value)]
+    resume = resume_hint("mto-studio", "pretrain", "--recipe", args.recipe, "--out", args.out, *flags, "--resume")
+    try:
+        last = drive(pretrain(cfg, args.out, resume=args.resume), EventPrinter(args.json))
+    except KeyboardInterrupt:  # a second Ctrl-C: the step was cut short; the last periodic checkpoint stays valid
+        say(f"aborted; {kept_checkpoint(args.out)}; resume with: {resume}")
+        return EXIT_INTERRUPTED
     if isinstance(last, RunFailed):
         print(f"mto-studio: pre-training failed: {last.reason}")
-        return 1
+        return EXIT_FAILED
     if isinstance(last, RunFinished) and last.status == "stopped":
-        print(
-            f"stopped at step {last.step}; resume with: mto-studio pretrain --recipe {args.recipe} "
-            f"--out {args.out} --resume"
-            + "".join(f" --{name.replace('_', '-')} {value}" for name, value in overrides.items())
-        )
-        return 130
+        say(f"stopped at step {last.step} (checkpoint saved); resume with: {resume}")
+        return EXIT_INTERRUPTED
+    if not isinstance(last, RunFinished):
+        return ended_without_result("pre-training", last, f"the last checkpoint is kept; resume with: {resume}")
     print(f"model saved in {args.out}")
-    return 0
+    return EXIT_DONE

@@ -83,14 +83,28 @@ def experiment_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.cli.progress import (
+        EXIT_DONE,
+        EXIT_FAILED,
+        EXIT_INTERRUPTED,
+        EventPrinter,
+        drive,
+        ended_without_result,
+        mark_aborted,
+        resume_hint,
+        say,
+    )
     from mto_studio.core.jobs.events import ExperimentFinished
     from mto_studio.core.store import RunStore
+    from mto_studio.core.store.run_folder import ExperimentFolder
     from mto_studio.core.training.experiment import run_experiment
 
     folder = Path(args.out)
     cfg = None if args.resume else experiment_from_args(args)
-    store = RunStore(args.store or folder / "runs.sqlite")
+    store_path = args.store or folder / "runs.sqlite"
+    store = RunStore(store_path)
+    resume = resume_hint("mto-studio", "sweep", "--out", folder, *(("--store", args.store) if args.store else ()))
+    resume += " --resume"
     try:
         events = run_experiment(cfg, folder, store=store, resume=args.resume)
         total = None
@@ -98,15 +112,21 @@ def run(args: argparse.Namespace) -> int:
             base = cfg.base_train_config()
             total = len(cfg.runs()) * base.steps + (cfg.adaptation.steps if cfg.adaptation.enabled else 0)
         last = drive(events, EventPrinter(args.json, total_steps=total))
+    except KeyboardInterrupt:  # a second Ctrl-C: the current run's last periodic checkpoint stays valid
+        store.close()
+        experiment_id = ExperimentFolder(folder).config().get("experiment_id")
+        if isinstance(experiment_id, int) and not mark_aborted(store_path, experiment_id=experiment_id):
+            say(f"could not mark the runs interrupted in {store_path}; the store does so when it is next opened")
+        say(f"aborted; finished runs and the current run's last checkpoint stay valid; resume with: {resume}")
+        return EXIT_INTERRUPTED
     finally:
         store.close()
-    if isinstance(last, ExperimentFinished):
-        if not args.json:
-            print(f"report: {last.report}")
-            print(f"table: {folder / 'results.md'} (CSV: {folder / 'results.csv'}); plots: {folder}/*.png")
-        if last.status == "stopped":
-            if not args.json:
-                print(f"stopped; resume with: mto-studio sweep --out {folder} --resume")
-            return 130
-        return 0 if not last.failed_runs else 1
-    return 1
+    if not isinstance(last, ExperimentFinished):
+        return ended_without_result("the experiment", last, f"finished runs are kept; resume with: {resume}")
+    if last.status == "stopped":
+        say(f"stopped; the tables and report in {folder} cover the finished runs only; resume with: {resume}")
+        return EXIT_INTERRUPTED
+    if not args.json:
+        print(f"report: {last.report}")
+        print(f"table: {folder / 'results.md'} (CSV: {folder / 'results.csv'}); plots: {folder}/*.png")
+    return EXIT_DONE if not last.failed_runs else EXIT_FAILED

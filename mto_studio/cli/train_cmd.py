@@ -83,7 +83,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.cli.progress import (
+        EXIT_DONE,
+        EXIT_FAILED,
+        EXIT_INTERRUPTED,
+        EventPrinter,
+        Interrupts,
+        drive,
+        ended_without_result,
+        kept_checkpoint,
+        mark_aborted,
+        resume_hint,
+        say,
+    )
     from mto_studio.core.data import parse_shots
     from mto_studio.core.jobs.events import RunFailed, RunFinished
     from mto_studio.core.store import RunStore, recorded
@@ -113,21 +125,36 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"
     events = train(cfg, folder, resume=bool(args.resume))
     store = None
+    run_pk = None
     if args.store:
         store = RunStore(args.store)
         run_pk = store.upsert_run(folder, name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {})
         events = recorded(events, store, run_pk)
-    last = drive(events, EventPrinter(args.json))
-    if store is not None:
-        store.close()
+    resume = resume_hint("mto-studio", "train", "--resume", folder, *(("--store", args.store) if args.store else ()))
+    interrupts = Interrupts()
+    try:
+        last = drive(events, EventPrinter(args.json), interrupts)
+    except KeyboardInterrupt:  # a second Ctrl-C: the step was cut short; the last periodic checkpoint stays valid
+        if store is not None:
+            store.close()
+            if run_pk is not None and not mark_aborted(args.store, run_id=run_pk):
+                say(f"could not mark the run interrupted in {args.store}; the store does so when it is next opened")
+        say(f"aborted; {kept_checkpoint(folder)}; resume with: {resume}")
+        return EXIT_INTERRUPTED
+    finally:
+        if store is not None:
+            store.close()
     if isinstance(last, RunFailed):
         if not args.json:
             print(f"mto-studio: run failed: {last.reason}")
-        return 1
+        return EXIT_FAILED
     if isinstance(last, RunFinished) and last.status == "stopped":
-        if not args.json:
-            print(f"stopped at step {last.step}; resume with: mto-studio train --resume {folder}")
-        return 130
+        say(f"stopped at step {last.step} (checkpoint saved); resume with: {resume}")
+        return EXIT_INTERRUPTED
+    if not isinstance(last, RunFinished):
+        return ended_without_result("the run", last, f"its folder keeps the last checkpoint; resume with: {resume}")
+    if interrupts.requested:
+        say(f"{interrupts.received} came after the last step: the run finished")
     if not args.json:
         print(f"run folder: {folder}")
-    return 0
+    return EXIT_DONE
