@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import tomllib
 import types
 import typing
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T", bound="DataclassInstance")
+
+#: The seeds every random generator in use accepts (numpy's and torch's): 0 to 2^32 - 1.
+SEED_MAX = 2**32 - 1
+#: Whole numbers beyond this overflow the libraries' 64-bit integers; no setting needs one that large.
+INT_MAX = 2**63 - 1
 
 
 def option(
@@ -32,6 +38,18 @@ def option(
     if factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def seed_option(default: int = 0, help: str = "seed") -> Any:
+    """A seed field: a whole number from 0 to 2^32 - 1 (what numpy and torch accept)."""
+    return option(default, help, low=0, high=SEED_MAX)
+
+
+def _num(value: float) -> str:
+    """A bound as people write it: 4294967295 rather than 4.29497e+09, 1e-08 and 0.5 as they are."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e16):
+        return str(int(value))
+    return f"{value:g}"
 
 
 def help_of(cls: type, name: str) -> str:
@@ -61,9 +79,9 @@ class FieldInfo:
         shown = with_default and self.default not in (None, dataclasses.MISSING, "")
         extras = [f"default {self.default}"] if shown else []
         if self.low is not None and self.high is not None:
-            extras.append(f"{self.low:g} to {self.high:g}")
+            extras.append(f"{_num(self.low)} to {_num(self.high)}")
         elif self.low is not None:
-            extras.append(f"at least {self.low:g}")
+            extras.append(f"at least {_num(self.low)}")
         return f"{parts[0]} ({'; '.join(extras)})" if extras else parts[0]
 
 
@@ -90,8 +108,19 @@ def field_info(cls: type, name: str) -> FieldInfo:
     raise KeyError(f"{cls.__name__} has no field {name!r}")
 
 
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"use a number from {_num(low)} to {_num(high)}"
+    if low is not None:
+        return f"use a number of at least {_num(low)}"
+    if high is not None:
+        return f"use a number of at most {_num(high)}"
+    return "use a finite number"
+
+
 def check_bounds(obj: Any, where: str = "") -> None:
-    """Validate choices and bounds declared with :func:`option`; errors name the field and the range."""
+    """Validate choices and bounds declared with :func:`option`; errors name the field and the range. NaN and
+    infinity fail every number field, bounded or not (NaN passes any comparison)."""
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         meta = f.metadata
@@ -100,11 +129,18 @@ def check_bounds(obj: Any, where: str = "") -> None:
             raise ConfigError(
                 f"{label} = {value!r} is not allowed", f"use one of {', '.join(map(str, meta['choices']))}"
             )
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if meta.get("low") is not None and value < meta["low"]:
-                raise ConfigError(f"{label} = {value} is below {meta['low']}", meta.get("help") or "raise it")
-            if meta.get("high") is not None and value > meta["high"]:
-                raise ConfigError(f"{label} = {value} is above {meta['high']}", meta.get("help") or "lower it")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        low, high = meta.get("low"), meta.get("high")
+        if isinstance(value, float) and not math.isfinite(value):
+            advice = _range_text(low, high) + (f" ({meta['help']})" if meta.get("help") else "")
+            raise ConfigError(f"{label} = {value} is not a finite number", advice)
+        if low is not None and value < low:
+            raise ConfigError(f"{label} = {value} is below {low}", meta.get("help") or "raise it")
+        if high is not None and value > high:
+            raise ConfigError(f"{label} = {value} is above {high}", meta.get("help") or "lower it")
+        if isinstance(value, int) and abs(value) > INT_MAX:
+            raise ConfigError(f"{label} = {value} is too large", _range_text(low, INT_MAX))
 
 
 def _convert(tp: Any, value: Any, label: str) -> Any:

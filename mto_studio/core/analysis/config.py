@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mto_studio.core.config import check_bounds, from_dict, option, to_dict
+from mto_studio.core.config import check_bounds, from_dict, option, seed_option, to_dict
 from mto_studio.core.errors import ConfigError
 from mto_studio.core.objectives.strategies import STRATEGIES, strategy_names
 
@@ -24,7 +24,7 @@ class AnalysisConfig:
         factory=lambda: ["probe", "rules", "classifier"], help="decision strategies, in the order they decide"
     )
     n: int = option(5, "examples per relation for the probe and the ranking", low=1, high=10000)
-    seed: int = option(0, "seed for choosing examples and for the bootstrap")
+    seed: int = seed_option(0, "seed for choosing examples and for the bootstrap")
     threshold: float = option(0.30, "MI at or above which the probe says Filling", low=-10.0, high=1.0)
     masked_template: str = option("unsup-nat", "the probe's masked (Filling) template")
     prefix_template: str = option("sup", "the probe's prefix (Mapping) template")

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import csv
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mto_studio.core.data.checks import (
+    TEXT_HINT,
+    cause_text,
+    check_unique_columns,
+    encoding_hint,
+    is_decode_error,
+    json_problem,
+)
 from mto_studio.core.errors import DataError
 from mto_studio.core.runtime import is_offline
 
@@ -146,7 +155,8 @@ def _quiet_datasets() -> Any:
     import datasets
 
     datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    # CRITICAL, not ERROR: a failed read is logged before it is raised, and the DataError below already says it
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     return datasets
 
 
@@ -166,12 +176,35 @@ def load_table(source: str | os.PathLike, *, fmt: str | None = None, split: str 
     path = Path(text).expanduser()
     if path.exists():
         return _load_file(path, fmt)
+    _check_link(path)
     suffix = (fmt and f".{fmt.lstrip('.')}") or path.suffix.lower()
     if suffix in _FORMATS or not _looks_like_hub_id(text):
         raise DataError(
             f"data file not found: {text}", "check the path, or pick the file with --data / File ▸ Open data"
         )
     return _load_hub(text, split)
+
+
+def _check_link(path: Path) -> None:
+    """A path that does not resolve though something is there: a symbolic link loop or a dangling link (both look
+    like "not found" to ``Path.exists``)."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(
+                f"{path} is a symbolic link loop (a link that leads back to itself)",
+                "point the link at the data file, or give the file's own path",
+            ) from None
+        if path.is_symlink():
+            raise DataError(
+                f"{path} is a link to {os.readlink(path)}, which does not exist",
+                "point the link at the data file, or give the file's own path",
+            ) from None
+        if exc.errno in (errno.EACCES, errno.ENOTDIR):
+            raise DataError(
+                f"cannot reach {path}: {exc.strerror}", "check the path and its folders' permissions"
+            ) from None
 
 
 def _load_file(path: Path, fmt: str | None) -> RawTable:
@@ -190,22 +223,50 @@ def _load_file(path: Path, fmt: str | None) -> RawTable:
         raise DataError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from exc
     if size == 0:
         raise DataError(f"data file is empty: {path}", "add a header row and at least one data row")
+    check_unique_columns(path, suffix)
     builder, kwargs = _FORMATS[suffix]
     datasets = _quiet_datasets()
     try:
         dataset = datasets.load_dataset(builder, data_files=str(path), split="train", keep_in_memory=True, **kwargs)
     except Exception as exc:  # datasets/pyarrow/pandas raise many types; all mean "cannot parse".
-        if "corresponds to no data" in str(exc):
-            raise DataError(f"data file has no rows: {path}", "add at least one data row under the header") from exc
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(
-            f"cannot read {path.name} as {suffix[1:].upper()}: {reason[:300]}",
-            "check that the file is valid " + suffix[1:].upper() + " with a header row (or pass --format)",
-        ) from exc
+        raise _parse_error(path, suffix, exc) from exc
     columns = list(dataset.column_names)
+    if suffix in (".json", ".jsonl") and columns == ["text"]:  # what `datasets` makes of rows that are not objects
+        problem = json_problem(path, suffix)
+        if problem:
+            raise DataError(
+                f"cannot read {path.name} as {suffix[1:].upper()}: {problem}", "write one JSON object per row"
+            )
     if len(dataset) == 0:
         raise DataError(f"data file has no rows: {path}", "add at least one data row under the header")
     return RawTable(source=str(path), format=suffix[1:], columns=columns, dataset=dataset)
+
+
+def _parse_error(path: Path, suffix: str, exc: Exception) -> DataError:
+    """The parser's own cause (line, expected vs seen fields, the JSON line that breaks), with a fix."""
+    if "corresponds to no data" in str(exc):
+        return DataError(f"data file has no rows: {path}", "add at least one data row under the header")
+    kind = suffix[1:].upper()
+    not_text = encoding_hint(path)
+    if is_decode_error(exc) or not_text != TEXT_HINT:
+        return DataError(f"cannot read {path.name} as {kind}: {cause_text(exc)}", not_text)
+    reason = (json_problem(path, suffix) if suffix in (".json", ".jsonl") else None) or cause_text(exc)
+    if "does not have a datasets dtype equivalent" in reason:  # e.g. a Parquet map column
+        return DataError(
+            f"cannot read {path.name}: {reason}", "every input, target and relation must be text or a number"
+        )
+    if "EOF inside string" in reason:
+        return DataError(
+            f"cannot read {path.name} as {kind}: a quoted field is never closed ({reason})",
+            'close the quote, or write a quote inside a field as "" (two quotes)',
+        )
+    hint = {
+        ".json": "write one JSON object per row: a list of objects, or one object per line (JSONL)",
+        ".jsonl": "write one JSON object per line, with the same keys in each",
+        ".csv": "give every row as many fields as the header (quote fields that hold commas)",
+        ".tsv": "give every row as many tab-separated fields as the header",
+    }.get(suffix, f"check that the file is a valid {kind} file (or pass --format)")
+    return DataError(f"cannot read {path.name} as {kind}: {reason}", hint)
 
 
 def _load_hub(source: str, split: str) -> RawTable:

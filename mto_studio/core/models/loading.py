@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -10,6 +11,12 @@ from mto_studio.core.resources import resource
 from mto_studio.core.runtime import is_offline
 
 EMBEDDED_MODEL = "mto-tiny"
+#: Files that hold a tokenizer's vocabulary (fast tokenizers, SentencePiece, BPE, WordPiece). A folder with none of
+#: them would get a tokenizer built from nothing: transformers then makes one of special tokens only.
+TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "vocab.json",
+                   "vocab.txt", "source.spm")  # fmt: skip
+#: Fewer ordinary (non-special) tokens than this: not a real vocabulary.
+MIN_VOCAB = 16
 
 
 def embedded_model_dir() -> Path:
@@ -27,6 +34,8 @@ def resolve_model_ref(ref: str | os.PathLike | None) -> str:
             )
         return str(folder)
     path = Path(str(ref)).expanduser()
+    if not path.exists():
+        _check_link(path)
     if path.exists():
         if not path.is_dir():
             raise ModelError(f"{path} is a file, not a model folder", "pick the folder that holds config.json")
@@ -46,24 +55,64 @@ def resolve_model_ref(ref: str | os.PathLike | None) -> str:
     return text
 
 
-def load_tokenizer(ref: str | os.PathLike | None):
-    from transformers import AutoTokenizer
-
-    where = resolve_model_ref(ref)
+def _check_link(path: Path) -> None:
+    """A symbolic link loop or a dangling link: say so rather than "not found"."""
     try:
-        return AutoTokenizer.from_pretrained(where)
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ModelError(
+                f"{path} is a symbolic link loop (a link that leads back to itself)",
+                "point the link at the model folder, or give the folder's own path",
+            ) from None
+        if path.is_symlink():
+            raise ModelError(
+                f"{path} is a link to {os.readlink(path)}, which does not exist",
+                "point the link at the model folder, or give the folder's own path",
+            ) from None
+
+
+def require_tokenizer_files(where: str) -> None:
+    """ModelError with the fix when a local model folder holds no tokenizer (hub ids are left to the hub)."""
+    folder = Path(where)
+    if not folder.is_dir() or any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return
+    raise ModelError(
+        f"{folder} holds no tokenizer (none of {', '.join(TOKENIZER_FILES[:3])}, …)",
+        "save the tokenizer beside the weights (tokenizer.save_pretrained(FOLDER)) or copy its files from the "
+        "model this one was trained from",
+    )
+
+
+def load_tokenizer(ref: str | os.PathLike | None):
+    where = resolve_model_ref(ref)
+    require_tokenizer_files(where)
+    from transformers import AutoTokenizer  # after the checks: a bad path is reported without the import's seconds
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
     except Exception as exc:  # HF raises OSError/ValueError/… for every kind of bad folder
         raise ModelError(
             f"cannot load a tokenizer from {where}: {str(exc).splitlines()[0][:200]}",
             "pick a model folder that holds tokenizer files (tokenizer.json or spiece.model)",
         ) from exc
+    special = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    special |= set(getattr(tokenizer, "get_added_vocab", dict)() or {})
+    ordinary = sum(1 for token in tokenizer.get_vocab() if token not in special)
+    if ordinary < MIN_VOCAB:
+        raise ModelError(
+            f"the tokenizer in {where} has only {ordinary} ordinary tokens (its files hold no real vocabulary)",
+            "save the model's own tokenizer in the folder (tokenizer.save_pretrained(FOLDER))",
+        )
+    return tokenizer
 
 
 def load_seq2seq(ref: str | os.PathLike | None, *, dtype=None):
     """Load (model, tokenizer). Raises ModelError if the model is not an encoder-decoder."""
+    where = resolve_model_ref(ref)
+    require_tokenizer_files(where)
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
-    where = resolve_model_ref(ref)
     try:
         config = AutoConfig.from_pretrained(where)
     except Exception as exc:

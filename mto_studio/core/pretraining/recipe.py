@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mto_studio.core.config import check_bounds, from_dict, load_toml, option, to_dict
+from mto_studio.core.config import SEED_MAX, check_bounds, from_dict, load_toml, option, seed_option, to_dict
 from mto_studio.core.errors import ConfigError
 from mto_studio.core.models.loading import DEVICE_HELP
 from mto_studio.core.world import WorldConfig
@@ -59,7 +59,7 @@ class TrainingSection:
     warmup_steps: int = option(200, "linear warm-up steps", low=0)
     schedule: str = option("cosine", "learning-rate decay after warm-up", choices=("linear", "cosine", "constant"))
     weight_decay: float = option(0.01, "AdamW weight decay", low=0.0, high=1.0)
-    seed: int = option(0, "seed for initialisation and data order")
+    seed: int = seed_option(0, "seed for initialisation and data order")
     threads: int = option(1, "torch CPU threads (1 is fastest on 2 shared cores)", low=1, high=256)
     device: str = option("auto", DEVICE_HELP)
     log_every: int = option(20, "steps between loss events", low=1)
@@ -105,11 +105,25 @@ class PretrainConfig:
                 raise ConfigError(
                     f"bad [world] section: {exc}", "known: seed, objects, events, test_fraction"
                 ) from None
+            _check_world(cfg.world)
         return cfg
 
     @classmethod
     def load(cls, path: str | Path) -> PretrainConfig:
         return cls.from_dict(load_toml(path))
+
+
+def _check_world(world: WorldConfig) -> None:
+    """The [world] section's numbers (WorldConfig is a plain dataclass, without option() bounds)."""
+    whole = {"seed": (0, SEED_MAX), "objects": (1, None), "events": (1, None)}
+    for name, (low, high) in whole.items():
+        value = getattr(world, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            wanted = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ConfigError(f"world.{name} = {value!r} is out of range", f"use a whole number {wanted}")
+    fraction = world.test_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise ConfigError(f"world.test_fraction = {fraction!r} is out of range", "use a number from 0 to below 1")
 
 
 def recipe_to_toml(cfg: PretrainConfig) -> str:

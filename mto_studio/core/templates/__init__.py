@@ -1,6 +1,7 @@
 """The template engine: slot model, file format, phrase tables, rendering and the built-in library."""
 
 from mto_studio.core.templates.fileformat import (
+    TemplateProblems,
     load_template,
     parse_template_text,
     template_from_dict,
@@ -50,6 +51,7 @@ __all__ = [
     "SlotKind",
     "Template",
     "TemplateLibrary",
+    "TemplateProblems",
     "TokenView",
     "TokenizedPair",
     "builtin_phrases",

@@ -26,7 +26,7 @@ from typing import Any
 import tomli_w
 
 from mto_studio.core.errors import TemplateError
-from mto_studio.core.templates.model import MAX_SOFT_LENGTH, Objective, Phrase, SlotKind, Template
+from mto_studio.core.templates.model import MAX_SOFT_LENGTH, Objective, Phrase, Slot, SlotKind, Template
 from mto_studio.core.templates.pattern import parse_pattern
 
 FIELDS = (
@@ -43,6 +43,8 @@ FIELDS = (
     "mapping",
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+#: Tokens that rendering writes itself; typed as text they would slip past the sentinel and soft-prompt checks.
+LITERAL_TOKEN_RE = re.compile(r"<extra_id_\d+>|<mask>|<soft_\d+>", re.IGNORECASE)
 
 
 def _line_of(text: str | None, key: str) -> int | None:
@@ -54,6 +56,64 @@ def _line_of(text: str | None, key: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+class TemplateProblems(TemplateError):
+    """Every problem found in one template, reported at once. ``problems`` lists them (each a TemplateError with
+    its field, line and column); ``field``/``line``/``column`` are the first one's, for editors that mark one."""
+
+    def __init__(self, problems: list[TemplateError], source_name: str | None = None) -> None:
+        listed = "; ".join(f"{i}) {_located(p)}" for i, p in enumerate(problems, start=1))
+        super().__init__(f"{len(problems)} problems: {listed}", "fix each as its note says", source_name=source_name)
+        self.problems = problems
+        first = problems[0]
+        self.field, self.line, self.column = first.field, first.line, first.column
+
+
+def _located(problem: TemplateError) -> str:
+    where = [f"line {problem.line}"] if problem.line is not None else []
+    where += [f"field '{problem.field}'"] if problem.field else []
+    where += [f"column {problem.column}"] if problem.column is not None else []
+    fix = f" (fix: {problem.hint})" if problem.hint else ""
+    return (f"{', '.join(where)}: " if where else "") + problem.bare_message + fix
+
+
+class _Problems:
+    """Collects a template's problems so that one error reports them all."""
+
+    def __init__(self, text: str | None, source_name: str | None) -> None:
+        self.text = text
+        self.source_name = source_name
+        self.items: list[TemplateError] = []
+
+    def add(self, message: str, hint: str, key: str | None = None, column: int | None = None) -> None:
+        line = _line_of(self.text, key) if key else None
+        self.items.append(
+            TemplateError(message, hint, field=key, line=line, column=column, source_name=self.source_name)
+        )
+
+    def raise_if_any(self) -> None:
+        if len(self.items) == 1:
+            raise self.items[0]
+        if self.items:
+            ordered = sorted(self.items, key=lambda p: (p.line is None, p.line or 0))
+            raise TemplateProblems(ordered, self.source_name)
+
+
+def _literal_sentinels(text: Any, key: str, problems: _Problems, what: str) -> None:
+    """Sentinel or soft-prompt tokens typed as text: rejected with the slot to write instead (rendering numbers
+    ``{mask}`` slots itself, so a typed ``<extra_id_2>`` would bypass the sentinel checks)."""
+    if not isinstance(text, str):
+        return
+    for match in LITERAL_TOKEN_RE.finditer(text):
+        token = match.group(0)
+        slot = "{soft:N}" if token.startswith("<soft") else "{mask}"
+        problems.add(
+            f"the {what} holds the sentinel text '{token}'",
+            f"write {slot} instead: sentinels are numbered in order when the template is rendered",
+            key,
+            match.start() + 1 if key in ("source", "target") else None,
+        )
+
+
 def template_from_dict(
     data: dict[str, Any],
     *,
@@ -62,164 +122,165 @@ def template_from_dict(
     builtin: bool = False,
     path: str | None = None,
 ) -> Template:
-    """Validate a parsed mapping and build a Template; every error names the field and, with ``text``, the
-    line."""
-
-    def fail(message: str, hint: str, key: str | None = None, column: int | None = None) -> TemplateError:
-        return TemplateError(
-            message, hint, field=key, line=_line_of(text, key) if key else None, column=column, source_name=source_name
-        )
-
+    """Validate a parsed mapping and build a Template. Every problem is reported at once (TemplateProblems when
+    there are several); each names the field and, with ``text``, the line."""
     if not isinstance(data, dict):
-        raise fail("the template must be a table of fields", 'start with name = "…"')
+        raise TemplateError("the template must be a table of fields", 'start with name = "…"', source_name=source_name)
+    problems = _Problems(text, source_name)
+    fail = problems.add
     for key in data:
         if key not in FIELDS:
             close = [f for f in FIELDS if f[:3] == str(key)[:3]]
             hint = f"did you mean '{close[0]}'?" if close else f"known fields: {', '.join(FIELDS)}"
-            raise fail(f"unknown field '{key}'", hint, str(key))
+            fail(f"unknown field '{key}'", hint, str(key))
 
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise fail("missing name", 'add name = "my-template"', "name" if "name" in data else None)
-    if not _NAME_RE.match(name):
-        raise fail(f"bad name '{name}'", "use letters, digits, '-', '_', '.' (up to 64 characters)", "name")
+        fail("missing name", 'add name = "my-template"', "name" if "name" in data else None)
+    elif not _NAME_RE.match(name):
+        fail(f"bad name '{name}'", "use letters, digits, '-', '_', '.' (up to 64 characters)", "name")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise fail("description must be text", 'write description = "…"', "description")
+        fail("description must be text", 'write description = "…"', "description")
 
     raw_objective = data.get("objective")
+    objective: Objective | None = None
     if raw_objective is None:
-        raise fail("missing objective", 'add objective = "filling", "mapping" or "mixed"')
-    try:
-        objective = Objective(str(raw_objective).strip().lower())
-    except ValueError:
-        raise fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping" or "mixed"', "objective") from None
+        fail("missing objective", 'add objective = "filling", "mapping" or "mixed"')
+    else:
+        try:
+            objective = Objective(str(raw_objective).strip().lower())
+        except ValueError:
+            fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping" or "mixed"', "objective")
 
     prefix = data.get("prefix")
     if prefix is not None and not isinstance(prefix, str):
-        raise fail("prefix must be text", 'write prefix = "question"', "prefix")
+        fail("prefix must be text", 'write prefix = "question"', "prefix")
+    _literal_sentinels(prefix, "prefix", problems, "prefix")
     soft_length = data.get("soft_length", 8)
     if isinstance(soft_length, bool) or not isinstance(soft_length, int) or not 1 <= soft_length <= MAX_SOFT_LENGTH:
-        raise fail(
-            f"soft_length must be a whole number from 1 to {MAX_SOFT_LENGTH}", "e.g. soft_length = 8", "soft_length"
-        )
-    phrases = _parse_phrases(data.get("phrases", {}), fail)
-    common: dict[str, Any] = dict(
-        name=name,
-        objective=objective,
-        description=description,
-        prefix=prefix,
-        soft_length=soft_length,
-        phrases=phrases,
-        builtin=builtin,
-        path=path,
-    )
+        fail(f"soft_length must be a whole number from 1 to {MAX_SOFT_LENGTH}", "e.g. soft_length = 8", "soft_length")
+    phrases = _parse_phrases(data.get("phrases", {}), problems)
 
     if objective is Objective.MIXED:
-        for key in ("source", "target"):
-            if key in data:
-                raise fail(
-                    f"a mixed template has no {key} pattern",
-                    'name its two templates with filling = "…" and mapping = "…"',
-                    key,
-                )
-        names = {}
-        for key in ("filling", "mapping"):
-            value = data.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise fail(
-                    f"a mixed template needs '{key}'",
-                    f'add {key} = "NAME" (a {key} template)',
-                    key if key in data else None,
-                )
-            names[key] = value.strip()
-        return Template(filling=names["filling"], mapping=names["mapping"], **common)
+        names = _mixed_parts(data, fail)
+        problems.raise_if_any()
+        return Template(
+            name=str(name), objective=objective, description=description, prefix=prefix, soft_length=soft_length,
+            phrases=phrases, builtin=builtin, path=path, filling=names["filling"], mapping=names["mapping"],
+        )  # fmt: skip
 
     for key in ("filling", "mapping"):
-        if key in data:
-            raise fail(f"'{key}' is only for mixed templates", 'remove it, or set objective = "mixed"', key)
+        if key in data and objective is not None:
+            fail(f"'{key}' is only for mixed templates", 'remove it, or set objective = "mixed"', key)
     patterns = {}
     for key in ("source", "target"):
         if key not in data:
             example = '"{input} {rel} {mask}"' if key == "source" else '"{mask} {target}"'
-            raise fail(f"missing {key} pattern", f"add {key} = {example}")
+            fail(f"missing {key} pattern", f"add {key} = {example}")
+            continue
+        _literal_sentinels(data[key], key, problems, key)
         try:
             patterns[key] = parse_pattern(data[key], key)
         except TemplateError as exc:
-            raise TemplateError(
-                exc.bare_message,
-                exc.hint,
-                field=key,
-                line=_line_of(text, key),
-                column=exc.column,
-                source_name=source_name,
-            ) from None
-    template = Template(source=patterns["source"], target=patterns["target"], **common)
-    _check_structure(template, fail)
-    return template
+            fail(exc.bare_message, exc.hint, key, exc.column)
+    if len(patterns) == 2:
+        _check_structure(patterns["source"], patterns["target"], objective, fail)
+    problems.raise_if_any()
+    assert objective is not None
+    return Template(
+        name=str(name), objective=objective, description=description, prefix=prefix, soft_length=soft_length,
+        phrases=phrases, builtin=builtin, path=path, source=patterns["source"], target=patterns["target"],
+    )  # fmt: skip
 
 
-def _parse_phrases(raw: Any, fail) -> dict[str, Phrase]:
+def _mixed_parts(data: dict[str, Any], fail) -> dict[str, str]:
+    for key in ("source", "target"):
+        if key in data:
+            fail(
+                f"a mixed template has no {key} pattern",
+                'name its two templates with filling = "…" and mapping = "…"',
+                key,
+            )
+    names = {}
+    for key in ("filling", "mapping"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            fail(
+                f"a mixed template needs '{key}'",
+                f'add {key} = "NAME" (a {key} template)',
+                key if key in data else None,
+            )
+        else:
+            names[key] = value.strip()
+    return names
+
+
+def _parse_phrases(raw: Any, problems: _Problems) -> dict[str, Phrase]:
+    fail = problems.add
     if not isinstance(raw, dict):
-        raise fail("phrases must be a table of relations", "write [phrases.xIntent] then clause/connective", "phrases")
+        fail("phrases must be a table of relations", "write [phrases.xIntent] then clause/connective", "phrases")
+        return {}
     out: dict[str, Phrase] = {}
     for relation, entry in raw.items():
         if isinstance(entry, str):
             entry = {"connective": entry}
         if not isinstance(entry, dict):
-            raise fail(
-                f"phrase for '{relation}' must be a table", 'give clause = "…" and/or connective = "…"', "phrases"
-            )
+            fail(f"phrase for '{relation}' must be a table", 'give clause = "…" and/or connective = "…"', "phrases")
+            continue
         unknown = set(entry) - {"clause", "connective"}
         if unknown:
-            raise fail(
-                f"unknown key(s) {sorted(unknown)} in phrase for '{relation}'", "use clause and connective", "phrases"
-            )
+            fail(f"unknown key(s) {sorted(unknown)} in phrase for '{relation}'", "use clause and connective", "phrases")
         clause, connective = entry.get("clause", ""), entry.get("connective", "")
         if not isinstance(clause, str) or not isinstance(connective, str):
-            raise fail(f"phrase for '{relation}' must be text", "quote the clause and the connective", "phrases")
+            fail(f"phrase for '{relation}' must be text", "quote the clause and the connective", "phrases")
+            continue
         if clause and clause.count("{input}") != 1:
-            raise fail(
+            fail(
                 f"the clause for '{relation}' must hold {{input}} exactly once",
                 'e.g. clause = "After {input}, PersonX feels"',
                 "phrases",
             )
+        for part, value in (("clause", clause), ("connective", connective)):
+            _literal_sentinels(value, "phrases", problems, f"{part} for '{relation}'")
         out[str(relation)] = Phrase(clause=clause, connective=connective)
     return out
 
 
-def _check_structure(template: Template, fail) -> None:
-    n_input = template.count(SlotKind.INPUT, "source")
+def _check_structure(source: tuple[Slot, ...], target: tuple[Slot, ...], objective: Objective | None, fail) -> None:
+    def count(kind: SlotKind, slots: tuple[Slot, ...]) -> int:
+        return sum(1 for slot in slots if slot.kind is kind)
+
+    n_input = count(SlotKind.INPUT, source)
     if n_input != 1:
-        raise fail(
+        fail(
             f"the source must hold {{input}} exactly once (found {n_input})",
             "put one {input} in the source pattern",
             "source",
         )
-    n_target = template.count(SlotKind.TARGET, "target")
+    n_target = count(SlotKind.TARGET, target)
     if n_target != 1:
-        raise fail(
+        fail(
             f"the target must hold {{target}} exactly once (found {n_target})",
             'e.g. target = "{mask} {target}" or "{target}"',
             "target",
         )
-    src_masks = template.count(SlotKind.MASK, "source")
-    tgt_masks = template.count(SlotKind.MASK, "target")
-    if template.objective is Objective.MAPPING and (src_masks or tgt_masks):
-        raise fail(
+    src_masks, tgt_masks = count(SlotKind.MASK, source), count(SlotKind.MASK, target)
+    if objective is Objective.MAPPING and (src_masks or tgt_masks):
+        fail(
             "a mapping template has no sentinels",
             'remove {mask}, or set objective = "filling"',
             "source" if src_masks else "target",
         )
-    if src_masks and tgt_masks not in (src_masks, src_masks + 1):
-        raise fail(
+    elif src_masks and tgt_masks not in (src_masks, src_masks + 1):
+        fail(
             f"mismatched sentinels: the source has {src_masks}, the target {tgt_masks}",
             f"the target must repeat the source's {src_masks} sentinel(s) in order (optionally one closing "
             f'sentinel more), e.g. target = "{" ".join(["{mask}"] * src_masks)} {{target}}"',
             "target",
         )
-    if template.objective is Objective.FILLING and not tgt_masks:
-        raise fail(
+    elif objective is Objective.FILLING and not tgt_masks:
+        fail(
             "a filling template's target must start with a sentinel",
             'e.g. target = "{mask} {target}", or set objective = "mapping"',
             "target",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mto_studio.core.config import check_bounds, from_dict, option, to_dict
+from mto_studio.core.config import check_bounds, from_dict, option, seed_option, to_dict
 from mto_studio.core.errors import ConfigError
 from mto_studio.core.models.loading import DEVICE_HELP
 
@@ -63,7 +63,7 @@ class TrainConfig:
     columns: str | None = option(None, "explicit column mapping, e.g. input=head,target=tail,relation=rel")
     relations: list[str] = option(factory=list, help="train and evaluate only these relations (empty = all)")
     shots: int | None = option(None, "training heads per relation (None = full data)")
-    seed: int = option(0, "seed for sampling, initialisation and data order")
+    seed: int = seed_option(0, "seed for sampling, initialisation and data order")
     validation_heads: int = option(
         8, "heads per relation held out of the training file for validation (when there is no validation file)", low=1
     )

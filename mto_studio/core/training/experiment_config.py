@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from mto_studio.core.config import check_bounds, from_dict, option, to_dict
+from mto_studio.core.config import SEED_MAX, check_bounds, from_dict, option, to_dict
 from mto_studio.core.data.sampling import parse_shots, shots_label
 from mto_studio.core.errors import ConfigError
 from mto_studio.core.store.run_folder import template_label
@@ -55,6 +55,9 @@ class ExperimentConfig:
             raise ConfigError("an experiment needs at least one template", "e.g. templates = ['unsup-nat', 'sup']")
         if not self.seeds:
             raise ConfigError("an experiment needs at least one seed", "e.g. seeds = [0, 1, 2]")
+        for seed in self.seeds:
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+                raise ConfigError(f"seed {seed!r} is out of range", f"seeds are whole numbers from 0 to {SEED_MAX}")
         if not self.shots:
             raise ConfigError("an experiment needs at least one shot count", "e.g. shots = ['8', '32', 'full']")
         self.shots = [shots_label(parse_shots(s)) for s in self.shots]
