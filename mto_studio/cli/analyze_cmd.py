@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from mto_studio.cli.common import add_config_flags, config_overrides, split_list
+from mto_studio.cli.common import add_config_flags, check_out_file, config_overrides, split_list
 
 #: AnalysisConfig fields with a flag of their own (help, default and range come from the field)
 ANALYSIS_FLAGS = ["n", "seed", "threshold", "masked_template", "prefix_template", "distractors"]
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     if args.templates:
         data["templates"] = split_list(args.templates)
     cfg = AnalysisConfig.from_dict(data)
+    if args.out:
+        check_out_file(args.out)  # before the analysis: its result must have somewhere to go
     last = drive(analyze(cfg), AnalysisBar(args.json), Interrupts("stopping the analysis (Ctrl-C again aborts)…"))
     if isinstance(last, AnalysisCancelled):
         wrote = f"; nothing was written to {args.out}" if args.out else ""

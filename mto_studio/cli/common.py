@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def add_data_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -84,3 +86,49 @@ def absolute_ref(value: str | None) -> str | None:
 
 def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def check_out_folder(path: str | Path, flag: str = "--out") -> None:
+    """Refuse, before anything runs or is written, an output folder that cannot be one: a file, a path under a
+    file, or a place this user cannot write (raises ConfigError: one line, exit 2)."""
+    import os
+
+    from mto_studio.core.errors import ConfigError
+
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{flag} {path} is a file, not a folder", f"give {flag} a folder (it is created if missing)")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"{flag} {path} is not a folder: {existing} is a file", f"give {flag} a path whose parents are folders"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path} is not writable ({existing})", "choose a folder you can write to")
+
+
+def check_out_file(path: str | Path, flag: str = "--out") -> None:
+    """The same for an output file: its folder must be one this user can write to, and it must not be a folder."""
+    from mto_studio.core.errors import ConfigError
+
+    if Path(path).expanduser().is_dir():
+        raise ConfigError(f"{flag} {path} is a folder, not a file", f"give {flag} a file name, e.g. analysis.json")
+    check_out_folder(Path(path).expanduser().parent, flag)
+
+
+@contextmanager
+def removed_if_failed(folder: str | Path, leftovers: tuple[str, ...] = ()):
+    """A command that creates ``folder`` and then fails leaves nothing behind: the folder is removed again when it
+    did not exist before and holds nothing but ``leftovers`` (e.g. an empty run store)."""
+    import shutil
+
+    folder = Path(folder)
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir() and all(p.name in leftovers for p in folder.iterdir()):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mto_studio.cli.common import config_overrides
+    from mto_studio.cli.common import check_out_folder, config_overrides
     from mto_studio.cli.progress import (
         EXIT_DONE,
         EXIT_FAILED,
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from mto_studio.core.jobs.events import RunFailed, RunFinished
     from mto_studio.core.pretraining.objective_lab import PretrainConfig, pretrain
 
+    check_out_folder(args.out)
     cfg = PretrainConfig.load(args.recipe)
     overrides = config_overrides(args)
     if overrides:

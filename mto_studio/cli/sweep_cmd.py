@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mto_studio.cli.common import absolute_ref, split_list
+from mto_studio.cli.common import absolute_ref, check_out_folder, removed_if_failed, split_list
 from mto_studio.cli.train_cmd import add_training_options, overrides_from_args
+
+#: more seeds than this in one sweep is a typo, not an experiment (each seed is a full set of runs)
+MAX_SEED_COUNT = 1000
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +74,13 @@ def experiment_from_args(args: argparse.Namespace):
     if args.seeds:
         items = split_list(args.seeds)
         try:
-            data["seeds"] = list(range(int(items[0]))) if len(items) == 1 else [int(s) for s in items]
+            numbers = [int(s) for s in items]
         except ValueError:
             raise ConfigError(f"bad --seeds '{args.seeds}'", "give a count (3) or a list (0,1,2)") from None
+        if len(numbers) == 1 and not 1 <= numbers[0] <= MAX_SEED_COUNT:
+            raise ConfigError(f"--seeds {numbers[0]} is not a usable number of seeds",
+                              f"give a count from 1 to {MAX_SEED_COUNT} or a list of seeds (0,1,2)")  # fmt: skip
+        data["seeds"] = list(range(numbers[0])) if len(numbers) == 1 else numbers
     if args.adapt:
         data.setdefault("adaptation", {})["enabled"] = True
     train = dict(data.get("train", {}))
@@ -83,6 +90,22 @@ def experiment_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mto_studio.core.store import RunStore
+
+    folder = Path(args.out)
+    check_out_folder(folder)
+    cfg = None if args.resume else experiment_from_args(args)
+    store_path = args.store or folder / "runs.sqlite"
+    with removed_if_failed(folder, STORE_FILES):  # bad input found while starting leaves no folder behind
+        store = RunStore(store_path)
+        return _run(args, cfg, folder, store, store_path)
+
+
+#: what opening the run store creates: a sweep that fails on bad input removes its folder if nothing else is there
+STORE_FILES = ("runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm", "runs.sqlite-journal", ".mto-studio.lock")
+
+
+def _run(args, cfg, folder: Path, store, store_path) -> int:
     from mto_studio.cli.progress import (
         EXIT_DONE,
         EXIT_FAILED,
@@ -95,14 +118,9 @@ def run(args: argparse.Namespace) -> int:
         say,
     )
     from mto_studio.core.jobs.events import ExperimentFinished
-    from mto_studio.core.store import RunStore
     from mto_studio.core.store.run_folder import ExperimentFolder
     from mto_studio.core.training.experiment import run_experiment
 
-    folder = Path(args.out)
-    cfg = None if args.resume else experiment_from_args(args)
-    store_path = args.store or folder / "runs.sqlite"
-    store = RunStore(store_path)
     resume = resume_hint("mto-studio", "sweep", "--out", folder, *(("--store", args.store) if args.store else ()))
     resume += " --resume"
     try:

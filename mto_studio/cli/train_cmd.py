@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from mto_studio.cli.common import absolute_ref, add_config_flags, config_overrides, split_list
+from mto_studio.cli.common import absolute_ref, add_config_flags, check_out_folder, config_overrides, split_list
 from mto_studio.core.training.config import TrainConfig as TRAIN_CONFIG
 
 #: TrainConfig fields with a flag of their own (help, default and range come from the field); others: --set
@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         )
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"
+    check_out_folder(folder)
     events = train(cfg, folder, resume=bool(args.resume))
     store = None
     run_pk = None

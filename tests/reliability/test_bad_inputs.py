@@ -5,7 +5,7 @@ Every case is an `mto-studio` command line run in a folder of its own, where its
 table runs in two processes through ``cli_batch.py`` (each command line as `python -m mto_studio` runs it, with its
 own stdout/stderr file descriptors; one torch start-up per process instead of one per case); a sample of cases is
 also run as separate processes and must give the same exit code and stderr. A case that passes ``--out {d}/out``
-also checks that nothing was left there. Cases marked xfail need the CLI change named in their reason.
+also checks that nothing was left there. A case can be marked xfail with the change it still needs (none is, today).
 """
 
 from __future__ import annotations
@@ -290,24 +290,19 @@ CASES = [
     case("sweep-seed-2-32", "sweep --seeds 0,4294967296 --steps 2 --out {d}/out", "seed 4294967296 is out of range"),
     case("sweep-config-seed", "sweep --config {d}/e.toml --steps 2 --out {d}/out", "seed -2 is out of range",
          files={"e.toml": "seeds = [-2]\n"}),
-    case("sweep-seed-count-huge", "sweep --seeds 1180591620717411303424 --out {d}/out", "--seeds",
-         xfail="sweep: --seeds N above 2^32 is refused, naming --seeds (today: list(range(N)) overflows)"),
+    case("sweep-seed-count-huge", "sweep --seeds 1180591620717411303424 --out {d}/out", "--seeds"),
     case("sweep-lr-nan", "sweep --set lr=NaN --steps 2 --out {d}/out", "lr = nan is not a finite number"),
     case("render-rows-zero", f"{RENDER} {{d}}/kb.tsv --rows 0", "--rows must be at least 1", files=KB),
     # --- where results go: the CLI must check --out before anything runs ----------------------------------------
     case("out-is-a-file", "train --steps 1 --out {d}/f", "is a file", files={"f": "x"}),
-    case("out-under-a-file", "train --steps 1 --out {d}/f/run", "not a folder", files={"f": "x"},
-         xfail="train: --out under a file is refused before training, saying 'not a folder' (was a traceback)"),
+    case("out-under-a-file", "train --steps 1 --out {d}/f/run", "not a folder", files={"f": "x"}),
     case("out-unwritable", "train --steps 1 --out {d}/ro/run", "not writable", files={"ro": read_only_folder},
-         xfail="train: --out in a read-only folder is refused before training, saying 'not writable'",
          skip="root writes anywhere: chmod cannot make a folder unwritable" if os.geteuid() == 0 else None),
     case("sweep-out-is-a-file", "sweep --steps 1 --seeds 1 --shots 8 --templates sup --out {d}/f", "is a file",
-         files={"f": "x"}, xfail="sweep: --out FILE is refused before the store opens, saying 'is a file'"),
+         files={"f": "x"}),
     case("analyze-out-under-a-file", "analyze --strategy rules --n 1 --templates sup --out {d}/f/a.json",
-         "not a folder", files={"f": "x"},
-         xfail="analyze: --out is checked before the analysis runs, saying 'not a folder' (was: at its end)"),
-    case("sweep-failure-leaves-no-folder", "sweep --data {d}/nope.tsv --out {d}/out", "data file not found",
-         xfail="sweep: a failed sweep leaves no --out folder (today: DIR/runs.sqlite is left)"),
+         "not a folder", files={"f": "x"}),
+    case("sweep-failure-leaves-no-folder", "sweep --data {d}/nope.tsv --out {d}/out", "data file not found"),
 ]
 # fmt: on
 
