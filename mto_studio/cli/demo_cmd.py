@@ -57,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mto_studio.cli.progress import EventPrinter, drive
+    from mto_studio.cli.progress import EXIT_INTERRUPTED, EventPrinter, drive, ended_without_result, say
     from mto_studio.core.analysis.analyze import AnalysisConfig, AnalysisDone, analyze, report_from_dict
     from mto_studio.core.analysis.prediction import prediction_check
     from mto_studio.core.fsio import atomic_write_json
@@ -120,9 +120,12 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
-    if not isinstance(last, ExperimentFinished) or last.status != "finished":
-        print(f"stopped; resume with: mto-studio demo --out {out} --resume")
-        return 130
+    resume = f"mto-studio demo --out {out} --resume"
+    if not isinstance(last, ExperimentFinished):
+        return ended_without_result("the demo's experiment", last, f"finished runs are kept; resume with: {resume}")
+    if last.status != "finished":
+        say(f"stopped; resume with: {resume}")
+        return EXIT_INTERRUPTED
 
     print("3/3 prediction check and report …", flush=True)
     results = _collect(out / "experiment", exp_cfg.runs())

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"aborted; {kept_checkpoint(args.out)}; resume with: {resume}")
         return EXIT_INTERRUPTED
     if isinstance(last, RunFailed):
-        print(f"mto-studio: pre-training failed: {last.reason}")
+        say(f"pre-training failed: {last.reason}")
         return EXIT_FAILED
     if isinstance(last, RunFinished) and last.status == "stopped":
         say(f"stopped at step {last.step} (checkpoint saved); resume with: {resume}")

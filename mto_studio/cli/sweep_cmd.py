@@ -147,4 +147,8 @@ def _run(args, cfg, folder: Path, store, store_path) -> int:
     if not args.json:
         print(f"report: {last.report}")
         print(f"table: {folder / 'results.md'} (CSV: {folder / 'results.csv'}); plots: {folder}/*.png")
-    return EXIT_DONE if not last.failed_runs else EXIT_FAILED
+    if last.failed_runs:
+        say(f"{last.failed_runs} run(s) failed; each one's reason is in its result.json and in the report "
+            f"({last.report or folder}); fix the cause and resume with: {resume}")  # fmt: skip
+        return EXIT_FAILED
+    return EXIT_DONE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     library = TemplateLibrary()
     if args.folder:
         for error in library.load_folder(args.folder):
-            print(f"warning: skipped {error.one_line()}")
+            print(f"mto-studio: warning: skipped {error.one_line()}", file=sys.stderr)
     for template in library:
         if args.json:
             print(json.dumps(template_to_dict(template) | {"builtin": template.builtin}, ensure_ascii=False))

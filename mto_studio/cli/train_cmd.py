@@ -146,8 +146,7 @@ def run(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     if isinstance(last, RunFailed):
-        if not args.json:
-            print(f"mto-studio: run failed: {last.reason}")
+        say(f"run failed: {last.reason}")  # on stderr, also with --json (stdout then holds the RunFailed event)
         return EXIT_FAILED
     if isinstance(last, RunFinished) and last.status == "stopped":
         say(f"stopped at step {last.step} (checkpoint saved); resume with: {resume}")

@@ -20,6 +20,8 @@ from mto_studio.core.data.sources import NO_SPLIT, default_ref, is_builtin
 from mto_studio.core.errors import DataError, ModelError, MtoError
 from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, load_tokenizer
 from mto_studio.core.project import Project
+from mto_studio.core.project.lock import ProjectLease
+from mto_studio.core.store.locks import FolderLock
 from mto_studio.core.templates import Phrase, SentinelStyle, Template, TemplateLibrary, sentinel_style_for
 from mto_studio.gui.workers import LIBRARY_LOCK, Worker, WorkerSet
 
@@ -124,6 +126,7 @@ class StudioContext(QObject):
     splits_changed = Signal()  # self.splits (validation, test) changed
     split_failed = Signal(str, object, str)  # (split, MtoError, path): the file could not be used; the old one stays
     busy_changed = Signal(int)  # number of running workers
+    lock_changed = Signal()  # the project's lock was taken or refused (read-only: ``lease.busy``)
 
     def __init__(self, project: Project, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -142,9 +145,20 @@ class StudioContext(QObject):
         self._data_request = 0
         self._tokenizer_request = 0
         self._was_modified = project.is_modified
+        #: the lock on the project's folder: one window writes a project at a time (one flock call when it is free);
+        #: ``lease.busy`` says who held it when it was opened read-only
+        self.lease = ProjectLease()
+        self.lease.switch(project.folder)
 
     # --- project ------------------------------------------------------------------------------------------
-    def open_project(self, project: Project) -> None:
+    def release_project(self) -> None:
+        """Let go of the project's lock (the window closes)."""
+        self.lease.release()
+
+    def open_project(self, project: Project, *, lock: FolderLock | None = None) -> None:
+        """Show ``project``; its folder is locked first (``lock``: claimed already) and the previous project's
+        lock let go. Held by another process, it opens read-only (``lease.busy``)."""
+        self.lease.switch(project.folder, lock)
         self.project = project
         self.data = None
         self.splits = {}
@@ -157,6 +171,7 @@ class StudioContext(QObject):
         self.data_changed.emit()
         self.tokenizer_changed.emit()
         self.notify_modified()
+        self.lock_changed.emit()
         self.reload()
 
     def reload(self) -> None:
@@ -172,12 +187,30 @@ class StudioContext(QObject):
             self.modified_changed.emit(modified)
 
     def save_project(self, folder: str | os.PathLike | None = None) -> Path:
-        moved = folder is not None
-        path = self.project.save(folder)
+        """Save the project (refused, with the holder named, while it is open read-only); with ``folder``: save a
+        copy there, locked first, and continue there (the way out of a read-only project)."""
+        target = Path(folder).expanduser() if folder is not None else self.project.folder
+        if target.resolve() == self.project.folder.resolve():
+            self.lease.check_writable()
+            path = self.project.save()
+            self.notify_modified()
+            return path
+        lock = self.lease.claim(target)
+        try:
+            path = self.project.save(target)
+        except BaseException:
+            if self.project.folder.resolve() == target.resolve():
+                self.lease.switch(target, lock)  # it moved before failing: it lives there now
+                self.lock_changed.emit()
+            else:
+                self.lease.drop(lock)  # nothing moved: the project stays where it was, with its own lock
+            self.notify_modified()
+            raise
+        self.lease.switch(target, lock)
         self.notify_modified()
-        if moved:
-            self.library = self.project.library()
-            self.project_changed.emit()
+        self.library = self.project.library()
+        self.project_changed.emit()
+        self.lock_changed.emit()
         return path
 
     # --- data ---------------------------------------------------------------------------------------------
@@ -369,11 +402,13 @@ class StudioContext(QObject):
         self.notify_modified()
 
     def save_template(self, template: Template, *, replacing: str | None = None) -> Path:
+        self.lease.check_writable()
         path = self.project.save_template(template, replacing=replacing)
         self._rebuild_library()
         return path
 
     def delete_template(self, name: str) -> None:
+        self.lease.check_writable()
         self.project.delete_template(name)
         self._rebuild_library()
 
@@ -400,5 +435,7 @@ class StudioContext(QObject):
     # --- closing -------------------------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 15_000, *, wait: bool = True) -> bool:
         """Stop every worker and (``wait``) wait for it; True when all ended. The context's own workers only read
-        (data, splits, tokenizer): closing the window need not wait for them, the app waits once its loop ends."""
+        (data, splits, tokenizer): closing the window need not wait for them, the app waits once its loop ends.
+        The project's lock is let go."""
+        self.release_project()
         return self.workers.stop_all(timeout_ms if wait else 0)

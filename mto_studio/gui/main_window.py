@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from mto_studio.core.errors import MtoError
-from mto_studio.core.models.loading import EMBEDDED_MODEL
 from mto_studio.core.project import PROJECT_FILE, Project
+from mto_studio.core.store.locks import FolderLock
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import (
     ChooseModelDialog,
@@ -31,9 +31,11 @@ from mto_studio.gui.dialogs import (
     show_about,
     show_error,
 )
+from mto_studio.gui.format import esc
 from mto_studio.gui.settings import app_settings, forget_project, recent_projects, remember_project
-from mto_studio.gui.theme import ERROR_RED, icon
+from mto_studio.gui.theme import icon
 from mto_studio.gui.widgets.banner import NoticeBanner, add_action
+from mto_studio.gui.widgets.status import ProjectStatus
 from mto_studio.gui.workbenches import WORKBENCHES, ExperimentResumer, build_workbench
 
 
@@ -101,10 +103,13 @@ class MainWindow(QMainWindow):
         context.tokenizer_loading.connect(lambda _r: self._update_status())
         context.tokenizer_changed.connect(self._on_tokenizer)
         context.busy_changed.connect(lambda _n: self._update_status())
+        context.lock_changed.connect(self._on_lock_changed)
         self._restore_state()
         self._update_titles()
         remember_project(self.settings, context.project.folder)
         self._fill_recent_menu()
+        self._on_lock_changed()
+        QTimer.singleShot(0, self._say_read_only)  # once the window shows: the dialog sits on it
         if context.data is None and context.data_loading_path is None:
             context.reload()
 
@@ -219,64 +224,51 @@ class MainWindow(QMainWindow):
 
     # --- status --------------------------------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.project_status = QLabel()
-        self.model_status = QLabel()
-        self.data_status = QLabel()
-        for name, label in (
-            ("status-project", self.project_status),
-            ("status-model", self.model_status),
-            ("status-data", self.data_status),
-        ):
-            label.setObjectName(name)
-            label.setContentsMargins(8, 0, 8, 0)
-            bar.addPermanentWidget(label)
-        self._update_status()
+        self.status = ProjectStatus(self.statusBar(), self.context)
+        self.project_status, self.model_status, self.data_status = self.status.labels
 
     def _update_titles(self) -> None:
         project = self.context.project
-        self.setWindowTitle(f"{project.name}[*] — MTO Studio")
+        read_only = " (read-only)" if self.context.lease.read_only else ""
+        self.setWindowTitle(f"{project.name}[*]{read_only} — MTO Studio")
         self.setWindowModified(project.is_modified)
         self._update_status()
 
     def _update_status(self) -> None:
-        context = self.context
-        project = context.project
-        self.project_status.setText(f"Project: <b>{project.name}</b>")
-        self.project_status.setToolTip(str(project.folder))
-        model = project.model
-        if context.tokenizer_loading_ref:
-            state = "loading…"
-        elif context.tokenizer is not None:
-            state = "ready"
-        elif context.tokenizer_error is not None:
-            state = f"<span style='color:{ERROR_RED}'>not available</span>"
-        else:
-            state = ""
-        shown = model if model == EMBEDDED_MODEL or "/" not in model else Path(model).name
-        self.model_status.setText(f"Model: <b>{shown}</b>" + (f" · {state}" if state else ""))
-        self.model_status.setToolTip(project.model_ref())
-        data = context.data
-        if context.data_loading_path:
-            text = f"Data: reading {Path(context.data_loading_path).name}…"
-        elif data is None:
-            text = "Data: none"
-        elif data.task is None:
-            text = f"Data: <b>{data.display_name}</b> · columns not mapped"
-        else:
-            text = (
-                f"Data: <b>{data.display_name}</b> · {len(data.task.examples):,} rows · {len(data.task.heads):,} heads"
-            )
-        self.data_status.setText(text)
+        self.status.update()
 
     def _on_tokenizer(self) -> None:
         self._update_status()
         error = self.context.tokenizer_error
         if error is None:
-            self.banner.hide()
+            self.banner.clear_notice("tokenizer")
             return
         hint = error.hint[:1].upper() + error.hint[1:]
-        self.banner.show_notice(f"<b>No tokenizer:</b> {error.message}.<br>{hint}.", "Choose model…", self.choose_model)
+        self.banner.show_notice(
+            f"<b>No tokenizer:</b> {error.message}.<br>{hint}.", "Choose model…", self.choose_model, key="tokenizer"
+        )
+
+    def _on_lock_changed(self) -> None:
+        """The read-only notice follows the project's lock: shown while another process holds the project."""
+        self._update_titles()
+        error = self.context.lease.busy
+        if error is None:
+            self.banner.clear_notice("read-only")
+            return
+        who = error.holder.describe() if error.holder is not None else "another process"
+        self.banner.show_notice(
+            f"<b>Read-only:</b> the project is open read-only because {esc(who)} has it open; saving is turned off "
+            "(experiments and analyses still run).<br>To edit it here, close the other MTO Studio window that has it "
+            "open and press <i>Open again</i>; or keep a copy of your changes with File ▸ Save as…",
+            "Open again",
+            lambda: self.open_project(str(self.context.project.folder)),
+            key="read-only",
+        )
+
+    def _say_read_only(self) -> None:
+        error = self.context.lease.busy
+        if error is not None:
+            show_error(self, "The project is open read-only", error, path=str(self.context.project.project_file))
 
     def _on_data_failed(self, error: MtoError, path: str) -> None:
         self._update_status()
@@ -343,11 +335,17 @@ class MainWindow(QMainWindow):
         if not folder:
             return False
         try:
-            project = Project.create(folder, Path(folder).name)
+            lock = self.context.lease.claim(folder)  # before anything is written there
         except MtoError as exc:
             show_error(self, "Cannot create the project", exc, path=folder)
             return False
-        self._open(project)
+        try:
+            project = Project.create(folder, Path(folder).name)
+        except MtoError as exc:
+            self.context.lease.drop(lock)
+            show_error(self, "Cannot create the project", exc, path=folder)
+            return False
+        self._open(project, lock)
         return True
 
     def open_project(self, path: str | None = None) -> bool:
@@ -385,13 +383,14 @@ class MainWindow(QMainWindow):
         self.show_workbench("data")
         return True
 
-    def _open(self, project: Project) -> None:
+    def _open(self, project: Project, lock: FolderLock | None = None) -> None:
         for widget in self.workbenches.values():
             if hasattr(widget, "discard_changes"):
                 widget.discard_changes()
-        self.context.open_project(project)
+        self.context.open_project(project, lock=lock)
         remember_project(self.settings, project.folder)
         self._fill_recent_menu()
+        self._say_read_only()
         if project.template_errors:
             show_error(
                 self,
@@ -445,5 +444,6 @@ class MainWindow(QMainWindow):
         for widget in self.workbenches.values():
             if hasattr(widget, "shutdown"):
                 widget.shutdown()  # a training job checkpoints and ends here (bounded): nothing is lost
+        self.context.release_project()  # another window may open it now
         self.context.shutdown(wait=False)  # loaders only read: the window goes now, the app waits after its loop
         event.accept()

@@ -135,3 +135,15 @@ def test_templates_lists_the_builtins():
     assert done.returncode == 0
     names = [line.split()[0] for line in done.stdout.splitlines() if line and not line.startswith(" ")]
     assert names[:6] == ["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat", "mixed"]
+
+
+def test_templates_warns_about_a_broken_file_on_stderr_and_lists_the_rest_on_stdout(tmp_path):
+    (tmp_path / "broken.toml").write_text('name = "broken"\nsource = "{input"\n', encoding="utf-8")
+    for args in ((), ("--json",)):
+        done = run_cli("templates", "--folder", str(tmp_path), *args)
+        assert done.returncode == 0, done.stderr
+        (warning,) = done.stderr.strip().splitlines()
+        assert warning.startswith("mto-studio: warning: skipped ") and "broken.toml" in warning, warning
+        assert "warning" not in done.stdout and "broken" not in done.stdout
+        if args:
+            assert [row["name"] for row in _json_lines(done.stdout)][:2] == ["sup", "sup-nat"]

@@ -80,7 +80,37 @@ def test_train_nan_exits_1_with_the_reason(tmp_path, tiny_model_dir, small_world
         capture_output=True, text=True, timeout=240, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
-    assert "run failed: the loss became nan at step 3" in done.stdout
+    (said,) = [line for line in done.stderr.splitlines() if line.startswith("mto-studio: ")]
+    assert said.startswith("mto-studio: run failed: the loss became nan at step 3"), done.stderr
+    assert "run failed" not in done.stdout and "nan" not in done.stdout, "a failure is not a result: stderr only"
+    assert "Traceback" not in done.stderr
+    # With --json, stdout holds only the events (the failure among them) and the line is still on stderr.
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args, "--out", str(tmp_path / "run-json"), "--json"],
+        capture_output=True, text=True, timeout=240, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events[-1]["event"] == "RunFailed" and "the loss became nan at step 3" in events[-1]["reason"]
+    (said,) = [line for line in done.stderr.splitlines() if line.startswith("mto-studio: ")]
+    assert said.startswith("mto-studio: run failed: the loss became nan at step 3"), done.stderr
+
+
+def test_sweep_with_a_failed_run_exits_1_and_says_so_on_stderr(tmp_path, tiny_model_dir, small_world_tsv):
+    code = (
+        "import sys; from tests.helpers import nan_loss_at_step; nan_loss_at_step(2, seed=1); "
+        "from mto_studio.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    args = ["sweep", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--templates", "unsup-nat",
+            "--shots", "full", "--seeds", "2", "--steps", "4", "--eval-every", "0", "--out", str(tmp_path / "exp")]  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert done.returncode == 1, done.stderr
+    (said,) = [line for line in done.stderr.splitlines() if line.startswith("mto-studio: ")]
+    assert said.startswith("mto-studio: 1 run(s) failed; each one's reason is in its result.json"), said
+    assert "resume with: mto-studio sweep --out" in said and "Traceback" not in done.stderr
+    assert "run(s) failed" not in done.stdout and "report: " in done.stdout, (
+        "stdout keeps the results: the report's paths"
+    )
 
 
 def test_sweep_writes_table_csv_and_plots(tmp_path, tiny_model_dir, small_world_tsv):

@@ -23,6 +23,7 @@ from mto_studio.core.templates import (
 )
 from mto_studio.core.templates.pattern import block_slots
 from mto_studio.gui.context import StudioContext
+from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.models.templates import TemplateListModel
 from mto_studio.gui.workbenches.templates.draft import NEW_SOURCE, NEW_TARGET, Draft, phrase_examples, validate_draft
 from mto_studio.gui.workbenches.templates.form import TemplateForm
@@ -258,7 +259,7 @@ class TemplateDesigner(QWidget):
 
     def save_current(self) -> bool:
         draft, template = self.draft, self.template
-        if draft is None or draft.builtin or template is None:
+        if draft is None or draft.builtin or template is None or not self._writable("Cannot save the template"):
             return False
         self._saving = True
         try:
@@ -283,11 +284,22 @@ class TemplateDesigner(QWidget):
         self._fill_list()
         self.select_template(draft.key)
 
+    def _writable(self, title: str) -> bool:
+        """False, after a dialog naming who has it, when the project is open read-only (another window holds it)."""
+        try:
+            self.context.lease.check_writable()
+        except MtoError as exc:
+            show_error(self, title, exc, path=str(self.context.project.templates_dir))
+            return False
+        return True
+
     def delete_current(self) -> None:
         draft = self.draft
         if draft is None or draft.builtin:
             return
         if draft.saved_name is not None:
+            if not self._writable("Cannot delete the template"):
+                return
             answer = QMessageBox.question(
                 self,
                 "Delete template",
