@@ -80,6 +80,10 @@ def test_a_project_another_process_holds_opens_read_only_and_nothing_is_written(
         assert (
             refused["title"] == "Cannot save the template" and f"in use by PID {holder.pid} since " in refused["text"]
         )
+        analyzer = window.workbench("analyzer")  # its analysis.json stays as it is too
+        analyzer.results.report_dict = {"relations": []}
+        analyzer._save_overrides()
+        assert f"in use by PID {holder.pid}" in analyzer.status_label.text()
         assert files_of(folder) == before, "nothing was written to the project folder"
         assert holder_of(folder).pid == holder.pid, "the other process keeps its lock"
     finally:

@@ -179,6 +179,7 @@ class AnalyzerWorkbench(QWidget):
             return  # another project was opened meanwhile: this report is not its own
         self.results.show_report(report, dict(self.results.results_model.overrides))
         try:
+            self.context.lease.check_writable()  # a project open read-only keeps its analysis.json
             path = save_analysis(project.folder, report, self.results.results_model.overrides)
             saved = f"saved to {path.name}"
         except MtoError as exc:
@@ -190,6 +191,7 @@ class AnalyzerWorkbench(QWidget):
     def _save_overrides(self) -> None:
         if self.results.report_dict is not None:
             try:
+                self.context.lease.check_writable()
                 save_analysis(
                     self.context.project.folder, self.results.report_dict, self.results.results_model.overrides
                 )
