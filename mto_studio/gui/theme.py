@@ -54,6 +54,7 @@ STATUS_COLOURS = {
     "stopped": HALTED,
     "interrupted": HALTED,
     "failed": ERROR_RED,
+    "diverged": ERROR_RED,  # the loss ran away or the predictions collapsed (core/jobs/status.py)
     "queued": PENDING,
     "skipped": SUCCESS,
     "waiting": PENDING,

@@ -12,6 +12,7 @@ class RunStatus(StrEnum):
     STOPPED = "stopped"  # by the user, with a checkpoint: resumable
     INTERRUPTED = "interrupted"  # the process ended mid-run: resumable from its last checkpoint
     FAILED = "failed"  # the reason is stored
+    DIVERGED = "diverged"  # the loss ran far above its start, or the predictions collapsed; the reason is stored
     SKIPPED = "skipped"  # already finished in an earlier session
 
     @property

@@ -1,5 +1,7 @@
 """Checkpoints: the trainable weights, optimizer, scheduler, RNG states and loop position, written atomically
-(a temporary folder renamed into place), so a crash never leaves a half-written checkpoint behind."""
+(a temporary folder renamed into place), so a crash never leaves a half-written checkpoint behind. A write that fails
+(a full disk: DiskFullError) removes its temporary folder; those a killed process left are removed by
+``remove_temporary`` when the next run starts in the folder."""
 
 from __future__ import annotations
 
@@ -15,9 +17,15 @@ import numpy as np
 import torch
 
 from mto_studio.core.errors import MtoError
+from mto_studio.core.fsio import DiskFullError, is_disk_full
 
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "trainable.safetensors"
+#: checkpoints kept by default; while the next one is written there is one more on disk
+KEEP = 2
+TEMPORARY = ".tmp-step-*"
+#: what a checkpoint holds besides tensors (RNG states, scheduler, JSON, file headers), generously
+CHECKPOINT_OVERHEAD = 200_000
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -43,7 +51,7 @@ def save_checkpoint(
     optimizer=None,
     scheduler=None,
     extra: dict[str, Any] | None = None,
-    keep: int = 2,
+    keep: int = KEEP,
     tensors: dict[str, torch.Tensor] | None = None,
     extra_tensors: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
@@ -51,23 +59,23 @@ def save_checkpoint(
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:07d}"
     tmp = folder / f".tmp-step-{step:07d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
         save_file(tensors if tensors is not None else trainable_state(model), str(tmp / WEIGHTS_FILE))
         for name, group in (extra_tensors or {}).items():
             save_file(group, str(tmp / f"{name}.safetensors"))
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict() if optimizer else None,
-                "scheduler": scheduler.state_dict() if scheduler else None,
-                "rng": rng_state(),
-            },
-            tmp / "optimizer.pt",
-        )
+        blob = {
+            "optimizer": optimizer.state_dict() if optimizer else None,
+            "scheduler": scheduler.state_dict() if scheduler else None,
+            "rng": rng_state(),
+        }
+        # through a Python file object, so a full disk's OSError stays in the chain of torch's RuntimeError
+        with open(tmp / "optimizer.pt", "wb") as handle:
+            torch.save(blob, handle)
         (tmp / STATE_FILE).write_text(json.dumps({"step": step, "time": time.time(), **(extra or {})}, indent=2))
         for path in tmp.iterdir():
             with open(path, "rb") as handle:
@@ -75,16 +83,50 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except OSError as exc:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise MtoError(
-            f"could not write checkpoint {final}: {exc.strerror or exc}",
-            "free disk space; the previous checkpoint is intact",
-        ) from exc
+        if is_disk_full(exc):
+            raise DiskFullError(
+                f"the checkpoint of step {step}", final, "free disk space; the previous checkpoint is intact"
+            ) from exc
+        if isinstance(exc, OSError):
+            raise MtoError(
+                f"could not write checkpoint {final}: {exc.strerror or exc}",
+                "check that the folder is writable; the previous checkpoint is intact",
+            ) from exc
+        raise
     if keep:
         for old in list_checkpoints(folder)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def remove_temporary(folder: str | Path) -> int:
+    """Remove the temporary folders that checkpoint writes cut short (a killed process, a full disk) left in
+    ``folder``; call it while holding the run's folder lock (no other writer is then mid-write). Returns how many."""
+    removed = 0
+    for tmp in Path(folder).glob(TEMPORARY):
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed += not tmp.exists()
+    return removed
+
+
+def checkpoint_bytes(folder: str | Path) -> int:
+    """Bytes the checkpoints in ``folder`` take now."""
+    total = 0
+    for path in Path(folder).glob("step-*/*"):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def estimate_checkpoint_size(model: torch.nn.Module, *, moments: int = 2, best_copy: bool = True) -> int:
+    """Bytes one checkpoint of ``model`` takes: its trainable weights, the optimizer's ``moments`` per weight (AdamW
+    keeps two), a copy of the best weights when the run keeps one, and the rest (RNG states, headers)."""
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return trainable * (1 + moments + int(best_copy)) + CHECKPOINT_OVERHEAD
 
 
 def list_checkpoints(folder: str | Path) -> list[Path]:

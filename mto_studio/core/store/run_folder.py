@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mto_studio.core.fsio import atomic_write_json, atomic_write_text
+from mto_studio.core.fsio import atomic_write_json, atomic_write_text, writing
 from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store.locks import FolderLock
 
@@ -44,12 +44,28 @@ class RunLog:
         self.path = path
 
     def write(self, event) -> None:
+        """Append one line. A full disk raises DiskFullError and cuts the line back off, so the next line (the
+        failure's own, once there is room) does not join a torn one."""
         record = event.to_dict() if hasattr(event, "to_dict") else dict(event)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-            handle.flush()
-            if record.get("event") != "StepLogged":
-                os.fsync(handle.fileno())
+        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        with writing(self.path.name, self.path):
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+            try:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    if record.get("event") != "StepLogged":
+                        os.fsync(fd)
+                except BaseException:
+                    try:
+                        os.ftruncate(fd, end)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after ``step`` (work a crash lost and a resume will redo)."""
@@ -93,6 +109,10 @@ class RunFolder:
     PREDICTIONS = "predictions.jsonl"
     ERROR = "error.txt"
     CHECKPOINTS = "checkpoints"
+    #: the files written once, when a run starts
+    STATIC = (CONFIG, TEMPLATE, SPLIT, RUN, ENVIRONMENT)
+    #: the trained weights, soft prompts or adapter (one of them, by method)
+    ARTIFACTS = ("model", "prompt", "lora")
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -147,8 +167,11 @@ class RunFolder:
         return None
 
     def is_resumable(self) -> bool:
-        """Stopped or interrupted, with a checkpoint to continue from."""
+        """Stopped or interrupted, or failed for want of disk space (result.json says ``resumable``), with a
+        checkpoint to continue from."""
         status = self.status()
+        if status is RunStatus.FAILED:
+            return self.result().get("resumable") is True and self.checkpoints.is_dir()
         return (
             status is not None and status.can_resume and status is not RunStatus.RUNNING and self.checkpoints.is_dir()
         )

@@ -3,12 +3,20 @@ events, recording every run in the store and rebuilding the result table as runs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
 from mto_studio.core.errors import ConfigError, MtoError
-from mto_studio.core.fsio import atomic_write_json, atomic_write_text
+from mto_studio.core.fsio import (
+    DiskFullError,
+    NotEnoughSpaceError,
+    atomic_write_json,
+    atomic_write_text,
+    disk_full_error,
+    is_disk_full,
+    mentions_disk_full,
+)
 from mto_studio.core.jobs.events import (
     EventStream,
     ExperimentFinished,
@@ -286,9 +294,18 @@ def _run_experiment(cfg: ExperimentConfig | None, folder: Path, *, store: RunSto
     )
 
     def finish(status: str, failed: int = 0, extra: Sequence[str] = ()) -> ExperimentFinished:
-        tables, report = write_outputs(cfg, folder, runs, extra_sections=list(extra))
+        try:
+            tables, report = write_outputs(cfg, folder, runs, extra_sections=list(extra))
+        except Exception as exc:
+            if (full := disk_full_error(exc, "the report")) is None:
+                raise
+            if store is not None:
+                _unless_disk_full(lambda: store.set_experiment_status(experiment_id, "failed"))
+            raise DiskFullError(
+                f"{full.what} in {folder}", folder, "free disk space and resume: the finished runs are kept"
+            ) from exc
         if store is not None:
-            store.set_experiment_status(experiment_id, status)
+            _unless_disk_full(lambda: store.set_experiment_status(experiment_id, status))
         return ExperimentFinished(experiment_id, status, str(folder), str(report), failed)
 
     model_override = None
@@ -320,6 +337,7 @@ def _run_experiment(cfg: ExperimentConfig | None, folder: Path, *, store: RunSto
             yield queued(skipped=True)
             continue
         resumable = RunFolder(run_dir).is_resumable()
+        out_of_space = False
         command = yield queued()
         if isinstance(command, Stop):
             yield finish("stopped", failed)
@@ -339,6 +357,7 @@ def _run_experiment(cfg: ExperimentConfig | None, folder: Path, *, store: RunSto
                     break
                 if isinstance(event, RunFailed):
                     failed += 1
+                    out_of_space = mentions_disk_full(event.reason)
                 if isinstance(event, RunFinished) and event.status == "stopped":
                     stopped = True
                 command = yield event
@@ -346,15 +365,17 @@ def _run_experiment(cfg: ExperimentConfig | None, folder: Path, *, store: RunSto
             raise  # another process trains this run now: nothing of its folder or row is ours to write
         except MtoError as exc:
             failed += 1
-            if store is not None:
-                run_pk = store.upsert_run(
-                    run_dir, name=run_cfg.label, experiment_id=experiment_id, config=run_cfg.to_dict()
-                )
-                store.set_run_status(run_pk, "failed", exc.one_line())
-            run_dir.mkdir(parents=True, exist_ok=True)
-            RunFolder(run_dir).write_result(RunStatus.FAILED, reason=exc.one_line())
-            yield RunFailed(run_dir.name, exc.one_line(), 0, str(run_dir))
-            continue
+            out_of_space = isinstance(exc, NotEnoughSpaceError) or is_disk_full(exc)
+            reason = exc.one_line()
+            if out_of_space and not isinstance(exc, NotEnoughSpaceError):
+                reason = _disk_full_reason(exc, run_dir, store)
+            _record_failure(store, run_dir, run_cfg, experiment_id, reason, resumable=out_of_space)
+            yield RunFailed(run_dir.name, reason, 0, str(run_dir))
+            if not out_of_space:
+                continue
+        if out_of_space:  # the next runs would fail alike: the experiment ends, resumable once there is room
+            yield finish("failed", failed)
+            return
         if stopped:
             yield finish("stopped", failed)
             return
@@ -366,3 +387,33 @@ def _run_experiment(cfg: ExperimentConfig | None, folder: Path, *, store: RunSto
         ]
         yield TableUpdated(experiment_id, tuple(tables), len(results), len(runs))
     yield finish("finished", failed)
+
+
+def _unless_disk_full(write: Callable[[], object]) -> None:
+    """A write that records a failure or a status; skipped on a full disk (the reason still travels in events)."""
+    try:
+        write()
+    except (MtoError, OSError) as exc:
+        if not is_disk_full(exc):
+            raise
+
+
+def _record_failure(
+    store: RunStore | None, run_dir: Path, cfg: TrainConfig, experiment_id: int, reason: str, *, resumable: bool
+) -> None:
+    """A run that failed before it could say so itself: its row and result.json say why, where space allows; a
+    ``resumable`` one (the disk was full) continues from its checkpoint when the experiment is resumed."""
+    if store is not None:
+        row = partial(store.upsert_run, run_dir, name=cfg.label, experiment_id=experiment_id, config=cfg.to_dict())
+        _unless_disk_full(lambda: store.set_run_status(row(), "failed", reason))
+    _unless_disk_full(lambda: RunFolder(run_dir).write_result(RunStatus.FAILED, reason=reason, resumable=resumable))
+
+
+def _disk_full_reason(exc: MtoError, run_dir: Path, store: RunStore | None) -> str:
+    """Why a run stopped when a write outside it (the run store) found the disk full."""
+    from mto_studio.core.store.checkpoint import latest_checkpoint
+
+    full = disk_full_error(exc, f"the run store {store.path}" if store is not None else "the run folder")
+    found = latest_checkpoint(run_dir / RunFolder.CHECKPOINTS)
+    kept = f"the checkpoint of step {int(found.name.split('-')[1])} is intact" if found else "no checkpoint was written"
+    return f"{full.message if full else exc.message}; {kept}; free disk space and resume"

@@ -2,21 +2,33 @@
 
 Send Stop() or Pause() between steps (``generator.send``). Stop saves a checkpoint and ends with status
 'stopped'; ``train(None, run_dir, resume=True)`` continues a stopped or crashed run from its last checkpoint and
-reaches the same weights and metrics as an uninterrupted run. Setup problems raise MtoError (the CLI prints one
-line, exit 2); failures while training (NaN loss, out of memory, anything else) end with RunFailed and the reason
-is written to the run folder.
+reaches the same weights and metrics as an uninterrupted run. Setup problems, and too little free disk space for the
+run's checkpoints, raise MtoError before anything is written (the CLI prints one line, exit 2); failures while
+training (NaN loss, out of memory, a full disk, anything else) end with RunFailed and the reason is written to the run
+folder where space allows. A full disk keeps the last checkpoint intact and the run resumable; a run whose loss runs
+far above its start, or whose predictions collapse, ends 'diverged' (RunFailed, "diverged: …").
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 import traceback
 from pathlib import Path
 
 from mto_studio.core.errors import ConfigError, MtoError
-from mto_studio.core.fsio import atomic_write_json, atomic_write_text
+from mto_studio.core.fsio import (
+    DiskFullError,
+    atomic_write_json,
+    atomic_write_text,
+    check_free_space,
+    disk_full_error,
+    free_space,
+    megabytes,
+    writing,
+)
 from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
@@ -29,9 +41,10 @@ from mto_studio.core.jobs.events import (
     Stop,
     pause_point,
 )
+from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store.run_folder import RunFolder, RunLog
 from mto_studio.core.training.config import Method, TrainConfig
-from mto_studio.core.training.results import score_label
+from mto_studio.core.training.results import DivergenceWatch, score_label, scored_info
 from mto_studio.core.training.run_setup import RunSetup, write_static_files
 
 LOG_EVERY = 5
@@ -50,7 +63,7 @@ def train(
 def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id: str | None) -> EventStream:
     import torch
 
-    from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, remove_temporary, save_checkpoint
 
     run_dir = Path(run_dir)
     run_id = run_id or run_dir.name
@@ -64,6 +77,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")
     run = RunSetup(cfg, run_dir)  # checks the config, the model and the data before anything is written
+    checkpoints = run_dir / RunFolder.CHECKPOINTS
+    remove_temporary(checkpoints)  # what killed or failed checkpoint writes left (this run holds the folder's lock)
+    check_free_space(run_dir, run.space_needed(checkpoints), "this run")
     run_dir.mkdir(parents=True, exist_ok=True)
     log = RunLog(run_dir / RunFolder.LOG)
     step = 0
@@ -71,8 +87,10 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
     best_metric = -math.inf
     best_state: dict[str, torch.Tensor] | None = None
     best_step = 0
+    lr_now = f"{cfg.lr:g}{', prompts ' + format(cfg.prompt_lr, 'g') if cfg.method is Method.PROMPT else ''}"
+    watch = DivergenceWatch(cfg.warmup_steps, f"lower the learning rate (now {lr_now})")
     if resume:
-        found = latest_checkpoint(run_dir / RunFolder.CHECKPOINTS)
+        found = latest_checkpoint(checkpoints)
         if found is not None:
             state = load_checkpoint(found, model=run.method.module, optimizer=run.optimizer, scheduler=run.scheduler)
             step = int(state["step"])
@@ -80,11 +98,38 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
             best_metric = float(state.get("best_metric", -math.inf))
             best_step = int(state.get("best_step", 0))
             best_state = state["extra_tensors"].get("best")
-        log.truncate_after(step)
-    else:
-        if log.path.exists():
-            log.path.unlink()
-        write_static_files(run)
+            watch.restore(state)
+    if step == 0:
+        watch.start_loss = run.initial_loss()
+
+    def fail(reason: str, status: RunStatus = RunStatus.FAILED, **fields) -> RunFailed:
+        """The run's end: the reason goes to result.json and the log where space allows, and to the caller."""
+        event = RunFailed(run_id, reason, step, str(run_dir))
+        for write in (
+            lambda: RunFolder(run_dir).write_result(status, reason=reason, step=step, **fields),
+            lambda: log.write(event),
+        ):
+            try:
+                write()
+            except (MtoError, OSError):
+                pass  # a full disk: the caller (and the store, where it has room) still gets the reason
+        return event
+
+    def disk_full(full: DiskFullError) -> RunFailed:
+        found = latest_checkpoint(checkpoints)
+        kept = (
+            f"the checkpoint of step {int(found.name.split('-')[1])} is intact"
+            if found is not None
+            else "no checkpoint was written yet, so a resume starts at step 0"
+        )
+        short = max(run.space_needed(checkpoints) - (free_space(run_dir) or 0), run.checkpoint_size())
+        resumable = (run_dir / RunFolder.CONFIG).is_file()  # else nothing of the run is on disk yet
+        then = "resume" if resumable else "start it again"
+        reason = (
+            f"disk full while writing {full.what} in {run_dir}; {kept}; free about {megabytes(short)} MB and {then}"
+        )
+        return fail(reason, resumable=resumable)
+
     trainable, total = run.method.trainable_count()
     started = RunStarted(
         run_id,
@@ -102,14 +147,28 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         folder=str(run_dir),
         resumed_from=step,
     )
-    log.write(started)
-    command = yield started
+    try:
+        if resume:
+            log.truncate_after(step)
+            if not all((run_dir / name).is_file() for name in RunFolder.STATIC):
+                write_static_files(run)  # a full disk cut the first start short
+        else:
+            shutil.rmtree(checkpoints, ignore_errors=True)  # an earlier attempt's: never resumed into this run
+            log.path.unlink(missing_ok=True)
+            write_static_files(run)
+        log.write(started)
+    except Exception as exc:
+        if (full := disk_full_error(exc, "the run folder")) is None:
+            raise
+        yield disk_full(full)
+        return
 
     def checkpoint(reason: str) -> CheckpointSaved:
         extra = {
             "elapsed_s": elapsed_before + time.perf_counter() - start,
             "best_metric": best_metric,
             "best_step": best_step,
+            **watch.state(),
         }
         path = save_checkpoint(
             run_dir / RunFolder.CHECKPOINTS,
@@ -124,18 +183,13 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         log.write(event)
         return event
 
-    def fail(reason: str) -> RunFailed:
-        atomic_write_json(run_dir / RunFolder.RESULT, {"status": "failed", "reason": reason, "step": step})
-        event = RunFailed(run_id, reason, step, str(run_dir))
-        log.write(event)
-        return event
-
     start = time.perf_counter()
     window_start, window_tokens, window_losses = time.perf_counter(), 0, []
     module = run.method.module
     module.train()
     last_loss = float("nan")
     try:
+        command = yield started  # a consumer may throw in what stopped it (e.g. a full disk under the run store)
         while step < cfg.steps:
             run.optimizer.zero_grad(set_to_none=True)
             step_loss = 0.0
@@ -144,8 +198,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                 loss = run.method.forward(ids, mask, tasks, labels).loss
                 if not torch.isfinite(loss):
                     yield fail(
-                        f"the loss became {loss.item()} at step {step + 1}; lower the learning rate "
-                        f"(now {cfg.lr:g}{', prompts ' + format(cfg.prompt_lr, 'g') if cfg.method is Method.PROMPT else ''})"
+                        f"the loss became {loss.item()} at step {step + 1}; lower the learning rate (now {lr_now})"
                         " or check the data for empty targets"
                     )
                     return
@@ -161,12 +214,12 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
             last_loss = step_loss
             command = None
             if step % LOG_EVERY == 0 or step == cfg.steps:
-                now = time.perf_counter()
+                now, smoothed = time.perf_counter(), sum(window_losses) / len(window_losses)
                 event: Event = StepLogged(
                     run_id,
                     step,
                     cfg.steps,
-                    sum(window_losses) / len(window_losses),
+                    smoothed,
                     run.scheduler.get_last_lr()[0],
                     step * cfg.batch_size,
                     window_tokens / max(now - window_start, 1e-9),
@@ -175,6 +228,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                 window_start, window_tokens, window_losses = now, 0, []
                 log.write(event)
                 command = yield event
+                if diverged := watch.logged(step, smoothed):
+                    yield fail(diverged, RunStatus.DIVERGED)
+                    return
             evaluate_now = cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps
             if evaluate_now:
                 report = run.evaluate("validation")
@@ -198,6 +254,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                     )
                     log.write(event)
                     command = (yield event) or command
+                    if diverged := watch.evaluated(report.items, "validation", step):
+                        yield fail(diverged, RunStatus.DIVERGED, metrics=report.overall)
+                        return
             command = yield from pause_point(run_id, step, command)
             periodic = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
             if isinstance(command, Stop) or periodic or (evaluate_now and not cfg.checkpoint_every):
@@ -237,6 +296,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
             )
             log.write(event)
             yield event
+            if diverged := watch.evaluated(report.items, "validation", step):
+                yield fail(diverged, RunStatus.DIVERGED, metrics=report.overall)
+                return
         restored = False
         if cfg.select_best and best_state is not None:
             restored = True
@@ -251,9 +313,6 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         final_split = "test" if run.data.test else "validation"
         final = run.evaluate("test") if final_split == "test" else (run.evaluate("validation") if restored else report)
         metrics = dict(final.overall) if final is not None else {}
-        scored_heads = run.data.test if final_split == "test" else run.data.validation
-        heads = len(scored_heads)
-        refs = sorted({len(h.references) for h in scored_heads}) or [0]
         label = score_label(final_split, checkpoint="best" if cfg.select_best else "last")
         if final is not None:
             if final is not report:
@@ -284,13 +343,19 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                 for s in final.items
             ]
             atomic_write_text(run_dir / RunFolder.PREDICTIONS, "\n".join(lines) + "\n")
+            if final is not report and (diverged := watch.evaluated(final.items, final_split, scored_step)):
+                yield fail(diverged, RunStatus.DIVERGED, metrics=metrics, split=final_split, score_label=label)
+                return
         artifact = None
         if cfg.save_model:
-            artifact = run.method.save(run_dir, run.model_ref, run.tokenizer)
+            try:
+                with writing("the trained weights", run_dir):
+                    artifact = run.method.save(run_dir, run.model_ref, run.tokenizer)
+            except DiskFullError:
+                for name in RunFolder.ARTIFACTS:  # a torn copy: written again on resume
+                    shutil.rmtree(run_dir / name, ignore_errors=True)
+                raise
         wall = elapsed_before + time.perf_counter() - start
-        validation_from = (
-            run.data.validation_source or f"{len(run.data.validation)} heads held out of the training data"
-        )
         atomic_write_json(
             run_dir / RunFolder.RESULT,
             {
@@ -298,22 +363,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                 "step": step,
                 "split": final_split,
                 "score_label": label,
-                "scored": {
-                    "split": final_split,
-                    "heads": heads,
-                    "checkpoint_step": scored_step,
-                    "checkpoint": "best validation" if cfg.select_best else "last",
-                    "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
-                    "source": run.data.test_source if final_split == "test" else validation_from,
-                    "selected_on": validation_from if cfg.select_best else None,
-                    "note": (
-                        "test heads were used neither for training nor for choosing the checkpoint"
-                        if final_split == "test"
-                        else "no test split: the same validation heads chose the checkpoint, so the score is optimistic"
-                        if cfg.select_best
-                        else "no test split: a validation score of the last weights (no checkpoint was chosen)"
-                    ),
-                },
+                "scored": scored_info(run.data, final_split, scored_step, select_best=cfg.select_best),
                 "metrics": metrics,
                 "per_relation": final.per_relation if final is not None else {},
                 "best_step": best_step,
@@ -337,24 +387,24 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         yield event
     except GeneratorExit:
         raise
-    except (torch.OutOfMemoryError, MemoryError) as exc:
-        yield fail(
-            f"out of memory at step {step + 1} ({type(exc).__name__}) with batch size {cfg.batch_size}: "
-            f"lower batch_size (or raise grad_accum) or max_source_length"
-        )
-    except RuntimeError as exc:
-        if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+    except Exception as exc:  # anything still ends the run cleanly, with the reason on record
+        if (full := disk_full_error(exc, "the run folder")) is not None:
+            yield disk_full(full)
+        elif isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
+            isinstance(exc, RuntimeError)
+            and any(words in str(exc).lower() for words in ("out of memory", "can't allocate memory"))
+        ):
+            typed = f" ({type(exc).__name__})" if type(exc) is not RuntimeError else ""
             yield fail(
-                f"out of memory at step {step + 1} with batch size {cfg.batch_size}: lower batch_size "
-                f"(or raise grad_accum) or max_source_length"
+                f"out of memory at step {step + 1}{typed} with batch size {cfg.batch_size}: "
+                f"lower batch_size (or raise grad_accum) or max_source_length"
             )
+        elif isinstance(exc, MtoError):
+            yield fail(exc.one_line())
         else:
-            (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
-            yield fail(f"training stopped by an error at step {step + 1}: {exc} (details in error.txt)")
-    except MtoError as exc:
-        yield fail(exc.one_line())
-    except Exception as exc:  # anything else still ends the run cleanly, with the reason on record
-        (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
-        yield fail(
-            f"training stopped by an error at step {step + 1}: {type(exc).__name__}: {exc} (details in error.txt)"
-        )
+            try:
+                (run_dir / RunFolder.ERROR).write_text(traceback.format_exc())
+            except OSError:
+                pass
+            what = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
+            yield fail(f"training stopped by an error at step {step + 1}: {what} (details in error.txt)")

@@ -6,7 +6,8 @@ import csv
 import io
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,29 @@ def score_label(split: str | None, metric: str = "rougeL", *, checkpoint: str = 
     if split == "mixed":
         return f"{name} (mixed: some runs on test, some on validation)"
     return name
+
+
+def scored_info(data: Any, split: str, checkpoint_step: int, *, select_best: bool) -> dict[str, Any]:
+    """result.json's "scored": where a run's reported score comes from (``data``: the run's RunData)."""
+    heads = data.test if split == "test" else data.validation
+    refs = sorted({len(h.references) for h in heads}) or [0]
+    validation_from = data.validation_source or f"{len(data.validation)} heads held out of the training data"
+    return {
+        "split": split,
+        "heads": len(heads),
+        "checkpoint_step": checkpoint_step,
+        "checkpoint": "best validation" if select_best else "last",
+        "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
+        "source": data.test_source if split == "test" else validation_from,
+        "selected_on": validation_from if select_best else None,
+        "note": (
+            "test heads were used neither for training nor for choosing the checkpoint"
+            if split == "test"
+            else "no test split: the same validation heads chose the checkpoint, so the score is optimistic"
+            if select_best
+            else "no test split: a validation score of the last weights (no checkpoint was chosen)"
+        ),
+    }
 
 
 def short_score_label(label: str) -> str:
@@ -293,3 +317,77 @@ def metric_text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     return f"{float(value):.3f}"
+
+
+# --- divergence ------------------------------------------------------------------------------------------------
+#: a logged (smoothed) loss above this many times the untrained model's, and LOSS_MARGIN above it ...
+LOSS_RISE = 3.0
+LOSS_MARGIN = 1.0
+#: ... at this many logs in a row after warm-up: the run diverged
+RISEN_LOGS = 2
+#: predictions collapsed: at most this many distinct answers over at least COLLAPSE_HEADS heads whose references
+#: have at least DIVERSE_REFERENCES distinct answers
+COLLAPSED_ANSWERS = 2
+COLLAPSE_HEADS = 10
+DIVERSE_REFERENCES = 5
+
+
+@dataclass
+class DivergenceWatch:
+    """Decides whether a run has diverged, from its losses and its evaluations: the logged (smoothed) loss far above
+    ``start_loss``, the untrained model's (``LOSS_RISE`` × and ``LOSS_MARGIN`` more), at ``RISEN_LOGS`` logs in a row
+    after warm-up; or the predictions collapsed to one or two answers while the references are diverse and the logged
+    loss is no lower than at the start (a model that has not learnt yet collapses too, but its loss falls). A NaN
+    loss fails a run on its own. ``state()`` goes into checkpoints, so a resumed run decides as an uninterrupted
+    one."""
+
+    warmup_steps: int
+    fix: str = "lower the learning rate"
+    start_loss: float | None = None
+    last_loss: float | None = None
+    risen: int = 0
+
+    def state(self) -> dict[str, Any]:
+        return {"start_loss": self.start_loss, "last_loss": self.last_loss, "risen_logs": self.risen}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.start_loss = state.get("start_loss")
+        self.last_loss = state.get("last_loss")
+        self.risen = int(state.get("risen_logs") or 0)
+
+    def logged(self, step: int, loss: float) -> str | None:
+        """After a logged loss (the mean since the last log): the reason the run diverged, or None."""
+        self.last_loss = loss
+        if self.start_loss is None:  # a run resumed from a checkpoint that predates the watch
+            self.start_loss = loss
+        start = self.start_loss
+        risen = loss > LOSS_RISE * start and loss > start + LOSS_MARGIN
+        self.risen = self.risen + 1 if risen and step > self.warmup_steps else 0
+        if self.risen < RISEN_LOGS:
+            return None
+        return (
+            f"diverged: the training loss rose from {start:.3g} (the untrained model's) to {loss:.3g} at step "
+            f"{step}, more than {LOSS_RISE:g}× its start; {self.fix}"
+        )
+
+    def evaluated(self, items: Sequence[Any], split: str, step: int) -> str | None:
+        """After an evaluation (``items``: Scored, with prediction and references): the reason the run diverged
+        (its predictions collapsed while its loss did not fall), or None."""
+        from mto_studio.core.metrics import normalize
+
+        if len(items) < COLLAPSE_HEADS or self.start_loss is None or self.last_loss is None:
+            return None
+        answers = Counter(normalize(item.prediction) for item in items)
+        references = {tuple(sorted(normalize(r) for r in item.references)) for item in items}
+        if len(answers) > COLLAPSED_ANSWERS or len(references) < DIVERSE_REFERENCES:
+            return None
+        if self.last_loss < self.start_loss:
+            return None  # still learning: an undertrained model, not a diverged one
+        top = next(item.prediction for item in items if normalize(item.prediction) == answers.most_common(1)[0][0])
+        example = f"'{top.strip()[:40]}'" if top.strip() else "an empty answer"
+        return (
+            f"diverged: at step {step} the {len(items)} {split} predictions collapsed to {len(answers)} distinct "
+            f"answer{'s' if len(answers) > 1 else ''} (e.g. {example}) though the references hold "
+            f"{len(references)}, and the training loss ({self.last_loss:.3g}) is no lower than at the start "
+            f"({self.start_loss:.3g}); {self.fix}"
+        )

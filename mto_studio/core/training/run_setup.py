@@ -120,6 +120,52 @@ class RunSetup:
         self.micro = cfg.batch_size // cfg.grad_accum
         self.schedule = BatchSchedule(lengths, self.micro, cfg.seed, cfg.group_by_length)
 
+    # --- disk space ---------------------------------------------------------------------------------------------
+    def checkpoint_size(self) -> int:
+        """Bytes one checkpoint of this run takes (estimated: weights, AdamW's two moments, the best weights)."""
+        from mto_studio.core.store.checkpoint import estimate_checkpoint_size
+
+        return estimate_checkpoint_size(self.method.module, best_copy=self.cfg.select_best)
+
+    def space_needed(self, checkpoints: Path) -> int:
+        """Bytes this run will still write: at most KEEP + 1 checkpoints at once (the kept ones and the one being
+        written), less what ``checkpoints`` holds already (a resumed run's), plus the saved weights and some room
+        for logs and predictions."""
+        from mto_studio.core.store.checkpoint import KEEP, checkpoint_bytes
+
+        cfg = self.cfg
+        saves = cfg.checkpoint_every or (cfg.eval_every and cfg.eval_every < cfg.steps)
+        count = KEEP + 1 if saves else 1  # without periodic checkpoints only Stop writes one
+        params = [p for p in self.method.module.parameters() if cfg.method is Method.FINETUNE or p.requires_grad]
+        artifact = sum(p.numel() * p.element_size() for p in params) if cfg.save_model else 0
+        return max(0, count * self.checkpoint_size() - checkpoint_bytes(checkpoints)) + artifact + 2_000_000
+
+    def initial_loss(self, batches: int = 8) -> float | None:
+        """The untrained model's mean loss over ``batches`` micro-batches spread over the first epoch (batches
+        grouped by length differ a lot), the start a diverging loss is measured against. In eval mode without
+        gradients, so no random number is drawn and training is unchanged; through the method's modules, not
+        ``forward`` (which tests count)."""
+        import math
+
+        import torch
+
+        per_epoch = self.schedule.per_epoch
+        module = self.method.module
+        was_training = module.training
+        module.eval()
+        losses = []
+        try:
+            with torch.no_grad():
+                for m in sorted({i * per_epoch // batches for i in range(min(batches, per_epoch))}):
+                    ids, mask, tasks, labels = self.batch(self.schedule(m))
+                    inputs = self.method.inputs(ids, tasks)
+                    out = self.method.generator(**inputs, attention_mask=mask, labels=labels, use_cache=False)
+                    losses.append(float(out.loss))
+        finally:
+            module.train(was_training)
+        mean = sum(losses) / len(losses) if losses else math.nan
+        return mean if math.isfinite(mean) else None
+
     def _phrase_ids(self, library, relation: str) -> list[int]:
         try:
             phrase = library.phrases.lookup(relation)
