@@ -66,6 +66,7 @@ def _fail(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     prepare_environment()
     from mto_studio.core.errors import MtoError
+    from mto_studio.core.fsio import DiskFullError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         if run is None:
             return _launch_gui(parser)
         return int(run(args) or 0)
+    except DiskFullError as exc:  # met outside a run (a report, the experiment file): the work failed, exit 1
+        print(f"mto-studio: error: {exc.one_line()}", file=sys.stderr)
+        return 1
     except MtoError as exc:
         return _fail(exc.one_line())
     except KeyboardInterrupt:  # before or after a job is driven (``progress.drive`` handles the signals during one)

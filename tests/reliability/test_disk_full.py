@@ -263,6 +263,31 @@ def test_a_full_disk_met_by_the_consumer_ends_the_run_the_same_way(tmp_path, tin
     assert RunFolder(folder).is_resumable()
 
 
+def test_a_full_run_store_ends_the_run_failed_with_the_stores_name(
+    tmp_path, tiny_model_dir, small_world_tsv, monkeypatch
+):
+    """The recorder meets a full disk in the SQLite store: the run is told, ends failed with the reason (its
+    checkpoint intact), and the consumer sees that RunFailed instead of a store error."""
+    from mto_studio.core.store.recording import recorded
+
+    folder, store = tmp_path / "run", RunStore(tmp_path / "runs.sqlite")
+    run_pk = store.upsert_run(folder, name="run")
+    real = RunStore.record
+
+    def record(self, run_id, event):
+        if isinstance(event, StepLogged) and event.step >= 25:
+            raise self._write_error(sqlite3.OperationalError("database or disk is full"))
+        return real(self, run_id, event)
+
+    monkeypatch.setattr(RunStore, "record", record)
+    events = list(recorded(train(_config(tiny_model_dir, small_world_tsv), folder), store, run_pk))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed), failed
+    assert failed.reason.startswith(f"disk full while writing the run store {tmp_path / 'runs.sqlite'} in {folder}")
+    assert "the checkpoint of step 20 is intact" in failed.reason and RunFolder(folder).is_resumable()
+    store.close()
+
+
 def test_temporary_checkpoint_folders_are_removed_at_the_next_start(tmp_path, tiny_model_dir, small_world_tsv):
     """A checkpoint write a kill cut short leaves .tmp-step-*; the next run in the folder (resumed or fresh) removes
     it, and a fresh run also drops an earlier attempt's checkpoints (it must never resume from them)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mto_studio.core.errors import MtoError
+from mto_studio.core.fsio import DiskFullError, is_disk_full
 from mto_studio.core.jobs.events import (
     CheckpointSaved,
     EvalDone,
@@ -177,6 +178,10 @@ class RunStore:
                 pass  # SQLite rolls back by itself when the statement that failed was the transaction's end
 
     def _write_error(self, exc: sqlite3.Error) -> MtoError:
+        if is_disk_full(exc):
+            return DiskFullError(
+                f"the run store {self.path}", self.path, "free disk space; the run folder still records the run"
+            )
         text = str(exc)
         if "full" in text.lower():
             hint = "free disk space"
