@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     store_path = args.store or folder / "runs.sqlite"
     with removed_if_failed(folder, STORE_FILES):  # bad input found while starting leaves no folder behind
         store = RunStore(store_path)
+        store.mark_interrupted()  # runs a dead process left 'running' (a live one holds its folder's lock)
         return _run(args, cfg, folder, store, store_path)
 
 
@@ -124,7 +125,7 @@ def _run(args, cfg, folder: Path, store, store_path) -> int:
     resume = resume_hint("mto-studio", "sweep", "--out", folder, *(("--store", args.store) if args.store else ()))
     resume += " --resume"
     try:
-        events = run_experiment(cfg, folder, store=store, resume=args.resume)
+        events = run_experiment(cfg, folder.absolute(), store=store, resume=args.resume)
         total = None
         if cfg is not None:
             base = cfg.base_train_config()

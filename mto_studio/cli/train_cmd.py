@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     run_pk = None
     if args.store:
         store = RunStore(args.store)
-        run_pk = store.upsert_run(folder, name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {})
+        store.mark_interrupted()  # runs a dead process left 'running' (a live one holds its folder's lock)
+        run_pk = store.upsert_run(folder.absolute(), name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {})
         events = recorded(events, store, run_pk)
     resume = resume_hint("mto-studio", "train", "--resume", folder, *(("--store", args.store) if args.store else ()))
     interrupts = Interrupts()

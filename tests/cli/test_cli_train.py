@@ -207,3 +207,19 @@ def test_training_flags_come_from_the_config_fields():
         assert info.flag in text and " ".join(info.describe().split()) in text, name
     bad = run_cli("train", "--lr", "20", "--steps", "2")
     assert bad.returncode == 2 and "lr = 20.0 is above 10.0" in bad.stderr
+
+
+def test_train_with_a_store_marks_runs_a_dead_process_left_running(tmp_path, tiny_model_dir, small_world_tsv):
+    from mto_studio.core.jobs.status import RunStatus
+    from mto_studio.core.store import RunStore
+
+    store_path = tmp_path / "runs.sqlite"
+    with RunStore(store_path) as store:  # a run whose process was killed: 'running', its folder not locked
+        dead = store.upsert_run(tmp_path / "dead-run", name="killed")
+        store.set_run_status(dead, RunStatus.RUNNING)
+    done = run_cli("train", "--model", str(tiny_model_dir), "--data", str(small_world_tsv), "--steps", "2",
+                   "--eval-every", "0", "--out", str(tmp_path / "run"), "--store", str(store_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with RunStore(store_path) as store:
+        statuses = {Path(row.folder).name: row.status for row in store.runs()}
+    assert statuses == {"dead-run": RunStatus.INTERRUPTED, "run": RunStatus.FINISHED}
