@@ -166,3 +166,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def unreachable_path(path: Path, what: str) -> tuple[str, str] | None:
+    """Why ``path`` cannot be reached though something may be there — a symbolic link loop, a dangling link, a
+    folder without permission — as (problem, fix), or None. These look like "not found" to ``Path.exists``;
+    ``what`` names the thing in the fix ("the data file", "the model folder")."""
+    try:
+        path.stat()
+    except OSError as exc:
+        fix = f"point the link at {what}, or give its own path"
+        if exc.errno == errno.ELOOP:
+            return f"{path} is a symbolic link loop (a link that leads back to itself)", fix
+        if path.is_symlink():
+            return f"{path} is a link to {os.readlink(path)}, which does not exist", fix
+        if exc.errno in (errno.EACCES, errno.ENOTDIR):
+            return f"cannot reach {path}: {exc.strerror}", "check the path and its folders' permissions"
+    return None

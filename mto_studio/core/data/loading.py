@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from mto_studio.core.data.checks import (
     json_problem,
 )
 from mto_studio.core.errors import DataError
+from mto_studio.core.fsio import unreachable_path
 from mto_studio.core.runtime import is_offline
 
 #: File suffix -> (datasets builder, extra builder kwargs).
@@ -186,25 +186,9 @@ def load_table(source: str | os.PathLike, *, fmt: str | None = None, split: str 
 
 
 def _check_link(path: Path) -> None:
-    """A path that does not resolve though something is there: a symbolic link loop or a dangling link (both look
-    like "not found" to ``Path.exists``)."""
-    try:
-        path.stat()
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DataError(
-                f"{path} is a symbolic link loop (a link that leads back to itself)",
-                "point the link at the data file, or give the file's own path",
-            ) from None
-        if path.is_symlink():
-            raise DataError(
-                f"{path} is a link to {os.readlink(path)}, which does not exist",
-                "point the link at the data file, or give the file's own path",
-            ) from None
-        if exc.errno in (errno.EACCES, errno.ENOTDIR):
-            raise DataError(
-                f"cannot reach {path}: {exc.strerror}", "check the path and its folders' permissions"
-            ) from None
+    problem = unreachable_path(path, "the data file")
+    if problem is not None:
+        raise DataError(*problem)
 
 
 def _load_file(path: Path, fmt: str | None) -> RawTable:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
 from mto_studio.core.errors import ConfigError, ModelError
+from mto_studio.core.fsio import unreachable_path
 from mto_studio.core.resources import resource
 from mto_studio.core.runtime import is_offline
 
@@ -56,20 +56,9 @@ def resolve_model_ref(ref: str | os.PathLike | None) -> str:
 
 
 def _check_link(path: Path) -> None:
-    """A symbolic link loop or a dangling link: say so rather than "not found"."""
-    try:
-        path.stat()
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ModelError(
-                f"{path} is a symbolic link loop (a link that leads back to itself)",
-                "point the link at the model folder, or give the folder's own path",
-            ) from None
-        if path.is_symlink():
-            raise ModelError(
-                f"{path} is a link to {os.readlink(path)}, which does not exist",
-                "point the link at the model folder, or give the folder's own path",
-            ) from None
+    problem = unreachable_path(path, "the model folder")
+    if problem is not None:
+        raise ModelError(*problem)
 
 
 def require_tokenizer_files(where: str) -> None:
