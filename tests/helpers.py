@@ -93,3 +93,17 @@ def nan_loss_at_step(step: int, *, seed: int | None = None):
 
     methods.MethodRun.forward = forward
     return real
+
+
+def tiny_recipe(*, description: str = "", objectives: dict | None = None, **training) -> str:
+    """A pre-training recipe small enough for tests (a 40-object world, a 400-token vocabulary, a 1+1-layer T5 of
+    width 32); ``training`` sets its [training] values, ``objectives`` its mix."""
+    lines = ['name = "tiny-lab"']
+    if description:
+        lines.append(f'description = "{description}"')
+    lines += ["[world]", "objects = 40", "events = 40", "[tokenizer]", "vocab_size = 400", "[model]", "d_model = 32",
+              "d_ff = 64", "num_layers = 1", "num_decoder_layers = 1", "num_heads = 2", "d_kv = 16"]  # fmt: skip
+    if objectives:
+        lines += ["[objectives]", *(f"{key} = {value}" for key, value in objectives.items())]
+    lines += ["[training]", *(f"{key} = {value}" for key, value in training.items())]
+    return "\n".join(lines) + "\n"

@@ -8,35 +8,14 @@ pytest.importorskip("pytestqt")
 
 from mto_studio.core.jobs.events import RunStarted, StepLogged  # noqa: E402
 from mto_studio.core.pretraining.objective_lab import PretrainConfig  # noqa: E402
+from tests.helpers import tiny_recipe  # noqa: E402
 
 RUN_TIMEOUT_MS = 120_000
-TINY_RECIPE = """name = "tiny-lab"
-description = "A tiny recipe for the GUI tests."
-[world]
-objects = 40
-events = 40
-[tokenizer]
-vocab_size = 400
-[model]
-d_model = 32
-d_ff = 64
-num_layers = 1
-num_decoder_layers = 1
-num_heads = 2
-d_kv = 16
-[objectives]
-span = 0.4
-salient = 0.35
-supervised = 0.25
-[training]
-steps = 400
-batch_size = 4
-warmup_steps = 5
-eval_every = 100
-eval_size = 8
-checkpoint_every = 0
-log_every = 5
-"""
+TINY_RECIPE = tiny_recipe(
+    description="A tiny recipe for the GUI tests.",
+    objectives={"span": 0.4, "salient": 0.35, "supervised": 0.25},
+    steps=400, batch_size=4, warmup_steps=5, eval_every=100, eval_size=8, checkpoint_every=0, log_every=5,
+)  # fmt: skip
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from mto_studio.core.store import RunStore
 from mto_studio.core.store.run_folder import RunFolder
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.loop import train
+from tests.helpers import tiny_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 ENOSPC = "No space left on device"
@@ -498,27 +499,7 @@ def test_an_experiment_stops_on_a_full_disk_and_resumes(tmp_path, tiny_model_dir
 
 
 # --- pre-training ------------------------------------------------------------------------------------------------------
-TINY_RECIPE = """name = "tiny-lab"
-[world]
-objects = 40
-events = 40
-[tokenizer]
-vocab_size = 400
-[model]
-d_model = 32
-d_ff = 64
-num_layers = 1
-num_decoder_layers = 1
-num_heads = 2
-d_kv = 16
-[training]
-steps = 30
-batch_size = 4
-warmup_steps = 5
-eval_every = 0
-checkpoint_every = 10
-log_every = 5
-"""
+TINY_RECIPE = tiny_recipe(steps=30, batch_size=4, warmup_steps=5, eval_every=0, checkpoint_every=10, log_every=5)
 
 
 def test_pretraining_on_a_full_disk_fails_resumably(tmp_path, monkeypatch):
