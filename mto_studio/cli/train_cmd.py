@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         store = RunStore(args.store)
         store.mark_interrupted()  # runs a dead process left 'running' (a live one holds its folder's lock)
-        run_pk = store.upsert_run(folder.absolute(), name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {})
+        run_pk = store.upsert_run(
+            folder.absolute(), name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {}
+        )
         events = recorded(events, store, run_pk)
     resume = resume_hint("mto-studio", "train", "--resume", folder, *(("--store", args.store) if args.store else ()))
     interrupts = Interrupts()

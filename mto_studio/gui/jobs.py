@@ -219,12 +219,12 @@ class JobController(QObject):
     (the Runs view leaves claimed folders alone), and closing the window. Trainer, Objective Lab and Analyzer each
     own one and keep only their event handlers.
 
-    Signals: ``state_changed(JobState)``; ``event(object)`` for every event of the job (after Paused/Resumed have
+    Signals: ``state_changed(JobState)``; ``emitted(object)`` for every event of the job (after Paused/Resumed have
     moved the state); ``failed(BaseException)``; ``ended(Worker)`` when the job is over (state still the last busy
     one; it turns IDLE right after); ``tick()`` every ``tick_ms`` while the job runs (progress and ETA)."""
 
     state_changed = Signal(object)
-    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); events still reach Qt's own
+    emitted = Signal(object)
     failed = Signal(object)
     ended = Signal(object)
     tick = Signal()
@@ -255,7 +255,7 @@ class JobController(QObject):
         if self.worker is not None:
             raise RuntimeError(f"{self.name}: a job is already running")
         worker = Worker(factory, name=self.name)
-        worker.event.connect(self._on_event)
+        worker.emitted.connect(self._on_event)
         worker.failed.connect(self.failed)
         worker.finished.connect(lambda w=worker: self._on_finished(w))
         self.worker = worker
@@ -324,7 +324,7 @@ class JobController(QObject):
             self.clock.start()
             if self.state in (JobState.PAUSED, JobState.PAUSING):
                 self._set_state(JobState.RUNNING)
-        self.event.emit(event)
+        self.emitted.emit(event)
 
     def _on_finished(self, worker: Worker) -> None:
         if worker is not self.worker:

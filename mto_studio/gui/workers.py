@@ -5,7 +5,7 @@ The core's long work is a generator of typed events that accepts commands betwee
 iterates such a generator in its own thread and re-emits every event on the GUI thread::
 
     worker = Worker(lambda: train(cfg), name="train")
-    worker.event.connect(on_event)          # each yielded event, in order, on the GUI thread
+    worker.emitted.connect(on_event)          # each yielded event, in order, on the GUI thread
     worker.returned.connect(on_result)      # the generator's return value (or the function's result)
     worker.failed.connect(on_error)         # the exception that ended it
     worker.finished.connect(on_done)        # always last, once
@@ -39,7 +39,7 @@ class _GeneratorThread(QThread):
     """Iterates the generator in ``run``; emits from the worker thread, so Qt queues every signal to the Worker
     (which lives in the GUI thread)."""
 
-    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); events still reach Qt's own
+    emitted = Signal(object)
     returned = Signal(object)
     failed = Signal(object)
 
@@ -73,7 +73,7 @@ class _GeneratorThread(QThread):
                 except StopIteration as stop:
                     self.returned.emit(stop.value)
                     break
-                self.event.emit(item)
+                self.emitted.emit(item)
                 if isinstance(item, Paused):
                     pausing = False
                 # A paused generator waits for the next command; otherwise pending commands go in at once.
@@ -101,7 +101,7 @@ class Worker(QObject):
     """Runs one generator in a fresh QThread. Signals are emitted on the thread that created the Worker (the GUI
     thread), so slots and lambdas connected to them may touch widgets."""
 
-    event = Signal(object)  # type: ignore[assignment]  # shadows QObject.event(); events still reach Qt's own
+    emitted = Signal(object)
     returned = Signal(object)
     failed = Signal(object)
     finished = Signal()
@@ -113,7 +113,7 @@ class Worker(QObject):
         self._ended = threading.Event()
         self._thread = _GeneratorThread(factory, self._commands, self._ended)
         self._thread.setObjectName(f"mto-{name}")
-        self._thread.event.connect(self._relay_event)
+        self._thread.emitted.connect(self._relay_event)
         self._thread.returned.connect(self._relay_returned)
         self._thread.failed.connect(self._relay_failed)
         self._thread.finished.connect(self._on_thread_finished)
@@ -171,7 +171,7 @@ class Worker(QObject):
     # --- relays (GUI thread) ------------------------------------------------------------------------------------
     @Slot(object)
     def _relay_event(self, item: Any) -> None:
-        self.event.emit(item)
+        self.emitted.emit(item)
 
     @Slot(object)
     def _relay_returned(self, value: Any) -> None:

@@ -199,7 +199,7 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
 
     if variant in ("thread", "thread-5ms", "thread-noplot"):
         worker = trainer.start()
-        worker.event.connect(on_event)
+        worker.emitted.connect(on_event)
         wait(lambda: bool(steps), timeout=600)
     elif variant == "process":
         cfg = ExperimentConfig(name="bench-process", model=str(model), **grid)

@@ -47,7 +47,7 @@ def run_to_end(qtbot, view):
     events = []
     worker = view.start()
     assert worker is not None, "the analysis did not start"
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     qtbot.waitUntil(lambda: not view.is_running, timeout=RUN_TIMEOUT_MS)
     assert worker.is_finished and view.worker is None
     return events
@@ -65,7 +65,7 @@ def test_the_analysis_runs_in_the_background_and_fills_the_table_and_the_chart(w
     assert view.results.summary_label.text().startswith("no analysis yet")
     worker = view.start()
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     assert view.is_running and not view.run_button.isEnabled() and view.cancel_button.isEnabled()
     assert view.start() is None, "a second run cannot start while one runs"
     assert not view.results.use_button.isEnabled()
@@ -142,8 +142,8 @@ def test_cancel_stops_the_worker_and_returns_to_idle(window, qtbot, dialogs):
     view.settings.relations_model.set_all(True)
     events = []
     worker = view.start()
-    worker.event.connect(events.append)
-    worker.event.connect(lambda e: view.cancel() if isinstance(e, Progress) and e.done >= 1 else None)
+    worker.emitted.connect(events.append)
+    worker.emitted.connect(lambda e: view.cancel() if isinstance(e, Progress) and e.done >= 1 else None)
     qtbot.waitUntil(lambda: not view.is_running, timeout=RUN_TIMEOUT_MS)
     assert worker.is_finished and not worker.is_running and view.worker is None
     assert any(isinstance(e, AnalysisCancelled) for e in events)
@@ -158,7 +158,7 @@ def test_cancel_right_after_start_is_honoured(window, qtbot):
     view = analyzer_on(window)
     events = []
     worker = view.start()
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     view.cancel()
     assert view.state == "cancelling" and not view.cancel_button.isEnabled() and not view.run_button.isEnabled()
     qtbot.waitUntil(lambda: not view.is_running, timeout=RUN_TIMEOUT_MS)

@@ -25,7 +25,7 @@ def test_a_job_that_does_not_stop_in_time_is_left_to_process_exit(qtbot, monkeyp
     gate = threading.Event()
     worker = Worker(lambda: deaf_for(gate), name="slow")
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     worker.start()
     qtbot.waitUntil(lambda: bool(events), timeout=5000)
     assert jobs.stop_and_wait(worker, timeout_ms=100) is False

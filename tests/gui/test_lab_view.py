@@ -41,7 +41,7 @@ def test_pretraining_streams_losses_and_knowledge_stops_resumes_and_becomes_the_
 
     worker = lab.start()
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     qtbot.waitUntil(lambda: any(isinstance(e, StepLogged) and e.step >= 120 for e in events), timeout=RUN_TIMEOUT_MS)
     lab.stop()
     qtbot.waitUntil(lambda: lab.worker is None, timeout=RUN_TIMEOUT_MS)
@@ -57,7 +57,7 @@ def test_pretraining_streams_losses_and_knowledge_stops_resumes_and_becomes_the_
 
     second = lab.resume()
     resumed = []
-    second.event.connect(resumed.append)
+    second.emitted.connect(resumed.append)
     qtbot.waitUntil(lambda: lab.worker is None, timeout=RUN_TIMEOUT_MS)
     assert lab.last_status == "finished"
     assert next(e for e in resumed if isinstance(e, RunStarted)).resumed_from == stopped_at

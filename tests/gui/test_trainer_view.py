@@ -71,7 +71,7 @@ def trainer_on(
 
 def collect(worker):
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     return events
 
 
@@ -101,7 +101,7 @@ def test_an_experiment_streams_curves_with_seed_bands_and_fills_the_table(window
                     )
                 )
 
-    worker.event.connect(on_event)
+    worker.emitted.connect(on_event)
     wait_idle(qtbot, view)
 
     assert view.last_status == "finished" and view.state == "idle" and view.start_button.isEnabled()

@@ -31,7 +31,7 @@ def half_deaf(total: int):
 def test_a_stop_that_lands_on_a_deaf_event_is_sent_again(qtbot):
     worker = Worker(lambda: half_deaf(1000))
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     worker.stop()  # queued before the first (deaf) event
     with qtbot.waitSignal(worker.finished, timeout=5000):
         worker.start()
@@ -41,7 +41,7 @@ def test_a_stop_that_lands_on_a_deaf_event_is_sent_again(qtbot):
 def test_a_pause_that_lands_on_a_deaf_event_still_pauses_then_resumes(qtbot):
     worker = Worker(lambda: half_deaf(3))
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     worker.pause()
     worker.start()
     qtbot.waitUntil(lambda: any(isinstance(e, Paused) for e in events), timeout=5000)

@@ -39,7 +39,7 @@ def counting(total: int, gate: threading.Event | None = None):
 def test_events_arrive_in_order_on_the_gui_thread_then_the_result(qtbot):
     seen, threads = [], set()
     worker = Worker(lambda: counting(5), name="count")
-    worker.event.connect(lambda event: (seen.append(event), threads.add(QThread.currentThread())))
+    worker.emitted.connect(lambda event: (seen.append(event), threads.add(QThread.currentThread())))
     with qtbot.waitSignal(worker.finished, timeout=5000):
         with qtbot.waitSignal(worker.returned, timeout=5000) as returned:
             worker.start()
@@ -54,7 +54,7 @@ def test_stop_is_sent_into_the_generator_between_steps(qtbot):
     gate = threading.Event()
     worker = Worker(lambda: counting(1000, gate))
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     worker.start()
     worker.stop()  # queued before the first step finishes
     gate.set()
@@ -68,7 +68,7 @@ def test_pause_waits_for_resume(qtbot):
     gate = threading.Event()
     worker = Worker(lambda: counting(3, gate))
     events = []
-    worker.event.connect(events.append)
+    worker.emitted.connect(events.append)
     worker.start()
     worker.pause()
     gate.set()

@@ -47,7 +47,7 @@ class AnalyzerWorkbench(QWidget):
         self._config: AnalysisConfig | None = None  # the running analysis's
         self._build()
         self.job.state_changed.connect(self._show_state)
-        self.job.event.connect(self._on_event)
+        self.job.emitted.connect(self._on_event)
         self.job.failed.connect(self._on_failed)
         self.job.ended.connect(self._on_ended)
         context.project_changed.connect(self._on_project_changed)

@@ -74,7 +74,7 @@ class ObjectiveLabWorkbench(QWidget):
         self._dirty = False
         self._build()
         self.job.state_changed.connect(lambda _state: self._show_state())
-        self.job.event.connect(self._on_event)
+        self.job.emitted.connect(self._on_event)
         self.job.failed.connect(lambda exc: show_error(self, "Pre-training failed", exc))
         self.job.ended.connect(self._on_ended)
         self.job.tick.connect(self._on_tick)

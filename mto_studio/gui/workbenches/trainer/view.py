@@ -71,7 +71,7 @@ class TrainerWorkbench(QWidget):
         self.final_status_text = ""
         self._build()
         self.job.state_changed.connect(lambda _state: self._show_state())
-        self.job.event.connect(self._on_event)
+        self.job.emitted.connect(self._on_event)
         self.job.failed.connect(self._on_failed)
         self.job.ended.connect(self._on_ended)
         self.job.tick.connect(self._on_tick)
