@@ -18,8 +18,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="model folder whose tokenizer counts tokens (mto-tiny for the embedded model)",
     )
-    parser.add_argument("--max-source-length", type=int, default=512)
-    parser.add_argument("--max-target-length", type=int, default=128)
+    from mto_studio.core.config import field_info
+    from mto_studio.core.training.config import TrainConfig
+
+    for name in ("max_source_length", "max_target_length"):  # what training keeps, so truncation shows as it will be
+        info = field_info(TrainConfig, name)
+        parser.add_argument(info.flag, type=int, default=info.default, metavar="N", help=info.describe())
     parser.set_defaults(run=run)
 
 
@@ -29,6 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rows < 1:
         raise ConfigError(f"--rows must be at least 1, got {args.rows}", "e.g. --rows 3")
+    from mto_studio.core.config import field_info
+    from mto_studio.core.training.config import TrainConfig
+
+    for name in ("max_source_length", "max_target_length"):
+        info, value = field_info(TrainConfig, name), getattr(args, name)
+        if not (info.low or 0) <= value <= (info.high or value):
+            raise ConfigError(f"{info.flag} {value} is out of range", f"give {info.describe()}")
     library, (template,) = library_with([args.template])
     data = load_data_from_args(args)
     tokenizer = None

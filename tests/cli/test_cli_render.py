@@ -147,3 +147,18 @@ def test_templates_warns_about_a_broken_file_on_stderr_and_lists_the_rest_on_std
         assert "warning" not in done.stdout and "broken" not in done.stdout
         if args:
             assert [row["name"] for row in _json_lines(done.stdout)][:2] == ["sup", "sup-nat"]
+
+
+def test_render_keeps_as_many_tokens_as_training_does():
+    from mto_studio.core.config import field_info
+    from mto_studio.core.training.config import TrainConfig
+
+    text = " ".join(run_cli("render", "--help").stdout.split())
+    for name in ("max_source_length", "max_target_length"):
+        assert " ".join(field_info(TrainConfig, name).describe().split()) in text, name
+    done = run_cli("render", "--data", "world", "--template", "sup", "--max-source-length", "2")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "mto-studio: error: --max-source-length 2 is out of range — give source tokens kept (longer inputs are "
+        "truncated) (default 128; 4 to 8192)"
+    ]
