@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+from mto_studio.core.metrics.tokenize import UnicodeTokenizer, tokenize
 from mto_studio.core.templates.render import SOFT_TOKEN_RE, T5_SENTINEL_RE
 
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
 _SPECIAL = re.compile(r"</s>|<pad>|<unk>|<s>")
 
 
 def normalize(text: str) -> str:
-    """Lower-case, drop punctuation and articles-free whitespace runs (the SQuAD-style normal form)."""
-    text = _PUNCT.sub(" ", text.lower())
-    return " ".join(text.split())
+    """The metric tokens joined by single spaces: lower-cased, punctuation dropped (the SQuAD-style normal form,
+    in any script; for ASCII text the same as lower-casing and replacing punctuation and whitespace runs by one
+    space)."""
+    return " ".join(tokenize(text))
 
 
 def extract_answer(generated: str) -> str:
@@ -38,7 +38,7 @@ def extract_answer(generated: str) -> str:
 def _scorer():
     from rouge_score import rouge_scorer
 
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False, tokenizer=UnicodeTokenizer())
 
 
 def rouge_l(prediction: str, reference: str) -> float:
@@ -48,7 +48,7 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 
 def token_f1(prediction: str, reference: str) -> float:
-    pred, ref = normalize(prediction).split(), normalize(reference).split()
+    pred, ref = tokenize(prediction), tokenize(reference)
     if not pred or not ref:
         return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())
