@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from mto_studio.cli.common import add_config_flags, check_out_file, config_overrides, split_list
+from mto_studio.cli.common import absolute_model_ref, add_config_flags, check_out_file, config_overrides, split_list
 
 #: AnalysisConfig fields with a flag of their own (help, default and range come from the field)
 ANALYSIS_FLAGS = ["n", "seed", "threshold", "masked_template", "prefix_template", "distractors"]
@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="data file, 'world' (the built-in world, default) or 'example:NAME'",
     )
-    parser.add_argument("--model", default="mto-tiny", metavar="DIR", help="model folder (default mto-tiny)")
+    parser.add_argument("--model", default="mto-tiny", metavar="DIR", help="model folder, hub id or mto-tiny (default)")
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
     parser.add_argument(
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     data = {
         "data": args.data,
-        "model": args.model,
+        "model": absolute_model_ref(args.model),
         "columns": args.columns,
         "strategies": strategies_from(args.strategy),
         **config_overrides(args),

@@ -84,6 +84,16 @@ def absolute_ref(value: str | None) -> str | None:
     return str(Path(value).expanduser().resolve())
 
 
+def absolute_model_ref(value: str | None) -> str | None:
+    """A model folder as an absolute path (so a run resumes from any folder); 'mto-tiny' and hub ids stay as typed
+    (a hub id resolves from the local Hugging Face cache wherever the run is resumed)."""
+    from mto_studio.core.models.loading import EMBEDDED_MODEL
+
+    if not value or value in (EMBEDDED_MODEL, "embedded") or not Path(value).expanduser().exists():
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
 def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mto_studio.cli.common import absolute_ref, check_out_folder, removed_if_failed, split_list
+from mto_studio.cli.common import absolute_model_ref, absolute_ref, check_out_folder, removed_if_failed, split_list
 from mto_studio.cli.train_cmd import add_training_options, overrides_from_args
 
 #: more seeds than this in one sweep is a typo, not an experiment (each seed is a full set of runs)
@@ -56,7 +56,7 @@ def experiment_from_args(args: argparse.Namespace):
         ("data", absolute_ref(args.data)),
         ("name", args.name),
         ("baseline", args.baseline),
-        ("model", args.model if args.model != "mto-tiny" or "model" not in data else None),
+        ("model", absolute_model_ref(args.model) if args.model != "mto-tiny" or "model" not in data else None),
         ("validation_data", absolute_ref(args.validation_data)),
         ("test_data", absolute_ref(args.test_data)),
         ("columns", args.columns),

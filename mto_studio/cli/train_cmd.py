@@ -6,7 +6,14 @@ import argparse
 import time
 from pathlib import Path
 
-from mto_studio.cli.common import absolute_ref, add_config_flags, check_out_folder, config_overrides, split_list
+from mto_studio.cli.common import (
+    absolute_model_ref,
+    absolute_ref,
+    add_config_flags,
+    check_out_folder,
+    config_overrides,
+    split_list,
+)
 from mto_studio.core.training.config import TrainConfig as TRAIN_CONFIG
 
 #: TrainConfig fields with a flag of their own (help, default and range come from the field); others: --set
@@ -19,7 +26,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         default="mto-tiny",
         metavar="DIR",
-        help="model folder, 'mto-tiny' (embedded, default) or a hub id when online",
+        help="model folder, 'mto-tiny' (embedded, default) or a hub id (offline: from the local Hugging Face cache)",
     )
     parser.add_argument(
         "--validation-data",
@@ -113,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 "method": args.method,
                 "shots": parse_shots(args.shots),
                 "seed": args.seed,
-                "model": args.model,
+                "model": absolute_model_ref(args.model),
                 "validation_data": absolute_ref(args.validation_data),
                 "test_data": absolute_ref(args.test_data),
                 "columns": args.columns,

@@ -1,4 +1,5 @@
-"""Load any HF encoder-decoder and its tokenizer from a folder or (online) a hub id, with clear errors."""
+"""Load any HF encoder-decoder and its tokenizer from a folder, a hub id (from the local cache when offline) or the
+embedded model, with clear errors."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def embedded_model_dir() -> Path:
 
 
 def resolve_model_ref(ref: str | os.PathLike | None) -> str:
-    """A model reference: None or 'mto-tiny' → the embedded model folder; a path → that folder; else a hub id."""
+    """A model reference → what transformers loads: None or 'mto-tiny' → the embedded model folder; a path → that
+    folder ("model folder not found" when it is missing); a hub id → its snapshot folder in the local Hugging Face
+    cache when offline (ModelError when not cached), the id itself when online."""
     if ref is None or str(ref) in ("", EMBEDDED_MODEL, "embedded"):
         folder = embedded_model_dir()
         if not (folder / "config.json").is_file():
@@ -43,16 +46,34 @@ def resolve_model_ref(ref: str | os.PathLike | None) -> str:
             raise ModelError(f"{path} holds no config.json", "pick a folder saved with save_pretrained()")
         return str(path)
     text = str(ref)
-    looks_like_path = text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep == "\\" and "\\" in text
-    if looks_like_path:
-        raise ModelError(f"model folder not found: {text}", "check the path, or use the embedded model (mto-tiny)")
-    if is_offline():
+    if _looks_like_path(text):
         raise ModelError(
-            f"'{text}' is not a local folder, and hub models need a network connection",
-            "give the path of a downloaded model folder, use mto-tiny, or set MTO_ONLINE=1 when online "
-            "(models already in your HF cache load offline by their folder path)",
+            f"model folder not found: {text}",
+            f"check the path (a relative one is taken from {Path.cwd()}), or use the embedded model (mto-tiny)",
         )
-    return text
+    from mto_studio.core.models.cache import cached_snapshot, hub_cache_dir
+
+    if not is_offline():
+        return text  # the hub (and its cache) through transformers
+    snapshot = cached_snapshot(text)
+    if snapshot is not None:
+        return str(snapshot)
+    raise ModelError(
+        f"'{text}' is not in the local Hugging Face cache ({hub_cache_dir()}) and MTO Studio is offline",
+        "download it once with a network connection (run with MTO_ONLINE=1, or `hf download "
+        f"{text}`), give the path of a model folder, or use mto-tiny",
+    )
+
+
+def _looks_like_path(text: str) -> bool:
+    """A reference that names a folder rather than a hub id: it starts with '.', '/' or '~', is absolute, has more
+    than one '/', a '\\' on Windows, or its first part is a local folder (``models/t5-smal``)."""
+    if text.startswith((".", "/", "~")) or Path(text).is_absolute() or text.count("/") > 1:
+        return True
+    if os.sep == "\\" and "\\" in text:
+        return True
+    head, slash, _ = text.partition("/")
+    return bool(slash) and Path(head).expanduser().is_dir()
 
 
 def _check_link(path: Path) -> None:
