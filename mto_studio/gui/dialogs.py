@@ -76,7 +76,7 @@ def ask_unsaved(parent: QWidget | None, changes: list[str]) -> QMessageBox.Stand
 
 
 class ChooseModelDialog(QDialog):
-    """The embedded model, a local model folder, or (with MTO_ONLINE=1) a hub id; checked before it closes."""
+    """The embedded model, a local model folder, or a hub id (from the local cache when offline); checked before it closes."""
 
     def __init__(self, current: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,7 +108,7 @@ class ChooseModelDialog(QDialog):
         online = not is_offline()
         self.hub_radio.setEnabled(online)
         self.hub_edit.setEnabled(online)
-        hub_note = QLabel("" if online else "offline: set MTO_ONLINE=1 and restart to use hub ids")
+        hub_note = QLabel("" if online else "offline: hub ids come from the local Hugging Face cache (MTO_ONLINE=1 and a restart to download others)")
         hub_note.setProperty("role", "muted")
         for button in (self.embedded_radio, self.folder_radio, self.hub_radio):
             self.group.addButton(button)

@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
             "Choose &model…",
             self.choose_model,
             "Ctrl+M",
-            "the embedded model, a model folder, or a hub id when online",
+            "the embedded model, a model folder, or a hub id (offline: from the local Hugging Face cache)",
         )
         file_menu.addSeparator()
         add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)

@@ -13,7 +13,7 @@ from mto_studio.core.objectives.strategies import STRATEGIES, strategy_names
 @dataclass
 class AnalysisConfig:
     data: str = option("world", "data file ('world' = the built-in world's training split)")
-    model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id when online")
+    model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id (offline: from the local Hugging Face cache)")
     columns: str | None = option(None, "explicit column mapping")
     relations: list[str] = option(factory=list, help="relations to analyse (empty = all)")
     templates: list[str] = option(

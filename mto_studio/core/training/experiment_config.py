@@ -38,7 +38,7 @@ class ExperimentConfig:
     )
     columns: str | None = option(None, "explicit column mapping")
     relations: list[str] = option(factory=list, help="relations to include (empty = all)")
-    model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id when online")
+    model: str = option("mto-tiny", "model folder, 'mto-tiny' or a hub id (offline: from the local Hugging Face cache)")
     templates: list[str] = option(factory=lambda: ["unsup-nat", "sup"], help="templates to compare")
     baseline: str = option("sup", "the template every other one is compared against")
     shots: list[str] = option(factory=lambda: ["8", "32", "full"], help="k-shot ladder (heads per relation)")
