@@ -337,7 +337,9 @@ def test_choosing_a_model_folder_reloads_the_tokenizer(window, qtbot, tiny_model
     assert dialog.folder_radio.isChecked() and dialog.check() is None
     dialog.folder_edit.setText(str(tmp_path / "nowhere"))
     assert "not found" in dialog.check()
-    assert not dialog.hub_edit.isEnabled(), "hub ids need MTO_ONLINE=1"
+    dialog.hub_radio.setChecked(True)
+    dialog.hub_edit.setText("someone/not-cached")  # offline: only ids already in the local cache are usable
+    assert "not in the local Hugging Face cache" in dialog.check()
     with qtbot.waitSignal(window.context.tokenizer_changed, timeout=LOAD_TIMEOUT_MS):
         window.choose_model(str(tiny_model_dir))
     assert window.context.tokenizer is not None and window.context.project.model == str(tiny_model_dir)
