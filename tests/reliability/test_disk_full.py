@@ -300,7 +300,7 @@ def test_temporary_checkpoint_folders_are_removed_at_the_next_start(tmp_path, ti
     (torn / "optimizer.pt").write_bytes(b"x" * 1000)
     events = _run(None, folder, resume=True)
     assert events[0].resumed_from == 15 and isinstance(events[-1], RunFinished) and not torn.exists()
-    torn.mkdir()
+    torn.mkdir(parents=True)  # the finished run removed its checkpoints folder
     _run(_config(tiny_model_dir, small_world_tsv, steps=10, eval_every=0), folder)
     assert not torn.exists() and not list((folder / "checkpoints").glob("step-*")), "the earlier attempt's are gone"
 

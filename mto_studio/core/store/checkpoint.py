@@ -1,7 +1,8 @@
 """Checkpoints: the trainable weights, optimizer, scheduler, RNG states and loop position, written atomically
 (a temporary folder renamed into place), so a crash never leaves a half-written checkpoint behind. A write that fails
 (a full disk: DiskFullError) removes its temporary folder; those a killed process left are removed by
-``remove_temporary`` when the next run starts in the folder."""
+``remove_temporary`` when the next run starts in the folder. A run that finishes removes its checkpoints
+(``remove_checkpoints``): they exist to resume, and its trained weights are saved apart."""
 
 from __future__ import annotations
 
@@ -120,6 +121,26 @@ def checkpoint_bytes(folder: str | Path) -> int:
         except OSError:
             pass
     return total
+
+
+def folder_bytes(folder: str | Path) -> int:
+    """Bytes the files under ``folder`` take (0 when it does not exist)."""
+    total = 0
+    for path in Path(folder).rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            pass
+    return total
+
+
+def remove_checkpoints(folder: str | Path) -> int:
+    """Remove ``folder`` (a finished run's checkpoints: weights, optimizer state, best weights, temporary writes)
+    and return the bytes freed. What cannot be removed (a file held open on Windows) stays and is not counted."""
+    folder = Path(folder)
+    before = folder_bytes(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    return before - folder_bytes(folder)
 
 
 def estimate_checkpoint_size(model: torch.nn.Module, *, moments: int = 2, best_copy: bool = True) -> int:

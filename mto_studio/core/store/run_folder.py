@@ -5,9 +5,13 @@ A run folder::
     config.json        the TrainConfig (and the resolved model)       environment.json  library versions, device
     template.toml      the template as trained (hash in run.json)    run.json          template, seed, method, k
     split.json         sampled heads, validation and test heads      metrics.jsonl     every event, flushed at once
-    checkpoints/       resumable state while the run is live          result.json       status, scores and where
+    checkpoints/       resumable state (weights, optimizer)           result.json       status, scores and where
     predictions.jsonl  the scored heads' predictions                                    they come from
-    model/ prompt/ lora/   the trained weights, soft prompts or adapter
+    model/ prompt/ lora/   the trained (best) weights, soft prompts or adapter: full weights only for fine-tuning
+
+checkpoints/ stays while a run is live, stopped, interrupted or failed (to resume it); a run that finishes removes
+it (result.json: ``checkpoints``, ``freed_bytes``) unless its config says ``keep_checkpoints``. Nothing that reads a
+finished run (results, reports, the store, the Runs view) needs it.
     .mto-studio.lock   while a process writes the folder: its lock and who holds it (``locks.py``)
 
 An experiment folder holds experiment.json (its ExperimentConfig), runs/NNN-…/ (one run folder each), an optional
@@ -168,7 +172,7 @@ class RunFolder:
 
     def is_resumable(self) -> bool:
         """Stopped or interrupted, or failed for want of disk space (result.json says ``resumable``), with a
-        checkpoint to continue from."""
+        checkpoint to continue from. A finished run never is (its checkpoints are gone, or kept only on request)."""
         status = self.status()
         if status is RunStatus.FAILED:
             return self.result().get("resumable") is True and self.checkpoints.is_dir()

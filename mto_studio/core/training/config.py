@@ -47,7 +47,7 @@ class TrainConfig:
     """Everything that defines a run. JSON round-trips; saved in the run folder."""
 
     data: str = option("world", "training data file ('world' = the built-in world, 'example:NAME' a shipped example)")
-    model: str = option("mto-tiny", "model folder, 'mto-tiny' (embedded) or a hub id when online")
+    model: str = option("mto-tiny", "model folder, 'mto-tiny' (embedded) or a hub id (offline: local HF cache)")
     template: str = option("unsup-nat", "template name or .toml path")
     method: Method = option(Method.FINETUNE, "finetune, prompt (soft prompts, frozen backbone) or lora")
     validation_data: str | None = option(
@@ -87,6 +87,11 @@ class TrainConfig:
     select_best: bool = option(True, "keep the checkpoint with the best validation score and report its scores")
     checkpoint_every: int = option(0, "steps between resumable checkpoints (0 = at evaluations and on stop)", low=0)
     save_model: bool = option(True, "save the trained weights / prompts / adapter in the run folder")
+    keep_checkpoints: bool = option(
+        False,
+        "keep a finished run's checkpoints (weights and optimizer state, ~3-4x the trainable weights each); by "
+        "default they are removed when it finishes (a stopped or failed run always keeps them, to resume)",
+    )
     device: str = option("auto", DEVICE_HELP)
     threads: int = option(1, "torch CPU threads (1 keeps a 2-core machine responsive)", low=1, high=256)
     prompt: PromptSettings = field(default_factory=PromptSettings)

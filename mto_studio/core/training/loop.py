@@ -6,7 +6,9 @@ reaches the same weights and metrics as an uninterrupted run. Setup problems, an
 run's checkpoints, raise MtoError before anything is written (the CLI prints one line, exit 2); failures while
 training (NaN loss, out of memory, a full disk, anything else) end with RunFailed and the reason is written to the run
 folder where space allows. A full disk keeps the last checkpoint intact and the run resumable; a run whose loss runs
-far above its start, or whose predictions collapse, ends 'diverged' (RunFailed, "diverged: …").
+far above its start, or whose predictions collapse, ends 'diverged' (RunFailed, "diverged: …"). A run that ends
+'finished' removes its checkpoints (optimizer state and all; its trained weights are saved apart) unless
+``keep_checkpoints``; result.json and RunFinished say how much that freed; it cannot be resumed (nothing to do).
 """
 
 from __future__ import annotations
@@ -63,11 +65,14 @@ def train(
 def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id: str | None) -> EventStream:
     import torch
 
+    from mto_studio.core.store import checkpoint as stored
     from mto_studio.core.store.checkpoint import latest_checkpoint, load_checkpoint, remove_temporary, save_checkpoint
 
     run_dir = Path(run_dir)
     run_id = run_id or run_dir.name
     if resume:
+        if RunFolder(run_dir).status() is RunStatus.FINISHED:
+            raise ConfigError(f"the run in {run_dir} has already finished", "start a new run to train again")
         try:
             saved = json.loads((run_dir / RunFolder.CONFIG).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -356,6 +361,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                     shutil.rmtree(run_dir / name, ignore_errors=True)
                 raise
         wall = elapsed_before + time.perf_counter() - start
+        # checkpoints serve resuming: removed once result.json says finished (a crash in between leaves them)
+        freeing = 0 if cfg.keep_checkpoints else stored.folder_bytes(checkpoints)
         atomic_write_json(
             run_dir / RunFolder.RESULT,
             {
@@ -371,13 +378,16 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                 "final_loss": last_loss,
                 "wall_time_s": wall,
                 "artifact": str(artifact) if artifact else None,
+                "checkpoints": "kept" if cfg.keep_checkpoints else "removed",
+                "freed_bytes": freeing,
             },
         )
+        freed = 0 if cfg.keep_checkpoints else stored.remove_checkpoints(checkpoints)
         event = RunFinished(
             run_id,
             "finished",
             step,
-            {**metrics, "loss": last_loss, "best_step": best_step},
+            {**metrics, "loss": last_loss, "best_step": best_step, "checkpoints_freed_mb": round(freed / 1e6, 1)},
             str(run_dir),
             wall,
             final_split,
