@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QListWidget,
@@ -268,6 +269,22 @@ def scrolling_settings(panel: QWidget) -> tuple[QWidget, QVBoxLayout]:
     outer_layout.setSpacing(6)
     outer_layout.addWidget(scroll, 1)
     return outer, outer_layout
+
+
+def settings_layout(owner: QWidget, title: str, intro: str = "") -> QVBoxLayout:
+    """A settings column's layout: its heading and an optional muted introduction; the caller adds the rest."""
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(0, 0, 4, 0)
+    layout.setSpacing(6)
+    heading = QLabel(title)
+    heading.setProperty("role", "heading")
+    layout.addWidget(heading)
+    if intro:
+        note = QLabel(intro)
+        note.setWordWrap(True)
+        note.setProperty("role", "muted")
+        layout.addWidget(note)
+    return layout
 
 
 def settings_beside(owner: QWidget, name: str, settings: QWidget, controls: QWidget, right: QWidget,

@@ -30,7 +30,7 @@ from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.theme import ERROR_RED, set_invalid
-from mto_studio.gui.widgets.fields import config_double, config_spin
+from mto_studio.gui.widgets.fields import config_double, config_spin, settings_layout
 
 DEFAULTS = AnalysisConfig()
 STRATEGY_HELP = {
@@ -87,19 +87,12 @@ class AnalyzerSettings(QWidget):
         context.tokenizer_changed.connect(self.refresh_source_label)
 
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 4, 0)
-        layout.setSpacing(6)
-        heading = QLabel("Analyzer")
-        heading.setProperty("role", "heading")
-        layout.addWidget(heading)
-        intro = QLabel(
+        layout = settings_layout(
+            self,
+            "Analyzer",
             "Which objective did the model learn each relation through, Filling or Mapping? And which "
-            "template fits it best, zero-shot, before any training?"
+            "template fits it best, zero-shot, before any training?",
         )
-        intro.setWordWrap(True)
-        intro.setProperty("role", "muted")
-        layout.addWidget(intro)
         self.source_label = QLabel()
         self.source_label.setObjectName("analysis-source")
         self.source_label.setWordWrap(True)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -30,7 +29,7 @@ from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.format import THREADS_TIP
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.theme import ERROR_RED
-from mto_studio.gui.widgets.fields import config_double, config_spin
+from mto_studio.gui.widgets.fields import config_double, config_spin, settings_layout
 
 OPEN_RECIPE = "\x00open"
 OBJECTIVE_HELP = {
@@ -79,20 +78,13 @@ class LabSettings(QWidget):
         return spin
 
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 4, 0)
-        layout.setSpacing(6)
-        heading = QLabel("Objective Lab")
-        heading.setProperty("role", "heading")
-        layout.addWidget(heading)
-        intro = QLabel(
+        layout = settings_layout(
+            self,
+            "Objective Lab",
             "Pre-train a small T5 from scratch on the built-in world and watch what each objective "
             "teaches it: Filling relations only from sentences (span and salient-span corruption), "
-            "Mapping relations only from question → answer pairs."
+            "Mapping relations only from question → answer pairs.",
         )
-        intro.setWordWrap(True)
-        intro.setProperty("role", "muted")
-        layout.addWidget(intro)
         recipe_form = QFormLayout()
         self.recipe_combo = QComboBox()
         self.recipe_combo.setObjectName("lab-recipe")

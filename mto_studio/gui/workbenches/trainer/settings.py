@@ -32,7 +32,7 @@ from mto_studio.gui.format import THREADS_TIP
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.theme import ERROR_RED, WARNING
-from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, config_spin
+from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, config_spin, settings_layout
 from mto_studio.gui.workbenches.trainer.adaptation import AdaptationBox
 
 TRAIN = TrainConfig()
@@ -69,12 +69,7 @@ class TrainerSettings(QWidget):
         self._refresh_templates()
 
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 4, 0)
-        layout.setSpacing(6)
-        heading = QLabel("Trainer")
-        heading.setProperty("role", "heading")
-        layout.addWidget(heading)
+        layout = settings_layout(self, "Trainer")
         self.source_label = QLabel()
         self.source_label.setObjectName("trainer-source")
         self.source_label.setWordWrap(True)
