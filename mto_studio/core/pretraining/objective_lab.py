@@ -261,6 +261,12 @@ def _pretrain(cfg: PretrainConfig, out: Path, *, resume: bool, run_id: str | Non
         recent: list[float] = []
         model.train()
         last: dict[str, Any] = {}
+
+        def knowledge_event(check: dict[str, Any]) -> EvalDone:
+            """A zero-shot knowledge check at the current step, as the event the Lab draws."""
+            return EvalDone(run_id, step, step * cfg.training.batch_size, check["metrics"], "zero-shot",
+                            check["per_relation"], tuple(check["samples"]))  # fmt: skip
+
         while step < cfg.training.steps:
             streams, examples = make_batch(corpus, cfg.objectives, cfg.training.batch_size, cfg.training.seed, step)
             input_ids, attention = pad_batch([e[0] for e in examples], corpus.pad)
@@ -318,16 +324,7 @@ def _pretrain(cfg: PretrainConfig, out: Path, *, resume: bool, run_id: str | Non
                 window_tokens, window_start = 0, now
                 command = yield event
             if cfg.training.eval_every and step % cfg.training.eval_every == 0 and step < cfg.training.steps:
-                check = knowledge_check(model, tokenizer, world, cfg.training.eval_size, device)
-                evaluated = EvalDone(
-                    run_id,
-                    step,
-                    step * cfg.training.batch_size,
-                    check["metrics"],
-                    "zero-shot",
-                    check["per_relation"],
-                    tuple(check["samples"]),
-                )
+                evaluated = knowledge_event(knowledge_check(model, tokenizer, world, cfg.training.eval_size, device))
                 log.write(evaluated)
                 command = (yield evaluated) or command
             command = yield from pause_point(run_id, step, command)
@@ -349,15 +346,7 @@ def _pretrain(cfg: PretrainConfig, out: Path, *, resume: bool, run_id: str | Non
 
         wall = elapsed_before + time.perf_counter() - start
         check = knowledge_check(model, tokenizer, world, cfg.training.eval_size * 5, device, seed=1)
-        yield EvalDone(
-            run_id,
-            step,
-            step * cfg.training.batch_size,
-            check["metrics"],
-            "zero-shot",
-            check["per_relation"],
-            tuple(check["samples"]),
-        )
+        yield knowledge_event(check)
         with writing("the trained model", out):
             model.save_pretrained(out, safe_serialization=True)
             tokenizer.save_pretrained(out)
