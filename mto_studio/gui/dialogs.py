@@ -1,23 +1,17 @@
-"""Dialogs: errors that name the file, the problem and the fix; unsaved-changes questions; choosing a model."""
+"""Dialogs: errors that name the file, the problem and the fix; unsaved-changes questions; choosing a model (the
+picker in ``gui/model_picker.py``, as ``ChooseModelDialog``); the examples."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
-    QPushButton,
-    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,9 +19,8 @@ from PySide6.QtWidgets import (
 from mto_studio import __version__
 from mto_studio.core.data import SUPPORTED_SUFFIXES
 from mto_studio.core.errors import MtoError
-from mto_studio.core.models.loading import EMBEDDED_MODEL, embedded_model_dir, resolve_model_ref
-from mto_studio.core.runtime import is_offline
 from mto_studio.gui.format import esc as _escape
+from mto_studio.gui.model_picker import ModelPickerDialog as ChooseModelDialog  # noqa: F401 - opened by this name
 from mto_studio.gui.theme import MUTED
 
 
@@ -73,108 +66,6 @@ def ask_unsaved(parent: QWidget | None, changes: list[str]) -> QMessageBox.Stand
         QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Save,
     )
-
-
-class ChooseModelDialog(QDialog):
-    """The embedded model, a local model folder, or a hub id (from the local cache when offline); checked before it closes."""
-
-    def __init__(self, current: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Choose model")
-        self.setMinimumWidth(620)
-        layout = QVBoxLayout(self)
-        intro = QLabel(
-            "The model's tokenizer counts tokens in the template preview; training uses the model itself. "
-            "Any T5/BART-style encoder-decoder saved with <code>save_pretrained()</code> works."
-        )
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
-        grid = QGridLayout()
-        self.group = QButtonGroup(self)
-        self.embedded_radio = QRadioButton(f"Embedded model ({EMBEDDED_MODEL})")
-        installed = (embedded_model_dir() / "config.json").is_file()
-        self.embedded_state = QLabel("installed" if installed else "not installed yet — choose a folder for now")
-        self.embedded_state.setProperty("role", "muted" if installed else "error")
-        self.folder_radio = QRadioButton("Model folder")
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setObjectName("model-folder")
-        self.folder_edit.setPlaceholderText("a folder holding config.json and the tokenizer files")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        self.hub_radio = QRadioButton("Hub id")
-        self.hub_edit = QLineEdit()
-        self.hub_edit.setObjectName("model-hub-id")
-        self.hub_edit.setPlaceholderText("e.g. google/flan-t5-small")
-        offline = is_offline()  # offline, a hub id resolves from the local Hugging Face cache (check() says so)
-        hub_note = QLabel("offline: hub ids already in the local Hugging Face cache work" if offline else "")
-        hub_note.setProperty("role", "muted")
-        for button in (self.embedded_radio, self.folder_radio, self.hub_radio):
-            self.group.addButton(button)
-        grid.addWidget(self.embedded_radio, 0, 0)
-        grid.addWidget(self.embedded_state, 0, 1, 1, 2)
-        grid.addWidget(self.folder_radio, 1, 0)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder_edit, 1)
-        folder_row.addWidget(browse)
-        grid.addLayout(folder_row, 1, 1, 1, 2)
-        grid.addWidget(self.hub_radio, 2, 0)
-        grid.addWidget(self.hub_edit, 2, 1, 1, 2)
-        grid.addWidget(hub_note, 3, 1, 1, 2)
-        layout.addLayout(grid)
-        self.error_label = QLabel()
-        self.error_label.setObjectName("model-error")
-        self.error_label.setProperty("role", "error")
-        self.error_label.setWordWrap(True)
-        layout.addWidget(self.error_label)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.folder_edit.textEdited.connect(lambda _t: self.folder_radio.setChecked(True))
-        self.hub_edit.textEdited.connect(lambda _t: self.hub_radio.setChecked(True))
-        if current in ("", EMBEDDED_MODEL):
-            self.embedded_radio.setChecked(True)
-        elif Path(current).expanduser().exists() or os.sep in current and current.startswith((os.sep, ".", "~")):
-            self.folder_radio.setChecked(True)
-            self.folder_edit.setText(current)
-        else:
-            self.hub_radio.setChecked(True)
-            self.hub_edit.setText(current)
-
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.folder_edit.text())
-        if folder:
-            self.folder_edit.setText(folder)
-            self.folder_radio.setChecked(True)
-
-    def reference(self) -> str:
-        if self.embedded_radio.isChecked():
-            return EMBEDDED_MODEL
-        if self.folder_radio.isChecked():
-            return self.folder_edit.text().strip()
-        return self.hub_edit.text().strip()
-
-    def check(self) -> str | None:
-        """An error message for the chosen reference, or None when it can be used."""
-        ref = self.reference()
-        if not ref:
-            return "enter a model folder or a hub id"
-        if ref == EMBEDDED_MODEL:
-            return None  # allowed even before it is installed: the app says so without blocking
-        if self.folder_radio.isChecked() and not Path(ref).expanduser().is_dir():
-            return f"model folder not found: {ref}"
-        try:
-            resolve_model_ref(ref)
-        except MtoError as exc:
-            return exc.one_line()
-        return None
-
-    def accept(self) -> None:
-        error = self.check()
-        if error:
-            self.error_label.setText(error)
-            return
-        super().accept()
 
 
 def _plain(markdown: str) -> str:

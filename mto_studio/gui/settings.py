@@ -1,4 +1,5 @@
-"""UI state only (geometry, splitters, recent projects, last workbench) in QSettings; results live in projects."""
+"""UI state only (geometry, splitters, recent projects and model folders, last workbench) in QSettings; results
+live in projects."""
 
 from __future__ import annotations
 
@@ -33,3 +34,21 @@ def remember_project(settings: QSettings, folder: str | Path) -> list[str]:
 
 def forget_project(settings: QSettings, folder: str) -> None:
     settings.setValue(RECENT_KEY, [p for p in recent_projects(settings) if p != folder])
+
+
+RECENT_MODELS_KEY = "recent_models"
+
+
+def recent_models(settings: QSettings) -> list[str]:
+    """Model folders chosen before (absolute), newest first."""
+    value = settings.value(RECENT_MODELS_KEY, [])
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def remember_model(settings: QSettings, folder: str | Path) -> list[str]:
+    folder = str(Path(folder).expanduser().absolute())
+    recent = [folder] + [p for p in recent_models(settings) if p != folder]
+    settings.setValue(RECENT_MODELS_KEY, recent[:MAX_RECENT])
+    return recent[:MAX_RECENT]

@@ -84,10 +84,26 @@ def test_an_uncached_hub_id_offline_names_the_cache_and_the_fix(hf_cache, tmp_pa
     with pytest.raises(ModelError) as caught:
         resolve_model_ref("org/not-there")
     text = str(caught.value)
-    assert f"'org/not-there' is not in the local Hugging Face cache ({hf_cache}) and MTO Studio is offline" in text
+    assert f"'org/not-there' is not in the local Hugging Face cache ({hf_cache}) and is not a folder here" in text
+    assert f"({tmp_path}); MTO Studio is offline" in text
     assert "MTO_ONLINE=1" in text and "network connection" in text and "folder not found" not in text
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online: the id goes to the hub
     assert resolve_model_ref("org/not-there") == "org/not-there"
+
+
+def test_a_mistyped_folder_without_its_parent_is_reported_as_both_readings(hf_cache, tmp_path, monkeypatch):
+    """``models/t5-smal`` with no ``models/`` folder reads as a folder or as a hub id: offline, the message says it
+    is neither, naming the working folder and the cache, and gives both fixes."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError) as caught:
+        resolve_model_ref("models/t5-smal")
+    text = str(caught.value)
+    assert f"'models/t5-smal' is not in the local Hugging Face cache ({hf_cache})" in text
+    assert f"is not a folder here ({tmp_path})" in text
+    assert "check the path" in text and "hf download models/t5-smal" in text
+    shutil.copytree(hf_cache / "models--org--tiny-t5" / "snapshots" / COMMIT, tmp_path / "models" / "t5-small")
+    assert resolve_model_ref("models/t5-small") == "models/t5-small", "the folder, once there, is used"
+    assert resolve_model_ref("org/tiny-t5").endswith(COMMIT), "a cached id still resolves from any folder"
 
 
 def test_cached_models_lists_the_encoder_decoders(hf_cache):

@@ -58,10 +58,12 @@ def resolve_model_ref(ref: str | os.PathLike | None) -> str:
     snapshot = cached_snapshot(text)
     if snapshot is not None:
         return str(snapshot)
+    # offline and not cached: the text may as well be a mistyped folder (``models/t5-smal`` with no ``models/``)
     raise ModelError(
-        f"'{text}' is not in the local Hugging Face cache ({hub_cache_dir()}) and MTO Studio is offline",
-        "download it once with a network connection (run with MTO_ONLINE=1, or `hf download "
-        f"{text}`), give the path of a model folder, or use mto-tiny",
+        f"'{text}' is not in the local Hugging Face cache ({hub_cache_dir()}) and is not a folder here "
+        f"({Path.cwd()}); MTO Studio is offline",
+        f"if it is a folder, check the path; if it is a hub id, download it once with a network connection (run "
+        f"with MTO_ONLINE=1, or `hf download {text}`); or use mto-tiny",
     )
 
 

@@ -28,6 +28,7 @@ from mto_studio.gui.context import StudioContext
 from mto_studio.gui.dialogs import choose_data_file
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel
 from mto_studio.gui.theme import MUTED, set_invalid
+from mto_studio.gui.workbenches.data.domain import DomainNotice
 from mto_studio.gui.workbenches.data.splits import SplitsBox
 
 NO_RELATION = "(none — one relation)"
@@ -69,6 +70,8 @@ class DataWorkbench(QWidget):
         top.addWidget(self.open_button)
         top.addWidget(self.world_button)
         layout.addLayout(top)
+        self.domain = DomainNotice(context)  # the model does not know the data's words (hidden when it does)
+        layout.addWidget(self.domain)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("data-splitter")
