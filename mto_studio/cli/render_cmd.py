@@ -49,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
 
         tokenizer = load_tokenizer(args.tokenizer)
         style = require_sentinel_style(tokenizer, args.tokenizer)
+        if not args.json:
+            from mto_studio.core.models.family import OTHER, family_of_ref, format_match
+
+            family = family_of_ref(args.tokenizer)
+            if family is not OTHER:
+                match = format_match(family, template, library.concrete(template) if template.is_mixed else ())
+                print(f"{family.label}: {match.text}")
     for head in data.heads[: args.rows]:
         rendered = library.render(
             template, head.relation, head.input, head.references[0], references=head.references, style=style
@@ -67,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{rendered.relation}] {rendered.input}")
             print(f"  source: {rendered.source}")
             print(f"  target: {rendered.target}")
+            if rendered.rebuilt:
+                print(f"  answer: {rendered.answer}")
             if len(rendered.references) > 1:
                 print(f"  references: {' | '.join(rendered.references)}")
             if tokens is not None:

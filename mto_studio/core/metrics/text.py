@@ -10,7 +10,7 @@ from functools import lru_cache
 from mto_studio.core.metrics.tokenize import UnicodeTokenizer, tokenize
 from mto_studio.core.templates.render import SOFT_TOKEN_RE, T5_SENTINEL_RE
 
-_SPECIAL = re.compile(r"</s>|<pad>|<unk>|<s>")
+_SPECIAL = re.compile(r"</s>|<pad>|<unk>|<s>|<mask>")
 
 
 def normalize(text: str) -> str:
@@ -20,9 +20,16 @@ def normalize(text: str) -> str:
     return " ".join(tokenize(text))
 
 
-def extract_answer(generated: str) -> str:
+def extract_answer(generated: str, frame: tuple[str, str] | None = None) -> str:
     """The answer in a generated string: for a Filling output ``<extra_id_0> answer <extra_id_1> …`` the text
-    of the first span; otherwise the text with special, sentinel and soft tokens removed."""
+    of the first span; otherwise the text with special, sentinel and soft tokens removed.
+
+    ``frame`` (Rendered.frame: the text before and after the answer in a rebuilt target, e.g. BART's denoising) is
+    taken off the generated full text: the text before when the output starts with it, then the text after when
+    what is left ends with it (spacing compared loosely). An output that does not start with the text before is
+    returned whole."""
+    if frame is not None:
+        return _strip_frame(extract_answer(generated), frame)
     text = _SPECIAL.sub(" ", generated)
     match = T5_SENTINEL_RE.search(text)
     if match and not text[: match.start()].strip():
@@ -32,6 +39,16 @@ def extract_answer(generated: str) -> str:
     text = T5_SENTINEL_RE.sub(" ", text)
     text = SOFT_TOKEN_RE.sub(" ", text)
     return " ".join(text.split())
+
+
+def _strip_frame(text: str, frame: tuple[str, str]) -> str:
+    before, after = (" ".join(part.split()) for part in frame)
+    if not text.startswith(before):
+        return text
+    text = text[len(before) :].strip()
+    if after and text.endswith(after):
+        text = text[: len(text) - len(after)].strip()
+    return text
 
 
 @lru_cache(maxsize=1)

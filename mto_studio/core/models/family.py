@@ -171,3 +171,58 @@ def family_of_ref(ref: str | os.PathLike | None) -> Family:
     if family in (T5_V11, T5_V1) and ref is not None and "flan" in str(ref).lower():
         return FLAN_T5
     return family
+
+
+@dataclass(frozen=True)
+class FormatMatch:
+    """Whether a template matches its model family's pre-training format, in one line for the designer."""
+
+    matches: bool
+    text: str
+
+
+def _filling_match(family: Family, template) -> FormatMatch:
+    from mto_studio.core.templates.model import SlotKind
+
+    in_source = template.count(SlotKind.MASK, "source")
+    if family is OTHER:
+        return FormatMatch(False, "does not match this family's pre-training (unknown): Mapping templates are safer")
+    if family.denoising:
+        if in_source:
+            return FormatMatch(True, f"matches {family.label} denoising: the target is the whole text, gap filled")
+        return FormatMatch(False, f"does not match {family.label} denoising: the source has no mask")
+    starts = bool(template.target) and template.target[0].kind is SlotKind.MASK
+    if in_source and starts:
+        return FormatMatch(True, "matches T5 span corruption: sentinel in the source, target = sentinel + span")
+    if in_source:
+        return FormatMatch(False, "does not match T5 span corruption: the target does not start with the sentinel")
+    return FormatMatch(False, "does not match T5 span corruption: the source has no sentinel")
+
+
+def _mapping_match(family: Family, template) -> FormatMatch:
+    from mto_studio.core.templates.model import SlotKind
+
+    kinds = {slot.kind for slot in template.source}
+    natural = bool(kinds & {SlotKind.REL, SlotKind.REL_BEFORE, SlotKind.REL_AFTER, SlotKind.TEXT})
+    if SlotKind.SOFT in kinds:
+        return FormatMatch(False, "Mapping with soft prompts: learned, not a pre-training format")
+    if family.instructions and natural and SlotKind.PREFIX not in kinds:
+        return FormatMatch(True, f"Mapping: matches {family.label}'s natural-language instructions")
+    if family.task_prefixes and SlotKind.PREFIX in kinds:
+        return FormatMatch(True, "Mapping: matches T5's task prefixes")
+    return FormatMatch(False, f"Mapping: does not match this family's pre-training ({family.pretrained_on})")
+
+
+def format_match(family: Family, template, parts=()) -> FormatMatch:
+    """Which of ``family``'s pre-training formats ``template`` (core.templates.Template) matches. A mixed template
+    is judged by its concrete ``parts`` (TemplateLibrary.concrete)."""
+    from mto_studio.core.templates.model import Objective
+
+    if template.is_mixed:
+        found = [format_match(family, part) for part in parts if not part.is_mixed]
+        if not found:
+            return FormatMatch(False, "mixed: pick its Filling and Mapping templates")
+        return FormatMatch(all(f.matches for f in found), "; ".join(f.text for f in found))
+    if template.objective is Objective.FILLING:
+        return _filling_match(family, template)
+    return _mapping_match(family, template)

@@ -58,9 +58,15 @@ def generate_ids(
     return outputs
 
 
-def decode_answers(tokenizer, generated: Sequence[Sequence[int]]) -> list[str]:
+def decode_answers(
+    tokenizer, generated: Sequence[Sequence[int]], frames: Sequence[tuple[str, str] | None] | None = None
+) -> list[str]:
+    """The answers in generated ids. ``frames`` (one per row, Rendered.frame) take the answer out of a rebuilt
+    full text (a denoising family's Filling); None rows and ``frames=None`` extract as for T5."""
     texts = tokenizer.batch_decode(generated, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    return [extract_answer(t) for t in texts]
+    if frames is None:
+        return [extract_answer(t) for t in texts]
+    return [extract_answer(t, frame) for t, frame in zip(texts, frames, strict=True)]
 
 
 def generate_answers(
@@ -71,9 +77,10 @@ def generate_answers(
     batch_size: int = 32,
     max_new_tokens: int = 24,
     device: str | torch.device = "cpu",
+    frames: Sequence[tuple[str, str] | None] | None = None,
 ) -> list[str]:
     ids = [tokenizer(s)["input_ids"] for s in sources]
     generated = generate_ids(
         model, ids, pad_id=tokenizer.pad_token_id, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device
     )
-    return decode_answers(tokenizer, generated)
+    return decode_answers(tokenizer, generated, frames)

@@ -35,13 +35,21 @@ from mto_studio.core.templates.render import (
     sentinel_style_for,
     strip_sentinels,
 )
-from mto_studio.core.templates.tokenized import TokenizedPair, TokenView, tokenize_rendered
+from mto_studio.core.templates.tokenized import (
+    ModelSequence,
+    TokenizedPair,
+    TokenView,
+    encode_for_model,
+    model_sequence,
+    tokenize_rendered,
+)
 
 __all__ = [
     "ATOMIC_RELATIONS",
     "BUILTIN_NAMES",
     "SLOT_LABELS",
     "T5_STYLE",
+    "ModelSequence",
     "Objective",
     "Phrase",
     "PhraseTable",
@@ -56,9 +64,11 @@ __all__ = [
     "TokenizedPair",
     "builtin_phrases",
     "builtin_template",
+    "encode_for_model",
     "join_pieces",
     "load_phrase_table",
     "load_template",
+    "model_sequence",
     "parse_pattern",
     "parse_template_text",
     "pattern_text",

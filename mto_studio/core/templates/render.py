@@ -20,10 +20,13 @@ MAX_T5_SENTINELS = 100
 @dataclass(frozen=True)
 class SentinelStyle:
     """How sentinels are written. ``t5``: <extra_id_N>. ``mask``: the model's mask token in the source
-    (BART); target sentinels are dropped because such models generate the filled text itself."""
+    (BART); target sentinels are dropped because such models generate the filled text itself. ``denoise``: the
+    family was pre-trained to rebuild the whole text (BART, mBART), so a Filling template's target becomes the
+    source text with each gap filled (see ``Rendered.rebuilt``)."""
 
     kind: str = "t5"
     mask_token: str | None = None
+    denoise: bool = False
 
     def source(self, index: int) -> str:
         if self.kind == "t5":
@@ -37,8 +40,10 @@ class SentinelStyle:
 T5_STYLE = SentinelStyle("t5")
 
 
-def sentinel_style_for(tokenizer) -> SentinelStyle | None:
-    """T5 sentinels if the tokenizer has <extra_id_0> as one token, else its mask token, else None."""
+def sentinel_style_for(tokenizer, family=None) -> SentinelStyle | None:
+    """T5 sentinels if the tokenizer has <extra_id_0> as one token, else its mask token, else None. A mask-token
+    model rebuilds the whole text (BART's denoising) unless ``family`` (core.models.family.Family) says its
+    Filling format is T5's span corruption."""
     if tokenizer is None:
         return T5_STYLE
     vocab_has = getattr(tokenizer, "convert_tokens_to_ids", None)
@@ -48,7 +53,7 @@ def sentinel_style_for(tokenizer) -> SentinelStyle | None:
             return T5_STYLE
     mask = getattr(tokenizer, "mask_token", None)
     if mask:
-        return SentinelStyle("mask", mask)
+        return SentinelStyle("mask", mask, denoise=family is None or family.filling == "denoise")
     return None
 
 
@@ -76,9 +81,27 @@ class Rendered:
     references: tuple[str, ...] = ()
     n_sentinels: int = 0
     soft_total: int = 0
+    #: [start, end) character offsets of the answer inside ``target``: for a Filling template the text of the first
+    #: gap (after its sentinel, or where the gap was in a rebuilt target), for a Mapping one the whole target
+    #: (stripped); None when the answer cannot be told apart (an empty target)
+    answer_span: tuple[int, int] | None = None
+    #: the target is the whole source text with each gap filled (a denoising family's Filling, e.g. BART): the
+    #: answer is ``target[answer_span[0]:answer_span[1]]`` and ``frame`` is the text around it
+    rebuilt: bool = False
+
+    @property
+    def answer(self) -> str:
+        return self.target[self.answer_span[0] : self.answer_span[1]] if self.answer_span else ""
+
+    @property
+    def frame(self) -> tuple[str, str] | None:
+        """For a rebuilt target: the text before and after the answer (what extraction strips); else None."""
+        if not self.rebuilt or self.answer_span is None:
+            return None
+        return self.target[: self.answer_span[0]], self.target[self.answer_span[1] :]
 
     def to_json(self) -> dict:
-        return {
+        record = {
             "template": self.template,
             "objective": self.objective.value,
             "relation": self.relation,
@@ -87,6 +110,9 @@ class Rendered:
             "target": self.target,
             "references": list(self.references),
         }
+        if self.rebuilt:
+            record["answer"] = self.answer
+        return record
 
 
 def _tidy(text: str) -> str:
@@ -175,7 +201,16 @@ def render(
     source, n_src, soft = _render_side(
         template.source, template, relation, input_text, target_text, table, style.source
     )
-    target, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, style.target)
+    marked, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, T5_STYLE.target)
+    rebuilt = style.denoise and template.objective is Objective.FILLING
+    if rebuilt:
+        marked_source, _, _ = _render_side(
+            template.source, template, relation, input_text, target_text, table, T5_STYLE.source
+        )
+        target, span = _rebuild(marked_source, _gap_fills(marked))
+    else:
+        target, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, style.target)
+        span = _answer_span(target, marked, template.objective is Objective.FILLING)
     return Rendered(
         template=template.name,
         objective=template.objective,
@@ -187,7 +222,59 @@ def render(
         references=tuple(references),
         n_sentinels=n_src,
         soft_total=soft,
+        answer_span=span,
+        rebuilt=rebuilt,
     )
+
+
+def _gap_fills(marked_target: str) -> list[str]:
+    """The text of each gap in a target written with T5 sentinels (``<extra_id_0> a <extra_id_1> b`` → [a, b]);
+    a target without sentinels fills the first gap whole."""
+    parts = T5_SENTINEL_RE.split(marked_target)
+    if len(parts) == 1:
+        return [marked_target.strip()]
+    fills: dict[int, str] = {}
+    for number, text in zip(parts[1::2], parts[2::2], strict=True):
+        fills.setdefault(int(number), text.strip())
+    return [fills.get(i, "") for i in range(max(fills) + 1)]
+
+
+_START, _END = "\x00", "\x01"  # mark the answer while the rebuilt text is tidied (neither is whitespace)
+
+
+def _rebuild(marked_source: str, fills: list[str]) -> tuple[str, tuple[int, int] | None]:
+    """The source with each sentinel replaced by its gap's text (soft prompts dropped); fills for gaps the source
+    lacks go at its end (a template with the sentinel on the target side only). Returns the text and the answer's
+    character span (the first gap's)."""
+    text = SOFT_TOKEN_RE.sub(" ", marked_source)
+    used: set[int] = set()
+
+    def fill(match: re.Match) -> str:
+        index = int(match.group(1))
+        used.add(index)
+        piece = fills[index] if index < len(fills) else ""
+        return f"{_START}{piece}{_END}" if index == 0 else piece
+
+    text = T5_SENTINEL_RE.sub(fill, text)
+    extra = [f"{_START}{f}{_END}" if i == 0 else f for i, f in enumerate(fills) if i not in used]
+    text = _tidy(" ".join([text, *extra]))
+    start = text.find(_START)
+    if start < 0:
+        return text, None
+    text = text.replace(_START, "", 1)
+    end = text.find(_END)
+    text = text.replace(_END, "", 1)
+    return text, (start, end)
+
+
+def _answer_span(target: str, marked: str, filling: bool) -> tuple[int, int] | None:
+    """Where the first gap's text (Filling) or the whole answer (Mapping) sits in a target written as is."""
+    answer = _gap_fills(marked)[0] if filling else target.strip()
+    if not answer:
+        return None
+    match = T5_SENTINEL_RE.search(target) if filling else None
+    start = target.find(answer, match.end() if match else 0)
+    return (start, start + len(answer)) if start >= 0 else None
 
 
 def strip_sentinels(text: str) -> str:

@@ -77,7 +77,7 @@ def _has_soft_tokens(tokenizer) -> bool:
 
 
 def encode_with_soft(tokenizer, text: str) -> tuple[list[int], list[str], list[bool]]:
-    """Token ids of ``text`` without EOS; soft tokens become SOFT_ID when the tokenizer lacks them."""
+    """Token ids of ``text`` without BOS or EOS; soft tokens become SOFT_ID when the tokenizer lacks them."""
     ids: list[int]
     tokens: list[str]
     if _has_soft_tokens(tokenizer) or not SOFT_TOKEN_RE.search(text):
@@ -107,12 +107,61 @@ def encode_with_soft(tokenizer, text: str) -> tuple[list[int], list[str], list[b
     return ids, tokens, soft
 
 
-def _view(tokenizer, text: str, max_length: int, specials: set[int], sentinel_texts: set[str]) -> TokenView:
+def adds_bos(tokenizer) -> bool:
+    """Whether the tokenizer starts a sequence with its BOS token (BART's ``<s>``; T5 has no BOS)."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return False
+    ids = tokenizer("a")["input_ids"]
+    return bool(ids) and ids[0] == bos
+
+
+@dataclass(frozen=True)
+class ModelSequence:
+    """A rendered text as the model sees it, untruncated: ``[BOS] tokens [EOS]``. Soft-prompt positions hold
+    -(n+1) for ``<soft_n>`` (the prompt-tuning wrapper replaces them by its embeddings)."""
+
+    ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    soft: tuple[bool, ...]
+    bos: bool
+    eos: bool
+
+    def fit(self, max_length: int) -> tuple[tuple[int, ...], bool]:
+        """The ids truncated to ``max_length`` as the tokenizer would: BOS and EOS kept, the text cut between;
+        and whether anything was cut."""
+        if len(self.ids) <= max_length:
+            return self.ids, False
+        head = self.ids[: 1 if self.bos else 0]
+        tail = self.ids[-1:] if self.eos else ()
+        room = max(0, max_length - len(head) - len(tail))
+        return head + self.ids[len(head) : len(head) + room] + tail, True
+
+
+def model_sequence(tokenizer, text: str) -> ModelSequence:
+    """The one place a rendered text becomes the model's ids (render's token view, training, generation, scoring):
+    the family's BOS when its tokenizer adds one (BART), the text (soft prompts as placeholders), then EOS. For T5
+    tokenizers (no BOS) the ids are the text's and EOS, as they always were."""
     ids, tokens, soft = encode_with_soft(tokenizer, text)
-    if tokenizer.eos_token_id is not None:
-        ids = ids + [tokenizer.eos_token_id]
-        tokens = tokens + [tokenizer.eos_token]
-        soft = soft + [False]
+    soft_numbers = iter(int(m.group(1)) for m in SOFT_TOKEN_RE.finditer(text))
+    ids = [-(next(soft_numbers) + 1) if is_soft else i for i, is_soft in zip(ids, soft, strict=True)]
+    bos = adds_bos(tokenizer)
+    if bos:
+        ids, tokens, soft = [tokenizer.bos_token_id, *ids], [tokenizer.bos_token, *tokens], [False, *soft]
+    eos = tokenizer.eos_token_id is not None
+    if eos:
+        ids, tokens, soft = [*ids, tokenizer.eos_token_id], [*tokens, tokenizer.eos_token], [*soft, False]
+    return ModelSequence(tuple(ids), tuple(tokens), tuple(soft), bos, eos)
+
+
+def encode_for_model(tokenizer, text: str, max_length: int) -> tuple[tuple[int, ...], bool]:
+    """``text``'s model ids truncated to ``max_length`` (BOS and EOS kept) and whether it was truncated."""
+    return model_sequence(tokenizer, text).fit(max_length)
+
+
+def _view(tokenizer, text: str, max_length: int, specials: set[int], sentinel_texts: set[str]) -> TokenView:
+    sequence = model_sequence(tokenizer, text)
+    ids, tokens, soft = sequence.ids, sequence.tokens, sequence.soft
     sentinel = [t in sentinel_texts or bool(T5_SENTINEL_RE.fullmatch(t or "")) for t in tokens]
     special = [i in specials for i in ids]
     return TokenView(

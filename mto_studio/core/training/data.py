@@ -11,8 +11,8 @@ from mto_studio.core.data import ColumnMapping, Head, HeadSample, TaskData, load
 from mto_studio.core.data.sources import is_builtin, resolve_split, split_file
 from mto_studio.core.errors import ConfigError, DataError
 from mto_studio.core.templates import Objective, SentinelStyle, Template, TemplateLibrary
-from mto_studio.core.templates.render import SOFT_TOKEN_RE, Rendered
-from mto_studio.core.templates.tokenized import encode_with_soft
+from mto_studio.core.templates.render import Rendered
+from mto_studio.core.templates.tokenized import encode_for_model
 
 
 def world_file(split: str) -> Path:
@@ -107,6 +107,9 @@ class RunData:
     removed_from_train: int = 0
     eval_sources: dict[str, list[tuple[int, ...]]] = field(default_factory=dict)
     eval_tasks: dict[str, list[int]] = field(default_factory=dict)
+    #: per split and head: the text before and after the answer in a rebuilt target (a denoising family's Filling,
+    #: Rendered.frame), None where the answer is the whole output; what prediction extraction strips
+    eval_frames: dict[str, list[tuple[str, str] | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -166,12 +169,9 @@ def load_splits(cfg) -> Splits:
 
 
 def encode(tokenizer, text: str, max_length: int) -> tuple[tuple[int, ...], bool]:
-    ids, tokens, soft = encode_with_soft(tokenizer, text)
-    soft_numbers = iter(int(m.group(1)) for m in SOFT_TOKEN_RE.finditer(text))
-    ids = [-(next(soft_numbers) + 1) if is_soft else i for i, is_soft in zip(ids, soft, strict=True)]
-    truncated = len(ids) + 1 > max_length
-    ids = ids[: max_length - 1] + [tokenizer.eos_token_id]
-    return tuple(ids), truncated
+    """The model's ids of a rendered text (BOS where the family has one, soft prompts as -(n+1), EOS kept when
+    truncated) and whether it was truncated: templates.encode_for_model, the one encoding every part uses."""
+    return encode_for_model(tokenizer, text, max_length)
 
 
 def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenizer, style: SentinelStyle) -> RunData:
@@ -228,15 +228,17 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
         removed_from_train=splits.removed_from_train,
     )
     for split, heads in (("validation", validation), ("test", test)):
-        sources, tasks = [], []
+        sources, tasks, frames = [], [], []
         for head in heads:
             rendered = library.render(
                 template, head.relation, head.input, head.references[0], references=head.references, style=style
             )
             sources.append(encode(tokenizer, rendered.source, cfg.max_source_length)[0])
             tasks.append(task_of[head.relation])
+            frames.append(rendered.frame)
         run.eval_sources[split] = sources
         run.eval_tasks[split] = tasks
+        run.eval_frames[split] = frames
     return run
 
 

@@ -23,7 +23,7 @@ from mto_studio.core.config import field_info
 from mto_studio.core.templates import TokenView
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.gui.preview import PreviewRow
-from mto_studio.gui.theme import BADGE_FILL, ERROR_RED, MUTED, SECTION, TOKEN_SWATCHES
+from mto_studio.gui.theme import BADGE_FILL, ERROR_RED, MUTED, SECTION, SUCCESS, TOKEN_SWATCHES, WARNING
 from mto_studio.gui.widgets.token_chips import TokenChips
 
 DEFAULT_ROWS = 5
@@ -214,6 +214,12 @@ class PreviewPanel(QWidget):
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setWordWrap(True)
         layout.addWidget(self.summary_label)
+        self.format_label = QLabel()  # which pre-training format of the model's family the template matches
+        self.format_label.setObjectName("preview-format")
+        self.format_label.setTextFormat(Qt.TextFormat.RichText)
+        self.format_label.setWordWrap(True)
+        self.format_label.setVisible(False)
+        layout.addWidget(self.format_label)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
@@ -274,3 +280,15 @@ class PreviewPanel(QWidget):
         for card, row in zip(self.cards, rows, strict=True):
             card.show_row(row, mixed=mixed, mask_token=mask_token)
         self.summary_label.setText(summary)
+
+    def show_format(self, family: str, text: str, matches: bool) -> None:
+        """``family`` (its label) and whether the template matches its pre-training format (``text`` says how);
+        an empty ``family`` hides the line."""
+        self.format_label.setVisible(bool(family))
+        colour = SUCCESS if matches else WARNING
+        mark = "✓" if matches else "!"
+        self.format_label.setText(
+            f'{html.escape(family)}: <span style="color:{colour}">{mark} {html.escape(text, quote=False)}</span>'
+            if family
+            else ""
+        )

@@ -8,6 +8,8 @@ import html
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from mto_studio.core.data import Head
+from mto_studio.core.errors import MtoError
+from mto_studio.core.models.family import OTHER, Family, family_of_ref, format_match
 from mto_studio.core.templates import T5_STYLE, Objective, Template
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.preview import PreviewRow, build_preview, spread_heads
@@ -24,6 +26,7 @@ class DesignerTabs(QTabWidget):
         super().__init__(parent)
         self.context = context
         self.rows: list[PreviewRow] = []
+        self._family: tuple[str, Family] | None = None  # (model reference, its family)
         self.setObjectName("designer-tabs")
         self.preview = PreviewPanel()
         self.phrase_editor = PhraseEditor(context)
@@ -44,6 +47,7 @@ class DesignerTabs(QTabWidget):
         valid version) and refresh the comparison."""
         heads = self.heads()
         context = self.context
+        self._show_format(template)
         if template is None or not heads:
             self.rows = []
             reason = "Load data (File ▸ Open data…) to preview." if not heads else "Fix the template to preview it."
@@ -65,6 +69,26 @@ class DesignerTabs(QTabWidget):
             self.rows, summary=self._summary(template, style, stale), mixed=template.is_mixed, mask_token=mask_token
         )
         self.refresh_diff(template)
+
+    def family(self) -> Family:
+        """The family of the project's model (read from its config.json once per model reference)."""
+        ref = self.context.project.model_ref()
+        if self._family is None or self._family[0] != ref:
+            self._family = (ref, family_of_ref(ref))
+        return self._family[1]
+
+    def _show_format(self, template: Template | None) -> None:
+        """Which pre-training format of the model's family ``template`` matches (the line under the summary)."""
+        family = self.family()
+        if template is None or family is OTHER:
+            self.preview.show_format("", "", False)
+            return
+        try:
+            parts = self.context.library.concrete(template) if template.is_mixed else []
+        except MtoError:
+            parts = []
+        match = format_match(family, template, parts)
+        self.preview.show_format(family.label, match.text, match.matches)
 
     def _summary(self, template: Template, style, stale: bool) -> str:
         tokenized = [r.tokens for r in self.rows if r.tokens is not None]
