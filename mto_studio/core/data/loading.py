@@ -37,21 +37,28 @@ DEFAULT_RELATION = "task"
 class ColumnMapping:
     """Which columns hold the input, the target and (optionally) the relation.
 
-    Without a relation column every row belongs to ``default_relation``.
+    Without a relation column every row belongs to ``default_relation``. ``choices`` makes the table QA data
+    (core/data/qa.py): the input is the question, the target the answer (label, index or text) and ``choices``
+    one column holding the choices, or several joined by ``|`` (``A|B|C|D``), or ``QUESTION.choices`` for
+    CommonsenseQA's nested ``question: {stem, choices}``.
     """
 
     input: str
     target: str
     relation: str | None = None
     default_relation: str = DEFAULT_RELATION
+    choices: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "input": self.input,
             "target": self.target,
             "relation": self.relation,
             "default_relation": self.default_relation,
         }
+        if self.choices:
+            out["choices"] = self.choices
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnMapping:
@@ -60,6 +67,7 @@ class ColumnMapping:
             target=data["target"],
             relation=data.get("relation"),
             default_relation=data.get("default_relation") or DEFAULT_RELATION,
+            choices=data.get("choices") or None,
         )
 
     def spec(self) -> str:
@@ -68,7 +76,7 @@ class ColumnMapping:
 
     @classmethod
     def parse(cls, spec: str) -> ColumnMapping:
-        """Parse ``input=head,target=tail[,relation=rel]`` (the CLI's --columns)."""
+        """Parse ``input=head,target=tail[,relation=rel][,choices=A|B|C]`` (the CLI's --columns)."""
         parts: dict[str, str] = {}
         for item in spec.split(","):
             item = item.strip()
@@ -79,8 +87,10 @@ class ColumnMapping:
                     f"bad column mapping item '{item}'", "write it as role=column, e.g. input=head,target=tail"
                 )
             role, column = (s.strip() for s in item.split("=", 1))
-            if role not in ("input", "target", "relation", "default_relation"):
-                raise DataError(f"unknown role '{role}' in column mapping", "roles are input, target and relation")
+            if role not in ("input", "target", "relation", "default_relation", "choices"):
+                raise DataError(
+                    f"unknown role '{role}' in column mapping", "roles are input, target, relation and choices"
+                )
             parts[role] = column
         missing = [r for r in ("input", "target") if r not in parts]
         if missing:
@@ -134,7 +144,8 @@ def detect_columns(columns: list[str]) -> Detection:
     )
     raise DataError(
         f"no recognisable columns among {columns}",
-        f"use one of the known column sets ({known}) or map them explicitly, e.g. --columns input=COL,target=COL",
+        f"use one of the known column sets ({known}; for multiple-choice QA: question, choices or A…E columns, "
+        "answer) or map them explicitly, e.g. --columns input=COL,target=COL",
     )
 
 

@@ -3,6 +3,8 @@
 A reference is one of
 - ``world`` (also ``builtin:world``, ``embedded``): the built-in commonsense world; it ships a train and a test
   split, and validation heads are held out of its training split;
+- ``world-qa`` (also ``builtin:world-qa``): the built-in world's multiple-choice QA task (one question per fact,
+  the true tail among tails of other heads), on the same heads and the same train/test split as ``world``;
 - ``example:NAME``: a data set shipped with MTO Studio under ``resources/examples/NAME/`` with ``train.tsv``,
   usually ``validation.tsv`` and sometimes ``test.tsv``;
 - a file path (CSV, TSV, JSON/JSONL, Parquet) or, online, a hub dataset id: that file is the training split and
@@ -22,6 +24,7 @@ from mto_studio.core.errors import DataError
 from mto_studio.core.resources import resource
 
 WORLD_ALIASES = ("world", "builtin:world", "embedded")
+WORLD_QA_ALIASES = ("world-qa", "builtin:world-qa")
 EXAMPLE_PREFIX = "example:"
 #: A validation or test setting that asks for no file even where the data set brings one: validation heads are then
 #: held out of the training data, and there is no test split.
@@ -99,13 +102,22 @@ def is_world(ref: str | None) -> bool:
     return ref in WORLD_ALIASES
 
 
+def is_world_qa(ref: str | None) -> bool:
+    return ref in WORLD_QA_ALIASES
+
+
+def world_qa_file(split: str) -> Path:
+    """The shipped file of the world's QA task for ``split`` (train or test)."""
+    return resource("world", f"world-qa-{split}.jsonl")
+
+
 def is_example(ref: str | None) -> bool:
     return bool(ref) and str(ref).startswith(EXAMPLE_PREFIX)
 
 
 def is_builtin(ref: str | None) -> bool:
     """World, example or ``none``: not a path of the user's (never made absolute or copied)."""
-    return is_world(ref) or is_example(ref) or ref == NO_SPLIT
+    return is_world(ref) or is_world_qa(ref) or is_example(ref) or ref == NO_SPLIT
 
 
 def split_file(ref: str, split: str) -> str:
@@ -121,6 +133,13 @@ def split_file(ref: str, split: str) -> str:
                 "the built-in world has no validation file", "its validation heads are held out of its training split"
             )
         return str(resource("world", f"world-{split}.tsv"))
+    if is_world_qa(ref):
+        if split == "validation":
+            raise DataError(
+                "the built-in world's QA task has no validation file",
+                "its validation questions are held out of its training split",
+            )
+        return str(world_qa_file(split))
     if is_example(ref):
         example = get_example(ref)
         path = example.files.get(split)
@@ -138,7 +157,7 @@ def default_ref(data: str, split: str) -> str | None:
     (validation heads are then held out of the training data, and there is no test split)."""
     if split == "train":
         return data
-    if is_world(data):
+    if is_world(data) or is_world_qa(data):
         return data if split == "test" else None
     if is_example(data):
         return data if split in get_example(data).files else None
@@ -159,6 +178,8 @@ def describe(ref: str | None, split: str) -> str:
         return "held out of the training data" if split == "validation" else "none"
     if is_world(ref):
         return f"built-in world ({split})"
+    if is_world_qa(ref):
+        return f"built-in world QA ({split})"
     if is_example(ref):
         return f"{ref} ({split})"
     return Path(ref).name or ref

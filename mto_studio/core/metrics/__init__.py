@@ -6,6 +6,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mto_studio.core.metrics.choice import (
+    CHOICE_LABELS,
+    CHOICE_METRICS,
+    ChoiceReport,
+    ChoiceScored,
+    choice_accuracy,
+    choice_report,
+    label_index,
+    match_choice,
+    rank_choices,
+    score_choice_predictions,
+    score_choice_ranking,
+)
 from mto_studio.core.metrics.text import (
     best_over_references,
     exact_match,
@@ -79,15 +92,26 @@ def report_from_items(items: list[Scored]) -> MetricReport:
 
 
 __all__ = [
+    "CHOICE_LABELS",
+    "CHOICE_METRICS",
     "METRIC_NAMES",
+    "ChoiceReport",
+    "ChoiceScored",
     "MetricReport",
     "Scored",
     "best_over_references",
+    "choice_accuracy",
+    "choice_report",
     "exact_match",
     "extract_answer",
+    "label_index",
+    "match_choice",
     "normalize",
+    "rank_choices",
     "report_from_items",
     "rouge_l",
+    "score_choice_predictions",
+    "score_choice_ranking",
     "score_predictions",
     "token_f1",
 ]

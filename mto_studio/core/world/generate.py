@@ -180,6 +180,9 @@ class World:
         )
         atomic_write_json(folder / "kinds.json", self.kinds())
         atomic_write_text(folder / "adaptation.txt", "\n".join(self.adaptation_sentences()) + "\n")
+        from mto_studio.core.world.qa import save_world_qa
+
+        save_world_qa(self, folder)
         return folder
 
 
