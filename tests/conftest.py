@@ -1,6 +1,9 @@
 """Test-wide settings: offline, headless Qt, one passive torch thread; shared fixtures."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -9,6 +12,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.setdefault("MTO_THREADS", "1")
+# The analyzer's classifier cache (and any other user cache) goes to a folder of this test session, never ~/.cache.
+os.environ["MTO_CACHE_DIR"] = tempfile.mkdtemp(prefix="mto-test-cache-")
+atexit.register(shutil.rmtree, os.environ["MTO_CACHE_DIR"], True)
 
 from pathlib import Path  # noqa: E402
 

@@ -41,7 +41,8 @@ def strategies_from(text: str) -> list[str]:
 
 
 class AnalysisBar:
-    """The analysis's Progress events as a tqdm bar on stderr (none with --json)."""
+    """The analysis's Progress events as a tqdm bar on stderr (none with --json): it moves during every phase
+    (scoring passes, each strategy's relations, the classifier's training steps, the ranking)."""
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
@@ -57,8 +58,10 @@ class AnalysisBar:
 
             self.bar = tqdm(total=event.total, unit="step", file=sys.stderr, dynamic_ncols=True)
         if self.bar is not None:
+            if event.total != self.bar.total:  # the scoring passes and classifier steps join the total as known
+                self.bar.total = event.total
             self.bar.n = event.done
-            self.bar.set_description(event.message[:40])
+            self.bar.set_description(event.message[:48])
             self.bar.refresh()
 
     def close(self) -> None:

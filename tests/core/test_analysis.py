@@ -77,7 +77,13 @@ def test_analysis_report_on_a_small_file(tiny_model_dir, small_world_tsv):
         probe = r.votes["probe"]
         mi = (probe.evidence["dr_prefix"] - probe.evidence["dr_masked"]) / probe.evidence["dr_prefix"]
         assert probe.evidence["mi"] == pytest.approx(mi) and probe.evidence["n"] == 6
-        assert r.decision.strategy == "probe" and r.objective in (Objective.FILLING, Objective.MAPPING)
+        assert r.objective in (Objective.FILLING, Objective.MAPPING)
+        # a random model's probe is often inconclusive (its MI interval includes 0): the rules decide then
+        low, high = probe.evidence["mi_ci"]
+        if low <= 0 <= high:
+            assert probe.objective is None and r.decision.strategy == "rules" and "inconclusive" in r.recommendation
+        else:
+            assert r.decision.strategy == "probe"
         assert {s.template for s in r.scores} == {"sup", "unsup-nat", "sup-nat"}
         for s in r.scores:
             low, high = s.log_likelihood_ci

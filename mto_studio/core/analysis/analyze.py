@@ -9,10 +9,9 @@ Stop()). Two zero-shot signals are reported, and named for what they are:
 
 from __future__ import annotations
 
-import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from mto_studio.core.analysis.report import (
 )
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.jobs.events import Event, EventStream, Progress, Stop
+from mto_studio.core.objectives.decision import bootstrap_ci
 from mto_studio.core.objectives.strategies import STRATEGIES, Decision, StrategyContext
 from mto_studio.core.templates import Objective, SlotKind, TemplateLibrary
 
@@ -40,20 +40,6 @@ class AnalysisDone(Event):
 class AnalysisCancelled(Event):
     done: int
     total: int
-
-
-def bootstrap_ci(values: list[float], reps: int, seed: int, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean."""
-    if not values:
-        return (math.nan, math.nan)
-    if reps == 0 or len(values) == 1:
-        mean = float(np.mean(values))
-        return (mean, mean)
-    rng = np.random.default_rng(seed)
-    data = np.asarray(values, dtype=float)
-    means = data[rng.integers(0, len(data), size=(reps, len(data)))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return (float(low), float(high))
 
 
 def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None) -> EventStream:
@@ -120,54 +106,130 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None) -> Even
         scorer=scorer,
         style=style,
         classifier_steps=cfg.classifier_steps,
+        bootstrap=cfg.bootstrap,
     )
-    total = len(cfg.strategies) * len(relations) + len(relations)
-    done = 0
+    strategies = {name: STRATEGIES[name]() for name in cfg.strategies}
+    tally = _Tally(len(cfg.strategies) * len(relations) + len(relations))
+    plans: dict[str, list[_Plan]] = {}
+    if scorer is not None:
+        # Every pair of every template and relation (probe and ranking alike) in one pass: the encoder runs once
+        # per distinct source, identical pairs are scored once, and the strategies then read the scores back.
+        pairs = [p for strategy in strategies.values() for p in strategy.pairs(relations, ctx)]
+        for relation in relations:
+            plans[relation] = _plan_ranking(relation, templates, ctx, cfg)
+            pairs += [p for plan in plans[relation] for p in (*plan.gold, *plan.candidates)]
+        scoring_total = None
+        for passes, passes_total in scorer.prefetch(pairs):
+            if scoring_total is None:
+                scoring_total = passes_total
+                tally.total += passes_total
+            tally.done += 1
+            message = f"scoring {len(pairs)} pairs: pass {passes} of {passes_total}"
+            if isinstance((yield tally.event(message)), Stop):
+                yield tally.cancelled()
+                return
     votes: dict[str, dict[str, Decision]] = {r: {} for r in relations}
-    for name in cfg.strategies:
-        strategy = STRATEGIES[name]()
-        for decision in strategy.decide(relations, ctx):
-            votes[decision.relation][name] = decision
-            done += 1
-            command = yield Progress("analysis", done, total, f"{name}: {decision.relation}")
-            if isinstance(command, Stop):
-                yield AnalysisCancelled(done, total)
+    for name, strategy in strategies.items():
+        for item in strategy.decide(relations, ctx):
+            if isinstance(item, Progress):  # a long step inside the strategy (the classifier training)
+                tally.sub_step(item)
+                message = item.message
+            else:
+                votes[item.relation][name] = item
+                tally.done += 1
+                message = f"{name}: {item.relation}"
+            if isinstance((yield tally.event(message)), Stop):
+                yield tally.cancelled()
                 return
     reports = []
     for relation in relations:
-        chosen = None
         if relation in cfg.objectives_override:
             objective = Objective(cfg.objectives_override[relation])
             chosen = Decision(relation, "user", objective, f"set by the user to {objective.value}")
         else:
-            for name in cfg.strategies:
-                vote = votes[relation].get(name)
-                if vote is not None and vote.objective is not None:
-                    chosen = vote
-                    break
-        if chosen is None:
-            chosen = Decision(relation, "none", None, "no strategy could decide")
+            chosen = choose(relation, [votes[relation][n] for n in cfg.strategies if n in votes[relation]])
         report = RelationReport(relation, len(heads[relation]), chosen, votes[relation])
         if scorer is not None:
-            report.scores = _rank_templates(relation, templates, ctx, cfg)
+            report.scores = _rank_templates(relation, plans[relation], ctx, cfg)
         recommend(report, cfg.threshold)
         reports.append(report)
-        done += 1
-        command = yield Progress("analysis", done, total, f"ranking templates: {relation}")
-        if isinstance(command, Stop):
-            yield AnalysisCancelled(done, total)
+        tally.done += 1
+        if isinstance((yield tally.event(f"ranking templates: {relation}")), Stop):
+            yield tally.cancelled()
             return
     result = AnalysisReport(cfg, reports, model_name, time.perf_counter() - start, warnings)
     yield AnalysisDone(result.to_dict())
 
 
-def _rank_templates(relation: str, templates, ctx: StrategyContext, cfg: AnalysisConfig) -> list[TemplateScore]:
+@dataclass
+class _Tally:
+    """The analysis's overall progress: strategies × relations + relations, plus the scoring passes and any
+    classifier training steps as they become known (the total may grow; ``done`` only moves forward)."""
+
+    total: int
+    done: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def sub_step(self, item: Progress) -> None:
+        if item.task not in self.seen:
+            self.seen[item.task] = 0
+            self.total += item.total
+        self.done += item.done - self.seen[item.task]
+        self.seen[item.task] = item.done
+
+    def event(self, message: str) -> Progress:
+        return Progress("analysis", self.done, self.total, message)
+
+    def cancelled(self) -> AnalysisCancelled:
+        return AnalysisCancelled(self.done, self.total)
+
+
+def choose(relation: str, votes: list[Decision]) -> Decision:
+    """The first vote, in the strategies' order, that decided; inconclusive votes before it are named in its
+    reason ("probe inconclusive (…) → rules: Mapping")."""
+    passed: list[Decision] = []
+    for vote in votes:
+        if vote.objective is None:
+            if vote.inconclusive:
+                passed.append(vote)
+            continue
+        if not passed:
+            return vote
+        return Decision(
+            relation,
+            vote.strategy,
+            vote.objective,
+            f"{_notes(passed)} → {vote.strategy}: {vote.objective.value.capitalize()} ({vote.reason})",
+            {**vote.evidence, "fell_through": [v.strategy for v in passed], "fell_through_notes": _notes(passed)},
+        )
+    if passed:
+        return Decision(relation, "none", None, f"{_notes(passed)}; no other strategy could decide")
+    return Decision(relation, "none", None, "no strategy could decide")
+
+
+def _notes(passed: list[Decision]) -> str:
+    return "; ".join(f"{v.strategy} {v.reason.split(' (gold-token')[0].split('; it leans')[0]}" for v in passed)
+
+
+@dataclass
+class _Plan:
+    """One template's pairs for a relation: the gold pairs and the knowledge check's candidates (gold first)."""
+
+    template: Any
+    gold: list
+    candidates: list
+    spans: list[int]
+
+
+def _plan_ranking(relation: str, templates, ctx: StrategyContext, cfg: AnalysisConfig) -> list[_Plan]:
+    from mto_studio.core.models.scoring import pair_of
+
     heads = ctx.examples(relation)
     if not heads:
         return []
     pool = [t for h in ctx.heads[relation] for t in h.references]
     rng = random.Random(f"{cfg.seed}:distractors:{relation}")
-    scores = []
+    plans = []
     for template in templates:
         try:
             rendered = [
@@ -175,24 +237,32 @@ def _rank_templates(relation: str, templates, ctx: StrategyContext, cfg: Analysi
             ]
         except MtoError:
             continue  # e.g. no relation phrase for this relation: the template cannot be scored here
-        results = ctx.scorer.score([(r.source, r.target) for r in rendered])
+        plan = _Plan(template, [pair_of(r) for r in rendered], [], [])
+        if cfg.distractors:
+            for head in heads:
+                wrong = sorted({t for t in pool if t not in head.references})
+                picks = rng.sample(wrong, min(cfg.distractors, len(wrong)))
+                candidates = [head.references[0], *picks]
+                plan.spans.append(len(candidates))
+                for candidate in candidates:
+                    r = ctx.library.render(template, head.relation, head.input, candidate, style=ctx.style)
+                    plan.candidates.append(pair_of(r))
+        plans.append(plan)
+    return plans
+
+
+def _rank_templates(relation: str, plans: list[_Plan], ctx: StrategyContext, cfg: AnalysisConfig) -> list:
+    scores = []
+    for plan in plans:
+        results = ctx.scorer.score(plan.gold)
         lls = [s.log_likelihood for s in results]
         ranks = [s.rank for s in results]
         choice, choice_ci = None, None
         if cfg.distractors:
             hits = []
-            pairs, spans = [], []
-            for head in heads:
-                wrong = sorted({t for t in pool if t not in head.references})
-                picks = rng.sample(wrong, min(cfg.distractors, len(wrong)))
-                candidates = [head.references[0], *picks]
-                spans.append(len(candidates))
-                for candidate in candidates:
-                    r = ctx.library.render(template, head.relation, head.input, candidate, style=ctx.style)
-                    pairs.append((r.source, r.target))
-            scored = ctx.scorer.score(pairs)
+            scored = ctx.scorer.score(plan.candidates)
             position = 0
-            for count in spans:
+            for count in plan.spans:
                 block = [s.log_likelihood for s in scored[position : position + count]]
                 hits.append(1.0 if count > 1 and max(range(count), key=block.__getitem__) == 0 else 0.0)
                 position += count
@@ -201,9 +271,9 @@ def _rank_templates(relation: str, templates, ctx: StrategyContext, cfg: Analysi
         scores.append(
             TemplateScore(
                 relation,
-                template.name,
-                template.objective.value,
-                len(heads),
+                plan.template.name,
+                plan.template.objective.value,
+                len(plan.gold),
                 float(np.mean(lls)),
                 bootstrap_ci(lls, cfg.bootstrap, cfg.seed),
                 float(np.mean(ranks)),

@@ -21,7 +21,8 @@ class AnalysisConfig:
         help="candidate templates to rank zero-shot",
     )
     strategies: list[str] = option(
-        factory=lambda: ["probe", "rules", "classifier"], help="decision strategies, in the order they decide"
+        factory=lambda: ["probe", "classifier", "rules"],
+        help="decision strategies, in the order they decide (an inconclusive one passes on to the next)",
     )
     n: int = option(5, "examples per relation for the probe and the ranking", low=1, high=10000)
     seed: int = seed_option(0, "seed for choosing examples and for the bootstrap")

@@ -86,11 +86,13 @@ class AnalysisReport:
     def table(self) -> str:
         """The per-relation table the CLI prints."""
         names = self.config.templates
-        header = ["relation", "heads", "decision", "by", "MI", "DR mask/prefix"] + [f"LL {t}" for t in names]
+        header = ["relation", "heads", "decision", "by", "MI", "MI 95%", "DR mask/prefix"] + [f"LL {t}" for t in names]
         rows = [header]
         for r in self.relations:
             probe = r.votes.get("probe")
             mi = f"{probe.evidence['mi']:+.2f}" if probe and "mi" in probe.evidence else "—"
+            low_high = probe.evidence.get("mi_ci") if probe else None
+            mi_ci = f"{low_high[0]:+.2f}…{low_high[1]:+.2f}" if low_high else "—"
             dr = (
                 f"{probe.evidence['dr_masked']:.1f}/{probe.evidence['dr_prefix']:.1f}"
                 if probe and "dr_masked" in probe.evidence
@@ -105,9 +107,10 @@ class AnalysisReport:
                 [
                     r.relation,
                     str(r.heads),
-                    r.objective.value if r.objective else "undecided",
-                    r.decision.strategy,
+                    decision_word(r.decision),
+                    decided_by(r.decision),
                     mi,
+                    mi_ci,
                     dr,
                     *cells,
                 ]
@@ -118,11 +121,25 @@ class AnalysisReport:
         out = "\n".join(lines)
         out += "\n\nLL = mean log-likelihood per gold target token (format fit; * = recommended). Votes and advice:\n"
         for r in self.relations:
-            votes = ", ".join(f"{k} {v.objective.value if v.objective else 'undecided'}" for k, v in r.votes.items())
+            votes = ", ".join(f"{k} {decision_word(v)}" for k, v in r.votes.items())
             out += f"  {r.recommendation}  [votes: {votes}]\n"
         for warning in self.warnings:
             out += f"warning: {warning}\n"
         return out
+
+
+def decision_word(decision: Decision) -> str:
+    """'filling', 'mapping', 'inconclusive' (the strategy ran but its evidence did not separate them) or
+    'undecided'."""
+    if decision.objective is not None:
+        return decision.objective.value
+    return "inconclusive" if decision.inconclusive else "undecided"
+
+
+def decided_by(decision: Decision) -> str:
+    """The deciding strategy, with those that were inconclusive before it: 'rules (probe inconclusive)'."""
+    passed = decision.evidence.get("fell_through") or []
+    return decision.strategy + (f" ({', '.join(passed)} inconclusive)" if passed else "")
 
 
 def recommend(report: RelationReport, threshold: float) -> None:
@@ -134,7 +151,11 @@ def recommend(report: RelationReport, threshold: float) -> None:
         report.best_template = max(pool, key=lambda s: s.log_likelihood).template
     head = report.relation + ": "
     if decision.objective is None:
-        head += "undecided"
+        head += f"undecided: {decision.reason}" if "inconclusive" in decision.reason else "undecided"
+    elif decision.evidence.get("fell_through_notes"):
+        head += (
+            f"{decision.evidence['fell_through_notes']} → {decision.strategy}: {decision.objective.value.capitalize()}"
+        )
     else:
         head += decision.objective.value.capitalize()
         if "mi" in decision.evidence:

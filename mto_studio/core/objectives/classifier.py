@@ -1,19 +1,29 @@
 """The classifier strategy: a small seq2seq model (the embedded mto-tiny) fine-tuned on (input | target |
 phrase) → "filling"/"mapping" from relations whose objective is known (the built-in world's, by construction),
-and checked on relations it did not see (3-fold cross-validation over relations)."""
+and checked on relations it did not see (3-fold cross-validation over relations).
+
+Its inputs do not depend on the model being analysed, so the trained weights are cached (see classifier_cache):
+the first analysis trains (with progress events), the following ones load. A classifier no better than chance on
+held-out relations, or whose margin's bootstrap interval includes 0, is inconclusive and decides nothing."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from mto_studio.core.errors import MtoError
-from mto_studio.core.objectives.decision import Decision
+from mto_studio.core.jobs.events import Progress
+from mto_studio.core.objectives.classifier_cache import ClassifierCache
+from mto_studio.core.objectives.decision import INCONCLUSIVE, Decision, bootstrap_ci, interval_text, signed
 from mto_studio.core.templates import Objective
 
 LABELS = {Objective.FILLING: "filling", Objective.MAPPING: "mapping"}
 EXAMPLES_PER_RELATION = 40
 FOLDS = 3
+#: two labels: a classifier must beat this on relations it did not see to be believed
+CHANCE = 0.5
+#: a progress event every this many training steps
+PROGRESS_EVERY = 10
 
 
 def _text(relation: str, head, target: str, library) -> str:
@@ -36,7 +46,8 @@ def _labelled_world():
     return heads, {r: RELATION_KIND[r] for r in heads}
 
 
-def _train(pairs: list[tuple[str, str]], steps: int, seed: int):
+def _train(pairs: list[tuple[str, str]], steps: int, seed: int, label: str) -> Generator[Progress, None, object]:
+    """Fine-tune a fresh mto-tiny; yields a Progress every PROGRESS_EVERY steps and returns the model."""
     import torch
 
     from mto_studio.core.models.generation import pad_batch
@@ -49,7 +60,7 @@ def _train(pairs: list[tuple[str, str]], steps: int, seed: int):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     rng = random.Random(seed)
     model.train()
-    for _ in range(steps):
+    for step in range(steps):
         batch = rng.sample(range(len(pairs)), min(16, len(pairs)))
         ids, mask = pad_batch([sources[i] for i in batch], tokenizer.pad_token_id)
         labels, _ = pad_batch([targets[i] for i in batch], 0, label_pad=-100)
@@ -57,21 +68,30 @@ def _train(pairs: list[tuple[str, str]], steps: int, seed: int):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return model.eval(), tokenizer
+        if (step + 1) % PROGRESS_EVERY == 0 or step + 1 == steps:
+            yield Progress(
+                f"classifier:{label}", step + 1, steps, f"training the classifier ({label}): step {step + 1}"
+            )
+    return model.eval()
 
 
-def _predict(model, tokenizer, texts: list[str]) -> tuple[Objective, float]:
-    """Compare the likelihood of the two labels, averaged over the relation's examples."""
+def _margins(scorer, texts: list[str]) -> list[float]:
+    """log p(filling) − log p(mapping) per text (one pass: the encoder runs once per text for both labels)."""
+    scores = scorer.score([(t, label) for label in ("filling", "mapping") for t in texts])
+    filling, mapping = scores[: len(texts)], scores[len(texts) :]
+    return [f.log_likelihood - m.log_likelihood for f, m in zip(filling, mapping, strict=True)]
+
+
+def _scorer(model):
+    from mto_studio.core.models.loading import load_seq2seq
     from mto_studio.core.models.scoring import Scorer
 
-    scorer = Scorer(model, tokenizer)
-    filling = scorer.score([(t, "filling") for t in texts])
-    mapping = scorer.score([(t, "mapping") for t in texts])
-    margin = sum(f.log_likelihood - m.log_likelihood for f, m in zip(filling, mapping, strict=True)) / len(texts)
-    return (Objective.FILLING if margin >= 0 else Objective.MAPPING), margin
+    _, tokenizer = load_seq2seq(None)
+    return Scorer(model, tokenizer)
 
 
-def classify_relations(relations: list[str], ctx, strategy_name: str) -> Iterator:
+def classify_relations(relations: list[str], ctx, strategy_name: str) -> Generator:
+    """Decisions per relation; Progress events while the classifier trains (first use of a cache key only)."""
     from mto_studio.core.models.loading import embedded_model_dir
 
     if not (embedded_model_dir() / "config.json").is_file():
@@ -96,18 +116,31 @@ def classify_relations(relations: list[str], ctx, strategy_name: str) -> Iterato
                 out.append((_text(rel, head, head.references[0], ctx.library), LABELS[known[rel]]))
         return out
 
-    models = {}
+    cache = ClassifierCache(ctx.classifier_steps, ctx.seed, [pairs_for(names), *(pairs_for(f) for f in folds)])
+
+    def model_for(part: str, pairs: list[tuple[str, str]], seed: int) -> Generator[Progress, None, object]:
+        model = cache.load(part)
+        if model is None:
+            model = yield from _train(pairs, ctx.classifier_steps, seed, part)
+            cache.save(part, model)
+        return model
+
+    scorers = {}
     held_out_hits = []
+    accuracy = cache.held_out_accuracy(FOLDS)
     for i, fold in enumerate(folds):
         train_rels = [r for r in names if r not in fold]
-        model, tokenizer = _train(pairs_for(train_rels), ctx.classifier_steps, ctx.seed + i)
-        models[i] = (model, tokenizer)
-        for rel in fold:
+        model = yield from model_for(f"fold{i}", pairs_for(train_rels), ctx.seed + i)
+        scorers[i] = _scorer(model)
+        for rel in fold if accuracy is None else []:
             texts = [_text(rel, h, h.references[0], ctx.library) for h in known_heads[rel][:EXAMPLES_PER_RELATION]]
-            predicted, _ = _predict(model, tokenizer, texts)
+            margin = sum(_margins(scorers[i], texts)) / len(texts)
+            predicted = Objective.FILLING if margin >= 0 else Objective.MAPPING
             held_out_hits.append(predicted is known[rel])
-    accuracy = sum(held_out_hits) / len(held_out_hits)
-    full_model = None
+    if accuracy is None:
+        accuracy = sum(held_out_hits) / len(held_out_hits)
+        cache.save_held_out_accuracy(accuracy)
+    full_scorer = None
     for relation in relations:
         heads = ctx.examples(relation, max(ctx.n, 10))
         if not heads:
@@ -115,20 +148,45 @@ def classify_relations(relations: list[str], ctx, strategy_name: str) -> Iterato
             continue
         fold_index = next((i for i, fold in enumerate(folds) if relation in fold), None)
         if fold_index is not None:
-            model, tokenizer = models[fold_index]
+            scorer = scorers[fold_index]
             how = "trained without this relation"
         else:
-            if full_model is None:
-                full_model = _train(pairs_for(names), ctx.classifier_steps, ctx.seed + FOLDS)
-            model, tokenizer = full_model
+            if full_scorer is None:
+                full_scorer = _scorer((yield from model_for("full", pairs_for(names), ctx.seed + FOLDS)))
+            scorer = full_scorer
             how = "trained on every labelled relation"
         texts = [_text(relation, h, h.references[0], ctx.library) for h in heads]
-        predicted, margin = _predict(model, tokenizer, texts)
+        margins = _margins(scorer, texts)
+        margin = sum(margins) / len(margins)
+        low, high = bootstrap_ci(margins, ctx.bootstrap, ctx.seed)
+        predicted = Objective.FILLING if margin >= 0 else Objective.MAPPING
+        evidence = {
+            "margin": margin,
+            "margin_ci": [low, high],
+            "held_out_accuracy": accuracy,
+            "n": len(heads),
+            "training_relations": len(names),
+            "cached": cache.hits > 0,
+        }
+        why = ""
+        if accuracy <= CHANCE:
+            why = f"held-out-relation accuracy {accuracy:.0%} is not above chance ({CHANCE:.0%})"
+        elif low <= 0 <= high and ctx.bootstrap:
+            why = f"margin {signed(margin)} nats, {interval_text(low, high)} includes 0"
+        if why:
+            yield Decision(
+                relation,
+                strategy_name,
+                None,
+                f"inconclusive ({why}); it leans {predicted.value}",
+                {**evidence, INCONCLUSIVE: True, "leaning": predicted.value},
+            )
+            continue
         yield Decision(
             relation,
             strategy_name,
             predicted,
-            f"classifier says {predicted.value} (margin {margin:+.2f} nats, {how}; "
+            f"classifier says {predicted.value} (margin {margin:+.2f} nats, {interval_text(low, high)}, {how}; "
             f"held-out-relation accuracy {accuracy:.0%})",
-            {"margin": margin, "held_out_accuracy": accuracy, "n": len(heads), "training_relations": len(names)},
+            evidence,
         )

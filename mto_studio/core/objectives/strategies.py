@@ -10,7 +10,7 @@ from typing import Any
 
 from mto_studio.core.data import Head
 from mto_studio.core.errors import ModelError, TemplateError
-from mto_studio.core.objectives.decision import Decision
+from mto_studio.core.objectives.decision import INCONCLUSIVE, Decision, bootstrap_stat, interval_text, signed
 from mto_studio.core.templates import Objective, SlotKind, Template, TemplateLibrary
 from mto_studio.core.templates.rules import RuleTable, builtin_rules
 
@@ -32,6 +32,7 @@ class StrategyContext:
     style: Any = None  # templates.SentinelStyle
     rules: RuleTable | None = None
     classifier_steps: int = 150
+    bootstrap: int = 1000  # resamples for the intervals that say whether a vote is conclusive
 
     def examples(self, relation: str, n: int | None = None) -> list[Head]:
         """n heads of the relation, seeded (all of them when it has fewer)."""
@@ -59,13 +60,20 @@ class Strategy:
     #: "all" consults strategies in this order; the first that decides, decides.
     priority = 0
 
-    def decide(self, relations: list[str], ctx: StrategyContext) -> Iterator[Decision]:
+    def decide(self, relations: list[str], ctx: StrategyContext) -> Iterator[Any]:
+        """Decisions, one per relation (long-running strategies may also yield jobs.events.Progress)."""
         raise NotImplementedError
+
+    def pairs(self, relations: list[str], ctx: StrategyContext) -> list[tuple[str, str]]:
+        """The (source, target) pairs ``decide`` will score, so the caller can score them all in one pass."""
+        return []
 
 
 @register("rules")
 class RuleStrategy(Strategy):
-    priority = 2
+    """The rule table: a prior, not evidence, so it comes last in "all" and decides what the others could not."""
+
+    priority = 3
 
     def decide(self, relations, ctx):
         table = ctx.rules or builtin_rules()
@@ -128,43 +136,79 @@ class ProbeStrategy(Strategy):
                 continue
             if len(heads) < ctx.n:
                 warning = f"only {len(heads)} of the {ctx.n} examples asked for exist"
-            rendered = {
-                t.name: [ctx.library.render(t, h.relation, h.input, h.references[0], style=ctx.style) for h in heads]
-                for t in (masked, prefix)
-            }
-            scores = {name: ctx.scorer.score([(r.source, r.target) for r in items]) for name, items in rendered.items()}
-            dr_masked = sum(s.rank for s in scores[masked.name]) / len(heads)
-            dr_prefix = sum(s.rank for s in scores[prefix.name]) / len(heads)
-            mi = (dr_prefix - dr_masked) / dr_prefix if dr_prefix else 0.0
-            objective = Objective.FILLING if mi >= ctx.threshold else Objective.MAPPING
-            sign = "≥" if mi >= ctx.threshold else "<"
-            evidence = {
-                "mi": mi,
-                "dr_masked": dr_masked,
-                "dr_prefix": dr_prefix,
-                "threshold": ctx.threshold,
-                "ll_masked": sum(s.log_likelihood for s in scores[masked.name]) / len(heads),
-                "ll_prefix": sum(s.log_likelihood for s in scores[prefix.name]) / len(heads),
-                "n": len(heads),
-                "masked_template": masked.name,
-                "prefix_template": prefix.name,
-            }
-            if warning:
-                evidence["warning"] = warning
-            yield Decision(
-                relation,
-                self.name,
-                objective,
-                f"MI {mi:.2f} {sign} {ctx.threshold:.2f} "
-                f"(gold-token rank {dr_masked:.1f} masked vs {dr_prefix:.1f} prefix, n={len(heads)})"
-                + (f"; {warning}" if warning else ""),
-                evidence,
-            )
+            scores = {t.name: ctx.scorer.score(_probe_pairs(t, heads, ctx)) for t in (masked, prefix)}
+            yield _probe_decision(relation, scores[masked.name], scores[prefix.name], ctx, warning, self.name)
+
+    def pairs(self, relations, ctx):
+        masked = ctx.library.get(ctx.masked_template)
+        prefix = ctx.library.get(ctx.prefix_template)
+        out = []
+        for relation in relations:
+            heads = ctx.examples(relation)
+            if len(heads) >= 2:
+                for template in (masked, prefix):
+                    out.extend(_probe_pairs(template, heads, ctx))
+        return out
+
+
+def _probe_pairs(template: Template, heads: list[Head], ctx: StrategyContext) -> list:
+    from mto_studio.core.models.scoring import pair_of
+
+    return [pair_of(ctx.library.render(template, h.relation, h.input, h.references[0], style=ctx.style)) for h in heads]
+
+
+def _probe_decision(relation: str, masked, prefix, ctx: StrategyContext, warning: str, name: str) -> Decision:
+    n = len(masked)
+    dr_masked = sum(s.rank for s in masked) / n
+    dr_prefix = sum(s.rank for s in prefix) / n
+    mi = (dr_prefix - dr_masked) / dr_prefix if dr_prefix else 0.0
+    low, high = bootstrap_stat(
+        [[s.rank for s in masked], [s.rank for s in prefix]],
+        lambda m, p: (p - m) / p,
+        ctx.bootstrap,
+        ctx.seed,
+    )
+    objective = Objective.FILLING if mi >= ctx.threshold else Objective.MAPPING
+    sign = "≥" if mi >= ctx.threshold else "<"
+    evidence: dict[str, Any] = {
+        "mi": mi,
+        "mi_ci": [low, high],
+        "dr_masked": dr_masked,
+        "dr_prefix": dr_prefix,
+        "threshold": ctx.threshold,
+        "ll_masked": sum(s.log_likelihood for s in masked) / n,
+        "ll_prefix": sum(s.log_likelihood for s in prefix) / n,
+        "n": n,
+        "masked_template": ctx.masked_template,
+        "prefix_template": ctx.prefix_template,
+    }
+    if warning:
+        evidence["warning"] = warning
+    tail = f" (gold-token rank {dr_masked:.1f} masked vs {dr_prefix:.1f} prefix, n={n})" + (
+        f"; {warning}" if warning else ""
+    )
+    why = ""
+    if ctx.bootstrap and low <= 0 <= high:
+        why = "includes 0"
+    elif ctx.bootstrap and low < ctx.threshold <= high:
+        why = f"includes the threshold {ctx.threshold:.2f}"
+    if why:
+        evidence.update({INCONCLUSIVE: True, "leaning": objective.value})
+        return Decision(
+            relation, name, None, f"inconclusive (MI {signed(mi)}, {interval_text(low, high)} {why}){tail}", evidence
+        )
+    return Decision(
+        relation,
+        name,
+        objective,
+        f"MI {mi:.2f} {sign} {ctx.threshold:.2f} ({interval_text(low, high)}){tail}",
+        evidence,
+    )
 
 
 @register("classifier")
 class ClassifierStrategy(Strategy):
-    priority = 3
+    priority = 2
 
     def decide(self, relations, ctx):
         from mto_studio.core.objectives.classifier import classify_relations

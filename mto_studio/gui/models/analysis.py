@@ -6,17 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
-from mto_studio.core.analysis.analyze import AnalysisReport, RelationReport
+from mto_studio.core.analysis.report import AnalysisReport, RelationReport, decided_by
 from mto_studio.core.objectives.strategies import Decision
 from mto_studio.core.templates import Objective
 from mto_studio.gui.models.templates import OBJECTIVE_COLOURS, objective_icon
@@ -147,7 +140,7 @@ FIXED_COLUMNS = [
         "Decision",
         "Filling or Mapping; double-click to set it yourself (used by the next run and by “Use this recommendation”)",
     ),
-    Column("by", "Decided\nby", "the strategy that decided: the first one, in your order, that was not undecided"),
+    Column("by", "Decided\nby", "the first strategy, in your order, that decided (inconclusive ones pass it on)"),
     Column(
         "mi",
         "MI",
@@ -347,6 +340,9 @@ class RelationResultsModel(QAbstractTableModel):
                 return f"you set it; the analysis said {objective_text(report.objective)} ({report.decision.strategy})"
             if key == "by":
                 return report.decision.reason
+            probe = report.votes.get("probe")
+            if key == "mi" and probe is not None and probe.evidence.get("mi_ci"):
+                return f"{column.tooltip}. {probe.reason}"
             return column.tooltip
         if role == Qt.ItemDataRole.ForegroundRole and value is None:
             return QBrush(QColor(PENDING))
@@ -358,7 +354,7 @@ class RelationResultsModel(QAbstractTableModel):
         if key == "heads":
             return report.heads
         if key == "by":
-            return "you" if report.relation in self.overrides else report.decision.strategy
+            return "you" if report.relation in self.overrides else decided_by(report.decision)
         if key == "best":
             return report.best_template
         probe = report.votes.get("probe")
@@ -407,6 +403,8 @@ class RelationResultsModel(QAbstractTableModel):
     def _vote_data(self, report: RelationReport, vote: Decision | None, role: int) -> Any:
         objective = vote.objective if vote is not None else None
         if role == Qt.ItemDataRole.DisplayRole:  # undecided votes stay short: the tooltip says why
+            if vote is not None and vote.inconclusive:
+                return "Inconclusive"
             return objective_text(objective) if objective is not None else "—"
         if role == self.SortRole:
             return objective.value if objective is not None else "~"

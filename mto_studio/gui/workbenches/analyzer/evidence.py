@@ -302,16 +302,15 @@ class AnalysisResults(QSplitter):
                 "choice.</p>"
             )
         parts.append(f"<p><b>Recommendation:</b> {_esc(report.recommendation)}.</p>")
-        decided_by = report.decision.strategy
-        parts.append(
-            f"<p>Decided by <b>{_esc(decided_by)}</b>"
-            + (": the first strategy, in your order, that could decide." if decided_by in report.votes else ".")
-            + "</p>"
-        )
+        decided_by, passed = report.decision.strategy, report.decision.evidence.get("fell_through") or []
+        why = ": the first strategy, in your order, that could decide" if decided_by in report.votes else ""
+        after = f" ({', '.join(passed)} inconclusive)" if passed else ""
+        parts.append(f"<p>Decided by <b>{_esc(decided_by)}</b>{_esc(why + after)}.</p>")
         items = []
         for name, vote in report.votes.items():
             mark = " ✔" if name == decided_by else ""
-            items.append(f"<li><b>{_esc(name)}</b>{mark} → {_objective_span(vote.objective)}: {_esc(vote.reason)}</li>")
+            said = _objective_span(vote.objective, "inconclusive" if vote.inconclusive else None)
+            items.append(f"<li><b>{_esc(name)}</b>{mark} → {said}: {_esc(vote.reason)}</li>")
         if items:
             parts.append(
                 "<p style='margin-bottom:0'>Each strategy's vote:</p><ul style='margin-top:2px'>"

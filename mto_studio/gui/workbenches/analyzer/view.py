@@ -146,16 +146,11 @@ class AnalyzerWorkbench(QWidget):
                 return
             self._take_result(event.report)
 
-    def _progress_text(self, event: Progress) -> str:
-        text = event.message
-        strategies = self._config.strategies if self._config is not None else []
-        relations = event.total // (len(strategies) + 1) if event.total > 1 else 0
-        if relations and event.done % relations == 0 and event.done // relations < len(strategies):
-            following = strategies[event.done // relations]
-            text += f" · next: {following}"
-            if following == "classifier":
-                text += " (trains a small model first)"
-        return text
+    @staticmethod
+    def _progress_text(event: Progress) -> str:
+        """The phase in words (scoring pass, strategy and relation, classifier training step) and the share done."""
+        share = f" · {event.done / event.total:.0%}" if event.total > 1 else ""
+        return event.message + share
 
     def _on_failed(self, error: BaseException) -> None:
         self.last_error = error
