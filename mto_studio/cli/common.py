@@ -61,8 +61,12 @@ def add_config_flags(parser: argparse._ActionsContainer, cls: type, names: list[
 
     for name in names:
         info = field_info(cls, name)
+        if info.type is bool:  # --name / --no-name; left out: the config's default
+            parser.add_argument(info.flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                help=info.describe(with_default=defaults).replace("%", "%%"))  # fmt: skip
+            continue
         kind = info.type if info.type in (int, float, str) else str
-        parser.add_argument(info.flag, dest=name, type=kind, choices=info.choices, help=info.describe(with_default=defaults),
+        parser.add_argument(info.flag, dest=name, type=kind, choices=info.choices, help=info.describe(with_default=defaults).replace("%", "%%"),
                             metavar=None if info.choices else name.split("_")[-1].upper())  # fmt: skip
     parser.set_defaults(_config_flags=[*(parser.get_default("_config_flags") or []), *names])
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mto_studio.cli.common import absolute_model_ref, absolute_ref, check_out_folder, removed_if_failed, split_list
-from mto_studio.cli.train_cmd import add_training_options, overrides_from_args
+from mto_studio.cli.train_cmd import add_training_options, check_preflight, overrides_from_args
 
 #: more seeds than this in one sweep is a typo, not an experiment (each seed is a full set of runs)
 MAX_SEED_COUNT = 1000
@@ -89,12 +89,27 @@ def experiment_from_args(args: argparse.Namespace):
     return ExperimentConfig.from_dict(data)
 
 
+def sweep_preflight(cfg, folder: Path, args: argparse.Namespace):
+    """The sweep's estimate (memory of its largest run, the disk of all its runs, the total time), or None when
+    the model cannot be read yet (the sweep's own checks then say why)."""
+    from mto_studio.core.errors import MtoError
+    from mto_studio.core.training.estimate import estimate_sweep, preflight
+
+    try:
+        estimate = estimate_sweep(cfg, calibrated=args.calibrate)
+    except (MtoError, OSError, ValueError, KeyError):
+        return None
+    return preflight(estimate, folder)
+
+
 def run(args: argparse.Namespace) -> int:
     from mto_studio.core.store import RunStore
 
     folder = Path(args.out)
     check_out_folder(folder)
     cfg = None if args.resume else experiment_from_args(args)
+    if cfg is not None:
+        check_preflight(sweep_preflight(cfg, folder, args), args)
     store_path = args.store or folder / "runs.sqlite"
     with removed_if_failed(folder, STORE_FILES):  # bad input found while starting leaves no folder behind
         store = RunStore(store_path)

@@ -17,7 +17,8 @@ from mto_studio.cli.common import (
 from mto_studio.core.training.config import TrainConfig as TRAIN_CONFIG
 
 #: TrainConfig fields with a flag of their own (help, default and range come from the field); others: --set
-TRAIN_FLAGS = ["steps", "lr", "prompt_lr", "batch_size", "grad_accum", "eval_every", "device", "threads"]
+TRAIN_FLAGS = ["steps", "lr", "prompt_lr", "batch_size", "grad_accum", "eval_every", "device", "threads", "precision",
+               "gradient_checkpointing"]  # fmt: skip
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,16 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
     add_config_flags(parser, TRAIN_CONFIG, TRAIN_FLAGS)
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="start even when the estimate says the run will not fit in memory or on disk",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="time a few real steps first, so the time estimate is measured rather than rough",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -67,6 +78,35 @@ def overrides_from_args(args: argparse.Namespace) -> dict:
         except ValueError:
             out[key.strip()] = value
     return out
+
+
+def check_preflight(pre, args: argparse.Namespace) -> None:
+    """Show the estimate before the start (stdout; stderr with --json, where stdout holds only events) and refuse
+    (ConfigError, exit 2) when it clearly does not fit, unless --force."""
+    import sys
+
+    from mto_studio.core.errors import ConfigError
+
+    if pre is None:
+        return  # the estimate could not read the model: the run's own checks say why
+    if pre.problems and not args.force:
+        raise ConfigError(f"{pre.problems[0]} ({pre.summary()})", "or pass --force to start anyway")
+    for i, line in enumerate(pre.lines()):
+        print(line if i == 0 else f"warning: {line}", file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+def run_preflight(cfg, folder: Path, args: argparse.Namespace):
+    """The estimate of one run against this machine, or None when the model cannot be read yet."""
+    from mto_studio.core.errors import MtoError
+    from mto_studio.core.training.estimate import calibrate, estimate_run, preflight
+
+    try:
+        estimate = estimate_run(cfg)
+    except (MtoError, OSError, ValueError, KeyError):
+        return None
+    if args.calibrate:
+        estimate = calibrate(cfg, estimate)
+    return preflight(estimate, folder)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = Path(args.out) if args.out else Path("runs") / f"{stamp}-{Path(args.template).stem}-{cfg.method}"
     check_out_folder(folder)
+    if cfg is not None:
+        check_preflight(run_preflight(cfg, folder, args), args)
     events = train(cfg, folder, resume=bool(args.resume))
     store = None
     run_pk = None

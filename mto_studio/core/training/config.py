@@ -11,6 +11,9 @@ from mto_studio.core.config import check_bounds, from_dict, option, seed_option,
 from mto_studio.core.errors import ConfigError
 from mto_studio.core.models.loading import DEVICE_HELP
 
+#: the ``precision`` choices (see core/training/precision.py)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 class Method(StrEnum):
     FINETUNE = "finetune"
@@ -68,11 +71,31 @@ class TrainConfig:
         8, "heads per relation held out of the training file for validation (when there is no validation file)", low=1
     )
     targets_per_head: int = option(1, "training targets per head (0 = all of them)", low=0)
+    max_references: int = option(
+        3, "reference targets kept per validation/test head (the method's protocol uses 3; 0 = all)", low=0
+    )
     steps: int = option(300, "optimizer steps", low=1)
     batch_size: int = option(16, "examples per optimizer step", low=1, high=8192)
-    grad_accum: int = option(1, "micro-batches per step (batch_size is split across them)", low=1, high=1024)
-    lr: float = option(1e-3, "peak learning rate of the backbone / LoRA weights", low=1e-8, high=10.0)
-    prompt_lr: float = option(0.03, "learning rate of the soft prompts (prompt tuning)", low=1e-8, high=10.0)
+    grad_accum: int = option(
+        1,
+        "micro-batches per step: batch_size is split across them and their gradients summed, so memory holds one "
+        "micro-batch of batch_size/grad_accum examples while the update equals the whole batch's",
+        low=1,
+        high=1024,
+    )
+    lr: float | None = option(
+        None,
+        "peak learning rate of the backbone / LoRA weights (unset: the model family's rate for the method, "
+        "e.g. 1e-3 for mto-tiny, 1e-4 to fine-tune Flan-T5; the run records the rate it used)",
+        low=1e-8,
+        high=10.0,
+    )
+    prompt_lr: float | None = option(
+        None,
+        "learning rate of the soft prompts (prompt tuning; unset: the model family's rate, 0.03)",
+        low=1e-8,
+        high=10.0,
+    )
     warmup_steps: int = option(20, "linear warm-up steps", low=0)
     weight_decay: float = option(0.0, "AdamW weight decay", low=0.0, high=1.0)
     max_grad_norm: float = option(1.0, "gradient clipping (0 = off)", low=0.0)
@@ -93,7 +116,22 @@ class TrainConfig:
         "default they are removed when it finishes (a stopped or failed run always keeps them, to resume)",
     )
     device: str = option("auto", DEVICE_HELP)
-    threads: int = option(1, "torch CPU threads (1 keeps a 2-core machine responsive)", low=1, high=256)
+    threads: int | None = option(
+        None,
+        "torch CPU threads (unset: the cores this process may use; the GUI leaves one for the window)",
+        low=1,
+        high=256,
+    )
+    precision: str = option(
+        "auto",
+        "arithmetic of the forward and backward pass: auto (bf16 autocast on CUDA with bf16 support and MPS, fp16 "
+        "on older CUDA, fp32 on CPU where bf16 measured slower), fp32, bf16, fp16 (CUDA: with loss scaling); the "
+        "weights and the optimizer stay fp32",
+        choices=PRECISIONS,
+    )
+    gradient_checkpointing: bool = option(
+        False, "recompute activations in the backward pass instead of keeping them: less memory, ~30% more time"
+    )
     prompt: PromptSettings = field(default_factory=PromptSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
     objectives: dict[str, str] = option(factory=dict, help="per-relation objective decisions for mixed templates")

@@ -46,6 +46,7 @@ from mto_studio.core.jobs.events import (
 from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store.run_folder import RunFolder, RunLog
 from mto_studio.core.training.config import Method, TrainConfig
+from mto_studio.core.training.precision import StepRunner, free_device_memory, is_out_of_memory, out_of_memory_reason
 from mto_studio.core.training.results import DivergenceWatch, score_label, scored_info
 from mto_studio.core.training.run_setup import RunSetup, write_static_files
 
@@ -82,6 +83,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")
     run = RunSetup(cfg, run_dir)  # checks the config, the model and the data before anything is written
+    cfg = run.cfg  # with the learning rates, threads and precision "auto" resolved for this model and device
     checkpoints = run_dir / RunFolder.CHECKPOINTS
     remove_temporary(checkpoints)  # what killed or failed checkpoint writes left (this run holds the folder's lock)
     check_free_space(run_dir, run.space_needed(checkpoints), "this run")
@@ -190,30 +192,25 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
 
     start = time.perf_counter()
     window_start, window_tokens, window_losses = time.perf_counter(), 0, []
+    runner = StepRunner(run, run.precision)
+
+    def counted(tokens: int) -> None:
+        nonlocal window_tokens
+        window_tokens += tokens
+
     module = run.method.module
     module.train()
     last_loss = float("nan")
     try:
         command = yield started  # a consumer may throw in what stopped it (e.g. a full disk under the run store)
         while step < cfg.steps:
-            run.optimizer.zero_grad(set_to_none=True)
-            step_loss = 0.0
-            for j in range(cfg.grad_accum):
-                ids, mask, tasks, labels = run.batch(run.schedule(step * cfg.grad_accum + j))
-                loss = run.method.forward(ids, mask, tasks, labels).loss
-                if not torch.isfinite(loss):
-                    yield fail(
-                        f"the loss became {loss.item()} at step {step + 1}; lower the learning rate (now {lr_now})"
-                        " or check the data for empty targets"
-                    )
-                    return
-                (loss / cfg.grad_accum).backward()
-                step_loss += loss.item() / cfg.grad_accum
-                window_tokens += int(mask.sum()) + int((labels != -100).sum())
-            if cfg.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(run.trainable, cfg.max_grad_norm, foreach=True)
-            run.optimizer.step()
-            run.scheduler.step()
+            step_loss, bad = runner.step(step, counted)
+            if bad is not None:
+                yield fail(
+                    f"the loss became {bad.item()} at step {step + 1}; lower the learning rate (now {lr_now})"
+                    " or check the data for empty targets"
+                )
+                return
             step += 1
             window_losses.append(step_loss)
             last_loss = step_loss
@@ -400,15 +397,9 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
     except Exception as exc:  # anything still ends the run cleanly, with the reason on record
         if (full := disk_full_error(exc, "the run folder")) is not None:
             yield disk_full(full)
-        elif isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or (
-            isinstance(exc, RuntimeError)
-            and any(words in str(exc).lower() for words in ("out of memory", "can't allocate memory"))
-        ):
-            typed = f" ({type(exc).__name__})" if type(exc) is not RuntimeError else ""
-            yield fail(
-                f"out of memory at step {step + 1}{typed} with batch size {cfg.batch_size}: "
-                f"lower batch_size (or raise grad_accum) or max_source_length"
-            )
+        elif is_out_of_memory(exc):
+            free_device_memory(run.device)
+            yield fail(out_of_memory_reason(exc, step + 1, cfg))
         elif isinstance(exc, MtoError):
             yield fail(exc.one_line())
         else:

@@ -160,6 +160,20 @@ class Lora(MethodRun):
         return target
 
 
+def enable_checkpointing(model: PreTrainedModel) -> None:
+    """Gradient checkpointing: activations are recomputed in the backward pass instead of kept (less memory, more
+    time). Non-reentrant, so it works with a frozen backbone (LoRA, soft prompts) without inputs that need grad."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise ConfigError(
+            f"{type(model).__name__} does not support gradient checkpointing", "turn gradient_checkpointing off"
+        )
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers 5 renamed it
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False
+
+
 METHODS: dict[Method, type[MethodRun]] = {Method.FINETUNE: FineTune, Method.PROMPT: PromptTuning, Method.LORA: Lora}
 
 

@@ -337,7 +337,8 @@ class DivergenceWatch:
     """Decides whether a run has diverged, from its losses and its evaluations: the logged (smoothed) loss far above
     ``start_loss``, the untrained model's (``LOSS_RISE`` × and ``LOSS_MARGIN`` more), at ``RISEN_LOGS`` logs in a row
     after warm-up; or the predictions collapsed to one or two answers while the references are diverse and the logged
-    loss is no lower than at the start (a model that has not learnt yet collapses too, but its loss falls). A NaN
+    loss is no lower than at the start, after warm-up (a model that has not learnt yet collapses too, but its loss
+    falls). A NaN
     loss fails a run on its own. ``state()`` goes into checkpoints, so a resumed run decides as an uninterrupted
     one."""
 
@@ -377,6 +378,8 @@ class DivergenceWatch:
 
         if len(items) < COLLAPSE_HEADS or self.start_loss is None or self.last_loss is None:
             return None
+        if step <= self.warmup_steps:
+            return None  # not yet at its full learning rate: an untrained model collapses too
         answers = Counter(normalize(item.prediction) for item in items)
         references = {tuple(sorted(normalize(r) for r in item.references)) for item in items}
         if len(answers) > COLLAPSED_ANSWERS or len(references) < DIVERSE_REFERENCES:

@@ -46,6 +46,15 @@ def template_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def resolve_rates(cfg: TrainConfig, family) -> TrainConfig:
+    """``cfg`` with unset learning rates replaced by ``family``'s rates for the run's method (what the run uses and
+    its config.json records)."""
+    return cfg.replace(
+        lr=cfg.lr if cfg.lr is not None else family.learning_rate(cfg.method.value),
+        prompt_lr=cfg.prompt_lr if cfg.prompt_lr is not None else family.learning_rate(Method.PROMPT.value),
+    )
+
+
 def make_adamw(groups, weight_decay: float, device: str):
     """AdamW, fused into one kernel where torch supports it (CPU and CUDA): on a small model the per-tensor loop
     of the default implementation costs a few ms per step."""
@@ -65,6 +74,7 @@ class RunSetup:
     def __init__(self, cfg: TrainConfig, run_dir: Path) -> None:
         import torch
 
+        from mto_studio.core.models.family import family_of
         from mto_studio.core.models.loading import load_seq2seq, pick_device, resolve_model_ref
         from mto_studio.core.templates import (
             T5_STYLE,
@@ -74,12 +84,16 @@ class RunSetup:
             template_to_toml,
         )
         from mto_studio.core.training.data import prepare_run_data
-        from mto_studio.core.training.methods import METHODS, PromptTuning
+        from mto_studio.core.training.methods import METHODS, PromptTuning, enable_checkpointing
+        from mto_studio.core.training.precision import available_cores, resolve_precision
 
-        self.cfg = cfg
         self.dir = run_dir
         self.device = pick_device(cfg.device)
-        torch.set_num_threads(cfg.threads)
+        self.precision = resolve_precision(cfg.precision, self.device)
+        threads = cfg.threads or available_cores()
+        cfg = cfg.replace(threads=threads, precision=self.precision)
+        self.cfg = cfg
+        torch.set_num_threads(threads)
         torch.set_flush_denormal(True)  # tiny gradients and Adam moments otherwise hit slow denormal arithmetic
         library = TemplateLibrary()
         template = library.get(cfg.template)
@@ -93,6 +107,10 @@ class RunSetup:
         torch.manual_seed(cfg.seed)
         model, tokenizer = load_seq2seq(self.model_ref)
         self.tokenizer = tokenizer
+        self.family = family_of(model.config, tokenizer, self.model_ref)
+        self.cfg = cfg = resolve_rates(cfg, self.family)
+        if cfg.gradient_checkpointing:
+            enable_checkpointing(model)
         needs_sentinels = any(t.count(SlotKind.MASK, "source") or t.count(SlotKind.MASK, "target") for t in concrete)
         style = require_sentinel_style(tokenizer, cfg.model) if needs_sentinels else T5_STYLE
         self.data = prepare_run_data(cfg, library, template, tokenizer, style)
@@ -194,27 +212,44 @@ class RunSetup:
         if not heads:
             return None
         tasks = self.data.eval_tasks[split]
+        sources = self.data.eval_sources[split]
+        frames = self.data.eval_frames.get(split) or []
+        rebuilt = any(f is not None for f in frames)  # a denoising family rebuilds the source around the answer
+        max_new = self.cfg.max_new_tokens
+        if rebuilt:
+            max_new = max(max_new, min(self.cfg.max_target_length, max_new + max(len(s) for s in sources)))
         generated = generate_ids(
             self.method.generator,
-            self.data.eval_sources[split],
+            sources,
             pad_id=self.tokenizer.pad_token_id,
             batch_size=self.cfg.eval_batch_size,
-            max_new_tokens=self.cfg.max_new_tokens,
+            max_new_tokens=max_new,
             device=self.device,
             encode_inputs=self.method.encode_for_generate(tasks),
         )
-        answers = decode_answers(self.tokenizer, generated)
+        answers = (
+            decode_answers(self.tokenizer, generated, frames) if rebuilt else decode_answers(self.tokenizer, generated)
+        )
         return score_predictions(
             [h.relation for h in heads], [h.input for h in heads], answers, [h.references for h in heads]
         )
 
 
 def write_static_files(run: RunSetup) -> None:
-    """The run folder's files that do not change while it trains: config, template, split, run and environment."""
+    """The run folder's files that do not change while it trains: config, template, split, run and environment.
+    split.json holds the rows themselves (each training row with its chosen target, each evaluation head with the
+    references it is scored on), so the run's data can be rebuilt from it alone; the head-id lists stay for older
+    readers."""
     cfg, folder = run.cfg, run.dir
     atomic_write_json(folder / RunFolder.CONFIG, {**cfg.to_dict(), "resolved_model": run.model_ref})
     atomic_write_text(folder / RunFolder.TEMPLATE, run.template_text)
     data = run.data
+
+    def eval_rows(heads) -> list[dict[str, Any]]:
+        return [
+            {"head_id": h.id, "relation": h.relation, "input": h.input, "references": list(h.references)} for h in heads
+        ]
+
     atomic_write_json(
         folder / RunFolder.SPLIT,
         {
@@ -228,6 +263,12 @@ def write_static_files(run: RunSetup) -> None:
             "test_head_ids": [h.id for h in data.test],
             "train_examples": len(data.train),
             "truncated_examples": data.truncated,
+            "targets_per_head": cfg.targets_per_head,
+            "max_references": data.max_references,
+            "references_capped": data.references_capped,
+            "train_rows": [{"relation": r.relation, "input": r.input, "target": r.target} for r in data.train_rows],
+            "validation_rows": eval_rows(data.validation),
+            "test_rows": eval_rows(data.test),
         },
     )
     atomic_write_json(
@@ -241,4 +282,4 @@ def write_static_files(run: RunSetup) -> None:
             "created": time.time(),
         },
     )
-    atomic_write_json(folder / RunFolder.ENVIRONMENT, environment_info(run.device, cfg.threads))
+    atomic_write_json(folder / RunFolder.ENVIRONMENT, environment_info(run.device, cfg.threads or 1))

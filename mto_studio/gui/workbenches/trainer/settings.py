@@ -4,7 +4,6 @@ an ExperimentConfig; running it is the workbench's business."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -21,19 +20,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mto_studio.core.config import field_info
 from mto_studio.core.errors import ConfigError, MtoError
-from mto_studio.core.models.loading import DEVICES
 from mto_studio.core.templates import Template
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
-from mto_studio.gui.format import THREADS_TIP
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.analysis import Choice, ChoiceListModel
 from mto_studio.gui.theme import ERROR_RED, WARNING
-from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, config_spin, settings_layout
+from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, settings_layout
 from mto_studio.gui.workbenches.trainer.adaptation import AdaptationBox
+from mto_studio.gui.workbenches.trainer.estimate import EstimateLabel
+from mto_studio.gui.workbenches.trainer.training_box import TrainingBox
 
 TRAIN = TrainConfig()
 METHOD_LABELS = [
@@ -131,42 +129,24 @@ class TrainerSettings(QWidget):
         grid_layout.addWidget(self.grid_summary)
         layout.addWidget(grid_box)
 
-        train_box = QGroupBox("Training")
-        train_form = QFormLayout(train_box)
-        self.steps_spin = config_spin(TrainConfig, "steps", "trainer-steps")
-        self.lr_spin = config_spin(TrainConfig, "lr", "trainer-lr", tip="~1e-4 … 1e-3 for fine-tuning")
-        self.prompt_lr_spin = config_spin(TrainConfig, "prompt_lr", "trainer-prompt-lr", tip="large: 0.01 … 0.3")
-        self.batch_spin = config_spin(TrainConfig, "batch_size", "trainer-batch")
-        self.eval_spin = config_spin(
-            TrainConfig, "eval_every", "trainer-eval-every",
-            tip="few-shot Filling peaks early, so evaluate often and keep the best checkpoint",
-        )  # fmt: skip
-        self.device_combo = QComboBox()
-        self.device_combo.setObjectName("trainer-device")
-        for device in DEVICES:
-            self.device_combo.addItem(device, device)
-        self.device_combo.setToolTip(field_info(TrainConfig, "device").describe())
-        self.threads_spin = config_spin(
-            TrainConfig, "threads", "trainer-threads", tip=THREADS_TIP, high=max(1, os.cpu_count() or 1)
-        )
-        train_form.addRow("Steps per run", self.steps_spin)
-        train_form.addRow("Learning rate", self.lr_spin)
-        train_form.addRow("Prompt learning rate", self.prompt_lr_spin)
-        train_form.addRow("Batch size", self.batch_spin)
-        train_form.addRow("Evaluate every", self.eval_spin)
-        train_form.addRow("Device", self.device_combo)
-        train_form.addRow("Torch threads", self.threads_spin)
-        layout.addWidget(train_box)
+        self.training = TrainingBox()
+        box = self.training
+        self.steps_spin, self.lr_spin, self.prompt_lr_spin = box.steps_spin, box.lr_spin, box.prompt_lr_spin
+        self.batch_spin, self.eval_spin, self.device_combo = box.batch_spin, box.eval_spin, box.device_combo
+        self.threads_spin = box.threads_spin
+        layout.addWidget(box)
 
         self.adapt_box = AdaptationBox()
         layout.addWidget(self.adapt_box)
         layout.addStretch(1)
+        self.estimate_label = EstimateLabel()  # the last row of the column: just above the Start button
+        layout.addWidget(self.estimate_label)
 
         for signal in (
             self.templates_model.checks_changed,
             self.shots_editor.changed,
             self.seeds_edit.textChanged,
-            self.steps_spin.valueChanged,
+            *self.training.changed_signals,
             self.adapt_box.toggled,
             self.adapt_box.steps_spin.valueChanged,
         ):
@@ -263,14 +243,7 @@ class TrainerSettings(QWidget):
         self.seeds_edit.set_seeds(list(cfg.seeds))
         for key, check in self.method_checks.items():
             check.setChecked(key in cfg.methods)
-        train = {**TRAIN.to_dict(), **cfg.train}
-        self.steps_spin.setValue(int(train["steps"]))
-        self.lr_spin.setValue(float(train["lr"]))
-        self.prompt_lr_spin.setValue(float(train["prompt_lr"]))
-        self.batch_spin.setValue(int(train["batch_size"]))
-        self.eval_spin.setValue(int(train["eval_every"]))
-        self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(train["device"])))
-        self.threads_spin.setValue(min(int(train["threads"]), self.threads_spin.maximum()))
+        self.training.apply(cfg.train)
         self.adapt_box.apply(cfg.adaptation)
         self._update_grid_summary()
 
@@ -313,7 +286,9 @@ class TrainerSettings(QWidget):
             cfg = self.current_config()
         except MtoError as exc:
             self.grid_summary.setText(f'<span style="color:{ERROR_RED}">{_esc(exc.message)}</span>')
+            self.estimate_label.show_for(None, self.context.project.folder)
             return
+        self.estimate_label.show_for(cfg, self.context.project.folder)
         runs = len(cfg.runs())
         steps = runs * int(cfg.train.get("steps", TRAIN.steps))
         extra = f" + {cfg.adaptation.steps} adaptation steps" if cfg.adaptation.enabled else ""
@@ -336,15 +311,7 @@ class TrainerSettings(QWidget):
             raise ConfigError("no method is ticked", "tick fine-tune, prompt tuning or LoRA")
         loaded = self._loaded
         train = dict(loaded.train) if loaded is not None else {}
-        train.update(
-            steps=self.steps_spin.value(),
-            lr=self.lr_spin.value(),
-            prompt_lr=self.prompt_lr_spin.value(),
-            batch_size=self.batch_spin.value(),
-            eval_every=self.eval_spin.value(),
-            device=self.device_combo.currentData(),
-            threads=self.threads_spin.value(),
-        )
+        train.update(self.training.values())
         adaptation = self.adapt_box.settings(loaded.adaptation if loaded is not None else None)
         library = self.context.library
         # Project templates are passed by file (the experiment's own library holds only the built-ins).
@@ -386,13 +353,7 @@ class TrainerSettings(QWidget):
             self.baseline_combo,
             self.shots_editor,
             self.seeds_edit,
-            self.steps_spin,
-            self.lr_spin,
-            self.prompt_lr_spin,
-            self.batch_spin,
-            self.eval_spin,
-            self.device_combo,
-            self.threads_spin,
+            *self.training.fields(),
             self.adapt_box,
             *self.method_checks.values(),
         ):
