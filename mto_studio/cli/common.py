@@ -146,3 +146,20 @@ def removed_if_failed(folder: str | Path, leftovers: tuple[str, ...] = ()):
         if not existed and folder.is_dir() and all(p.name in leftovers for p in folder.iterdir()):
             shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def domain_lines(cfg) -> list[str]:
+    """The domain check's warnings for a run or sweep config (its model's tokenizer against its training data);
+    empty when either cannot be read yet (the run's own checks then say why)."""
+    from mto_studio.core.errors import MtoError
+    from mto_studio.core.models.domain import domain_warnings, task_texts
+    from mto_studio.core.models.family import family_of_ref
+    from mto_studio.core.models.loading import load_tokenizer
+    from mto_studio.core.training.data import load_for_run
+
+    try:
+        task = load_for_run(cfg.data, cfg.columns, cfg.relations or None)
+        tokenizer = load_tokenizer(cfg.model)
+    except (MtoError, OSError, ValueError):
+        return []
+    return domain_warnings(tokenizer, task_texts(task.examples), family_of_ref(cfg.model))

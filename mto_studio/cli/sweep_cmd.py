@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mto_studio.cli.common import absolute_model_ref, absolute_ref, check_out_folder, removed_if_failed, split_list
+from mto_studio.cli.common import (
+    absolute_model_ref,
+    absolute_ref,
+    check_out_folder,
+    domain_lines,
+    removed_if_failed,
+    split_list,
+)
 from mto_studio.cli.train_cmd import add_training_options, check_preflight, overrides_from_args
 
 #: more seeds than this in one sweep is a typo, not an experiment (each seed is a full set of runs)
@@ -99,7 +106,9 @@ def sweep_preflight(cfg, folder: Path, args: argparse.Namespace):
         estimate = estimate_sweep(cfg, calibrated=args.calibrate)
     except (MtoError, OSError, ValueError, KeyError):
         return None
-    return preflight(estimate, folder)
+    found = preflight(estimate, folder)
+    found.warnings += domain_lines(cfg)
+    return found
 
 
 def run(args: argparse.Namespace) -> int:

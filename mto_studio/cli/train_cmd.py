@@ -12,6 +12,7 @@ from mto_studio.cli.common import (
     add_config_flags,
     check_out_folder,
     config_overrides,
+    domain_lines,
     split_list,
 )
 from mto_studio.core.training.config import TrainConfig as TRAIN_CONFIG
@@ -106,7 +107,9 @@ def run_preflight(cfg, folder: Path, args: argparse.Namespace):
         return None
     if args.calibrate:
         estimate = calibrate(cfg, estimate)
-    return preflight(estimate, folder)
+    found = preflight(estimate, folder)
+    found.warnings += domain_lines(cfg)
+    return found
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -34,3 +34,17 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_with_exit_2(tmp_path, tiny_m
                     "unsup-nat", "--shots", "full", "--seeds", "1", "--batch-size", "8192", "--set",
                     "max_source_length=8192", "--out", str(tmp_path / "exp"))  # fmt: skip
     assert sweep.returncode == 2 and "not enough memory" in sweep.stderr and not (tmp_path / "exp").exists()
+
+
+def test_the_embedded_model_on_foreign_data_is_warned_before_training(tmp_path):
+    """The domain check runs with the estimate: mto-tiny on the shipped ATOMIC rows (not its world) is told to
+    choose a pre-trained model; on its own world it is not."""
+    foreign = run_cli("train", "--data", "example:atomic2020-xintent", "--steps", "1", "--eval-every", "0",
+                      "--out", str(tmp_path / "atomic"))  # fmt: skip
+    assert foreign.returncode == 0, foreign.stderr
+    warnings = [line for line in foreign.stdout.splitlines() if line.startswith("warning: ")]
+    assert any("does not know your domain: choose a pre-trained model" in line for line in warnings), foreign.stdout
+    home = run_cli("train", "--data", "world", "--relations", "AtLocation", "--steps", "1", "--eval-every", "0",
+                   "--out", str(tmp_path / "world"))  # fmt: skip
+    assert home.returncode == 0, home.stderr
+    assert "domain" not in home.stdout and "fragments" not in home.stdout, home.stdout

@@ -21,3 +21,7 @@ def test_the_data_workbench_warns_when_the_embedded_model_meets_other_data(windo
     text = data.domain.text_label.text()
     assert "this model does not know your domain: choose a pre-trained model" in text
     assert "pieces per word" in text and "outside the built-in world" in text
+    # the Trainer's estimate line above Start carries the same warning (through the context's one check)
+    label = window.workbench("trainer").settings.estimate_label
+    qtbot.waitUntil(lambda: "does not know your domain" in label.text(), timeout=LOAD_TIMEOUT_MS)
+    assert label.preflight is not None and any("does not know your domain" in w for w in label.preflight.warnings)

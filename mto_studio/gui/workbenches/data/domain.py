@@ -5,13 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
-from mto_studio.core.models.domain import DomainReport, domain_report, task_texts
-from mto_studio.core.models.family import family_of_ref
+from mto_studio.core.models.domain import DomainReport
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import esc
-
-#: texts read on the GUI thread (inputs and targets; about 20-60 ms with a fast tokenizer)
-GUI_SAMPLE = 600
 
 
 class DomainNotice(QFrame):
@@ -36,14 +32,10 @@ class DomainNotice(QFrame):
         self.refresh()
 
     def refresh(self) -> None:
-        data, tokenizer = self.context.data, self.context.tokenizer
-        task = data.task if data is not None else None
-        if task is None or tokenizer is None or not task.examples:
-            self.report = None
+        self.report = self.context.domain_report()
+        if self.report is None:
             self.hide()
             return
-        family = family_of_ref(self.context.project.model)
-        self.report = domain_report(tokenizer, task_texts(task.examples, GUI_SAMPLE), family)
         if not self.report.warnings:
             self.hide()
             return

@@ -24,14 +24,18 @@ class EstimateLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.preflight: Preflight | None = None
 
-    def show_for(self, cfg: ExperimentConfig | None, folder: Path) -> Preflight | None:
-        """Estimate ``cfg`` (None: the form is incomplete) against the memory and the disk under ``folder``."""
+    def show_for(
+        self, cfg: ExperimentConfig | None, folder: Path, warnings: list[str] | None = None
+    ) -> Preflight | None:
+        """Estimate ``cfg`` (None: the form is incomplete) against the memory and the disk under ``folder``;
+        ``warnings`` (the domain check's) are shown with it."""
         self.preflight = None
         if cfg is None:
             self.setText("")
             return None
         try:
             self.preflight = preflight(estimate_sweep(cfg), folder)
+            self.preflight.warnings += warnings or []
         except (MtoError, OSError, ValueError, KeyError) as exc:
             self.setText(f"no estimate: {esc(str(exc))}")
             self.setToolTip("")

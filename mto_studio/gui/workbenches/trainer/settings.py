@@ -149,6 +149,8 @@ class TrainerSettings(QWidget):
             *self.training.changed_signals,
             self.adapt_box.toggled,
             self.adapt_box.steps_spin.valueChanged,
+            self.context.data_changed,  # the estimate line carries the domain check of the model on the data
+            self.context.tokenizer_changed,
         ):
             signal.connect(lambda *_a: self._update_grid_summary())
         for check in self.method_checks.values():
@@ -288,7 +290,8 @@ class TrainerSettings(QWidget):
             self.grid_summary.setText(f'<span style="color:{ERROR_RED}">{_esc(exc.message)}</span>')
             self.estimate_label.show_for(None, self.context.project.folder)
             return
-        self.estimate_label.show_for(cfg, self.context.project.folder)
+        report = self.context.domain_report()
+        self.estimate_label.show_for(cfg, self.context.project.folder, list(report.warnings) if report else [])
         runs = len(cfg.runs())
         steps = runs * int(cfg.train.get("steps", TRAIN.steps))
         extra = f" + {cfg.adaptation.steps} adaptation steps" if cfg.adaptation.enabled else ""
