@@ -6,10 +6,9 @@ import html
 from typing import Any
 
 THREADS_TIP = (
-    "torch CPU threads for training. 1 is the default on purpose: the window's own thread needs a core "
-    "to stay responsive, and with two threads on a 2-core machine shared with anything else, OpenMP "
-    "threads wait on each other and training ran 2–20× slower in our measurements. Raise it on a "
-    "machine with many idle cores."
+    "torch CPU threads. Leave a core free for the window: on a 2-core machine shared with other work, OpenMP "
+    "threads that wait on each other ran 2–20× slower in our measurements. Raise it on a machine with many idle "
+    "cores."
 )
 
 
