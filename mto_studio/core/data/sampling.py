@@ -4,6 +4,12 @@
 task). For each relation the heads are put in a seeded order that depends only on the seed, the relation and
 the head ids, and the first k are taken; so for one seed the 8-shot set is inside the 32-shot set, and the
 result does not depend on the order of rows in the file. ``k = "all"`` (or None) is full data.
+
+Training *rows* are nested too: the target a head trains on is chosen by a seeded order of its references that
+depends only on the seed, the head and its reference texts (``training_targets``), never on k or on which other heads
+were sampled; so every training row at k = 8 is a training row at k = 32 and at full data. Evaluation heads keep at
+most ``max_references`` references (``cap_references``): the first ones in file order, the same for every seed and
+template, as the method's protocol scores test heads on up to 3 references.
 """
 
 from __future__ import annotations
@@ -11,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mto_studio.core.data.heads import Head
+from mto_studio.core.data.heads import Example, Head
 from mto_studio.core.errors import ConfigError, DataError
 from mto_studio.core.fsio import atomic_write_json
 
@@ -47,6 +53,48 @@ def shots_label(k: int | None) -> str:
 
 def _order_key(seed: int, relation: str, head: Head) -> str:
     return hashlib.sha256(f"{seed}\x1f{relation}\x1f{head.id}".encode()).hexdigest()
+
+
+def _target_key(seed: int, head: Head, reference: str) -> str:
+    return hashlib.sha256(f"{seed}\x1f{head.relation}\x1f{head.id}\x1ftarget\x1f{reference}".encode()).hexdigest()
+
+
+def training_targets(head: Head, seed: int, per_head: int) -> tuple[str, ...]:
+    """The targets ``head`` trains on with ``seed``: all of its references when ``per_head`` is 0 or covers them (in
+    file order), else the first ``per_head`` of a seeded order keyed on (seed, head, reference text), so the choice is
+    the same whatever k and whichever other heads were sampled."""
+    refs = head.references
+    if per_head == 0 or len(refs) <= per_head:
+        return tuple(refs)
+    order = sorted(range(len(refs)), key=lambda i: (_target_key(seed, head, refs[i]), i))
+    return tuple(refs[i] for i in order[:per_head])
+
+
+def cap_references(heads: list[Head], cap: int) -> tuple[list[Head], int]:
+    """``heads`` with at most ``cap`` references each (0 = all): the first ``cap`` in file order, the same for every
+    seed, template and k. Returns the heads and how many of them lost references."""
+    if not cap:
+        return heads, 0
+    out = [replace(h, references=h.references[:cap]) if len(h.references) > cap else h for h in heads]
+    return out, sum(len(h.references) > cap for h in heads)
+
+
+def references_text(cap: int | None) -> str:
+    """How a score's references are described: "≤3 references each", "all references" (cap 0, or a run from before
+    the cap existed: None)."""
+    return f"≤{cap} reference{'s' if cap != 1 else ''} each" if cap else "all references"
+
+
+def rows_from_split(split: dict[str, Any]) -> list[Example] | None:
+    """The training rows saved in a run's split.json (relation, input, target, in training order); None for a
+    split.json written before rows were saved (it holds head ids only: the rows cannot be told from it)."""
+    rows = split.get("train_rows")
+    if rows is None:
+        return None
+    try:
+        return [Example(str(r["relation"]), str(r["input"]), str(r["target"])) for r in rows]
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"split.json's train_rows are malformed: {exc}", "re-create the run to write it again") from exc
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mto_studio.core.data.sampling import references_text
 from mto_studio.core.store.run_folder import template_label
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
-from mto_studio.core.training.report import plot_curves, write_report
+from mto_studio.core.training.report import PROTOCOL_NOTE, plot_curves, reference_cap, write_report
 from mto_studio.core.training.results import RunResult, metric_text, shots_text
 
 #: the picture of the curves as the Runs view draws them, which the report shows when it is given
@@ -70,7 +71,22 @@ def runs_table(runs: Sequence[RunRow]) -> str:
             f"{metric_text(run_score(run, 'exact_match'))} | {(run.reason or '').replace('|', '/')} |"
         )
     note = f"\n\n{VALIDATION_NOTE}" if any(r.scored_on == "validation" for r in runs) else ""
-    return "\n".join(lines) + note
+    references = references_note(runs)
+    return "\n".join(lines) + note + (f"\n\n{references}" if references else "")
+
+
+def references_note(runs: Sequence[RunRow]) -> str:
+    """Which references the runs' scores are measured against: the cap per head, with the runs of each cap when
+    they differ (a run from before the cap existed kept all of a head's references)."""
+    by_cap: dict[str, list[str]] = {}
+    for run in runs:
+        by_cap.setdefault(references_text(reference_cap(run.config)), []).append(run.name)
+    if not by_cap:
+        return ""
+    if len(by_cap) == 1:
+        return f"References: each head is scored on its best match over {next(iter(by_cap))} ({PROTOCOL_NOTE})."
+    parts = "; ".join(f"{cap}: {', '.join(names)}" for cap, names in by_cap.items())
+    return f"References per scored head differ between runs ({parts}); {PROTOCOL_NOTE}."
 
 
 def settings_table(runs: Sequence[RunRow]) -> str:
@@ -140,5 +156,8 @@ def write_compare_report(
                 f"## Experiment {experiment.name}\n\nIts own report: "
                 f"[{copied.relative_to(folder)}]({copied.relative_to(folder).as_posix()})"
             )
-    written.insert(0, write_report(folder, f"MTO Studio: {len(runs)} run(s) compared", sections))
+    report = write_report(
+        folder, f"MTO Studio: {len(runs)} run(s) compared", sections, run_folders=[r.folder for r in runs]
+    )
+    written.insert(0, report)
     return written

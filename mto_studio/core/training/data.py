@@ -7,7 +7,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mto_studio.core.data import ColumnMapping, Head, HeadSample, TaskData, load_task_data, sample_heads
+from mto_studio.core.data import ColumnMapping, Example, Head, HeadSample, TaskData, load_task_data, sample_heads
+from mto_studio.core.data.sampling import cap_references, training_targets
 from mto_studio.core.data.sources import is_builtin, resolve_split, split_file
 from mto_studio.core.errors import ConfigError, DataError
 from mto_studio.core.templates import Objective, SentinelStyle, Template, TemplateLibrary
@@ -110,6 +111,11 @@ class RunData:
     #: per split and head: the text before and after the answer in a rebuilt target (a denoising family's Filling,
     #: Rendered.frame), None where the answer is the whole output; what prediction extraction strips
     eval_frames: dict[str, list[tuple[str, str] | None]] = field(default_factory=dict)
+    #: the training rows (relation, input, chosen target), one per encoded example, in the same order
+    train_rows: list[Example] = field(default_factory=list)
+    #: references kept per validation/test head (0 = all), and how many evaluation heads lost references to it
+    max_references: int = 0
+    references_capped: int = 0
 
 
 @dataclass
@@ -191,19 +197,16 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     chosen = set(sample.head_ids)
     train_heads = [h for h in splits.pool if h.id in chosen]
     task_of = {r: i for i, r in enumerate(relations)}
-    validation = cap_heads(validation, cfg.max_eval_heads)
-    test = cap_heads(test, cfg.max_test_heads)
+    validation, capped_validation = cap_references(cap_heads(validation, cfg.max_eval_heads), cfg.max_references)
+    test, capped_test = cap_references(cap_heads(test, cfg.max_test_heads), cfg.max_references)
     if cfg.objectives:
         library.objectives.update({r: Objective(o) for r, o in cfg.objectives.items()})
     encoded: list[Encoded] = []
     rendered_all: list[Rendered] = []
+    rows: list[Example] = []
     truncated = 0
-    rng = random.Random(f"targets:{cfg.seed}")
     for head in train_heads:
-        targets = list(head.references) if cfg.targets_per_head == 0 else list(head.references[: cfg.targets_per_head])
-        if cfg.targets_per_head and len(head.references) > cfg.targets_per_head:
-            targets = rng.sample(list(head.references), cfg.targets_per_head)
-        for target in targets:
+        for target in training_targets(head, cfg.seed, cfg.targets_per_head):
             rendered = library.render(
                 template, head.relation, head.input, target, references=head.references, style=style
             )
@@ -212,6 +215,7 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
             truncated += cut_s or cut_t
             encoded.append(Encoded(source_ids, target_ids, task_of[head.relation]))
             rendered_all.append(rendered)
+            rows.append(Example(head.relation, head.input, target))
     if not encoded:
         raise ConfigError("no training examples after sampling", "check the data, relations and shots")
     run = RunData(
@@ -226,6 +230,9 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
         truncated,
         validation_source=validation_source,
         removed_from_train=splits.removed_from_train,
+        train_rows=rows,
+        max_references=cfg.max_references,
+        references_capped=capped_validation + capped_test,
     )
     for split, heads in (("validation", validation), ("test", test)):
         sources, tasks, frames = [], [], []

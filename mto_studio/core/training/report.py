@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+from mto_studio.core.data.sampling import references_text
 from mto_studio.core.fsio import atomic_write_text
-from mto_studio.core.store.run_folder import RunFolder
+from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder
 from mto_studio.core.templates.colours import library_colours
 from mto_studio.core.training.results import ResultTable, RunResult, shots_order
 
@@ -131,7 +134,60 @@ def plot_ladder(
     return Path(path)
 
 
-def write_report(folder: str | Path, title: str, sections: list[str]) -> Path:
+#: why evaluation heads keep at most 3 references by default, said wherever the cap is stated
+PROTOCOL_NOTE = "the method's protocol scores each head on up to 3 references; set max_references to change it"
+
+
+def reference_cap(config: dict[str, Any]) -> int | None:
+    """The references per evaluation head a run was scored with, from its config (0 = all); None for a run from
+    before the cap existed (it kept all of them)."""
+    value = config.get("max_references")
+    return int(value) if isinstance(value, int) else None
+
+
+def scope_text(split: str | None, heads: int | None, cap: int | None) -> str:
+    """What a score is measured on, e.g. "test, 30 heads, ≤3 references each"."""
+    parts = [split or "", f"{heads} heads" if heads is not None else "", references_text(cap)]
+    return ", ".join(p for p in parts if p)
+
+
+def scoring_scopes(run_folders: Iterable[str | Path]) -> list[str]:
+    """The distinct scopes (``scope_text``) of the finished runs in ``run_folders``, in first-seen order."""
+    scopes: dict[str, None] = {}
+    for path in run_folders:
+        folder = RunFolder(path)
+        scored = folder.result().get("scored")
+        if not isinstance(scored, dict):
+            continue
+        heads = scored.get("heads")
+        scope = scope_text(
+            scored.get("split"), heads if isinstance(heads, int) else None, reference_cap(folder.config())
+        )
+        scopes[scope] = None
+    return list(scopes)
+
+
+def scoring_section(run_folders: Iterable[str | Path]) -> str:
+    """A report line stating what its scores are measured on, the reference cap included ("" when no run has a
+    score yet)."""
+    scopes = scoring_scopes(run_folders)
+    if not scopes:
+        return ""
+    return (
+        f"**Scores** are ROUGE-L / exact match ({'; '.join(scopes)}): the best match over a head's kept references, "
+        + (f"averaged over heads ({PROTOCOL_NOTE}).")
+    )
+
+
+def write_report(
+    folder: str | Path, title: str, sections: list[str], *, run_folders: Sequence[str | Path] | None = None
+) -> Path:
+    """report.md in ``folder``: the title, a line stating what the scores are measured on (read from
+    ``run_folders``, by default the experiment's runs/ under ``folder``), then ``sections``."""
     path = Path(folder) / "report.md"
-    atomic_write_text(path, f"# {title}\n\n" + "\n\n".join(sections) + "\n")
+    if run_folders is None:
+        runs = Path(folder) / ExperimentFolder.RUNS
+        run_folders = sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    scoring = scoring_section(run_folders)
+    atomic_write_text(path, f"# {title}\n\n" + "\n\n".join([*([scoring] if scoring else []), *sections]) + "\n")
     return path
