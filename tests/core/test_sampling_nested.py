@@ -143,6 +143,8 @@ def test_a_run_saves_its_rows_scores_on_capped_references_and_the_report_says_so
         pass
     folder = RunFolder(tmp_path / "run")
     assert folder.result()["status"] == "finished"
+    scored = folder.result()["scored"]  # result.json says over how many references a head was scored
+    assert scored["max_references"] == 3 and "best match over up to 3 of a head's references" in scored["references"]
     assert len(rows_from_split(folder.split()) or []) == 16
     predictions = [json.loads(line) for line in (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
     assert predictions and max(len(p["references"]) for p in predictions) == 3

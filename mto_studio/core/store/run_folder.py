@@ -4,7 +4,7 @@ A run folder::
 
     config.json        the TrainConfig (and the resolved model)       environment.json  library versions, device
     template.toml      the template as trained (hash in run.json)    run.json          template, seed, method, k
-    split.json         sampled heads, validation and test heads      metrics.jsonl     every event, flushed at once
+    split.json         training rows, eval heads + kept references   metrics.jsonl     every event, flushed at once
     checkpoints/       resumable state (weights, optimizer)           result.json       status, scores and where
     predictions.jsonl  the scored heads' predictions                                    they come from
     model/ prompt/ lora/   the trained (best) weights, soft prompts or adapter: full weights only for fine-tuning

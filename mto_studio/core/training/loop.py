@@ -79,6 +79,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{run_dir} is not a resumable run folder ({exc})", "pick a run folder") from None
         saved.pop("resolved_model", None)
+        saved.setdefault("max_references", 0)  # runs from before the reference cap scored on all references
         cfg = TrainConfig.from_dict(saved)
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")

@@ -52,7 +52,8 @@ def scored_info(data: Any, split: str, checkpoint_step: int, *, select_best: boo
         "heads": len(heads),
         "checkpoint_step": checkpoint_step,
         "checkpoint": "best validation" if select_best else "last",
-        "references": f"best match over all of a head's references ({refs[0]}–{refs[-1]} per head)",
+        "references": references_note(refs, getattr(data, "max_references", 0), getattr(data, "references_capped", 0)),
+        "max_references": getattr(data, "max_references", 0),
         "source": data.test_source if split == "test" else validation_from,
         "selected_on": validation_from if select_best else None,
         "note": (
@@ -63,6 +64,16 @@ def scored_info(data: Any, split: str, checkpoint_step: int, *, select_best: boo
             else "no test split: a validation score of the last weights (no checkpoint was chosen)"
         ),
     }
+
+
+def references_note(counts: list[int], cap: int, capped: int) -> str:
+    """How many references a head's best match is taken over: "best match over up to 3 of a head's references
+    (the method's protocol; 8 heads had more)" or, uncapped, "… over all of a head's references (1–6 per head)"."""
+    span = f"{counts[0]}–{counts[-1]}" if counts[0] != counts[-1] else str(counts[0])
+    if not cap:
+        return f"best match over all of a head's references ({span} per head)"
+    more = f"; {capped} heads had more, scored on their first {cap}" if capped else ""
+    return f"best match over up to {cap} of a head's references ({span} per head; the method's protocol{more})"
 
 
 def short_score_label(label: str) -> str:
