@@ -4,7 +4,9 @@ separately for the world's Filling and Mapping relations (mean ± sd over seeds,
 
 Run on demand (about 20 minutes on 2 CPU cores):
     .venv/bin/python tests/benchmarks/bench_mto_effect.py --out /tmp/mto-effect [--card]
-``--card`` writes the tables into resources/models/mto-tiny/README.md.
+``--card`` writes the tables into resources/models/mto-tiny/README.md. ``--templates A,B,…`` (names or .toml paths)
+and ``--baseline`` compare other templates, e.g. the method's forms against the connective ones (issue 15):
+    --templates unsup-nat,unsup-nat-short,sup-nat,sup-nat-short,sup --shots 8,32 --seeds 2 --steps 150
 """
 
 from __future__ import annotations
@@ -60,15 +62,22 @@ SETTINGS = {
 }
 
 
-def run(out: Path, shots: list[str], seeds: list[int], steps: int) -> str:
+def run(
+    out: Path,
+    shots: list[str],
+    seeds: list[int],
+    steps: int,
+    templates: list[str] | None = None,
+    baseline: str = "sup",
+) -> str:
     from mto_studio.core.jobs.events import ExperimentFinished, RunFinished
     from mto_studio.core.training.experiment import run_experiment, write_outputs
     from mto_studio.core.training.experiment_config import ExperimentConfig
 
     cfg = ExperimentConfig(
         name="MTO effect on mto-tiny",
-        templates=["unsup-nat", "sup", "sup-nat"],
-        baseline="sup",
+        templates=templates or ["unsup-nat", "sup", "sup-nat"],
+        baseline=baseline,
         shots=shots,
         seeds=seeds,
         train={**SETTINGS, "steps": steps},
@@ -92,13 +101,21 @@ def main() -> None:
     parser.add_argument("--shots", default="8,32,128")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=SETTINGS["steps"])
+    parser.add_argument(
+        "--templates",
+        default="unsup-nat,sup,sup-nat",
+        help="comma-separated template names or .toml paths (e.g. unsup-nat-short to compare the connective form)",
+    )
+    parser.add_argument("--baseline", default="sup", help="the template the gains are measured against")
     parser.add_argument("--card", action="store_true", help="write the tables into mto-tiny's model card")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     out = Path(args.out)
-    tables = run(out, args.shots.split(","), list(range(args.seeds)), args.steps)
+    tables = run(
+        out, args.shots.split(","), list(range(args.seeds)), args.steps, args.templates.split(","), args.baseline
+    )
     if args.card:
         from mto_studio.core.models.loading import embedded_model_dir
         from mto_studio.core.models.model_card import write_model_card

@@ -19,7 +19,8 @@ def test_render_unsup_nat_and_sup_on_atomic(atomic_validation):
     assert len(rows) == 3
     for row in rows:
         assert {"relation", "input", "source", "target", "references"} <= set(row)
-        assert row["source"].endswith("because PersonX wants <extra_id_0>")
+        assert row["source"].startswith("xIntent: When ")
+        assert row["source"].endswith(", what PersonX has in mind is <extra_id_0>")
         assert row["target"].startswith("<extra_id_0> ")
         assert row["target"].removeprefix("<extra_id_0> ") in row["references"]
     done = run_cli("render", "--data", str(atomic_validation), "--template", "sup", "--rows", "3", "--json")
@@ -56,7 +57,7 @@ def test_render_head_relation_tail_with_tokenizer(tmp_path, tiny_t5_tokenizer):
     )
     assert done.returncode == 0, done.stderr
     (row,) = _json_lines(done.stdout)
-    assert row["source"] == "cup is typically kept in <extra_id_0>"
+    assert row["source"] == "AtLocation: The place where you would find cup is <extra_id_0>"
     assert row["tokens"]["sentinels_single_token"] is True
     assert row["tokens"]["source"]["tokens"][-2:] == ["<extra_id_0>", "</s>"]
 

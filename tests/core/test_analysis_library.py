@@ -37,7 +37,7 @@ def test_project_templates_and_phrases_are_analysed(tmp_path, tiny_model_dir, sm
     assert {s.template for s in report.relations[0].scores} == {"ask", "sup"}
     with pytest.raises(TemplateError, match="unknown template 'ask'"):
         run_analysis(cfg)  # the built-in library does not know the project's template
-    assert "is mostly found in" in library.render("unsup-nat", "AtLocation", "a cup").source
+    assert "is mostly found in" in library.render("unsup-nat-short", "AtLocation", "a cup").source
 
 
 def test_a_stop_during_model_loading_cancels_at_once(tiny_model_dir, small_world_tsv):

@@ -92,7 +92,7 @@ def bart(tmp_path_factory):
     library = TemplateLibrary()
     texts = []
     for head, tail in HEADS + TEST_HEADS:
-        for name in ("unsup-nat", "sup", "sup-nat"):
+        for name in ("unsup-nat", "unsup-nat-short", "sup", "sup-nat"):
             r = library.render(name, "xIntent", head, tail)
             texts += [r.source.replace("<extra_id_0>", ""), r.target.replace("<extra_id_0>", "")]
     build_tiny_bart(folder, texts)
@@ -101,14 +101,15 @@ def bart(tmp_path_factory):
 
 
 # --- T5: the ids every mto-tiny run was trained on stay exactly as they were ---------------------------------------
-T5_IDS = {  # computed with the code before family framing, on the embedded model's tokenizer
-    ("unsup-nat", 128): ((3, 131, 5, 232, 64, 3, 65, 2079, 1), (2079, 6, 1059, 5, 566, 1)),
+T5_IDS = {  # computed with the code before family framing, on the embedded model's tokenizer (unsup-nat-short is
+    # the form unsup-nat had until issue 15)
+    ("unsup-nat-short", 128): ((3, 131, 5, 232, 64, 3, 65, 2079, 1), (2079, 6, 1059, 5, 566, 1)),
     ("sup", 128): ((77, 7, 3, 131, 5, 232, 1), (6, 1059, 5, 566, 1)),
     ("prompt-unsup-nat", 128): (
         (-1, -2, -3, -4, 3, 131, 5, 232, 64, 3, 65, -5, -6, -7, -8, 2079, 1),
         (2079, 6, 1059, 5, 566, 1),
     ),
-    ("unsup-nat", 5): ((3, 131, 5, 232, 1), (2079, 6, 1059, 5, 1)),
+    ("unsup-nat-short", 5): ((3, 131, 5, 232, 1), (2079, 6, 1059, 5, 1)),
 }
 
 
@@ -170,14 +171,15 @@ def test_bart_filling_target_is_the_whole_text_with_the_gap_filled(bart):
     def show(name):
         return library.render(name, "xIntent", "PersonX opens the door", "the dog to come", style=style)
 
-    fill = show("unsup-nat")
+    fill = show("unsup-nat-short")
     assert fill.source == "PersonX opens the door because PersonX wants <mask>"
     assert fill.target == "PersonX opens the door because PersonX wants the dog to come"
     assert fill.rebuilt and fill.answer == "the dog to come"
     assert fill.frame == ("PersonX opens the door because PersonX wants ", "")
     assert fill.to_json()["answer"] == "the dog to come"
     # the sentinel on the target side only: the text is rebuilt and continued, no longer sup-nat's bare answer
-    assert show("unsupnat").target == fill.target and show("sup-nat").target == "the dog to come"
+    assert show("unsupnat").target == "xIntent: PersonX opens the door the dog to come"
+    assert show("sup-nat").target == "the dog to come"
     assert show("prompt-unsup-nat").target == fill.target  # soft prompts are not rebuilt
     assert show("mixed").target in (fill.target, "the dog to come")
     assert not show("sup").rebuilt and show("sup").answer == "the dog to come"
@@ -267,7 +269,7 @@ def test_format_match_per_family():
     )
     assert not said(T5_V11, "unsupnat")[0] and "source has no sentinel" in said(T5_V11, "unsupnat")[1]
     assert said(BART, "unsup-nat")[1] == "matches BART denoising: the target is the whole text, gap filled"
-    assert said(FLAN_T5, "sup-nat") == (True, "Mapping: matches Flan-T5's natural-language instructions")
+    assert said(FLAN_T5, "sup-nat-short") == (True, "Mapping: matches Flan-T5's natural-language instructions")
     assert said(FLAN_T5, "sup") == (True, "Mapping: matches T5's task prefixes")
     assert said(MTO_TINY, "sup")[0] and not said(T5_V11, "sup")[0]
     assert said(MTO_TINY, "mixed")[0] and "; Mapping: matches T5's task prefixes" in said(MTO_TINY, "mixed")[1]

@@ -66,11 +66,11 @@ def test_modification_tracking_follows_project_and_phrase_changes(tmp_path):
 
 def test_phrase_overrides_change_rendering_and_a_builtin_equal_phrase_removes_the_override(tmp_path):
     project = Project.create(tmp_path / "p")
-    before = project.library().render("unsup-nat", "xIntent", "PersonX buys a ticket").source
+    before = project.library().render("unsup-nat-short", "xIntent", "PersonX buys a ticket").source
     assert before == "PersonX buys a ticket because PersonX wants <extra_id_0>"
     project.set_phrase("xIntent", Phrase(connective="since PersonX hoped"))
     assert (
-        project.library().render("unsup-nat", "xIntent", "PersonX buys a ticket").source
+        project.library().render("unsup-nat-short", "xIntent", "PersonX buys a ticket").source
         == "PersonX buys a ticket since PersonX hoped <extra_id_0>"
     )
     project.set_phrase("xIntent", Phrase(connective=builtin_phrases()["xIntent"].connective))
@@ -92,7 +92,7 @@ def test_project_templates_are_saved_at_once_renamed_and_reloaded(tmp_path):
     assert not path.exists() and (tmp_path / "p" / "templates" / "mine2.toml").is_file()
     loaded = Project.load(tmp_path / "p")
     assert list(loaded.templates) == ["mine2"]
-    assert loaded.templates["mine2"].source_text == "{input} {rel} {mask}"
+    assert loaded.templates["mine2"].source_text == "{prefix}: {rel_before} {input} {rel_after} {mask}"
     assert loaded.templates["mine2"].description == "my copy"
     with pytest.raises(Exception, match="built-in"):
         project.save_template(mine.with_changes(name="sup"))

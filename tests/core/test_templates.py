@@ -35,16 +35,19 @@ def test_builtins_exist_and_render_as_the_method_describes(library):
     assert set(BUILTIN_NAMES) <= set(library.names())
     r = {name: library.render(name, "xIntent", EVENT, "to see a film") for name in BUILTIN_NAMES}
     assert (r["sup"].source, r["sup"].target) == ("xIntent: PersonX buys a ticket", "to see a film")
-    assert r["sup-nat"].source == "PersonX buys a ticket because PersonX wants"
+    clause = "When PersonX buys a ticket, what PersonX has in mind is"
+    assert r["sup-nat"].source == f"xIntent: {clause}"
     assert r["sup-nat"].target == "to see a film"
-    assert r["unsup"].source == "PersonX buys a ticket <extra_id_0>"
-    assert r["unsup-nat"].source == "PersonX buys a ticket because PersonX wants <extra_id_0>"
+    assert r["unsup"].source == "xIntent: PersonX buys a ticket <extra_id_0>"
+    assert r["unsup-nat"].source == f"xIntent: {clause} <extra_id_0>"
     assert r["unsup-nat"].target == "<extra_id_0> to see a film"
-    assert (r["unsupnat"].source, r["unsupnat"].target) == (r["sup-nat"].source, "<extra_id_0> to see a film")
+    assert (r["unsupnat"].source, r["unsupnat"].target) == (r["sup"].source, "<extra_id_0> to see a film")
+    assert r["unsup-nat-short"].source == "PersonX buys a ticket because PersonX wants <extra_id_0>"
+    assert r["sup-nat-short"].source == "PersonX buys a ticket because PersonX wants"
     # mixed: xIntent is a Mapping relation in the rule table, xAttr a Filling one
-    assert r["mixed"].source == r["sup"].source and r["mixed"].template == "sup"
+    assert r["mixed"].source == r["sup-nat"].source and r["mixed"].template == "sup-nat"
     attr = library.render("mixed", "xAttr", EVENT, "thrifty")
-    assert attr.template == "unsup-nat" and attr.source.endswith("so PersonX is seen as <extra_id_0>")
+    assert attr.template == "unsup-nat" and attr.source.endswith("people would call PersonX <extra_id_0>")
 
 
 def test_mixed_uses_analysis_decisions_over_rules_and_maps_undecided_relations():
@@ -182,6 +185,10 @@ def test_phrase_table_covers_all_atomic_relations_in_two_tiers():
     edited = table.with_entry("xIntent", Phrase(clause="{input}, aiming", connective="in order"))
     assert (
         render(TemplateLibrary().get("unsup-nat"), "xIntent", EVENT, "x", phrases=edited).source
+        == "xIntent: PersonX buys a ticket, aiming <extra_id_0>"
+    )
+    assert (
+        render(TemplateLibrary().get("unsup-nat-short"), "xIntent", EVENT, "x", phrases=edited).source
         == "PersonX buys a ticket in order <extra_id_0>"
     )
 

@@ -30,8 +30,9 @@ def head(world):
     return spread_heads(world.heads, 1)[0]
 
 
-def unsup_nat_source(head) -> str:
-    return TemplateLibrary().render("unsup-nat", head.relation, head.input, head.references[0]).source
+def connective_source(head) -> str:
+    """The head under unsup-nat-short (input, connective, sentinel): the form these designer tests edit."""
+    return TemplateLibrary().render("unsup-nat-short", head.relation, head.input, head.references[0]).source
 
 
 def designer_on(window, qtbot, key="unsup-nat"):
@@ -154,7 +155,14 @@ def test_a_file_with_unknown_columns_is_mapped_by_hand(window, qtbot, tmp_path):
 def test_builtins_are_read_only_and_duplicate_makes_an_editable_copy(window, qtbot):
     designer = designer_on(window, qtbot, "unsup-nat")
     assert designer.pattern_edits["source"].isReadOnly() and "read-only" in designer.badge.text()
-    assert [b.slot.kind for b in designer.strips["source"].blocks] == [SlotKind.INPUT, SlotKind.REL, SlotKind.MASK]
+    assert [b.slot.kind for b in designer.strips["source"].blocks] == [
+        SlotKind.PREFIX,
+        SlotKind.TEXT,
+        SlotKind.REL_BEFORE,
+        SlotKind.INPUT,
+        SlotKind.REL_AFTER,
+        SlotKind.MASK,
+    ]
     draft = designer.duplicate()
     assert draft.name == "unsup-nat-copy" and not designer.pattern_edits["source"].isReadOnly()
     assert designer.list_model.row_of(draft.key) >= 0 and designer.unsaved_changes() == [
@@ -163,13 +171,13 @@ def test_builtins_are_read_only_and_duplicate_makes_an_editable_copy(window, qtb
 
 
 def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot, head):
-    designer = designer_on(window, qtbot)
+    designer = designer_on(window, qtbot, "unsup-nat-short")
     designer.duplicate()
     card = first_card(designer)
     assert card.row.head == head
     before_source = card.row.rendered.source
     before_count = card.row.tokens.source.count
-    assert before_source == unsup_nat_source(head) and before_source.endswith(" <extra_id_0>")
+    assert before_source == connective_source(head) and before_source.endswith(" <extra_id_0>")
     sentinel_chips = [c for c in card.source_chips.chips if c.kind == "sentinel"]
     assert [c.token for c in sentinel_chips] == ["<extra_id_0>"], "the sentinel is one highlighted token"
     assert re.search(
@@ -194,7 +202,7 @@ def test_a_template_edit_changes_the_preview_and_the_token_counts(window, qtbot,
 
 
 def test_block_edits_rewrite_the_text_form(window, qtbot):
-    designer = designer_on(window, qtbot)
+    designer = designer_on(window, qtbot, "unsup-nat-short")
     designer.duplicate()
     strip, edit = designer.strips["source"], designer.pattern_edits["source"]
     strip.insert_kind(SlotKind.TEXT, at=0)
@@ -216,7 +224,7 @@ def test_block_edits_rewrite_the_text_form(window, qtbot):
 
 
 def test_an_invalid_edit_shows_an_inline_error_and_keeps_the_text(window, qtbot):
-    designer = designer_on(window, qtbot)
+    designer = designer_on(window, qtbot, "unsup-nat-short")
     designer.duplicate()
     edit = designer.pattern_edits["source"]
     good_source = first_card(designer).row.rendered.source
@@ -245,7 +253,7 @@ def test_an_invalid_edit_shows_an_inline_error_and_keeps_the_text(window, qtbot)
 def test_editing_the_phrase_table_changes_the_rendering(window, qtbot, head):
     from mto_studio.core.templates import builtin_phrases
 
-    designer = designer_on(window, qtbot)
+    designer = designer_on(window, qtbot, "unsup-nat-short")
     designer.tabs.setCurrentWidget(designer.phrase_editor)
     editor = designer.phrase_editor
     row = editor.model.row_of(head.relation)
@@ -261,7 +269,7 @@ def test_editing_the_phrase_table_changes_the_rendering(window, qtbot, head):
     assert "exactly once" in editor.error_label.text()
     editor.table.selectRow(row)
     editor.reset_button.click()
-    assert first_card(designer).row.rendered.source == unsup_nat_source(head)
+    assert first_card(designer).row.rendered.source == connective_source(head)
     assert not window.context.project.is_modified
 
 
@@ -318,15 +326,15 @@ def test_mixed_templates_pick_per_relation(window, qtbot, world):
     assert designer.mixed_panel.isVisibleTo(designer) and not designer.strips["source"].isVisibleTo(designer)
     library = TemplateLibrary()
     expected = {
-        rel: "unsup-nat" if library.objective_for(rel)[0] is Objective.FILLING else "sup" for rel in world.relations
+        rel: "unsup-nat" if library.objective_for(rel)[0] is Objective.FILLING else "sup-nat" for rel in world.relations
     }
     designer.preview.rows_spin.setValue(len(world.relations))
     shown = {card.row.head.relation: card.row.rendered.template for card in designer.preview.cards}
-    assert shown == expected and set(shown.values()) == {"unsup-nat", "sup"}
-    mapping_relation = next(rel for rel, name in expected.items() if name == "sup")
+    assert shown == expected and set(shown.values()) == {"unsup-nat", "sup-nat"}
+    mapping_relation = next(rel for rel, name in expected.items() if name == "sup-nat")
     designer.preview.relation_combo.setCurrentIndex(designer.preview.relation_combo.findData(mapping_relation))
     assert {card.row.head.relation for card in designer.preview.cards} == {mapping_relation}
-    assert {card.row.rendered.template for card in designer.preview.cards} == {"sup"}
+    assert {card.row.rendered.template for card in designer.preview.cards} == {"sup-nat"}
 
 
 # --- model, projects, closing ---------------------------------------------------------------------------------------
@@ -378,7 +386,8 @@ def test_new_and_reopened_projects_and_recent_list(window, qtbot, tmp_path):
     assert window.new_project(str(tmp_path / "second"))
     assert window.context.project.name == "second" and (tmp_path / "second" / PROJECT_FILE).is_file()
     assert designer.list_model.row_of("sup-copy") < 0, "the other project's templates are gone"
-    assert designer.draft.name == "unsup-nat" and designer.pattern_edits["source"].text() == "{input} {rel} {mask}"
+    assert designer.draft.name == "unsup-nat"
+    assert designer.pattern_edits["source"].text() == "{prefix}: {rel_before} {input} {rel_after} {mask}"
     qtbot.waitUntil(
         lambda: window.context.data is not None and window.context.data.task is not None, timeout=LOAD_TIMEOUT_MS
     )

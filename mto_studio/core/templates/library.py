@@ -19,7 +19,21 @@ from mto_studio.core.templates.render import T5_STYLE, Rendered, SentinelStyle, 
 if TYPE_CHECKING:
     from mto_studio.core.templates.rules import RuleTable
 
-BUILTIN_NAMES = ("sup", "sup-nat", "unsup", "unsup-nat", "unsupnat", "mixed")
+#: The method's templates (MTO_METHOD §1, checked against its code in issue 15: task prefix, clause tier first), then
+#: the connective, prefix-free forms they had before issue 15 (better on mto-tiny's Filling relations, which it
+#: learned from connective sentences and never under a task prefix).
+BUILTIN_NAMES = (
+    "sup",
+    "sup-nat",
+    "unsup",
+    "unsup-nat",
+    "unsupnat",
+    "mixed",
+    "sup-nat-short",
+    "unsup-nat-short",
+    "unsupnat-short",
+    "mixed-short",
+)
 #: Mixed templates fall back to Mapping for relations no decision covers (the conventional choice).
 UNDECIDED_FALLBACK = Objective.MAPPING
 

@@ -9,10 +9,13 @@ between literal text:
 Slots (text form → meaning):
   {prefix}        the task prefix: the relation's name (``xIntent``), or the template's ``prefix`` text
   {soft:N}        N trainable soft-prompt tokens (prompt tuning); ``{soft}`` uses the template's soft_length
-  {rel_before}    the part of the relation's clause phrase that comes before the input ("After")
+  {rel_before}    the part of the relation's clause phrase that comes before the input ("After"); empty when the
+                  relation has no clause
   {input}         the row's input (the head)
   {rel}           the relation's connective phrase, which continues the input ("so PersonX feels")
-  {rel_after}     the part of the relation's clause phrase that comes after the input
+  {rel_after}     the part of the relation's clause phrase that comes after the input; the connective when the
+                  relation has no clause. So ``{rel_before} {input} {rel_after}`` is "the clause where there is one,
+                  the connective otherwise" (the method's preference, used by the built-ins since issue 15)
   {mask}          a sentinel; numbered in order of appearance: <extra_id_0>, <extra_id_1>, …
   {target}        the row's target (target pattern only)
 Anything else is literal text ("phrase" blocks in the designer); ``{{`` and ``}}`` write literal braces.

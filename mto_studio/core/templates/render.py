@@ -169,9 +169,10 @@ def _render_side(
             pieces.append(_phrase_piece(kind, relation, phrases))
     kept = [p for p in pieces if p]
     for i, piece in enumerate(kept):
-        # "PersonX buys a ticket." + "because …": a full stop cannot precede a lower-case continuation.
+        # "PersonX buys a ticket." + "because …" / ", PersonX feels": a full stop cannot precede a lower-case
+        # continuation nor a clause's comma.
         following = next((p.lstrip() for p in kept[i + 1 :] if p.strip()), "")
-        if piece is input_text and following[:1].islower():
+        if piece is input_text and (following[:1].islower() or following[:1] in ",;:"):
             kept[i] = piece.rstrip(" .")
     return _tidy(join_pieces(kept)), masks, soft
 
