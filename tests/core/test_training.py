@@ -300,3 +300,20 @@ def test_bad_configs_raise_before_training(tmp_path, tiny_model_dir, small_world
 def test_unknown_method_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown method 'sft'"):
         TrainConfig(method="sft")
+
+
+def test_a_resumed_run_trains_on_the_template_it_started_with(tmp_path, tiny_model_dir, small_world_tsv):
+    """The library's template may change between a stop and a resume (an edit, a new built-in version): the resume
+    uses the run's own template.toml, so the run stays one experiment."""
+    template = tmp_path / "mine.toml"
+    template.write_text(
+        'name = "mine"\nobjective = "filling"\nsource = "{input} {rel} {mask}"\ntarget = "{mask} {target}"\n',
+        encoding="utf-8",
+    )
+    cfg = _config(tiny_model_dir, small_world_tsv, template=str(template), steps=12, eval_every=0)
+    stopped = _run(cfg, tmp_path / "run", {(StepLogged, 5): Stop()})
+    assert stopped[-1].status == "stopped"
+    template.write_text('name = "mine"\nsource = "{input"\n', encoding="utf-8")  # now broken in the library
+    resumed = list(train(None, tmp_path / "run", resume=True))
+    assert isinstance(resumed[-1], RunFinished) and resumed[-1].status == "finished", resumed[-1]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["template"] == "mine"

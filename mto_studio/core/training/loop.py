@@ -81,6 +81,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         saved.pop("resolved_model", None)
         saved.setdefault("max_references", 0)  # runs from before the reference cap scored on all references
         cfg = TrainConfig.from_dict(saved)
+        if (run_dir / RunFolder.TEMPLATE).is_file():  # the template as trained, even if the library's copy changed
+            cfg = cfg.replace(template=str(run_dir / RunFolder.TEMPLATE))
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")
     run = RunSetup(cfg, run_dir)  # checks the config, the model and the data before anything is written

@@ -54,7 +54,7 @@ class Draft:
     prefix: str = ""
     soft_length: int = 8
     filling: str = "unsup-nat"
-    mapping: str = "sup"
+    mapping: str = "sup-nat"  # the method gives Mapping relations sup-nat in a mixed template
     phrases: dict[str, Phrase] = field(default_factory=dict)  # template-level overrides, kept as they are
     baseline: dict[str, Any] = field(default_factory=dict)
     last_valid: Template | None = None
@@ -75,7 +75,7 @@ class Draft:
             prefix=template.prefix or "",
             soft_length=template.soft_length,
             filling=template.filling or "unsup-nat",
-            mapping=template.mapping or "sup",
+            mapping=template.mapping or "sup-nat",
             phrases=dict(template.phrases),
             last_valid=template,
         )
