@@ -174,6 +174,8 @@ def test_demo_runs_the_whole_workflow_small(tmp_path, tiny_model_dir):
         "1",
         "--shots",
         "2",
+        "--strategies",
+        "probe,rules",  # the classifier's first training (~2 min) is covered by the analyzer's tests
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
