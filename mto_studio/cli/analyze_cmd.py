@@ -23,7 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", metavar="SPEC", help="explicit column mapping")
     parser.add_argument("--relations", metavar="R1,R2", help="only these relations")
     parser.add_argument(
-        "--templates", metavar="A,B,C", help="candidate templates (default sup,sup-nat,unsup,unsup-nat,unsupnat)"
+        "--templates",
+        metavar="A,B,C",
+        help="candidate templates (default sup,sup-nat,unsup,unsup-nat,unsupnat; on QA data such as world-qa the "
+        "library's QA templates, each ranked by its zero-shot accuracy on the questions' choices)",
     )
     parser.add_argument("--strategy", default="all", help="rules, probe, classifier, a list (probe,rules) or all")
     from mto_studio.core.analysis.analyze import AnalysisConfig

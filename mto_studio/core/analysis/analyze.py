@@ -4,7 +4,8 @@ templates rank zero-shot, with bootstrap confidence intervals and a recommendati
 `analyze(config)` is a generator of Progress events ending with AnalysisDone (or AnalysisCancelled after a
 Stop()). Two zero-shot signals are reported, and named for what they are:
   - format fit: mean log-likelihood and mean gold-token rank of the gold target under the template;
-  - knowledge: accuracy of picking the gold target among distractor targets (other heads' answers).
+  - knowledge: accuracy of picking the gold target among distractor targets (other heads' answers); on QA data,
+    the zero-shot accuracy of picking the right choice among the question's own choices (see analysis/qa.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mto_studio.core.analysis.config import AnalysisConfig
+from mto_studio.core.analysis.qa import ChoicePlan, choice_hits, for_qa, plan_choices
 from mto_studio.core.analysis.report import (
     AnalysisReport,
     RelationReport,
@@ -27,7 +29,7 @@ from mto_studio.core.analysis.report import (
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.jobs.events import Event, EventStream, Progress, Stop
 from mto_studio.core.objectives.decision import bootstrap_ci
-from mto_studio.core.objectives.strategies import STRATEGIES, Decision, StrategyContext
+from mto_studio.core.objectives.strategies import STRATEGIES, Decision, StrategyContext, render_head
 from mto_studio.core.templates import Objective, SlotKind, TemplateLibrary
 
 
@@ -54,6 +56,9 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None) -> Even
 
     start = time.perf_counter()
     library = library if library is not None else TemplateLibrary()
+    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
+    if data.kind == "qa":
+        cfg = for_qa(cfg, library)
     templates = []
     for name in cfg.templates:
         template = library.get(name)
@@ -66,7 +71,6 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None) -> Even
                 "leave it out of the zero-shot ranking",
             )
         templates.append(template)
-    data = load_for_run(cfg.data, cfg.columns, cfg.relations or None, "train")
     heads: dict[str, list] = {}
     for head in data.heads:
         heads.setdefault(head.relation, []).append(head)
@@ -157,7 +161,7 @@ def analyze(cfg: AnalysisConfig, library: TemplateLibrary | None = None) -> Even
         if isinstance((yield tally.event(f"ranking templates: {relation}")), Stop):
             yield tally.cancelled()
             return
-    result = AnalysisReport(cfg, reports, model_name, time.perf_counter() - start, warnings)
+    result = AnalysisReport(cfg, reports, model_name, time.perf_counter() - start, warnings, data.kind)
     yield AnalysisDone(result.to_dict())
 
 
@@ -213,12 +217,14 @@ def _notes(passed: list[Decision]) -> str:
 
 @dataclass
 class _Plan:
-    """One template's pairs for a relation: the gold pairs and the knowledge check's candidates (gold first)."""
+    """One template's pairs for a relation: the gold pairs and the knowledge check's candidates (gold first), or
+    on QA data every choice of every question."""
 
     template: Any
     gold: list
     candidates: list
     spans: list[int]
+    choices: ChoicePlan | None = None
 
 
 def _plan_ranking(relation: str, templates, ctx: StrategyContext, cfg: AnalysisConfig) -> list[_Plan]:
@@ -232,13 +238,14 @@ def _plan_ranking(relation: str, templates, ctx: StrategyContext, cfg: AnalysisC
     plans = []
     for template in templates:
         try:
-            rendered = [
-                ctx.library.render(template, h.relation, h.input, h.references[0], style=ctx.style) for h in heads
-            ]
+            rendered = [render_head(ctx, template, h) for h in heads]
+            choices = plan_choices(template, heads, ctx) if ctx.is_qa(relation) else None
         except MtoError:
             continue  # e.g. no relation phrase for this relation: the template cannot be scored here
-        plan = _Plan(template, [pair_of(r) for r in rendered], [], [])
-        if cfg.distractors:
+        plan = _Plan(template, [pair_of(r) for r in rendered], [], [], choices)
+        if choices is not None:
+            plan.candidates = choices.pairs  # the question's own choices replace the distractors
+        elif cfg.distractors:
             for head in heads:
                 wrong = sorted({t for t in pool if t not in head.references})
                 picks = rng.sample(wrong, min(cfg.distractors, len(wrong)))
@@ -257,8 +264,12 @@ def _rank_templates(relation: str, plans: list[_Plan], ctx: StrategyContext, cfg
         results = ctx.scorer.score(plan.gold)
         lls = [s.log_likelihood for s in results]
         ranks = [s.rank for s in results]
-        choice, choice_ci = None, None
-        if cfg.distractors:
+        choice, choice_ci, accuracy, accuracy_ci = None, None, None, None
+        if plan.choices is not None:
+            hits = choice_hits([s.log_likelihood for s in ctx.scorer.score(plan.choices.pairs)], plan.choices)
+            accuracy = float(np.mean(hits)) if hits else None
+            accuracy_ci = bootstrap_ci(hits, cfg.bootstrap, cfg.seed) if hits else None
+        elif cfg.distractors:
             hits = []
             scored = ctx.scorer.score(plan.candidates)
             position = 0
@@ -280,6 +291,8 @@ def _rank_templates(relation: str, plans: list[_Plan], ctx: StrategyContext, cfg
                 bootstrap_ci(ranks, cfg.bootstrap, cfg.seed),
                 choice,
                 choice_ci,
+                accuracy,
+                accuracy_ci,
             )
         )
     return scores

@@ -18,7 +18,7 @@ class AnalysisConfig:
     relations: list[str] = option(factory=list, help="relations to analyse (empty = all)")
     templates: list[str] = option(
         factory=lambda: ["sup", "sup-nat", "unsup", "unsup-nat", "unsupnat"],
-        help="candidate templates to rank zero-shot",
+        help="candidate templates to rank zero-shot (left at this default on QA data: the library's QA templates)",
     )
     strategies: list[str] = option(
         factory=lambda: ["probe", "classifier", "rules"],
@@ -30,7 +30,10 @@ class AnalysisConfig:
     masked_template: str = option("unsup-nat", "the probe's masked (Filling) template")
     prefix_template: str = option("sup", "the probe's prefix (Mapping) template")
     distractors: int = option(
-        9, "wrong answers each gold target competes with in the knowledge check (0 = off)", low=0, high=99
+        9,
+        "wrong answers each gold target competes with in the knowledge check (0 = off; QA data uses its own choices)",
+        low=0,
+        high=99,
     )
     bootstrap: int = option(1000, "bootstrap resamples for confidence intervals", low=0, high=100000)
     batch_size: int = option(32, "pairs per forward pass", low=1, high=4096)

@@ -1,5 +1,10 @@
 """The analysis report: per relation, the decision with each strategy's vote and the zero-shot scores of the
-candidate templates; the recommendation in words; and the report rebuilt from its JSON form."""
+candidate templates; the recommendation in words; and the report rebuilt from its JSON form.
+
+On QA data (``kind`` "qa") each template's score also has ``accuracy``: the share of its ``n`` questions whose
+right choice has the highest mean log-likelihood under the template (with ``accuracy_ci``); the best template is
+then the most accurate (log-likelihood breaking ties). Reports saved before these fields load with None/"completion".
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ class TemplateScore:
     rank_ci: tuple[float, float]
     choice_accuracy: float | None = None
     choice_ci: tuple[float, float] | None = None
+    #: QA data: zero-shot accuracy over the n questions (the highest-likelihood choice against the right one)
+    accuracy: float | None = None
+    accuracy_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -65,6 +73,8 @@ class AnalysisReport:
     model: str
     elapsed_s: float
     warnings: list[str] = field(default_factory=list)
+    #: the data's kind: "completion" or "qa"
+    kind: str = "completion"
 
     def decisions(self) -> dict[str, str]:
         """relation → 'filling'/'mapping' for every decided relation (what "use this recommendation" applies)."""
@@ -79,6 +89,7 @@ class AnalysisReport:
             "model": self.model,
             "elapsed_s": self.elapsed_s,
             "warnings": self.warnings,
+            "kind": self.kind,
             "relations": [r.to_dict() for r in self.relations],
             "decisions": self.decisions(),
         }
@@ -86,7 +97,11 @@ class AnalysisReport:
     def table(self) -> str:
         """The per-relation table the CLI prints."""
         names = self.config.templates
-        header = ["relation", "heads", "decision", "by", "MI", "MI 95%", "DR mask/prefix"] + [f"LL {t}" for t in names]
+        qa = any(s.accuracy is not None for r in self.relations for s in r.scores)
+        header = ["relation", "questions" if self.kind == "qa" else "heads", "decision", "by", "MI", "MI 95%"]
+        header += ["DR mask/prefix"] + [f"LL {t}" for t in names]
+        if qa:
+            header += ["n"] + [f"acc {t}" for t in names]
         rows = [header]
         for r in self.relations:
             probe = r.votes.get("probe")
@@ -103,6 +118,13 @@ class AnalysisReport:
                 score = r.score_of(name)
                 mark = "*" if name == r.best_template else ""
                 cells.append(f"{score.log_likelihood:.2f}{mark}" if score else "—")
+            if qa:
+                cells.append(str(max((s.n for s in r.scores), default=0)))
+                for name in names:
+                    score = r.score_of(name)
+                    mark = "*" if name == r.best_template else ""
+                    has = score is not None and score.accuracy is not None
+                    cells.append(f"{score.accuracy:.2f}{mark}" if has else "—")  # type: ignore[union-attr]
             rows.append(
                 [
                     r.relation,
@@ -119,7 +141,13 @@ class AnalysisReport:
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         out = "\n".join(lines)
-        out += "\n\nLL = mean log-likelihood per gold target token (format fit; * = recommended). Votes and advice:\n"
+        out += "\n\nLL = mean log-likelihood per gold target token (format fit; * = recommended)."
+        if qa:
+            out += (
+                "\nacc = zero-shot accuracy: the share of the n questions scored per relation whose right choice has"
+                " the highest mean log-likelihood under the template."
+            )
+        out += " Votes and advice:\n"
         for r in self.relations:
             votes = ", ".join(f"{k} {decision_word(v)}" for k, v in r.votes.items())
             out += f"  {r.recommendation}  [votes: {votes}]\n"
@@ -148,7 +176,7 @@ def recommend(report: RelationReport, threshold: float) -> None:
     matching = [s for s in report.scores if decision.objective and s.objective == decision.objective.value]
     pool = matching or report.scores
     if pool:
-        report.best_template = max(pool, key=lambda s: s.log_likelihood).template
+        report.best_template = max(pool, key=_merit).template
     head = report.relation + ": "
     if decision.objective is None:
         head += f"undecided: {decision.reason}" if "inconclusive" in decision.reason else "undecided"
@@ -161,6 +189,9 @@ def recommend(report: RelationReport, threshold: float) -> None:
         if "mi" in decision.evidence:
             sign = "≥" if decision.evidence["mi"] >= threshold else "<"
             head += f" (MI {decision.evidence['mi']:.2f} {sign} {threshold:.2f})"
+        elif decision.evidence.get("rule") == "qa_framing":
+            share = decision.evidence["filling_share"]
+            head += f" ({decision.strategy}: qa_framing frames {share:.0%} of the questions as Filling)"
         else:
             head += f" ({decision.strategy})"
     best = report.score_of(report.best_template) if report.best_template else None
@@ -172,7 +203,13 @@ def recommend(report: RelationReport, threshold: float) -> None:
             if best.template != "sup" and report.score_of("sup")
             else (max(others, key=lambda s: s.log_likelihood) if others else None)
         )
-        if rival:
+        if best.accuracy is not None:
+            head += f", zero-shot accuracy {best.accuracy:.0%} on {best.n} questions"
+            others_acc = [s for s in others if s.accuracy is not None]
+            if others_acc:
+                runner = max(others_acc, key=_merit)
+                head += f" ({runner.template}: {runner.accuracy:.0%})"
+        elif rival:
             ratio = math.exp(best.log_likelihood - rival.log_likelihood)
             if ratio >= 1:
                 head += f", {ratio:.1f}× likelier per token than {rival.template}"
@@ -183,6 +220,11 @@ def recommend(report: RelationReport, threshold: float) -> None:
         if best.choice_accuracy is not None:
             head += f"; picks the right answer {best.choice_accuracy:.0%} of the time"
     report.recommendation = head
+
+
+def _merit(score: TemplateScore) -> tuple[float, float]:
+    """What makes a template best: its QA accuracy when it has one, then its gold log-likelihood."""
+    return (score.accuracy if score.accuracy is not None else 0.0, score.log_likelihood)
 
 
 def report_from_dict(data: dict[str, Any]) -> AnalysisReport:
@@ -209,6 +251,8 @@ def report_from_dict(data: dict[str, Any]) -> AnalysisReport:
                 tuple(s["rank_ci"]),
                 s.get("choice_accuracy"),
                 tuple(s["choice_ci"]) if s.get("choice_ci") else None,
+                s.get("accuracy"),
+                tuple(s["accuracy_ci"]) if s.get("accuracy_ci") else None,
             )
             for s in r["scores"]
         ]
@@ -224,5 +268,10 @@ def report_from_dict(data: dict[str, Any]) -> AnalysisReport:
             )
         )
     return AnalysisReport(
-        AnalysisConfig.from_dict(data["config"]), relations, data["model"], data["elapsed_s"], data.get("warnings", [])
+        AnalysisConfig.from_dict(data["config"]),
+        relations,
+        data["model"],
+        data["elapsed_s"],
+        data.get("warnings", []),
+        data.get("kind", "completion"),
     )

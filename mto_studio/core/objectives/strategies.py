@@ -1,5 +1,9 @@
 """Filling-vs-Mapping decision strategies, one class each, registered by name: the rule table, the likelihood
-probe, and a small trained classifier. Each returns a Decision with its evidence; None means undecided."""
+probe, and a small trained classifier. Each returns a Decision with its evidence; None means undecided.
+
+On QA data (heads with choices) the rules strategy summarises the method's per-example rule (``qa_framing``) over
+the relation's questions, the probe renders the questions with their choices (the answer as the target), and the
+classifier, trained on completion data, abstains."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from mto_studio.core.objectives.decision import INCONCLUSIVE, Decision, bootstra
 from mto_studio.core.templates import Objective, SlotKind, Template, TemplateLibrary
 from mto_studio.core.templates.rules import RuleTable, builtin_rules
 
-__all__ = ["STRATEGIES", "Decision", "Strategy", "StrategyContext", "register", "strategy_names"]
+__all__ = ["STRATEGIES", "Decision", "Strategy", "StrategyContext", "register", "render_head", "strategy_names"]
 
 
 @dataclass
@@ -41,6 +45,29 @@ class StrategyContext:
         if len(pool) <= n:
             return pool
         return random.Random(f"{self.seed}:{relation}").sample(pool, n)
+
+    def is_qa(self, relation: str) -> bool:
+        """The relation's heads are multiple-choice questions."""
+        return any(h.choices for h in self.heads.get(relation, []))
+
+
+def render_head(
+    ctx: StrategyContext, template: Template | str, head: Head, target: str | None = None, answer: int | None = None
+) -> Any:
+    """``head`` rendered by ``template`` with ``target`` (its first reference by default) as the answer; a QA head
+    brings its choices and the index of the choice given (``answer``; the right one by default)."""
+    text = head.references[0] if target is None else target
+    if head.choices:
+        return ctx.library.render(
+            template,
+            head.relation,
+            head.input,
+            text,
+            style=ctx.style,
+            choices=head.choices,
+            answer=head.answer if answer is None else answer,
+        )
+    return ctx.library.render(template, head.relation, head.input, text, style=ctx.style)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {}
@@ -78,11 +105,32 @@ class RuleStrategy(Strategy):
     def decide(self, relations, ctx):
         table = ctx.rules or builtin_rules()
         for relation in relations:
+            if ctx.is_qa(relation):
+                yield qa_rule_decision(relation, ctx.heads[relation], self.name)
+                continue
             objective = table.decide(relation)
             if objective is None:
                 yield Decision(relation, self.name, None, f"'{relation}' is not in the rule table (undecided)")
             else:
                 yield Decision(relation, self.name, objective, f"the rule table lists {relation} as {objective.value}")
+
+
+def qa_rule_decision(relation: str, heads: list[Head], name: str = "rules") -> Decision:
+    """The method's per-example QA rule (``qa_framing``: question form and choice length) summarised over the
+    relation's questions: Filling when most are Filling-framed, Mapping when most are Mapping-framed, inconclusive
+    on an even split. Evidence: ``rule`` = "qa_framing", ``filling_share``, ``filling`` and ``questions``."""
+    from mto_studio.core.data.qa_framing import FILLING, qa_framing
+
+    framed = [qa_framing(h.input, h.choices) for h in heads if h.choices]
+    filling, total = framed.count(FILLING), len(framed)
+    share = filling / total if total else 0.0
+    evidence: dict[str, Any] = {"rule": "qa_framing", "filling_share": share, "filling": filling, "questions": total}
+    said = f"qa_framing frames {filling} of {total} questions as Filling ({share:.0%})"
+    if not total or filling * 2 == total:
+        evidence[INCONCLUSIVE] = bool(total)
+        return Decision(relation, name, None, f"inconclusive ({said}: an even split)" if total else said, evidence)
+    objective = Objective.FILLING if filling * 2 > total else Objective.MAPPING
+    return Decision(relation, name, objective, said, evidence)
 
 
 def check_probe_templates(masked: Template, prefix: Template) -> None:
@@ -154,7 +202,7 @@ class ProbeStrategy(Strategy):
 def _probe_pairs(template: Template, heads: list[Head], ctx: StrategyContext) -> list:
     from mto_studio.core.models.scoring import pair_of
 
-    return [pair_of(ctx.library.render(template, h.relation, h.input, h.references[0], style=ctx.style)) for h in heads]
+    return [pair_of(render_head(ctx, template, h)) for h in heads]
 
 
 def _probe_decision(relation: str, masked, prefix, ctx: StrategyContext, warning: str, name: str) -> Decision:
@@ -213,7 +261,18 @@ class ClassifierStrategy(Strategy):
     def decide(self, relations, ctx):
         from mto_studio.core.objectives.classifier import classify_relations
 
-        yield from classify_relations(relations, ctx, self.name)
+        qa = [r for r in relations if ctx.is_qa(r)]
+        for relation in qa:  # undecided, not inconclusive: the vote is passed over without a note
+            yield Decision(
+                relation,
+                self.name,
+                None,
+                "abstains on QA data (it is trained on completion data): the probe and the qa_framing rule decide",
+                {"qa": True},
+            )
+        rest = [r for r in relations if r not in qa]
+        if rest:
+            yield from classify_relations(rest, ctx, self.name)
 
 
 def strategy_names() -> list[str]:
