@@ -71,6 +71,8 @@ def build_preview(
                 head.references[0],
                 references=head.references,
                 style=style or T5_STYLE,
+                choices=head.choices,  # QA heads: the choices the template's {choices} writes, the answer's index
+                answer=head.answer,
             )
         except MtoError as exc:
             rows.append(PreviewRow(head, error=exc))
@@ -92,7 +94,7 @@ class AlignedSlot:
 
 
 def _slot_key(slot: Slot) -> tuple:
-    return slot.kind, slot.text, slot.length
+    return slot.kind, slot.text, slot.length, slot.form
 
 
 def align_slots(a: tuple[Slot, ...], b: tuple[Slot, ...]) -> list[AlignedSlot]:

@@ -95,6 +95,8 @@ SLOT_SWATCHES: dict[SlotKind, Swatch] = {
     SlotKind.INPUT: Swatch("#fdf0c9", "#d39e00"),
     SlotKind.MASK: Swatch("#ffe0cf", "#e8590c", "#7a2a00"),
     SlotKind.TARGET: Swatch("#d5f3f5", "#1f9aa8"),
+    SlotKind.CHOICES: Swatch("#e7e9fb", "#5c6ac4"),
+    SlotKind.LABEL: Swatch("#d5f3f5", "#1f9aa8"),
 }
 
 TOKEN_SWATCHES = {

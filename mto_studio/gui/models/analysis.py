@@ -12,6 +12,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 from mto_studio.core.analysis.report import AnalysisReport, RelationReport, decided_by
 from mto_studio.core.objectives.strategies import Decision
 from mto_studio.core.templates import Objective
+from mto_studio.gui.models.analysis_columns import BEST_COLUMN, FIXED_COLUMNS, QA_ACCURACY_COLUMN, Column
+from mto_studio.gui.models.qa import accuracy_tooltip, best_accuracy
 from mto_studio.gui.models.templates import OBJECTIVE_COLOURS, objective_icon
 from mto_studio.gui.theme import OBJECTIVE_FILLS, PENDING
 
@@ -124,61 +126,6 @@ class ChoiceListModel(QAbstractListModel):
         return True
 
 
-@dataclass(frozen=True)
-class Column:
-    key: str
-    title: str
-    tooltip: str
-    numeric: bool = False
-
-
-FIXED_COLUMNS = [
-    Column("relation", "Relation", "the relation (task) analysed"),
-    Column("heads", "Heads", "distinct inputs of this relation in the data", numeric=True),
-    Column(
-        "decision",
-        "Decision",
-        "Filling or Mapping; double-click to set it yourself (used by the next run and by “Use this recommendation”)",
-    ),
-    Column("by", "Decided\nby", "the first strategy, in your order, that decided (inconclusive ones pass it on)"),
-    Column(
-        "mi",
-        "MI",
-        "maskability index (DR prefix − DR masked) / DR prefix; at or above the threshold → Filling",
-        numeric=True,
-    ),
-    Column(
-        "dr_masked",
-        "DR\nmasked",
-        "mean 1-based rank of the gold answer's tokens under the masked (Filling) template; lower is better",
-        numeric=True,
-    ),
-    Column(
-        "dr_prefix",
-        "DR\nprefix",
-        "mean 1-based rank of the gold answer's tokens under the prefix (Mapping) template; lower is better",
-        numeric=True,
-    ),
-    Column(
-        "ll_masked",
-        "LL\nmasked",
-        "mean log-likelihood per answer token under the masked template; higher is better",
-        numeric=True,
-    ),
-    Column(
-        "ll_prefix",
-        "LL\nprefix",
-        "mean log-likelihood per answer token under the prefix template; higher is better",
-        numeric=True,
-    ),
-]
-BEST_COLUMN = Column(
-    "best",
-    "Best\ntemplate",
-    "the recommended template: the best format fit among the templates of the decided objective",
-)
-
-
 def objective_text(objective: Objective | None) -> str:
     return objective.value.capitalize() if objective is not None else "undecided"
 
@@ -220,6 +167,7 @@ class RelationResultsModel(QAbstractTableModel):
                     for s in strategies
                 ),
                 BEST_COLUMN,
+                *([QA_ACCURACY_COLUMN] if report.kind == "qa" else []),
             ]
             if report
             else []
@@ -336,6 +284,8 @@ class RelationResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if key == "best":
                 return report.recommendation or None
+            if key == QA_ACCURACY_COLUMN.key:
+                return accuracy_tooltip(report)
             if key == "by" and report.relation in self.overrides:
                 return f"you set it; the analysis said {objective_text(report.objective)} ({report.decision.strategy})"
             if key == "by":
@@ -357,6 +307,8 @@ class RelationResultsModel(QAbstractTableModel):
             return "you" if report.relation in self.overrides else decided_by(report.decision)
         if key == "best":
             return report.best_template
+        if key == QA_ACCURACY_COLUMN.key:
+            return best_accuracy(report)
         probe = report.votes.get("probe")
         evidence = probe.evidence if probe is not None else {}
         value = evidence.get(key)
@@ -370,6 +322,8 @@ class RelationResultsModel(QAbstractTableModel):
             return f"{value:+.2f}"
         if key in ("dr_masked", "dr_prefix"):
             return f"{value:.1f}"
+        if key == QA_ACCURACY_COLUMN.key:
+            return f"{value:.0%}"
         if key in ("ll_masked", "ll_prefix"):
             return f"{value:.2f}"
         if key == "heads":

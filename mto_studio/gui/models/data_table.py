@@ -9,8 +9,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from mto_studio.core.data import NONE_TARGETS, ColumnMapping, RawTable, TaskData
+from mto_studio.core.data.qa import QARow
 from mto_studio.core.templates import Objective, TemplateLibrary
 from mto_studio.core.templates.colours import OBJECTIVE_COLOURS
+from mto_studio.gui.format import choices_text, choices_tooltip
 from mto_studio.gui.theme import FAINT
 
 Index = QModelIndex | QPersistentModelIndex
@@ -19,7 +21,10 @@ Index = QModelIndex | QPersistentModelIndex
 class RawTableModel(QAbstractTableModel):
     """The rows of a RawTable as read from the file. Rows arrive in batches as the view scrolls (fetchMore), and
     are read from the Arrow-backed dataset a chunk at a time, so a million-row file opens at once. Rows that the
-    mapping drops (empty input, 'none' target) are greyed, with the reason as tooltip."""
+    mapping drops (empty input, 'none' target) are greyed, with the reason as tooltip. QA data gains a last column,
+    QA_COLUMN (after the question): the row's choices as read, the right one marked."""
+
+    QA_COLUMN = "choices (✓ answer)"
 
     FETCH_BATCH = 2000
     CHUNK_ROWS = 256
@@ -32,11 +37,16 @@ class RawTableModel(QAbstractTableModel):
         self._loaded = 0
         self._fetching = False
         self._chunks: OrderedDict[int, dict[str, list[Any]]] = OrderedDict()
+        self._qa: dict[int, QARow] = {}
 
-    def set_table(self, raw: RawTable | None, mapping: ColumnMapping | None) -> None:
+    def set_table(
+        self, raw: RawTable | None, mapping: ColumnMapping | None, qa_rows: dict[int, QARow] | None = None
+    ) -> None:
+        """``qa_rows``: for QA data, the usable rows by row index (their choices and answer)."""
         self.beginResetModel()
         self._raw = raw
         self._mapping = mapping
+        self._qa = dict(qa_rows or {})
         self._chunks.clear()
         self._loaded = min(self.FETCH_BATCH, len(raw)) if raw is not None else 0
         self.endResetModel()
@@ -47,7 +57,22 @@ class RawTableModel(QAbstractTableModel):
 
     @property
     def columns(self) -> list[str]:
-        return list(self._raw.columns) if self._raw is not None else []
+        """The file's columns (and, for QA data, QA_COLUMN right after the question)."""
+        if self._raw is None:
+            return []
+        columns = list(self._raw.columns)
+        if self._qa:
+            question = self._mapping.input if self._mapping is not None else None
+            columns.insert(columns.index(question) + 1 if question in columns else len(columns), self.QA_COLUMN)
+        return columns
+
+    @property
+    def is_qa(self) -> bool:
+        return bool(self._qa)
+
+    def qa_row(self, row: int) -> QARow | None:
+        """The QA row at file row ``row`` (None for completion data and rows without a question)."""
+        return self._qa.get(row)
 
     # --- lazy loading ---------------------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
@@ -95,6 +120,8 @@ class RawTableModel(QAbstractTableModel):
         mapping = self._mapping
         if mapping is None or mapping.input not in self.columns or mapping.target not in self.columns:
             return None
+        if self._qa:
+            return None if row in self._qa else "dropped: the question is empty"
         if not _text(self.value(row, mapping.input)):
             return "dropped: the input is empty"
         if _text(self.value(row, mapping.target)).lower() in NONE_TARGETS:
@@ -106,6 +133,8 @@ class RawTableModel(QAbstractTableModel):
         if not index.isValid() or self._raw is None:
             return None
         row, column = index.row(), self.columns[index.column()]
+        if self._qa and column == self.QA_COLUMN:
+            return self._qa_data(row, role)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return _text(self.value(row, column))
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -114,6 +143,18 @@ class RawTableModel(QAbstractTableModel):
             reason = self.drop_reason(row)
             text = _text(self.value(row, column))
             return f"{text}\n\n({reason})" if reason else (text if len(text) > 40 else None)
+        return None
+
+    def _qa_data(self, row: int, role: int) -> Any:
+        qa = self._qa.get(row)
+        if qa is None:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return choices_text(qa.choices, qa.answer)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{qa.question}\n\n{choices_tooltip(qa.choices, qa.answer)}"
+        if role == Qt.ItemDataRole.UserRole:
+            return qa.answer
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -132,6 +173,8 @@ class RawTableModel(QAbstractTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
+            if self._qa and column == self.QA_COLUMN:
+                return "each question's choices as read from the file, the right one marked ✓"
             return f"column '{column}'" + (f", mapped to the {role_name}" if role_name else ", not used")
         return None
 
@@ -139,7 +182,14 @@ class RawTableModel(QAbstractTableModel):
         mapping = self._mapping
         if mapping is None:
             return None
-        for role_name, mapped in (("input", mapping.input), ("target", mapping.target), ("relation", mapping.relation)):
+        if self._qa:
+            choices = (mapping.choices or "").split("|")
+            names = (("question", mapping.input), ("answer", mapping.target), ("relation", mapping.relation))
+            if column in choices or column == (mapping.choices or "").split(".")[0]:
+                return "choices" if column != mapping.input else "question + choices"
+        else:
+            names = (("input", mapping.input), ("target", mapping.target), ("relation", mapping.relation))
+        for role_name, mapped in names:
             if mapped == column:
                 return role_name
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, overload
 
@@ -12,6 +13,14 @@ from mto_studio.core.store.run_folder import template_label
 from mto_studio.core.store.sqlite import ExperimentRow, RunRow
 from mto_studio.core.training.compare_report import config_diff, run_score
 from mto_studio.core.training.results import metric_text, shots_text
+from mto_studio.gui.models.qa import (
+    QA_COLUMNS,
+    QA_METRICS,
+    label_checkpoint,
+    qa_metric_name,
+    qa_metrics_in,
+    qa_score_label,
+)
 from mto_studio.gui.models.table import Index, column_header
 from mto_studio.gui.theme import DIFF_COLOURS, STATUS_COLOURS, TEXT
 
@@ -59,11 +68,36 @@ def scored_text(run: RunRow, name: str) -> str:
     return f"{text} {short}" if value is not None and short else text
 
 
+def run_metric_label(run: RunRow, metric: str) -> str:
+    """Where a run's ``metric`` comes from, worded as its stored score label ("Validation accuracy (best
+    checkpoint)"); "" before the run finished."""
+    label = str(run.metrics.get("score_label") or "")
+    return qa_score_label(run.scored_on, metric, checkpoint=label_checkpoint(label)) if label else ""
+
+
+def qa_detail(run: RunRow) -> str:
+    """A QA run's scores for the detail line (HTML-safe): "Validation accuracy (best checkpoint) 0.600,
+    accuracy (ranked) 0.700 · ROUGE-L 0.512, exact match 0.400"."""
+    parts = [
+        f"{run_metric_label(run, m) or qa_metric_name(m)} {metric_text(run_score(run, m))}"
+        for m in qa_metrics_in(run.metrics)
+    ]
+    scores = (
+        f"ROUGE-L {metric_text(run_score(run, 'rougeL'))}, exact match {metric_text(run_score(run, 'exact_match'))}"
+    )
+    return html.escape(", ".join(parts) + " · " + scores)
+
+
+#: a QA metric's column → the metric
+QA_COLUMN_METRIC = {QA_COLUMNS[m]: m for m in QA_METRICS}
+
+
 class RunsTreeModel(QAbstractItemModel):
     """Experiments (top level) and their runs (children), from a RunStore's rows. Runs without an experiment sit
-    under a synthetic 'single runs' node."""
+    under a synthetic 'single runs' node. When some run is QA, its accuracy columns follow ROUGE-L."""
 
-    COLUMNS = ("name", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "EM", "reason")
+    BASE_COLUMNS = ("name", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "EM", "reason")
+    COLUMNS: tuple[str, ...] = BASE_COLUMNS
     KindRole = Qt.ItemDataRole.UserRole
     IdRole = Qt.ItemDataRole.UserRole + 1
     FolderRole = Qt.ItemDataRole.UserRole + 2
@@ -91,6 +125,10 @@ class RunsTreeModel(QAbstractItemModel):
                 parent = loose
             parent.children.append(_RunNode(len(parent.children), run=run, parent=parent))
         self._roots = roots
+        reported = {m for run in runs for m in qa_metrics_in(run.metrics)}
+        extra = tuple(QA_COLUMNS[m] for m in QA_METRICS if m in reported)
+        at = self.BASE_COLUMNS.index("ROUGE-L") + 1
+        self.COLUMNS = (*self.BASE_COLUMNS[:at], *extra, *self.BASE_COLUMNS[at:])
         self.endResetModel()
 
     def node(self, index: Index) -> _Node | None:
@@ -184,8 +222,12 @@ class RunsTreeModel(QAbstractItemModel):
             if isinstance(node, _RunNode):
                 run = node.run
                 tip = f"{run.name}\n{run.folder}"
-                if column in ("ROUGE-L", "EM") and run.metrics.get("score_label"):
+                if column in QA_COLUMN_METRIC and run.metrics.get("score_label"):
+                    tip = run_metric_label(run, QA_COLUMN_METRIC[column]) + "\n" + tip
+                elif column in ("ROUGE-L", "EM") and run.metrics.get("score_label"):
                     label = str(run.metrics["score_label"])
+                    if qa_metrics_in(run.metrics):  # a QA run's stored label names its headline, accuracy
+                        label = run_metric_label(run, "rougeL")
                     tip = (
                         (label if column == "ROUGE-L" else label.replace("ROUGE-L", "exact match"))
                         + (
@@ -208,7 +250,7 @@ class RunsTreeModel(QAbstractItemModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("seed", "step", "ROUGE-L", "EM"):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("seed", "step", "ROUGE-L", "EM", *QA_COLUMN_METRIC):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.KindRole:
             return node.kind
@@ -257,6 +299,8 @@ class RunsTreeModel(QAbstractItemModel):
             "EM": scored_text(run, "exact_match"),
             "reason": run.reason or "",
         }
+        if column in QA_COLUMN_METRIC:
+            return scored_text(run, QA_COLUMN_METRIC[column])
         return values[column]
 
     def flags(self, index: Index) -> Qt.ItemFlag:

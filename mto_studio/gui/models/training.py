@@ -9,10 +9,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from mto_studio.core.training.results import metric_text, shots_order, shots_text
+from mto_studio.gui.models.qa import QA_COLUMNS, QA_METRICS, finished_label, qa_metric_name, qa_score_label
+from mto_studio.gui.models.samples import SamplesModel as SamplesModel  # where it lived before
 from mto_studio.gui.models.table import ColumnTableModel, Index
-from mto_studio.gui.theme import ERROR_FILL, ERROR_RED, FAINT, STATUS_COLOURS, SUCCESS, SUCCESS_FILL, TEXT
+from mto_studio.gui.theme import ERROR_FILL, FAINT, STATUS_COLOURS, SUCCESS_FILL, TEXT
 
 STATUS_TEXT = {"skipped": "finished earlier", "waiting": "waiting"}
+#: a QA metric's column → the metric
+QA_COLUMN_METRIC = {QA_COLUMNS[m]: m for m in QA_METRICS}
 
 
 @dataclass
@@ -32,6 +36,9 @@ class RunInfo:
     scored_on: str = ""  # once finished: "test" or "validation" (the kept checkpoint's); "" = latest validation
     score_label: str = ""  # once finished: e.g. "Validation ROUGE-L (best checkpoint)"
     exact_match: float | None = None
+    #: a QA run's accuracy (generation matched to a choice) and ranked accuracy, like ``rouge``; None otherwise
+    accuracy: float | None = None
+    accuracy_ranked: float | None = None
     reason: str = ""
     folder: str = ""
 
@@ -48,9 +55,11 @@ class RunInfo:
 
 
 class ExperimentRunsModel(ColumnTableModel):
-    """The runs of the running (or last) experiment, in execution order."""
+    """The runs of the running (or last) experiment, in execution order. Once a run reports QA accuracy, its
+    columns follow ROUGE-L (their headers say where the scores come from, as ROUGE-L's does)."""
 
-    COLUMNS = ("#", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "note")
+    BASE_COLUMNS = ("#", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "note")
+    COLUMNS: tuple[str, ...] = BASE_COLUMNS
     RunIdRole = Qt.ItemDataRole.UserRole
     StatusRole = Qt.ItemDataRole.UserRole + 1
 
@@ -71,22 +80,44 @@ class ExperimentRunsModel(ColumnTableModel):
         if (
             orientation == Qt.Orientation.Horizontal
             and 0 <= section < len(self.COLUMNS)
-            and self.COLUMNS[section] == "ROUGE-L"
+            and self.COLUMNS[section] in ("ROUGE-L", *QA_COLUMN_METRIC)
         ):
             from mto_studio.core.training.results import short_score_label
 
+            column = self.COLUMNS[section]
+            header = self.score_header if column == "ROUGE-L" else self.qa_header(QA_COLUMN_METRIC[column])
             if role == Qt.ItemDataRole.DisplayRole:
-                return short_score_label(self.score_header)
+                return short_score_label(header)
             if role == Qt.ItemDataRole.ToolTipRole:
-                return self.score_header
+                return header
         return super().headerData(section, orientation, role)
+
+    def qa_header(self, metric: str) -> str:
+        """The score header for a QA metric: "Validation accuracy (best checkpoint)"."""
+        name = qa_metric_name(metric)
+        header = self.score_header
+        return header.replace("ROUGE-L", name) if "ROUGE-L" in header else qa_score_label(None, metric)
+
+    def _show_qa_columns(self, metrics: list[str]) -> None:
+        """Insert the columns of QA ``metrics`` not shown yet, after ROUGE-L."""
+        shown = [m for m in QA_METRICS if m in metrics or QA_COLUMNS[m] in self.COLUMNS]
+        columns = list(self.BASE_COLUMNS)
+        at = columns.index("ROUGE-L") + 1
+        columns[at:at] = [QA_COLUMNS[m] for m in shown]
+        for position, name in enumerate(columns):
+            if name not in self.COLUMNS:
+                self.beginInsertColumns(QModelIndex(), position, position)
+                self.COLUMNS = (*self.COLUMNS[:position], name, *self.COLUMNS[position:])
+                self.endInsertColumns()
 
     def set_runs(self, runs: list[RunInfo]) -> None:
         self.beginResetModel()
         self.runs = list(runs)
         self._rows = {r.run_id: i for i, r in enumerate(self.runs)}
         self._dirty.clear()
+        self.COLUMNS = self.BASE_COLUMNS
         self.endResetModel()
+        self._show_qa_columns([m for m in QA_METRICS if any(getattr(r, m) is not None for r in self.runs)])
 
     def run(self, run_id: str) -> RunInfo | None:
         row = self._rows.get(run_id)
@@ -103,6 +134,7 @@ class ExperimentRunsModel(ColumnTableModel):
         info = self.runs[row]
         for name, value in fields.items():
             setattr(info, name, value)
+        self._show_qa_columns([m for m in QA_METRICS if fields.get(m) is not None])
         if now:
             self._changed(row)
         else:
@@ -125,6 +157,8 @@ class ExperimentRunsModel(ColumnTableModel):
             return None
         run = self.runs[index.row()]
         column = self.COLUMNS[index.column()]
+        if column in QA_COLUMN_METRIC:
+            return self._qa_data(run, QA_COLUMN_METRIC[column], role)
         if role == Qt.ItemDataRole.DisplayRole:
             return {
                 "#": str(run.index + 1),
@@ -148,7 +182,7 @@ class ExperimentRunsModel(ColumnTableModel):
             if column == "ROUGE-L" and run.rouge is not None:
                 tip = (
                     (
-                        f"{run.score_label or run.scored_on} of the finished run"
+                        f"{finished_label(run.score_label, run.scored_on, 'rougeL', qa=run.accuracy is not None)} of the finished run"
                         if run.scored_on
                         else "latest validation ROUGE-L (a point of the curve, not the run's result yet)"
                     )
@@ -161,6 +195,29 @@ class ExperimentRunsModel(ColumnTableModel):
             font.setItalic(True)
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "seed", "step", "ROUGE-L"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == self.RunIdRole:
+            return run.run_id
+        if role == self.StatusRole:
+            return run.status
+        return None
+
+    def _qa_data(self, run: RunInfo, metric: str, role: int) -> Any:
+        value = getattr(run, metric)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return metric_text(value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            name = qa_metric_name(metric)
+            if value is None:
+                return f"{run.label}: no {name} yet"
+            if not run.scored_on:
+                return f"latest validation {name} (a point of the curve, not the run's result yet)\n{run.label}"
+            return f"{finished_label(run.score_label, run.scored_on, metric, qa=run.accuracy is not None)} of the finished run\n{run.label}"
+        if role == Qt.ItemDataRole.FontRole and value is not None and not run.scored_on:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.RunIdRole:
             return run.run_id
@@ -329,9 +386,7 @@ class ResultTableModel(QAbstractTableModel):
             if cell is None:
                 return "no finished run in this cell yet"
             values = ", ".join(f"{v:.3f}" for v in cell.values)
-            tip = (
-                f"{self.metric} on {self.group}: mean {cell.mean:.4f}, sd {cell.sd:.4f} over {cell.n} seed(s): {values}"
-            )
+            tip = f"{qa_metric_name(self.metric)} on {self.group}: mean {cell.mean:.4f}, sd {cell.sd:.4f} over {cell.n} seed(s): {values}"
             if cell.gain is not None:
                 tip += f"\n{cell.gain * 100:+.1f}% relative to {self.baseline} at the same k"
             if self.seeds_expected and cell.n < self.seeds_expected:
@@ -353,48 +408,6 @@ class ResultTableModel(QAbstractTableModel):
             return cell.gain
         if role == self.CountRole:
             return cell.n
-        return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-
-class SamplesModel(ColumnTableModel):
-    """Sample predictions of one evaluation (EvalDone.samples)."""
-
-    COLUMNS = ("relation", "input", "prediction", "references", "ROUGE-L")
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.samples: list[dict[str, Any]] = []
-
-    def set_samples(self, samples) -> None:
-        self.beginResetModel()
-        self.samples = [dict(s) for s in samples]
-        self.endResetModel()
-
-    def _row_items(self) -> list:
-        return self.samples
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.samples):
-            return None
-        sample = self.samples[index.row()]
-        column = self.COLUMNS[index.column()]
-        score = sample.get("rougeL")
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            if column == "references":
-                refs = [str(r) for r in sample.get("references", [])]
-                return " | ".join(refs) if role == Qt.ItemDataRole.DisplayRole else "\n".join(refs)
-            if column == "ROUGE-L":
-                return metric_text(score)
-            return str(sample.get(column, ""))
-        if role == Qt.ItemDataRole.ForegroundRole and column in ("prediction", "ROUGE-L") and score is not None:
-            return QBrush(QColor(SUCCESS if score >= 0.999 else ERROR_RED if score <= 0.001 else TEXT))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == "ROUGE-L":
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

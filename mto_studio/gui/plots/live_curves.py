@@ -113,6 +113,8 @@ class LiveCurves(pg.GraphicsLayoutWidget):
         self.ci.layout.setColumnStretchFactor(0, 1)
         self.ci.layout.setColumnStretchFactor(1, 1)
         self.plots = {"loss": self.loss_plot, "rougeL": self.rouge_plot}
+        #: the validation metric the right plot shows (its key stays "rougeL"): "rougeL", or "accuracy" for QA
+        self.score_metric = "rougeL"
         self.x_mode = "step"
         self._seeds: dict[CurveKey, dict[int, dict[str, SeriesBuffer]]] = {}
         self._bands: dict[tuple[CurveKey, str], _Band] = {}
@@ -196,7 +198,16 @@ class LiveCurves(pg.GraphicsLayoutWidget):
         self.legend.clear()
         self._legend_keys = []
         self.rouge_plot.setYRange(0, 0.1)
+        self.set_score_metric("rougeL")
         self.show_note("Start an experiment: the curves fill in as the runs train")
+
+    def set_score_metric(self, metric: str, name: str = "ROUGE-L") -> None:
+        """Title the right plot after the validation metric it shows, ``name`` ("accuracy" for QA runs)."""
+        if metric == self.score_metric:
+            return
+        self.score_metric = metric
+        self.rouge_plot.setTitle(f"Validation {name}", color=TEXT, size="10pt")
+        self.rouge_plot.setLabel("left", f"{name} (mean ± sd over seeds)", color=MUTED, size="9pt")
 
     def show_note(self, text: str) -> None:
         self.note.setText(text)

@@ -238,6 +238,22 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
         self.fit.plot.setXRange(low, -0.02 * low, padding=0)  # a sliver right of 0, so its tick shows
         self.fit.plot.setTitle(f"Format fit · {relation}", color=TEXT, size="10pt")
 
+        qa = [
+            Bar(s.template, s.accuracy, *(s.accuracy_ci or (s.accuracy,) * 2), s.template == best)
+            for s in ordered
+            if getattr(s, "accuracy", None) is not None
+        ]
+        if qa and len(qa) == len(ordered):  # QA data: each template's zero-shot choice-ranking accuracy
+            self.knowledge.show(
+                qa,
+                colours,
+                from_zero_left=False,
+                formatter=lambda b: f"{b.value:.0%}",
+                label_at=lambda b: (min(max(b.high, b.value) + 0.02, 1.0), (0, 0.5)),
+            )
+            self.chance_line.setVisible(False)
+            self.knowledge.plot.setTitle("QA accuracy · zero-shot choice ranking", color=TEXT, size="10pt")
+            return
         candidates = distractors + 1
         knowledge = [
             Bar(s.template, s.choice_accuracy, *(s.choice_ci or (s.choice_accuracy,) * 2), s.template == best)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from mto_studio.core.config import field_info
 from mto_studio.core.templates import TokenView
 from mto_studio.core.training.config import TrainConfig
+from mto_studio.gui.format import choices_text
 from mto_studio.gui.preview import PreviewRow
 from mto_studio.gui.theme import BADGE_FILL, ERROR_RED, MUTED, SECTION, SUCCESS, TOKEN_SWATCHES, WARNING
 from mto_studio.gui.widgets.token_chips import TokenChips
@@ -138,6 +139,9 @@ class PreviewCard(QFrame):
         self.input_label.setToolTip(head.input)
         extra = head.references[1:]
         self.references_label.setText(("other references: " + " | ".join(extra)) if extra else "")
+        if head.choices:  # a QA question: its choices, the right one marked (whether or not the template shows them)
+            extra = head.choices
+            self.references_label.setText("choices: " + choices_text(head.choices, head.answer))
         self.references_label.setVisible(bool(extra))
         if row.error is not None:
             self.error_label.setText(f"{row.error.message}<br><i>{html.escape(row.error.hint)}</i>")

@@ -29,6 +29,7 @@ from mto_studio.gui.dialogs import choose_data_file
 from mto_studio.gui.models.data_table import RawTableModel, RelationCountsModel
 from mto_studio.gui.theme import MUTED, set_invalid
 from mto_studio.gui.workbenches.data.domain import DomainNotice
+from mto_studio.gui.workbenches.data.qa import QASummary, qa_rows_by_row
 from mto_studio.gui.workbenches.data.splits import SplitsBox
 
 NO_RELATION = "(none — one relation)"
@@ -188,6 +189,8 @@ class DataWorkbench(QWidget):
             grid.addWidget(value, i, 0)
             grid.addWidget(label, i, 1)
             self.summary_values[key] = value
+        self.qa_summary = QASummary()  # questions, choices and answer format of QA data (hidden otherwise)
+        grid.addWidget(self.qa_summary, len(items), 0, 1, 2)
         return box
 
     # --- showing -------------------------------------------------------------------------------------------
@@ -211,17 +214,23 @@ class DataWorkbench(QWidget):
             self.splits.refresh()
             return
         mapping = data.task.mapping if data.task is not None else None
-        self.rows_model.set_table(data.raw, mapping)
+        self.rows_model.set_table(data.raw, mapping, qa_rows_by_row(data.task) if data.task is not None else None)
         self.rows_view.resizeColumnsToContents()
-        for column in range(self.rows_model.columnCount()):
-            self.rows_view.setColumnWidth(column, min(self.rows_view.columnWidth(column) + 16, 420))
+        for column, name in enumerate(self.rows_model.columns):
+            widest = 600 if name == RawTableModel.QA_COLUMN else 420  # a question's choices, the answer marked
+            self.rows_view.setColumnWidth(column, min(self.rows_view.columnWidth(column) + 16, widest))
         self.source_label.setText(
             f"<b>{data.display_name}</b> · {data.raw.format.upper()} · "
             f"{len(data.raw):,} rows · {len(data.raw.columns)} columns"
             f"<br><span style='color:{MUTED}'>{data.path}</span>"
         )
         self._fill_combos(data.raw.columns, mapping)
-        if data.detected:
+        if data.task is not None and data.task.kind == "qa":
+            self.detected_label.setText(
+                f"Auto-detected <b>multiple-choice QA</b> columns (choices: <b>{mapping.choices if mapping else ''}"
+                "</b>): the input is the question, the target the answer."
+            )
+        elif data.detected:
             detected = detect_columns(data.raw.columns).mapping
             edited = mapping is not None and mapping != detected
             self.detected_label.setText(
@@ -230,7 +239,9 @@ class DataWorkbench(QWidget):
         else:
             self.detected_label.setText("No known column set in this file's header: choose the columns.")
         self.reset_button.setEnabled(
-            bool(data.detected) and mapping != (detect_columns(data.raw.columns).mapping if data.detected else None)
+            bool(data.detected)
+            and (data.task is None or data.task.kind != "qa")
+            and mapping != (detect_columns(data.raw.columns).mapping if data.detected else None)
         )
         if data.task is not None:
             self.mapping_error.setText("")
@@ -241,6 +252,7 @@ class DataWorkbench(QWidget):
         data = self.context.data
         task = data.task if data is not None else None
         self.counts_model.set_data(task, self.context.library)
+        self.qa_summary.set_task(task)
         values = {key: "—" for key in self.summary_values}
         if data is not None and task is not None:
             values.update(
@@ -282,7 +294,12 @@ class DataWorkbench(QWidget):
         input_column, target_column = self.input_combo.currentData(), self.target_combo.currentData()
         if input_column is None or target_column is None:
             return None
-        return ColumnMapping(input=input_column, target=target_column, relation=self.relation_combo.currentData())
+        data = self.context.data
+        task = data.task if data is not None else None
+        choices = task.mapping.choices if task is not None and task.kind == "qa" else None  # QA data stays QA
+        return ColumnMapping(
+            input=input_column, target=target_column, relation=self.relation_combo.currentData(), choices=choices
+        )
 
     def _mapping_edited(self) -> None:
         if self._filling or self.context.data is None:

@@ -30,7 +30,7 @@ from mto_studio.gui.dialogs import show_error
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.format import format_duration
 from mto_studio.gui.jobs import JobController, JobState, pretrain_job
-from mto_studio.gui.models.training import SamplesModel
+from mto_studio.gui.models.samples import SamplesModel
 from mto_studio.gui.plots.line_chart import LineChart
 from mto_studio.gui.theme import ERROR_RED, LAB_KNOWLEDGE_COLOURS, LAB_LOSS_COLOURS, MUTED
 from mto_studio.gui.widgets.fields import settings_beside

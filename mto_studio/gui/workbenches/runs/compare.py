@@ -16,10 +16,11 @@ from mto_studio.core.store.sqlite import RunRow
 from mto_studio.core.templates import TemplateLibrary
 from mto_studio.core.training.results import shots_text
 from mto_studio.gui.context import StudioContext
+from mto_studio.gui.models.qa import qa_metric_name, qa_metrics_in
 from mto_studio.gui.models.runs import ConfigDiffModel
 from mto_studio.gui.plots.base import export_png
 from mto_studio.gui.plots.line_chart import LineChart
-from mto_studio.gui.theme import COMPARE_COLOURS
+from mto_studio.gui.theme import COMPARE_COLOURS, MUTED, TEXT
 from mto_studio.gui.widgets.diff_view import TemplateDiffView
 
 MAX_COMPARED = 12
@@ -87,6 +88,11 @@ class ComparePanel(QWidget):
             )
             self.diff_model.set_configs([], [])
             return
+        # QA runs are compared on validation accuracy (the "rougeL" panel keeps its key and takes the title)
+        metric = "accuracy" if any(qa_metrics_in(r.metrics) for r in runs) else "rougeL"
+        name = qa_metric_name(metric)
+        self.chart.plots["rougeL"].setTitle(f"Validation {name}", color=TEXT, size="10pt")
+        self.chart.plots["rougeL"].setLabel("left", name, color=MUTED, size="9pt")
         for i, run in enumerate(runs):
             colour = COMPARE_COLOURS[i % len(COMPARE_COLOURS)]
             label = run_label(run)
@@ -94,7 +100,7 @@ class ComparePanel(QWidget):
             self.chart.add_line("rougeL", label, colour, width=1.8, symbol="o")
             if store is not None:
                 self.chart.set_points("loss", label, store.series(run.id, "loss", "train"))
-                self.chart.set_points("rougeL", label, store.series(run.id, "rougeL", "validation"))
+                self.chart.set_points("rougeL", label, store.series(run.id, metric, "validation"))
         for plot in self.chart.plots.values():
             plot.enableAutoRange()
         self.diff_model.set_configs([f"#{r.id}" for r in runs], [r.config for r in runs])

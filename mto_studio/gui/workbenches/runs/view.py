@@ -27,7 +27,8 @@ from mto_studio.core.training.results import metric_text
 from mto_studio.gui.context import StudioContext
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.jobs import run_owners
-from mto_studio.gui.models.runs import RunsTreeModel, experiment_runs
+from mto_studio.gui.models.qa import qa_metrics_in
+from mto_studio.gui.models.runs import QA_COLUMN_METRIC, RunsTreeModel, experiment_runs, qa_detail
 from mto_studio.gui.theme import ERROR_RED, MUTED, WARNING
 from mto_studio.gui.workbenches.runs.compare import MAX_COMPARED, ComparePanel, run_label
 from mto_studio.gui.workbenches.runs.export import RunExports
@@ -172,6 +173,9 @@ class RunsWorkbench(RunExports):
         self.tree_model.owned = set(self.owners.folders)
         self.tree.selectionModel().blockSignals(True)
         self.tree_model.set_rows(experiments, runs)
+        for column, name in enumerate(self.tree_model.COLUMNS):
+            if name in QA_COLUMN_METRIC:  # a QA run's accuracy columns, as wide as ROUGE-L's
+                self.tree.setColumnWidth(column, 82)
         for row in range(self.tree_model.rowCount()):
             index = self.tree_model.index(row, 0)
             key = self.tree_model.data(index, RunsTreeModel.IdRole)
@@ -293,7 +297,10 @@ class RunsWorkbench(RunExports):
         if len(runs) == 1:
             run = runs[0]
             parts = [f"<b>{_esc(run.name)}</b> · {_esc(run.status)}"]
-            if run.metrics:
+            if run.metrics and qa_metrics_in(run.metrics):  # a QA run: accuracy first, then ROUGE-L
+                label = run.metrics.get("score_label") or "accuracy"
+                parts.append(qa_detail(run))
+            elif run.metrics:
                 label = run.metrics.get("score_label") or "ROUGE-L"
                 parts.append(
                     f"{_esc(str(label))} {metric_text(run_score(run, 'rougeL'))}, exact match "

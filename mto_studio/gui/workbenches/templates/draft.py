@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mto_studio.core.data import Head
+from mto_studio.core.data.qa import LABELS
 from mto_studio.core.errors import TemplateError
 from mto_studio.core.templates import (
     Objective,
@@ -145,6 +146,10 @@ def error_html(error: TemplateError) -> str:
     return f"<b>{html.escape(error.bare_message)}</b>{where}{hint}"
 
 
+#: how phrase_examples passes a QA row's choices to a choices block (which writes them in its slot's form)
+CHOICES_SEPARATOR = "\x1f"
+
+
 def phrase_examples(template: Template | None, head: Head, library: TemplateLibrary) -> dict[SlotKind, str]:
     """What each slot kind becomes on ``head`` (shown inside the blocks)."""
     examples = {SlotKind.INPUT: head.input, SlotKind.TARGET: head.references[0]}
@@ -157,4 +162,8 @@ def phrase_examples(template: Template | None, head: Head, library: TemplateLibr
         examples[SlotKind.REL] = phrase.connective or after
         examples[SlotKind.REL_BEFORE] = before
         examples[SlotKind.REL_AFTER] = after if phrase.clause else phrase.connective
+    if head.choices:  # QA: the block writes the choices in its form; the label is the right choice's letter
+        examples[SlotKind.CHOICES] = CHOICES_SEPARATOR.join(head.choices)
+        if head.answer is not None:
+            examples[SlotKind.LABEL] = LABELS[head.answer]
     return examples

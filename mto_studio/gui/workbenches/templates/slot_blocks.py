@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QPainter, QPen
 from PySide6.QtWidgets import (
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -18,7 +19,9 @@ from PySide6.QtWidgets import (
 
 from mto_studio.core.templates import SLOT_LABELS, Slot, SlotKind
 from mto_studio.core.templates.model import MAX_SOFT_LENGTH, SOURCE_SLOTS, TARGET_SLOTS
+from mto_studio.core.templates.render import choices_text
 from mto_studio.gui.theme import ACCENT, SECONDARY, SLOT_SWATCHES
+from mto_studio.gui.workbenches.templates.draft import CHOICES_SEPARATOR
 
 MOVE_MIME = "application/x-mto-slot-move"
 NEW_MIME = "application/x-mto-slot-new"
@@ -33,7 +36,11 @@ KIND_ORDER = (
     SlotKind.REL_AFTER,
     SlotKind.MASK,
     SlotKind.TARGET,
+    SlotKind.CHOICES,
+    SlotKind.LABEL,
 )
+#: a choices block's forms as its menu shows them (Slot.form → words)
+CHOICE_FORM_NAMES = {"": "inlined: choice1: … choice2: …", "numbered": "numbered: (A) … (B) …"}
 SLOT_HELP = {
     SlotKind.TEXT: "literal text, written as is",
     SlotKind.PREFIX: "the task prefix: the template's prefix text, or else the relation's name (xIntent)",
@@ -44,6 +51,9 @@ SLOT_HELP = {
     SlotKind.REL_AFTER: "the part of the relation's clause that comes after the input",
     SlotKind.MASK: "a sentinel: <extra_id_0>, <extra_id_1>, … numbered in order of appearance",
     SlotKind.TARGET: "the row's target (the answer)",
+    SlotKind.CHOICES: "QA: the question's choices, inlined (\"choice1: … choice2: …\", the method's form) or numbered "
+    '("(A) … (B) …"); leave it out to omit the choices',
+    SlotKind.LABEL: 'QA: the right choice\'s letter ("B"), a verbalizer target instead of the answer text',
 }
 
 
@@ -60,6 +70,7 @@ class SlotBlock(QFrame):
     move_requested = Signal(int, int)  # index, delta
     text_edited = Signal(int, str)
     length_edited = Signal(int, int)
+    form_edited = Signal(int, str)
 
     def __init__(
         self,
@@ -72,6 +83,8 @@ class SlotBlock(QFrame):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        if slot.kind is SlotKind.CHOICES and example:  # the example row's choices, written in this slot's form
+            example = choices_text(example.split(CHOICES_SEPARATOR), slot.form)
         self.slot = slot
         self.index = index
         self.read_only = read_only
@@ -137,6 +150,24 @@ class SlotBlock(QFrame):
             self.editor = spin
             row.addWidget(spin)
             layout.addLayout(row)
+        elif slot.kind is SlotKind.CHOICES and not read_only:
+            combo = QComboBox()
+            combo.setObjectName("choices-form")
+            for form, words in CHOICE_FORM_NAMES.items():
+                combo.addItem(words.split(":")[0], form)
+                combo.setItemData(combo.count() - 1, words, Qt.ItemDataRole.ToolTipRole)
+            combo.setCurrentIndex(max(0, combo.findData(slot.form)))
+            combo.setToolTip(f"on the example row: {example}" if example else "how the choices are written")
+            combo.currentIndexChanged.connect(lambda _i: self.form_edited.emit(self.index, combo.currentData()))
+            self.editor = combo
+            layout.addWidget(combo)
+            if example:
+                self.value_label = QLabel(example if len(example) <= 34 else example[:32] + "…")
+                self.value_label.setObjectName("example")
+                self.value_label.setStyleSheet(
+                    f"color: {self.swatch.text}; background: transparent; font-style: italic;"
+                )
+                layout.addWidget(self.value_label)
         else:
             shown = example if example else slot.to_text()
             if len(shown) > 34:

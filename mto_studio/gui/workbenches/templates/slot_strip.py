@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QShortcut
-from PySide6.QtWidgets import QLineEdit, QMenu, QSizePolicy, QSpinBox, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QMenu, QSizePolicy, QSpinBox, QToolButton, QWidget
 
 from mto_studio.core.templates import SLOT_LABELS, Slot, SlotKind
 from mto_studio.core.templates.render import T5_SENTINEL
@@ -115,6 +115,7 @@ class SlotStrip(QWidget):
             block.move_requested.connect(self.move_block)
             block.text_edited.connect(self._text_edited)
             block.length_edited.connect(self._length_edited)
+            block.form_edited.connect(self._form_edited)
             block.left_button.setEnabled(index > 0)
             block.right_button.setEnabled(index < len(self.slots) - 1)
             block.set_selected(index == self.selected)
@@ -212,9 +213,15 @@ class SlotStrip(QWidget):
         self.blocks[index].slot = slots[index]
         self._emit(tuple(slots), False)
 
+    def _form_edited(self, index: int, form: str) -> None:
+        slots = list(self.slots)
+        slots[index] = Slot(SlotKind.CHOICES, form=form)
+        self.blocks[index].slot = slots[index]
+        self._emit(tuple(slots), False)
+
     def _delete_selected(self) -> None:
         focused = self.focusWidget()
-        if isinstance(focused, (QLineEdit, QSpinBox)):
+        if isinstance(focused, (QLineEdit, QSpinBox, QComboBox)):
             return  # Delete inside a phrase editor deletes text, not the block
         self.remove_at(self.selected)
 

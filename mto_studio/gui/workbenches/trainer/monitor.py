@@ -29,7 +29,9 @@ from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.experiment import run_folder_name
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.format import esc as _esc
-from mto_studio.gui.models.training import ExperimentRunsModel, RunInfo, SamplesModel
+from mto_studio.gui.models.qa import QA_METRICS, qa_metric_name, qa_metrics_in
+from mto_studio.gui.models.samples import SamplesModel
+from mto_studio.gui.models.training import ExperimentRunsModel, RunInfo
 from mto_studio.gui.plots.live_curves import CurveKey, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
 from mto_studio.gui.workbenches.trainer.results import ResultsPanel
@@ -243,6 +245,7 @@ class TrainerMonitor(QWidget):
                 step=int(result.get("step", 0)),
                 rouge=metrics.get("rougeL"),
                 exact_match=metrics.get("exact_match"),
+                **{m: metrics.get(m) for m in QA_METRICS},
                 scored_on=str(result.get("split") or "validation"),
                 score_label=str(result.get("score_label") or ""),
                 folder=str(run_dir or ""),
@@ -273,7 +276,8 @@ class TrainerMonitor(QWidget):
                 and not record.get("final")
                 and not (scores and scores[-1][0] == step)
             ):
-                scores.append((step, int(record.get("examples_seen", 0)), float(record["metrics"].get("rougeL", 0))))
+                metric = self._curve_metric(record["metrics"])
+                scores.append((step, int(record.get("examples_seen", 0)), float(record["metrics"].get(metric, 0))))
                 samples = (step, "validation", tuple(record.get("samples", ())))
         if after is not None:
             self.curves.truncate(key, run.seed, after)
@@ -281,6 +285,13 @@ class TrainerMonitor(QWidget):
         self.curves.add_points(key, run.seed, "rougeL", scores)
         if samples is not None:
             self._samples[run.run_id] = samples
+
+    def _curve_metric(self, metrics: dict[str, Any]) -> str:
+        """The validation metric the curves plot: accuracy for QA runs (the plot says so), else ROUGE-L."""
+        if "accuracy" in metrics:
+            self.curves.set_score_metric("accuracy", qa_metric_name("accuracy"))
+            return "accuracy"
+        return "rougeL"
 
     def on_run_started(self, event: RunStarted) -> RunInfo | None:
         run = self.runs_model.update(
@@ -312,12 +323,13 @@ class TrainerMonitor(QWidget):
         run = self.runs_model.run(event.run_id)
         if run is None:
             return
-        value = event.metrics.get("rougeL")
+        value = event.metrics.get(self._curve_metric(event.metrics))
         if event.split == "validation" and value is not None and run.method != "adaptation" and not event.final:
             # a final evaluation is the run's result (RunFinished carries it), not a point of the curve
             self.curves.add_point(self._run_key(run), run.seed, "rougeL", event.step, event.examples_seen, value)
         if value is not None and run.status == "running" and not event.final:
-            self.runs_model.update(event.run_id, rouge=value)
+            qa = {m: event.metrics[m] for m in qa_metrics_in(event.metrics)}
+            self.runs_model.update(event.run_id, rouge=event.metrics.get("rougeL"), **qa)
         if event.samples:
             self._samples[event.run_id] = (event.step, event.split, event.samples)
             self._latest_sample_run = event.run_id
@@ -329,6 +341,7 @@ class TrainerMonitor(QWidget):
             fields.update(
                 rouge=event.metrics.get("rougeL"),
                 exact_match=event.metrics.get("exact_match"),
+                **{m: event.metrics.get(m) for m in QA_METRICS},
                 scored_on=event.split or "validation",
                 score_label=event.score_label,
             )
