@@ -42,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{info.flag} {value} is out of range", f"give {info.describe()}")
     library, (template,) = library_with([args.template])
     data = load_data_from_args(args)
+    from mto_studio.core.data.qa_framing import qa_framing
+    from mto_studio.core.training.data import check_qa_fit
+
+    check_qa_fit(data, library, template)  # a QA template on completion data: one clear error
+    library.qa_framing = qa_framing  # the per-example QA mixed rule (qa-mixed)
     tokenizer = None
     style = T5_STYLE
     if args.tokenizer:
@@ -58,7 +63,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{family.label}: {match.text}")
     for head in data.heads[: args.rows]:
         rendered = library.render(
-            template, head.relation, head.input, head.references[0], references=head.references, style=style
+            template,
+            head.relation,
+            head.input,
+            head.references[0],
+            references=head.references,
+            style=style,
+            choices=head.choices,
+            answer=head.answer,
         )
         tokens = None
         if tokenizer is not None:
@@ -74,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{rendered.relation}] {rendered.input}")
             print(f"  source: {rendered.source}")
             print(f"  target: {rendered.target}")
+            if rendered.choices:
+                marked = [f"{'*' if i == rendered.answer_index else ' '}{c}" for i, c in enumerate(rendered.choices)]
+                print(
+                    f"  choices: {' | '.join(marked)}  (answer {rendered.answer_label}; template {rendered.template})"
+                )
             if rendered.rebuilt:
                 print(f"  answer: {rendered.answer}")
             if len(rendered.references) > 1:

@@ -170,6 +170,7 @@ def _run(args, cfg, folder: Path, store, store_path) -> int:
         say(f"stopped; the tables and report in {folder} cover the finished runs only; resume with: {resume}")
         return EXIT_INTERRUPTED
     if not args.json:
+        print_accuracy(folder)
         print(f"report: {last.report}")
         print(f"table: {folder / 'results.md'} (CSV: {folder / 'results.csv'}); plots: {folder}/*.png")
     if last.failed_runs:
@@ -177,3 +178,19 @@ def _run(args, cfg, folder: Path, store, store_path) -> int:
             f"({last.report or folder}); fix the cause and resume with: {resume}")  # fmt: skip
         return EXIT_FAILED
     return EXIT_DONE
+
+
+def print_accuracy(folder) -> None:
+    """For multiple-choice (QA) data: the accuracy table over all relations (mean ± sd over seeds per template and k)."""
+    import json
+
+    try:
+        tables = json.loads((folder / "tables.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for table in tables:
+        if table.get("metric") in ("accuracy", "accuracy_ranked") and table.get("group") == "all relations":
+            print(f"{table['label']}:")
+            for cell in table["cells"]:
+                k = "full" if cell["shots"] == "full" else f"k={cell['shots']}"
+                print(f"  {cell['method']} {cell['template']} {k}: {cell['mean']:.3f} ± {cell['sd']:.3f}")

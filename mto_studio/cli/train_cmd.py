@@ -211,5 +211,15 @@ def run(args: argparse.Namespace) -> int:
     if interrupts.requested:
         say(f"{interrupts.received} came after the last step: the run finished")
     if not args.json:
+        if "accuracy" in last.metrics:  # multiple-choice (QA) data: accuracy is the headline
+            ranked = last.metrics.get("accuracy_ranked")
+            from mto_studio.core.training.results import score_label
+
+            checkpoint = "last" if "last checkpoint" in (last.score_label or "") else "best"
+            print(
+                f"{score_label(last.split, 'accuracy', checkpoint=checkpoint)}: {last.metrics['accuracy']:.3f} (generated answer matched to the "
+                f"nearest choice; {last.metrics.get('matched', 0.0):.0%} matched a choice)"
+                + ("" if ranked is None else f"; ranked by likelihood: {ranked:.3f}")
+            )
         print(f"run folder: {folder}")
     return EXIT_DONE

@@ -8,7 +8,7 @@ from mto_studio.core.templates.fileformat import (
     template_to_dict,
     template_to_toml,
 )
-from mto_studio.core.templates.library import BUILTIN_NAMES, TemplateLibrary, builtin_template
+from mto_studio.core.templates.library import BUILTIN_NAMES, QA_TEMPLATE_NAMES, TemplateLibrary, builtin_template
 from mto_studio.core.templates.model import (
     SLOT_LABELS,
     Objective,
@@ -45,6 +45,7 @@ from mto_studio.core.templates.tokenized import (
 )
 
 __all__ = [
+    "QA_TEMPLATE_NAMES",
     "ATOMIC_RELATIONS",
     "BUILTIN_NAMES",
     "SLOT_LABELS",

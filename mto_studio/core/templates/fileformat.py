@@ -12,7 +12,8 @@
     clause = "When {input}, PersonX's aim is"
     connective = "because PersonX wanted"
 
-A mixed template has ``filling = "NAME"`` and ``mapping = "NAME"`` instead of source and target.
+A mixed template has ``filling = "NAME"`` and ``mapping = "NAME"`` instead of source and target; with
+``objective = "mixed-qa"`` it picks per example by the method's QA rule (core.data.qa_framing) instead of per relation.
 """
 
 from __future__ import annotations
@@ -145,13 +146,16 @@ def template_from_dict(
 
     raw_objective = data.get("objective")
     objective: Objective | None = None
+    per_example = False
     if raw_objective is None:
-        fail("missing objective", 'add objective = "filling", "mapping" or "mixed"')
+        fail("missing objective", 'add objective = "filling", "mapping", "mixed" or "mixed-qa"')
     else:
+        wanted = str(raw_objective).strip().lower()
+        per_example = wanted == "mixed-qa"
         try:
-            objective = Objective(str(raw_objective).strip().lower())
+            objective = Objective("mixed" if per_example else wanted)
         except ValueError:
-            fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping" or "mixed"', "objective")
+            fail(f"unknown objective '{raw_objective}'", 'use "filling", "mapping", "mixed" or "mixed-qa"', "objective")
 
     prefix = data.get("prefix")
     if prefix is not None and not isinstance(prefix, str):
@@ -168,6 +172,7 @@ def template_from_dict(
         return Template(
             name=str(name), objective=objective, description=description, prefix=prefix, soft_length=soft_length,
             phrases=phrases, builtin=builtin, path=path, filling=names["filling"], mapping=names["mapping"],
+            per_example=per_example,
         )  # fmt: skip
 
     for key in ("filling", "mapping"):
@@ -258,10 +263,10 @@ def _check_structure(source: tuple[Slot, ...], target: tuple[Slot, ...], objecti
             "put one {input} in the source pattern",
             "source",
         )
-    n_target = count(SlotKind.TARGET, target)
+    n_target = count(SlotKind.TARGET, target) + count(SlotKind.LABEL, target)
     if n_target != 1:
         fail(
-            f"the target must hold {{target}} exactly once (found {n_target})",
+            f"the target must hold {{target}} (or, for QA, {{label}}) exactly once (found {n_target})",
             'e.g. target = "{mask} {target}" or "{target}"',
             "target",
         )
@@ -331,7 +336,7 @@ def template_to_dict(template: Template) -> dict[str, Any]:
     data: dict[str, Any] = {"format": 1, "name": template.name}
     if template.description:
         data["description"] = template.description
-    data["objective"] = template.objective.value
+    data["objective"] = template.objective_text
     if template.is_mixed:
         data["filling"] = template.filling
         data["mapping"] = template.mapping

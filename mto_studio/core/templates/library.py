@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,12 @@ BUILTIN_NAMES = (
     "unsupnat-short",
     "mixed-short",
 )
+#: The built-in multiple-choice (QA) templates (issue 15): Mapping generating the answer text or its label, Filling
+#: with the sentinel where the answer goes, and the method's per-example mixed. Kept out of BUILTIN_NAMES, whose
+#: templates render completion rows (callers render every one of them on a completion row).
+QA_TEMPLATE_NAMES = ("qa-sup", "qa-sup-label", "qa-unsup", "qa-mixed")
+#: The per-example QA rule's signature: (question, choices) -> "filling" | "mapping" (core.data.qa_framing).
+QAFraming = Callable[[str, Sequence[str]], str]
 #: Mixed templates fall back to Mapping for relations no decision covers (the conventional choice).
 UNDECIDED_FALLBACK = Objective.MAPPING
 
@@ -55,6 +61,7 @@ class TemplateLibrary:
         phrases: PhraseTable | None = None,
         rules: RuleTable | None = None,
         objectives: Mapping[str, Objective] | None = None,
+        qa_framing: QAFraming | None = None,
     ) -> None:
         self._templates: dict[str, Template] = {}
         if with_builtins:
@@ -69,6 +76,10 @@ class TemplateLibrary:
         self.rules = rules or builtin_rules()
         #: Per-relation objective decisions (e.g. from the analyzer); they win over the rule table.
         self.objectives: dict[str, Objective] = dict(objectives or {})
+        #: The per-example rule of "mixed-qa" templates (core.data.qa_framing.qa_framing; the data layer is a
+        #: sibling of this one, so the caller hands it in). Without it such templates fall back to the relation's
+        #: objective, as a mixed template does.
+        self.qa_framing = qa_framing
 
     # --- registry ---------------------------------------------------------------------------------------
     def add(self, template: Template) -> None:
@@ -81,7 +92,7 @@ class TemplateLibrary:
         del self._templates[name]
 
     def names(self) -> list[str]:
-        builtin_order = {n: i for i, n in enumerate(BUILTIN_NAMES)}
+        builtin_order = {n: i for i, n in enumerate(BUILTIN_NAMES + QA_TEMPLATE_NAMES)}
         return sorted(self._templates, key=lambda n: (n not in builtin_order, builtin_order.get(n, 0), n))
 
     def __contains__(self, name: str) -> bool:
@@ -127,11 +138,44 @@ class TemplateLibrary:
             return ruled, "rules"
         return UNDECIDED_FALLBACK, "fallback"
 
-    def resolve(self, template: Template, relation: str) -> Template:
-        """The concrete template used for ``relation`` (the template itself unless it is mixed)."""
+    def uses_choices(self, template: Template | str) -> bool:
+        """Whether ``template`` (or, for a mixed one, one of its parts) needs multiple-choice (QA) data."""
+        if isinstance(template, str):
+            template = self.get(template)
+        if template.uses_choices:
+            return True
+        return template.is_mixed and any(
+            t.uses_choices for t in self.concrete(template) if t is not template and not t.is_mixed
+        )
+
+    def qa_names(self) -> list[str]:
+        """The templates for QA data: those whose name starts with "qa-" or that use choices."""
+        out = []
+        for name in self.names():
+            try:
+                if name.startswith("qa-") or self.uses_choices(name):
+                    out.append(name)
+            except TemplateError:
+                continue  # a mixed template naming a missing part
+        return out
+
+    def example_objective(self, relation: str, question: str, choices: Sequence[str]) -> Objective:
+        """The per-example QA rule's pick for one question (the relation's objective without the rule)."""
+        if self.qa_framing is not None and choices:
+            return Objective(self.qa_framing(question, choices))
+        return self.objective_for(relation)[0]
+
+    def resolve(
+        self, template: Template, relation: str, question: str | None = None, choices: Sequence[str] = ()
+    ) -> Template:
+        """The concrete template used for ``relation`` (the template itself unless it is mixed); a per-example
+        ("mixed-qa") template picks by the QA rule on ``question`` and ``choices``."""
         if not template.is_mixed:
             return template
-        objective, _ = self.objective_for(relation)
+        if template.per_example and question is not None:
+            objective = self.example_objective(relation, question, choices)
+        else:
+            objective, _ = self.objective_for(relation)
         name = _part_name(template, objective)
         concrete = self.get(name)
         if concrete.is_mixed:
@@ -175,9 +219,22 @@ class TemplateLibrary:
         references: tuple[str, ...] = (),
         style: SentinelStyle = T5_STYLE,
         phrases: PhraseTable | None = None,
+        choices: Sequence[str] = (),
+        answer: int | None = None,
     ) -> Rendered:
+        """One row rendered; QA rows give ``choices`` and ``answer`` (the right choice's index)."""
         if isinstance(template, str):
             template = self.get(template)
+        if template.per_example and not choices:
+            raise TemplateError(
+                f"template '{template.name}' picks Filling or Mapping per question (mixed-qa) and needs "
+                "multiple-choice data, but this row has no choices",
+                "use QA data (e.g. --data world-qa), or the per-relation template 'mixed'",
+            )
+
+        def resolve(t: Template, rel: str) -> Template:
+            return self.resolve(t, rel, input_text, choices)
+
         return render(
             template,
             relation,
@@ -186,7 +243,9 @@ class TemplateLibrary:
             references=references,
             phrases=phrases or self.phrases,
             style=style,
-            resolve=self.resolve,
+            resolve=resolve,
+            choices=choices,
+            answer=answer,
         )
 
 

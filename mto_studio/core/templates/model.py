@@ -17,7 +17,10 @@ Slots (text form → meaning):
                   relation has no clause. So ``{rel_before} {input} {rel_after}`` is "the clause where there is one,
                   the connective otherwise" (the method's preference, used by the built-ins since issue 15)
   {mask}          a sentinel; numbered in order of appearance: <extra_id_0>, <extra_id_1>, …
-  {target}        the row's target (target pattern only)
+  {target}        the row's target (target pattern only); for QA data the answer's text
+  {choices}       QA only: the choices inlined as the method writes them, "choice1: X choice2: Y …" (source only);
+                  ``{choices:numbered}`` writes "(A) X (B) Y …"; a template without it leaves the choices out
+  {label}         QA only: the answer's letter label ("B") (target pattern only)
 Anything else is literal text ("phrase" blocks in the designer); ``{{`` and ``}}`` write literal braces.
 """
 
@@ -46,6 +49,8 @@ class SlotKind(StrEnum):
     REL_AFTER = "rel_after"
     MASK = "mask"
     TARGET = "target"
+    CHOICES = "choices"
+    LABEL = "label"
 
     def __str__(self) -> str:
         return self.value
@@ -62,7 +67,13 @@ SLOT_LABELS: dict[SlotKind, str] = {
     SlotKind.REL_AFTER: "relation phrase (after)",
     SlotKind.MASK: "sentinel",
     SlotKind.TARGET: "target",
+    SlotKind.CHOICES: "choices",
+    SlotKind.LABEL: "answer label",
 }
+#: The forms of a {choices} slot: "" = inlined "choice1: X choice2: Y", "numbered" = "(A) X (B) Y".
+CHOICE_FORMS = ("", "numbered")
+#: The slots that need multiple-choice (QA) data.
+QA_SLOTS = frozenset({SlotKind.CHOICES, SlotKind.LABEL})
 
 SOURCE_SLOTS = frozenset(
     {
@@ -74,10 +85,19 @@ SOURCE_SLOTS = frozenset(
         SlotKind.REL,
         SlotKind.REL_AFTER,
         SlotKind.MASK,
+        SlotKind.CHOICES,
     }
 )
 TARGET_SLOTS = frozenset(
-    {SlotKind.TEXT, SlotKind.REL_BEFORE, SlotKind.REL, SlotKind.REL_AFTER, SlotKind.MASK, SlotKind.TARGET}
+    {
+        SlotKind.TEXT,
+        SlotKind.REL_BEFORE,
+        SlotKind.REL,
+        SlotKind.REL_AFTER,
+        SlotKind.MASK,
+        SlotKind.TARGET,
+        SlotKind.LABEL,
+    }
 )
 MAX_SOFT_LENGTH = 512
 
@@ -87,12 +107,15 @@ class Slot:
     kind: SlotKind
     text: str = ""  # literal text (TEXT slots only)
     length: int = 0  # soft-prompt length (SOFT slots only; 0 = the template's default)
+    form: str = ""  # CHOICES slots only: "" (inlined) or "numbered"
 
     def to_text(self) -> str:
         if self.kind is SlotKind.TEXT:
             return self.text.replace("{", "{{").replace("}", "}}")
         if self.kind is SlotKind.SOFT and self.length:
             return f"{{soft:{self.length}}}"
+        if self.kind is SlotKind.CHOICES and self.form:
+            return f"{{choices:{self.form}}}"
         return f"{{{self.kind.value}}}"
 
     @property
@@ -155,6 +178,9 @@ class Template:
     phrases: dict[str, Phrase] = field(default_factory=dict)
     filling: str | None = None  # mixed only
     mapping: str | None = None  # mixed only
+    #: mixed only: pick per example by the method's QA rule (core.data.qa_framing) instead of per relation; written
+    #: as objective = "mixed-qa"
+    per_example: bool = False
     builtin: bool = False
     path: str | None = None
 
@@ -186,6 +212,18 @@ class Template:
     def uses_phrases(self) -> bool:
         kinds = {s.kind for s in self.source + self.target}
         return bool(kinds & {SlotKind.REL, SlotKind.REL_BEFORE, SlotKind.REL_AFTER})
+
+    @property
+    def uses_choices(self) -> bool:
+        """Whether the template needs multiple-choice (QA) data: a {choices} or {label} slot, or the per-example QA
+        mixed rule (a mixed template whose parts use choices is told by the library: TemplateLibrary.uses_choices)."""
+        kinds = {s.kind for s in self.source + self.target}
+        return bool(kinds & QA_SLOTS) or self.per_example
+
+    @property
+    def objective_text(self) -> str:
+        """The objective as the file writes it ("mixed-qa" for the per-example QA rule)."""
+        return "mixed-qa" if self.per_example else self.objective.value
 
     def with_changes(self, **changes) -> Template:
         return replace(self, **changes)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from mto_studio.core.errors import TemplateError
-from mto_studio.core.templates.model import MAX_SOFT_LENGTH, SOURCE_SLOTS, TARGET_SLOTS, Slot, SlotKind
+from mto_studio.core.templates.model import (
+    CHOICE_FORMS,
+    MAX_SOFT_LENGTH,
+    SOURCE_SLOTS,
+    TARGET_SLOTS,
+    Slot,
+    SlotKind,
+)
 
 _BY_NAME = {kind.value: kind for kind in SlotKind if kind is not SlotKind.TEXT}
 # Friendly aliases people type (the MTO papers' and research code's names).
@@ -16,11 +23,13 @@ _ALIASES = {
     "phrase_before": SlotKind.REL_BEFORE,
     "relation": SlotKind.REL,
     "prompt": SlotKind.SOFT,
+    "options": SlotKind.CHOICES,
+    "answer_label": SlotKind.LABEL,
 }
 
 
 def _known() -> str:
-    return ", ".join("{" + name + "}" for name in _BY_NAME) + " (and {soft:N})"
+    return ", ".join("{" + name + "}" for name in _BY_NAME) + " (and {soft:N}, {choices:numbered})"
 
 
 def parse_pattern(text: str, side: str) -> tuple[Slot, ...]:
@@ -113,6 +122,16 @@ def _slot_from_body(body: str, side: str, column: int, allowed: frozenset[SlotKi
                     column=column,
                 )
         return Slot(SlotKind.SOFT, length=length)
+    if kind is SlotKind.CHOICES:
+        form = arg.lower()
+        if form not in CHOICE_FORMS:
+            raise TemplateError(
+                f"unknown choices form '{arg}'",
+                'write {choices} for "choice1: … choice2: …" or {choices:numbered} for "(A) … (B) …"',
+                field=side,
+                column=column,
+            )
+        return Slot(SlotKind.CHOICES, form=form)
     if arg:
         raise TemplateError(
             f"slot {{{name}}} takes no argument (got ':{arg}')", f"write {{{kind.value}}}", field=side, column=column

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mto_studio.core.errors import ModelError, TemplateError
 from mto_studio.core.templates.model import Objective, Slot, SlotKind, Template, join_pieces
@@ -88,6 +89,14 @@ class Rendered:
     #: the target is the whole source text with each gap filled (a denoising family's Filling, e.g. BART): the
     #: answer is ``target[answer_span[0]:answer_span[1]]`` and ``frame`` is the text around it
     rebuilt: bool = False
+    #: QA: the question's choices (as rendered, whether or not the template shows them) and the right one's index
+    choices: tuple[str, ...] = ()
+    answer_index: int | None = None
+
+    @property
+    def answer_label(self) -> str:
+        """QA: the right choice's letter ("B"), else ""."""
+        return CHOICE_LABELS[self.answer_index] if self.answer_index is not None else ""
 
     @property
     def answer(self) -> str:
@@ -101,7 +110,7 @@ class Rendered:
         return self.target[: self.answer_span[0]], self.target[self.answer_span[1] :]
 
     def to_json(self) -> dict:
-        record = {
+        record: dict[str, Any] = {
             "template": self.template,
             "objective": self.objective.value,
             "relation": self.relation,
@@ -112,6 +121,8 @@ class Rendered:
         }
         if self.rebuilt:
             record["answer"] = self.answer
+        if self.choices:
+            record |= {"choices": list(self.choices), "answer_index": self.answer_index}
         return record
 
 
@@ -120,6 +131,34 @@ def _tidy(text: str) -> str:
     text = re.sub(r"\s+([.,:;!?])", r"\1", text)  # an empty slot must not leave " ."
     text = re.sub(r"([.!?])\.", r"\1", text)  # "sentence.. " when the input ends with a full stop
     return text.strip()
+
+
+CHOICE_LABELS = "ABCDEFGH"
+
+
+def choices_text(choices: Sequence[str], form: str = "") -> str:
+    """The choices as a {choices} slot writes them: "choice1: X choice2: Y" (the method's form) or, numbered,
+    "(A) X (B) Y"."""
+    if form == "numbered":
+        return " ".join(f"({CHOICE_LABELS[i]}) {c}" for i, c in enumerate(choices))
+    return " ".join(f"choice{i + 1}: {c}" for i, c in enumerate(choices))
+
+
+def _qa_values(template: Template, choices: tuple[str, ...], answer: int | None) -> None:
+    """A template with QA slots needs a question's choices (and, for {label}, its answer)."""
+    kinds = {s.kind for s in template.source + template.target}
+    if SlotKind.CHOICES in kinds and not choices or SlotKind.LABEL in kinds and answer is None:
+        raise TemplateError(
+            f"template '{template.name}' is for multiple-choice (QA) data: it has a "
+            f"{'{choices}' if SlotKind.CHOICES in kinds else '{label}'} slot, but this row has no "
+            + ("choices" if not choices else "answer"),
+            "use QA data (question, choices, answer; e.g. --data world-qa), or a completion template such as "
+            "'sup' or 'unsup-nat'",
+        )
+    if answer is not None and not 0 <= answer < min(len(choices), len(CHOICE_LABELS)):
+        raise TemplateError(
+            f"answer index {answer} is out of range for {len(choices)} choices", "check the row's answer"
+        )
 
 
 def _phrase_piece(kind: SlotKind, relation: str, phrases: PhraseTable) -> str:
@@ -142,6 +181,8 @@ def _render_side(
     target_text: str,
     phrases: PhraseTable,
     sentinel: Callable[[int], str],
+    choices: tuple[str, ...] = (),
+    answer: int | None = None,
 ) -> tuple[str, int, int]:
     pieces: list[str] = []
     masks = 0
@@ -156,6 +197,10 @@ def _render_side(
             pieces.append(input_text)
         elif kind is SlotKind.TARGET:
             pieces.append(target_text)
+        elif kind is SlotKind.CHOICES:
+            pieces.append(choices_text(choices, slot.form))
+        elif kind is SlotKind.LABEL:
+            pieces.append(CHOICE_LABELS[answer] if answer is not None else "")
         elif kind is SlotKind.MASK:
             if masks >= MAX_T5_SENTINELS:
                 raise TemplateError(f"more than {MAX_T5_SENTINELS} sentinels", "use fewer {mask} slots")
@@ -187,8 +232,12 @@ def render(
     phrases: PhraseTable | None = None,
     style: SentinelStyle = T5_STYLE,
     resolve: Callable[[Template, str], Template] | None = None,
+    choices: Sequence[str] = (),
+    answer: int | None = None,
 ) -> Rendered:
-    """Render ``template`` for one row. Mixed templates need ``resolve`` (see TemplateLibrary.resolver)."""
+    """Render ``template`` for one row. Mixed templates need ``resolve`` (see TemplateLibrary.resolver). QA rows
+    give ``choices`` and ``answer`` (the right choice's index; ``target_text`` is its text)."""
+    choices = tuple(choices)
     if template.is_mixed:
         if resolve is None:
             raise TemplateError(
@@ -197,20 +246,36 @@ def render(
             )
         concrete = resolve(template, relation)
         phrases = (phrases or builtin_phrases()).overridden(template.phrases)
-        return render(concrete, relation, input_text, target_text, references=references, phrases=phrases, style=style)
+        return render(
+            concrete,
+            relation,
+            input_text,
+            target_text,
+            references=references,
+            phrases=phrases,
+            style=style,
+            choices=choices,
+            answer=answer,
+        )
+    _qa_values(template, choices, answer)
     table = (phrases or builtin_phrases()).overridden(template.phrases)
+    qa = (choices, answer)
     source, n_src, soft = _render_side(
-        template.source, template, relation, input_text, target_text, table, style.source
+        template.source, template, relation, input_text, target_text, table, style.source, *qa
     )
-    marked, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, T5_STYLE.target)
+    marked, _, _ = _render_side(
+        template.target, template, relation, input_text, target_text, table, T5_STYLE.target, *qa
+    )
     rebuilt = style.denoise and template.objective is Objective.FILLING
     if rebuilt:
         marked_source, _, _ = _render_side(
-            template.source, template, relation, input_text, target_text, table, T5_STYLE.source
+            template.source, template, relation, input_text, target_text, table, T5_STYLE.source, *qa
         )
         target, span = _rebuild(marked_source, _gap_fills(marked))
     else:
-        target, _, _ = _render_side(template.target, template, relation, input_text, target_text, table, style.target)
+        target, _, _ = _render_side(
+            template.target, template, relation, input_text, target_text, table, style.target, *qa
+        )
         span = _answer_span(target, marked, template.objective is Objective.FILLING)
     return Rendered(
         template=template.name,
@@ -225,6 +290,8 @@ def render(
         soft_total=soft,
         answer_span=span,
         rebuilt=rebuilt,
+        choices=choices,
+        answer_index=answer,
     )
 
 

@@ -57,17 +57,24 @@ def config_diff(configs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list
 
 
 def runs_table(runs: Sequence[RunRow]) -> str:
-    """The runs as a markdown table: what each one trained, its status, its scores and what they are scored on."""
+    """The runs as a markdown table: what each one trained, its status, its scores and what they are scored on
+    (multiple-choice runs add accuracy, and ranked accuracy where measured, next to ROUGE-L)."""
+    qa = [m for m in ("accuracy", "accuracy_ranked") if any(run_score(r, m) is not None for r in runs)]
+    names = {"accuracy": "accuracy", "accuracy_ranked": "accuracy (ranked)"}
     lines = [
-        "| run | template | method | k | seed | status | scored on | ROUGE-L | EM | note |",
-        "|---" * 10 + "|",
+        "| run | template | method | k | seed | status | scored on | "
+        + "".join(f"{names[m]} | " for m in qa)
+        + "ROUGE-L | EM | note |",
+        "|---" * (10 + len(qa)) + "|",
     ]
     for run in runs:
         scored = run.metrics.get("score_label") or ""
         lines.append(
             f"| {run.name} | {template_label(run.template)} | {run.method or ''} | "
             f"{shots_text(run.shots or 'full')} | {'' if run.seed is None else run.seed} | "
-            f"{run.status} | {scored} | {metric_text(run_score(run, 'rougeL'))} | "
+            f"{run.status} | {scored} | "
+            + "".join(f"{metric_text(run_score(run, m))} | " for m in qa)
+            + f"{metric_text(run_score(run, 'rougeL'))} | "
             f"{metric_text(run_score(run, 'exact_match'))} | {(run.reason or '').replace('|', '/')} |"
         )
     note = f"\n\n{VALIDATION_NOTE}" if any(r.scored_on == "validation" for r in runs) else ""

@@ -15,6 +15,10 @@ from mto_studio.core.models.loading import DEVICE_HELP
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+#: the ``prompt.sharing`` choices (see core/training/prompt.py)
+PROMPT_SHARING = ("per-relation", "shared", "both")
+
+
 class Method(StrEnum):
     FINETUNE = "finetune"
     PROMPT = "prompt"
@@ -34,7 +38,22 @@ class PromptSettings:
         choices=("phrase", "vocab", "uniform"),
     )
     hidden: int = option(256, "hidden size of the MLP/LSTM reparameterisation", low=8, high=8192)
-    shared: bool = option(False, "one prompt for all relations instead of one per relation")
+    sharing: str = option(
+        "per-relation",
+        "which prompt each example gets: its relation's own, one shared by all relations, or both (each soft "
+        "position = the shared prompt's vector + the relation's, the shared part starting at zero)",
+        choices=PROMPT_SHARING,
+    )
+    shared: bool | None = option(
+        None, "the old switch, read from older configs: true means sharing = 'shared' (set sharing instead)"
+    )
+
+    def __post_init__(self) -> None:
+        # older configs and prompt folders said ``shared = true/false``; it maps onto sharing and is then cleared so
+        # that sharing alone decides (and dataclasses.replace(sharing=...) is not overridden by a stale flag)
+        if self.shared and self.sharing == "per-relation":
+            self.sharing = "shared"
+        self.shared = None
 
 
 @dataclass
@@ -108,6 +127,12 @@ class TrainConfig:
     max_eval_heads: int = option(0, "cap on validation heads per relation (0 = all)", low=0)
     max_test_heads: int = option(0, "cap on test heads per relation (0 = all)", low=0)
     select_best: bool = option(True, "keep the checkpoint with the best validation score and report its scores")
+    qa_scoring: str = option(
+        "both",
+        "multiple-choice (QA) data: 'generate' (accuracy of the generated text matched to the nearest choice), "
+        "'rank' or 'both' (also rank the choices by the model's likelihood: accuracy_ranked)",
+        choices=("generate", "rank", "both"),
+    )
     checkpoint_every: int = option(0, "steps between resumable checkpoints (0 = at evaluations and on stop)", low=0)
     save_model: bool = option(True, "save the trained weights / prompts / adapter in the run folder")
     keep_checkpoints: bool = option(

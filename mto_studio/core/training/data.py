@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mto_studio.core.data import ColumnMapping, Example, Head, HeadSample, TaskData, load_task_data, sample_heads
+from mto_studio.core.data.qa_framing import qa_framing
 from mto_studio.core.data.sampling import cap_references, training_targets
 from mto_studio.core.data.sources import is_builtin, resolve_split, split_file
 from mto_studio.core.errors import ConfigError, DataError
@@ -116,6 +117,22 @@ class RunData:
     #: references kept per validation/test head (0 = all), and how many evaluation heads lost references to it
     max_references: int = 0
     references_capped: int = 0
+    #: multiple-choice (QA) data: evaluation scores accuracy (the generated text matched to a choice, and the
+    #: choices ranked by likelihood)
+    qa: bool = False
+    #: QA, per split and head: each choice rendered as the target (token ids), for ranking the choices
+    eval_choice_targets: dict[str, list[list[tuple[int, ...]]]] = field(default_factory=dict)
+
+
+def check_qa_fit(data: TaskData, library: TemplateLibrary, template: Template) -> None:
+    """A template that needs choices ({choices}, {label}, the per-example QA mixed) on completion data: ConfigError."""
+    if data.kind != "qa" and library.uses_choices(template):
+        raise ConfigError(
+            f"template '{template.name}' is for multiple-choice (QA) data, but {Path(data.source).name} is "
+            "completion data (input → target, no choices)",
+            "use QA data with question, choices and answer (e.g. --data world-qa), or a completion template such "
+            "as 'sup' or 'unsup-nat'",
+        )
 
 
 @dataclass
@@ -201,6 +218,10 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     test, capped_test = cap_references(cap_heads(test, cfg.max_test_heads), cfg.max_references)
     if cfg.objectives:
         library.objectives.update({r: Objective(o) for r, o in cfg.objectives.items()})
+    check_qa_fit(data, library, template)
+    qa = data.kind == "qa"
+    if qa and library.qa_framing is None:
+        library.qa_framing = qa_framing
     encoded: list[Encoded] = []
     rendered_all: list[Rendered] = []
     rows: list[Example] = []
@@ -208,7 +229,14 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     for head in train_heads:
         for target in training_targets(head, cfg.seed, cfg.targets_per_head):
             rendered = library.render(
-                template, head.relation, head.input, target, references=head.references, style=style
+                template,
+                head.relation,
+                head.input,
+                target,
+                references=head.references,
+                style=style,
+                choices=head.choices,
+                answer=head.answer,
             )
             source_ids, cut_s = encode(tokenizer, rendered.source, cfg.max_source_length)
             target_ids, cut_t = encode(tokenizer, rendered.target, cfg.max_target_length)
@@ -233,20 +261,44 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
         train_rows=rows,
         max_references=cfg.max_references,
         references_capped=capped_validation + capped_test,
+        qa=qa,
     )
     for split, heads in (("validation", validation), ("test", test)):
-        sources, tasks, frames = [], [], []
+        sources, tasks, frames, choice_targets = [], [], [], []
         for head in heads:
             rendered = library.render(
-                template, head.relation, head.input, head.references[0], references=head.references, style=style
+                template,
+                head.relation,
+                head.input,
+                head.references[0],
+                references=head.references,
+                style=style,
+                choices=head.choices,
+                answer=head.answer,
             )
             sources.append(encode(tokenizer, rendered.source, cfg.max_source_length)[0])
             tasks.append(task_of[head.relation])
             frames.append(rendered.frame)
+            if qa:
+                choice_targets.append(_choice_targets(library, template, head, style, tokenizer, cfg))
         run.eval_sources[split] = sources
         run.eval_tasks[split] = tasks
         run.eval_frames[split] = frames
+        if qa:
+            run.eval_choice_targets[split] = choice_targets
     return run
+
+
+def _choice_targets(library, template, head: Head, style, tokenizer, cfg) -> list[tuple[int, ...]]:
+    """Each of ``head``'s choices rendered as the target (the answer text or its label), tokenized: what ranking
+    scores."""
+    out = []
+    for index, choice in enumerate(head.choices):
+        rendered = library.render(
+            template, head.relation, head.input, choice, style=style, choices=head.choices, answer=index
+        )
+        out.append(encode(tokenizer, rendered.target, cfg.max_target_length)[0])
+    return out
 
 
 def batch_plan(lengths: list[int], micro_batch: int, seed: int, epoch: int, group_by_length: bool) -> list[list[int]]:

@@ -35,7 +35,7 @@ from mto_studio.core.training.adaptation import adapt, read_sentences
 from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.core.training.report import plot_curves, plot_ladder, write_report
-from mto_studio.core.training.results import ResultTable, RunResult, build_table
+from mto_studio.core.training.results import ResultTable, RunResult, build_table, metric_name
 
 
 def run_folder_name(index: int, cfg: TrainConfig) -> str:
@@ -45,12 +45,12 @@ def run_folder_name(index: int, cfg: TrainConfig) -> str:
 def relation_kinds(cfg: ExperimentConfig, relations: list[str]) -> dict[str, str]:
     """Filling/Mapping per relation: the experiment's decisions, else the built-in world's construction (for
     world data), else the rule table. Undecided relations are left out."""
-    from mto_studio.core.data.sources import WORLD_ALIASES
+    from mto_studio.core.data.sources import WORLD_ALIASES, WORLD_QA_ALIASES
     from mto_studio.core.templates.rules import builtin_rules
 
     kinds: dict[str, str] = {}
     world_kinds = {}
-    if cfg.data in WORLD_ALIASES:
+    if cfg.data in WORLD_ALIASES + WORLD_QA_ALIASES:
         from mto_studio.core.world import RELATION_KIND
 
         world_kinds = {r: k.value for r, k in RELATION_KIND.items()}
@@ -130,25 +130,31 @@ def write_outputs(
         *extra_sections,
     ]
     csv_parts = []
+    # multiple-choice runs carry accuracy: shown first (the headline), ROUGE-L next to it
+    metrics = [m for m in ("accuracy", "accuracy_ranked") if any(m in r.metrics for r in results)]
+    metrics += ["rougeL", "exact_match"]
     for group, members in relation_groups(cfg, relations):
-        for metric in ("rougeL", "exact_match"):
+        group_tables = []
+        for metric in metrics:
             table = experiment_table(cfg, results, members, group, metric)
-            tables.append(table)
+            group_tables.append(table)
             csv_parts.append(table.csv())
+        tables += group_tables
         suffix = "" if members is None else "-" + group.split()[0].lower()
-        rouge = tables[-2]
+        rouge = group_tables[0]  # the headline: accuracy for QA runs, else ROUGE-L
         curves = plot_curves(
             results,
             folder / f"curves{suffix}.png",
+            metric=rouge.metric,
             relations=members,
-            title=f"Validation ROUGE-L, {group}: few-shot vs full data (mean ± sd over seeds)",
+            title=f"Validation {metric_name(rouge.metric)}, {group}: few-shot vs full data (mean ± sd over seeds)",
             colours=colours,
         )
         ladder = plot_ladder(
             rouge, folder / f"ladder{suffix}.png", title=f"{rouge.label} by training size, {group}", colours=colours
         )
         sections.append(
-            f"## {group}\n\n{rouge.markdown()}\n{tables[-1].markdown()}\n"
+            f"## {group}\n\n" + "\n".join(t.markdown() for t in group_tables) + "\n"
             f"![learning curves]({curves.name})\n\n![k-shot ladder]({ladder.name})"
         )
     atomic_write_text(folder / "results.md", "\n\n".join(t.markdown() for t in tables))

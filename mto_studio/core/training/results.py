@@ -22,11 +22,19 @@ METRIC_NAMES = {
     "rouge2": "ROUGE-2",
     "exact_match": "exact match",
     "bleu": "BLEU",
+    "accuracy": "accuracy",
+    "accuracy_ranked": "accuracy (ranked)",
+    "matched": "matched to a choice",
 }
 
 
 def metric_name(metric: str) -> str:
     return METRIC_NAMES.get(metric, metric)
+
+
+def headline_metric(metrics: dict[str, Any]) -> str:
+    """The metric a run is reported and selected by: accuracy for multiple-choice (QA) runs, else ROUGE-L."""
+    return "accuracy" if "accuracy" in metrics else "rougeL"
 
 
 def score_label(split: str | None, metric: str = "rougeL", *, checkpoint: str = "best") -> str:

@@ -95,7 +95,9 @@ class RunSetup:
         self.cfg = cfg
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)  # tiny gradients and Adam moments otherwise hit slow denormal arithmetic
-        library = TemplateLibrary()
+        from mto_studio.core.data.qa_framing import qa_framing
+
+        library = TemplateLibrary(qa_framing=qa_framing)
         template = library.get(cfg.template)
         library.add(template)
         library.check(template)
@@ -230,9 +232,30 @@ class RunSetup:
         answers = (
             decode_answers(self.tokenizer, generated, frames) if rebuilt else decode_answers(self.tokenizer, generated)
         )
-        return score_predictions(
+        report = score_predictions(
             [h.relation for h in heads], [h.input for h in heads], answers, [h.references for h in heads]
         )
+        if not self.data.qa:
+            return report
+        return self._with_accuracy(split, heads, report)
+
+    def _with_accuracy(self, split: str, heads, report):
+        """A QA run's report: accuracy of the generated texts matched to a choice, and with ranking on
+        (``qa_scoring`` 'rank' or 'both') of the choices ranked by the run's model (core.training.qa_eval)."""
+        from mto_studio.core.training.qa_eval import add_choice_scores, choice_log_likelihoods
+
+        ranking = None
+        if self.cfg.qa_scoring in ("rank", "both"):
+            ranking = choice_log_likelihoods(
+                self.method,
+                self.data.eval_sources[split],
+                self.data.eval_tasks[split],
+                self.data.eval_choice_targets[split],
+                pad_id=self.tokenizer.pad_token_id,
+                batch_size=self.cfg.eval_batch_size,
+                device=self.device,
+            )
+        return add_choice_scores(report, [h.choices for h in heads], [h.answer for h in heads], ranking)
 
 
 def write_static_files(run: RunSetup) -> None:
