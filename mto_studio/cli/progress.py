@@ -93,10 +93,12 @@ class EventPrinter:
             bar.refresh()
         elif isinstance(event, EvalDone):
             shown = {
-                k: round(v, 3) for k, v in event.metrics.items() if k in ("rougeL", "exact_match") or k.endswith("_em")
+                k: round(v, 3)
+                for k, v in event.metrics.items()
+                if k in ("accuracy", "accuracy_ranked", "rougeL", "exact_match") or k.endswith("_em")
             }
             self.last[{"validation": "val", "zero-shot": "zs"}.get(event.split, event.split)] = shown.get(
-                "rougeL", next(iter(shown.values()), "")
+                "accuracy", shown.get("rougeL", next(iter(shown.values()), ""))
             )
             what = (
                 f"{event.split} score of the kept weights (step {event.step})"

@@ -56,6 +56,11 @@ def test_a_short_qa_finetune_reports_accuracy_that_its_predictions_reproduce(tmp
     assert metrics["matched"] == pytest.approx(matched / len(lines))
     assert metrics["accuracy_ranked"] == pytest.approx(sum(x["accuracy_ranked"] for x in lines) / len(lines))
     assert set(result["per_relation"]) == {"AtLocation", "xWant"}
+    # a QA run is labelled, and chooses its checkpoint, by accuracy
+    assert result["score_label"].startswith("Test accuracy"), result["score_label"]
+    assert result["best_validation_metric"] == "accuracy"
+    best = [e.metrics["accuracy"] for e in evals if e.split == "validation"]
+    assert result["best_validation_rougeL"] == pytest.approx(max(best))
     assert all("accuracy" in v for v in result["per_relation"].values())
 
 

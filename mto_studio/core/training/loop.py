@@ -47,7 +47,7 @@ from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store.run_folder import RunFolder, RunLog
 from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.precision import StepRunner, free_device_memory, is_out_of_memory, out_of_memory_reason
-from mto_studio.core.training.results import DivergenceWatch, score_label, scored_info
+from mto_studio.core.training.results import DivergenceWatch, headline_metric, score_label, scored_info
 from mto_studio.core.training.run_setup import RunSetup, write_static_files
 
 LOG_EVERY = 5
@@ -240,7 +240,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
             if evaluate_now:
                 report = run.evaluate("validation")
                 if report is not None:
-                    score = report.overall["rougeL"]
+                    score = report.overall[headline_metric(report.overall)]  # accuracy on QA
                     improved = score > best_metric
                     if improved:
                         best_metric, best_step = score, step
@@ -284,7 +284,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         # --- the end: final validation, pick the best weights, test, save ---------------------------------------
         report = run.evaluate("validation")
         if report is not None:
-            score = report.overall["rougeL"]
+            score = report.overall[headline_metric(report.overall)]  # accuracy on QA
             improved = score > best_metric
             if improved or best_state is None:
                 best_metric, best_step = score, step
@@ -318,7 +318,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
         final_split = "test" if run.data.test else "validation"
         final = run.evaluate("test") if final_split == "test" else (run.evaluate("validation") if restored else report)
         metrics = dict(final.overall) if final is not None else {}
-        label = score_label(final_split, checkpoint="best" if cfg.select_best else "last")
+        label = score_label(final_split, headline_metric(metrics), checkpoint="best" if cfg.select_best else "last")
         if final is not None:
             if final is not report:
                 event = EvalDone(
@@ -374,7 +374,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                 "metrics": metrics,
                 "per_relation": final.per_relation if final is not None else {},
                 "best_step": best_step,
-                "best_validation_rougeL": best_metric,
+                "best_validation_rougeL": best_metric,  # the headline metric's value (accuracy on QA): see below
+                "best_validation_metric": headline_metric(metrics),
                 "final_loss": last_loss,
                 "wall_time_s": wall,
                 "artifact": str(artifact) if artifact else None,
