@@ -12,7 +12,13 @@ from torch import nn
 from mto_studio.core.errors import ConfigError, ModelError
 from mto_studio.core.templates import Template
 from mto_studio.core.training.config import Method, TrainConfig
-from mto_studio.core.training.prompt import PromptEncoder, SoftPromptModel, embedding_weight, initial_prompts
+from mto_studio.core.training.prompt import (
+    PromptEncoder,
+    SoftPromptModel,
+    embedding_weight,
+    initial_prompts,
+    prompt_rows,
+)
 
 if TYPE_CHECKING:
     from peft import PeftModel
@@ -88,14 +94,22 @@ class PromptTuning(MethodRun):
         super().__init__(model, cfg)
         settings = cfg.prompt
         embeddings = embedding_weight(model)
-        n_tasks = 1 if settings.shared else len(relations)
+        shared = settings.sharing == "shared"
         generator = torch.Generator().manual_seed(seed)
-        phrases = [sum(phrase_ids, [])] if settings.shared else phrase_ids
-        init = initial_prompts(settings.init, embeddings.detach().cpu(), n_tasks, n_tokens, phrases, generator)
+        phrases = [sum(phrase_ids, [])] if shared else phrase_ids
+        n_init = 1 if shared else len(relations)
+        init = initial_prompts(settings.init, embeddings.detach().cpu(), n_init, n_tokens, phrases, generator)
+        if settings.sharing == "both":  # the shared row starts at zero: training starts from the relations' prompts
+            init = torch.cat([init, torch.zeros_like(init[:1])])
         encoder = PromptEncoder(
-            n_tasks, n_tokens, embeddings.shape[1], reparam=settings.reparam, hidden=settings.hidden, init=init
+            prompt_rows(settings.sharing, len(relations)),
+            n_tokens,
+            embeddings.shape[1],
+            reparam=settings.reparam,
+            hidden=settings.hidden,
+            init=init,
         ).to(embeddings.device)
-        self.module = SoftPromptModel(model, encoder, relations, settings.shared)
+        self.module = SoftPromptModel(model, encoder, relations, settings.sharing)
 
     @staticmethod
     def check_template(template: Template, concrete: list[Template]) -> None:

@@ -1,5 +1,12 @@
 """Prompt tuning: soft-prompt tokens at the template's soft-prompt slots, produced by a reparameterising
-network (MLP, LSTM or a plain table), one prompt per relation or shared; the backbone stays frozen."""
+network (MLP, LSTM or a plain table), one prompt per relation, one shared, or both; the backbone stays frozen.
+
+Sharing "both" (the method's shared + task prompts): the encoder holds one row per relation plus a last, shared row,
+and every soft position j of an example of relation r gets ``prompt[r, j] + prompt[shared, j]``. Adding rather than
+concatenating works with any template (prompt-sup has a single soft slot), keeps the prompt length the template
+says (so the sharing modes compare at equal length), and sends every position's gradient to both parameter sets.
+The shared row starts at zero, so training starts from exactly the per-relation prompts and learns the common part.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,27 @@ import torch
 from torch import nn
 
 from mto_studio.core.errors import ModelError
+from mto_studio.core.training.config import PROMPT_SHARING
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 PROMPT_WEIGHTS = "prompt.safetensors"
 PROMPT_META = "prompt.json"
+
+
+def prompt_rows(sharing: str, n_relations: int) -> int:
+    """Rows of the prompt encoder: one shared, one per relation, or one per relation plus the shared one."""
+    return {"shared": 1, "per-relation": n_relations, "both": n_relations + 1}[sharing]
+
+
+def sharing_of(value: str | bool) -> str:
+    """A sharing mode from the current name or the old ``shared`` flag (prompt folders saved before "both")."""
+    if isinstance(value, bool):
+        return "shared" if value else "per-relation"
+    if value not in PROMPT_SHARING:
+        raise ModelError(f"unknown prompt sharing '{value}'", f"use one of {', '.join(PROMPT_SHARING)}")
+    return value
 
 
 class PromptEncoder(nn.Module):
@@ -95,22 +117,43 @@ def embedding_weight(model: PreTrainedModel) -> torch.Tensor:
 
 class SoftPromptModel(nn.Module):
     """Wraps a frozen seq2seq model; ``embed(ids, tasks)`` returns encoder input embeddings in which every
-    negative id -(j+1) is replaced by soft-prompt token j of the example's task."""
+    negative id -(j+1) is replaced by soft-prompt token j of the example's task (see the module doc for sharing)."""
 
-    def __init__(self, model: PreTrainedModel, encoder: PromptEncoder, relations: list[str], shared: bool) -> None:
+    def __init__(
+        self, model: PreTrainedModel, encoder: PromptEncoder, relations: list[str], sharing: str | bool
+    ) -> None:
         super().__init__()
         self.model = model
         self.encoder = encoder
         self.relations = list(relations)
-        self.shared = shared
+        self.sharing = sharing_of(sharing)
+        want = prompt_rows(self.sharing, len(self.relations))
+        if encoder.n_tasks != want:
+            raise ModelError(
+                f"{self.sharing} prompts for {len(self.relations)} relations need {want} prompt rows, "
+                f"not {encoder.n_tasks}",
+                "build the encoder with prompt_rows(sharing, relations)",
+            )
         for p in self.model.parameters():
             p.requires_grad_(False)
+
+    @property
+    def shared(self) -> bool:
+        """One prompt for all relations (the old flag)."""
+        return self.sharing == "shared"
+
+    def prompts(self) -> torch.Tensor:
+        """The prompt each task index uses, [tasks, tokens, d] (a single row when shared)."""
+        prompts = self.encoder()
+        if self.sharing == "both":
+            return prompts[:-1] + prompts[-1:]
+        return prompts
 
     def embed(self, ids: torch.Tensor, tasks: torch.Tensor) -> torch.Tensor:
         soft = ids < 0
         embeddings = self.model.get_input_embeddings()(ids.clamp(min=0))
         if soft.any():
-            prompts = self.encoder()  # [tasks, tokens, d]
+            prompts = self.prompts()  # [tasks, tokens, d]
             task_index = torch.zeros_like(tasks) if self.shared else tasks
             rows, cols = soft.nonzero(as_tuple=True)
             slots = (-ids[rows, cols] - 1).clamp(max=self.encoder.n_tokens - 1)
@@ -124,11 +167,12 @@ class SoftPromptModel(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.encoder.state_dict().items()}
-        tensors["embeddings"] = self.encoder().detach().cpu().contiguous()
+        tensors["embeddings"] = self.prompts().detach().cpu().contiguous()
         save_file(tensors, str(folder / PROMPT_WEIGHTS))
         meta = {
             "relations": self.relations,
-            "shared": self.shared,
+            "sharing": self.sharing,
+            "shared": self.shared,  # for readers older than "sharing"
             "n_tokens": self.encoder.n_tokens,
             "d_model": self.encoder.d_model,
             "reparam": self.encoder.reparam,
@@ -140,13 +184,15 @@ class SoftPromptModel(nn.Module):
 
     @classmethod
     def load(cls, folder: str | Path, model: PreTrainedModel) -> SoftPromptModel:
-        """Reload saved prompts onto ``model`` (the same base model they were trained with)."""
+        """Reload saved prompts onto ``model`` (the same base model they were trained with). Folders saved before
+        sharing modes existed carry only ``shared`` and load as shared or per-relation prompts."""
         from safetensors.torch import load_file
 
         folder = Path(folder)
         try:
             meta = json.loads((folder / PROMPT_META).read_text())
             tensors = load_file(str(folder / PROMPT_WEIGHTS))
+            sharing = sharing_of(meta.get("sharing", bool(meta.get("shared", False))))
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read soft prompts in {folder}: {exc}", "pick a run's prompt folder") from exc
         d_model = embedding_weight(model).shape[1]
@@ -155,8 +201,8 @@ class SoftPromptModel(nn.Module):
                 f"these prompts were trained for a model with d_model {meta['d_model']}, not {d_model}",
                 f"load them onto {meta['base_model']}",
             )
-        n_tasks = 1 if meta["shared"] else len(meta["relations"])
+        n_tasks = prompt_rows(sharing, len(meta["relations"]))
         encoder = PromptEncoder(n_tasks, meta["n_tokens"], d_model, reparam=meta["reparam"], hidden=meta["hidden"])
         tensors.pop("embeddings")
         encoder.load_state_dict(tensors)
-        return cls(model, encoder, meta["relations"], meta["shared"])
+        return cls(model, encoder, meta["relations"], sharing)
