@@ -57,7 +57,7 @@ class ModelShape:
     def prompt_parameters(self, cfg: TrainConfig, prompts: int = 8) -> int:
         """The soft prompts' encoder (``prompts`` tasks × 8 tokens, the usual template; small whatever it is)."""
         d, h, s = self.d_model, cfg.prompt.hidden, cfg.prompt
-        table = (1 if s.shared else prompts) * 8 * d
+        table = {"shared": 1, "per-relation": prompts, "both": prompts + 1}[s.sharing] * 8 * d
         if s.reparam == "mlp":
             return table + d * h + h + h * d + d
         if s.reparam == "lstm":
