@@ -39,3 +39,17 @@ def test_the_estimate_follows_the_form_and_turns_red_when_it_will_not_fit(window
     settings.lr_spin.setValue(3e-4)
     train = settings.current_config().train
     assert (train["precision"], train["gradient_checkpointing"], train["lr"]) == ("bf16", True, 3e-4)
+
+
+def test_prompt_sharing_is_a_trainer_row_that_keeps_the_loaded_prompt_table(window):
+    from mto_studio.core.training.experiment_config import ExperimentConfig
+
+    settings = window.workbench("trainer").settings
+    combo = settings.training.sharing_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["per-relation", "shared", "both"]
+    settings.training.apply({"prompt": {"reparam": "lstm", "shared": True}})  # an old experiment file's table
+    assert combo.currentData() == "shared"
+    combo.setCurrentIndex(combo.findData("both"))
+    prompt = settings.current_config().train["prompt"]
+    assert prompt["sharing"] == "both" and prompt["reparam"] == "lstm"
+    assert ExperimentConfig.from_dict(settings.current_config().to_dict()).base_train_config().prompt.sharing == "both"
