@@ -100,8 +100,11 @@ def sweep_preflight(cfg, folder: Path, args: argparse.Namespace):
     """The sweep's estimate (memory of its largest run, the disk of all its runs, the total time), or None when
     the model cannot be read yet (the sweep's own checks then say why)."""
     from mto_studio.core.errors import MtoError
+    from mto_studio.core.store.locks import folder_in_use
     from mto_studio.core.training.estimate import estimate_sweep, preflight
 
+    if folder_in_use(folder):
+        return None  # another process writes it: starting is refused in one line, with no estimate before it
     try:
         estimate = estimate_sweep(cfg, calibrated=args.calibrate)
     except (MtoError, OSError, ValueError, KeyError):

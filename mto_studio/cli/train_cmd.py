@@ -99,8 +99,11 @@ def check_preflight(pre, args: argparse.Namespace) -> None:
 def run_preflight(cfg, folder: Path, args: argparse.Namespace):
     """The estimate of one run against this machine, or None when the model cannot be read yet."""
     from mto_studio.core.errors import MtoError
+    from mto_studio.core.store.locks import folder_in_use
     from mto_studio.core.training.estimate import calibrate, estimate_run, preflight
 
+    if folder_in_use(folder):
+        return None  # another process writes it: starting is refused in one line, with no estimate before it
     try:
         estimate = estimate_run(cfg)
     except (MtoError, OSError, ValueError, KeyError):

@@ -39,7 +39,9 @@ for _ in range(2):
     optimizer.zero_grad(set_to_none=True)
     model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, use_cache=False).loss.backward()
     optimizer.step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's peak (the test session's, hundreds of MB)
+hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')]
+peak = int(hwm[0].split()[1]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 cfg = TrainConfig(method=method, model=folder, batch_size=b, max_source_length=s, max_target_length=t, threads=1)
 estimate = estimate_run(cfg, _shape_of_folder(folder, 0), device="cpu")
 print(json.dumps({"measured": peak - before, "estimated": estimate.memory - estimate.memory_parts["runtime"]}))

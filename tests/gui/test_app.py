@@ -243,7 +243,7 @@ def test_an_invalid_edit_shows_an_inline_error_and_keeps_the_text(window, qtbot)
     target = designer.pattern_edits["target"]
     target.selectAll()
     qtbot.keyClicks(target, "{mask}")
-    assert "must hold {target} exactly once" in designer.error_labels["target"].text()
+    assert "must hold {target} (or, for QA, {label}) exactly once" in designer.error_labels["target"].text()
     name = designer.name_edit
     name.selectAll()
     qtbot.keyClicks(name, "sup")

@@ -348,7 +348,7 @@ def preflight(estimate: Estimate, folder: str | os.PathLike, *, memory_free: int
             result.warnings.append(f"memory is tight: about {size_text(need)} needed, {size_text(free)} free")
     if disk is not None and estimate.disk_peak > disk:
         result.problems.append(
-            f"not enough disk space in {folder}: about {size_text(estimate.disk_peak)} needed, {size_text(disk)} "
-            "free; free some space or choose another folder"
+            f"not enough free disk space for this run in {folder}: about {size_text(estimate.disk_peak)} needed and "
+            f"{size_text(disk)} are free; free some space or choose another folder"
         )
     return result
