@@ -173,7 +173,8 @@ class Cell:
     def text(self, with_gain: bool = True) -> str:
         if not self.values:
             return "—"
-        out = f"{self.mean:.3f} ± {self.sd:.3f}"
+        # one seed has no spread: say so rather than print "± 0.000"
+        out = f"{self.mean:.3f} ± {self.sd:.3f}" if self.n > 1 else f"{self.mean:.3f} (1 seed)"
         if with_gain and self.gain is not None:
             out += f" ({self.gain * 100:+.0f}%)"
         return out
