@@ -148,18 +148,21 @@ def removed_if_failed(folder: str | Path, leftovers: tuple[str, ...] = ()):
         raise
 
 
-def domain_lines(cfg) -> list[str]:
-    """The domain check's warnings for a run or sweep config (its model's tokenizer against its training data);
-    empty when either cannot be read yet (the run's own checks then say why)."""
+def data_checks(cfg) -> tuple[list[str], float | None]:
+    """What the data tells the estimate before a run or sweep (``cfg``: its config): the domain check's warnings
+    (the model's tokenizer against the training data) and the mean tokens per example; ([], None) when either
+    cannot be read yet (the run's own checks then say why)."""
     from mto_studio.core.errors import MtoError
     from mto_studio.core.models.domain import domain_warnings, task_texts
     from mto_studio.core.models.family import family_of_ref
     from mto_studio.core.models.loading import load_tokenizer
     from mto_studio.core.training.data import load_for_run
+    from mto_studio.core.training.estimate import data_example_tokens
 
     try:
         task = load_for_run(cfg.data, cfg.columns, cfg.relations or None)
         tokenizer = load_tokenizer(cfg.model)
     except (MtoError, OSError, ValueError):
-        return []
-    return domain_warnings(tokenizer, task_texts(task.examples), family_of_ref(cfg.model))
+        return [], None
+    warnings = domain_warnings(tokenizer, task_texts(task.examples), family_of_ref(cfg.model))
+    return warnings, data_example_tokens(tokenizer, task.examples)

@@ -9,7 +9,7 @@ from mto_studio.cli.common import (
     absolute_model_ref,
     absolute_ref,
     check_out_folder,
-    domain_lines,
+    data_checks,
     removed_if_failed,
     split_list,
 )
@@ -105,12 +105,13 @@ def sweep_preflight(cfg, folder: Path, args: argparse.Namespace):
 
     if folder_in_use(folder):
         return None  # another process writes it: starting is refused in one line, with no estimate before it
+    warnings, example_tokens = data_checks(cfg)
     try:
-        estimate = estimate_sweep(cfg, calibrated=args.calibrate)
+        estimate = estimate_sweep(cfg, calibrated=args.calibrate, example_tokens=example_tokens)
     except (MtoError, OSError, ValueError, KeyError):
         return None
     found = preflight(estimate, folder)
-    found.warnings += domain_lines(cfg)
+    found.warnings += warnings
     return found
 
 

@@ -12,7 +12,7 @@ from mto_studio.cli.common import (
     add_config_flags,
     check_out_folder,
     config_overrides,
-    domain_lines,
+    data_checks,
     split_list,
 )
 from mto_studio.core.training.config import TrainConfig as TRAIN_CONFIG
@@ -104,14 +104,15 @@ def run_preflight(cfg, folder: Path, args: argparse.Namespace):
 
     if folder_in_use(folder):
         return None  # another process writes it: starting is refused in one line, with no estimate before it
+    warnings, example_tokens = data_checks(cfg)
     try:
-        estimate = estimate_run(cfg)
+        estimate = estimate_run(cfg, example_tokens=example_tokens)
     except (MtoError, OSError, ValueError, KeyError):
         return None
     if args.calibrate:
         estimate = calibrate(cfg, estimate)
     found = preflight(estimate, folder)
-    found.warnings += domain_lines(cfg)
+    found.warnings += warnings
     return found
 
 

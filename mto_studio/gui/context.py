@@ -148,7 +148,8 @@ class StudioContext(QObject):
         self._data_request = 0
         self._tokenizer_request = 0
         self._was_modified = project.is_modified
-        self._domain: tuple = (None, None, None, None)  # (model, task, tokenizer, report) of the last domain check
+        #: (model, task, tokenizer, report, mean tokens per example) of the last domain check
+        self._domain: tuple = (None, None, None, None, None)
         #: the lock on the project's folder: one window writes a project at a time (one flock call when it is free);
         #: ``lease.busy`` says who held it when it was opened read-only
         self.lease = ProjectLease()
@@ -405,15 +406,21 @@ class StudioContext(QObject):
         task = self.data.task if self.data is not None else None
         if task is None or self.tokenizer is None or not task.examples:
             return None
-        model, cached_task, cached_tokenizer, report = self._domain
+        model, cached_task, cached_tokenizer, report, _tokens = self._domain
         if model != self.project.model or cached_task is not task or cached_tokenizer is not self.tokenizer:
             from mto_studio.core.models.domain import domain_report, task_texts
             from mto_studio.core.models.family import family_of_ref
+            from mto_studio.core.training.estimate import data_example_tokens
 
             family = family_of_ref(self.project.model)
             report = domain_report(self.tokenizer, task_texts(task.examples, DOMAIN_SAMPLE), family)
-            self._domain = (self.project.model, task, self.tokenizer, report)
+            tokens = data_example_tokens(self.tokenizer, task.examples)
+            self._domain = (self.project.model, task, self.tokenizer, report, tokens)
         return report
+
+    def example_tokens(self) -> float | None:
+        """The data's mean tokens per example with the model's tokenizer (for the time estimate), or None."""
+        return self._domain[4] if self.domain_report() is not None else None
 
     # --- templates and phrases -------------------------------------------------------------------------------
     def set_phrase(self, relation: str, phrase: Phrase | None) -> None:

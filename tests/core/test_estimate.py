@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mto_studio.core.models.loading import resolve_model_ref
 from mto_studio.core.training.config import TrainConfig
 from mto_studio.core.training.estimate import _shape_of_folder, estimate_run, estimate_sweep, model_shape, preflight
@@ -122,3 +124,18 @@ def test_a_run_records_the_family_rate_and_the_cores_it_used(tmp_path, tiny_mode
     for method, rate in (("finetune", 1e-3), ("lora", 1e-3)):
         assert resolve_rates(TrainConfig(method=method), MTO_TINY).lr == rate
     assert resolve_rates(TrainConfig(method="prompt"), MTO_TINY).prompt_lr == 0.03
+
+
+def test_the_rough_time_uses_the_datas_lengths_when_known_and_says_when_it_does_not():
+    from mto_studio.core.models.loading import load_tokenizer
+    from mto_studio.core.training.data import load_for_run
+    from mto_studio.core.training.estimate import data_example_tokens
+
+    cfg = TrainConfig(steps=100, batch_size=16, threads=1)
+    task = load_for_run("world", None, None)
+    tokens = data_example_tokens(load_tokenizer("mto-tiny"), task.examples)
+    assert tokens is not None and 10 < tokens < 40  # short world sentences, far below the 128 + 32 max lengths
+    at_max, at_data = estimate_run(cfg), estimate_run(cfg, example_tokens=tokens)
+    assert at_data.step_seconds == pytest.approx(at_max.step_seconds * tokens / 160)
+    assert "rough, at the max lengths" in preflight(at_max, REPO, memory_free=None).summary()
+    assert "(rough: " in preflight(at_data, REPO, memory_free=None).summary()

@@ -131,6 +131,7 @@ class Estimate:
     calibrated: bool = False
     device: str = "cpu"
     precision: str = "fp32"
+    at_data_lengths: bool = False  # the rough time used the data's mean lengths (else the max lengths)
 
     @property
     def seconds(self) -> float:
@@ -153,8 +154,12 @@ def _activation_bytes(shape: ModelShape, cfg: TrainConfig, precision: str) -> in
     return layers * size + logits
 
 
-def estimate_run(cfg: TrainConfig, shape: ModelShape | None = None, *, device: str | None = None) -> Estimate:
-    """The estimate for one run of ``cfg`` (the model's shape read from its folder unless given)."""
+def estimate_run(
+    cfg: TrainConfig, shape: ModelShape | None = None, *, device: str | None = None, example_tokens: float | None = None
+) -> Estimate:
+    """The estimate for one run of ``cfg`` (the model's shape read from its folder unless given). ``example_tokens``:
+    the data's mean source + target tokens per example (see :func:`data_example_tokens`); without it the time is
+    taken at the max lengths, an upper bound that can be 10x the real time on short data."""
     from mto_studio.core.store.checkpoint import CHECKPOINT_OVERHEAD, KEEP
 
     shape = shape or model_shape(cfg.model)
@@ -179,8 +184,9 @@ def estimate_run(cfg: TrainConfig, shape: ModelShape | None = None, *, device: s
     transient = checkpoint * ((KEEP + 1) if saves else 1)
     if cfg.keep_checkpoints:
         kept += checkpoint * KEEP
-    return Estimate(sum(parts.values()), parts, kept, kept + transient, _rough_step(shape, cfg, device, trainable),
-                    cfg.steps, device=device, precision=precision)  # fmt: skip
+    step = _rough_step(shape, cfg, device, example_tokens)
+    return Estimate(sum(parts.values()), parts, kept, kept + transient, step, cfg.steps, device=device,
+                    precision=precision, at_data_lengths=example_tokens is not None)  # fmt: skip
 
 
 def _device(cfg: TrainConfig) -> str:
@@ -195,10 +201,11 @@ def _precision(cfg: TrainConfig, device: str) -> str:
     return "fp32" if device == "cpu" else "bf16"
 
 
-def _rough_step(shape: ModelShape, cfg: TrainConfig, device: str, trainable: int) -> float:
+def _rough_step(shape: ModelShape, cfg: TrainConfig, device: str, example_tokens: float | None) -> float:
     """Seconds per step from the FLOPs: 2 per weight per token forward, twice that backward (once without weight
-    gradients when the backbone is frozen), at the max lengths (an upper bound)."""
-    tokens = cfg.batch_size * (cfg.max_source_length + cfg.max_target_length)
+    gradients when the backbone is frozen), at the data's mean length when known, else at the max lengths."""
+    longest = cfg.max_source_length + cfg.max_target_length
+    tokens = cfg.batch_size * (min(example_tokens, longest) if example_tokens else longest)
     passes = 6 if cfg.method is Method.FINETUNE else 4
     flops = passes * shape.parameters * tokens * (1.33 if cfg.gradient_checkpointing else 1.0)
     if device == "cpu":
@@ -210,14 +217,16 @@ def _rough_step(shape: ModelShape, cfg: TrainConfig, device: str, trainable: int
     return flops / rate
 
 
-def estimate_sweep(cfg, shape: ModelShape | None = None, *, calibrated: bool = False) -> Estimate:
+def estimate_sweep(
+    cfg, shape: ModelShape | None = None, *, calibrated: bool = False, example_tokens: float | None = None
+) -> Estimate:
     """A sweep (ExperimentConfig): its runs go one after another, so memory is the largest run's, the disk keeps
     every run's weights plus the checkpoints of the one running, and the times add up (``calibrated``: timed on
     each method's first run)."""
     runs = cfg.runs()
     shape = shape or model_shape(cfg.model)
     firsts = {r.method: r for r in reversed(runs)}
-    per_method = {m: estimate_run(r, shape) for m, r in firsts.items()}
+    per_method = {m: estimate_run(r, shape, example_tokens=example_tokens) for m, r in firsts.items()}
     if calibrated:
         per_method = {m: calibrate(firsts[m], e) for m, e in per_method.items()}
     each = [per_method[r.method] for r in runs]
@@ -228,7 +237,8 @@ def estimate_sweep(cfg, shape: ModelShape | None = None, *, calibrated: bool = F
     return Estimate(worst.memory, worst.memory_parts, kept, kept + max(e.disk_peak - e.disk_kept for e in each),
                     sum(e.seconds for e in each) / max(1, sum(e.steps for e in each)),
                     sum(e.steps for e in each), runs=len(runs), calibrated=all(e.calibrated for e in each),
-                    device=worst.device, precision=worst.precision)  # fmt: skip
+                    device=worst.device, precision=worst.precision,
+                    at_data_lengths=worst.at_data_lengths)  # fmt: skip
 
 
 def calibrate(cfg: TrainConfig, estimate: Estimate, steps: int = 3) -> Estimate:
@@ -283,6 +293,22 @@ def available_memory(device: str) -> int | None:
         return None
 
 
+#: source + target tokens a template adds to an example's own text (prefix, relation phrase, sentinels, EOS)
+TEMPLATE_TOKENS = 10
+
+
+def data_example_tokens(tokenizer, examples, sample: int = 200) -> float | None:
+    """The mean tokens of an example (its input and target with the tokenizer, plus the template's) over an even
+    sample of ``examples`` (objects with ``input`` and ``target``); None without examples."""
+    examples = list(examples)
+    if not examples:
+        return None
+    picked = examples[:: max(1, len(examples) // sample)][:sample]
+    texts = [str(e.input) for e in picked] + [str(e.target) for e in picked]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return sum(len(i) for i in ids) / len(picked) + TEMPLATE_TOKENS
+
+
 def size_text(n: float) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if n >= scale:
@@ -318,7 +344,7 @@ class Preflight:
         where = "GPU memory" if e.device != "cpu" else "memory"
         free = f" of {size_text(self.memory_free)} free" if self.memory_free is not None else ""
         disk_free = f" of {size_text(self.disk_free)} free" if self.disk_free is not None else ""
-        kind = "measured" if e.calibrated else "rough"
+        kind = "measured" if e.calibrated else ("rough" if e.at_data_lengths else "rough, at the max lengths")
         return (
             f"estimate for {what} ({e.device}, {e.precision}): peak {where} {size_text(e.memory)}{free}; "
             f"disk {size_text(e.disk_kept)} kept, {size_text(e.disk_peak)} at most while running{disk_free}; "

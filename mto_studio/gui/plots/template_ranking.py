@@ -238,11 +238,12 @@ class TemplateRankingChart(pg.GraphicsLayoutWidget):
         self.fit.plot.setXRange(low, -0.02 * low, padding=0)  # a sliver right of 0, so its tick shows
         self.fit.plot.setTitle(f"Format fit · {relation}", color=TEXT, size="10pt")
 
-        qa = [
-            Bar(s.template, s.accuracy, *(s.accuracy_ci or (s.accuracy,) * 2), s.template == best)
-            for s in ordered
-            if getattr(s, "accuracy", None) is not None
-        ]
+        qa = []
+        for s in ordered:
+            accuracy = getattr(s, "accuracy", None)
+            if accuracy is not None:
+                low, high = s.accuracy_ci or (accuracy, accuracy)
+                qa.append(Bar(s.template, accuracy, low, high, s.template == best))
         if qa and len(qa) == len(ordered):  # QA data: each template's zero-shot choice-ranking accuracy
             self.knowledge.show(
                 qa,

@@ -25,16 +25,21 @@ class EstimateLabel(QLabel):
         self.preflight: Preflight | None = None
 
     def show_for(
-        self, cfg: ExperimentConfig | None, folder: Path, warnings: list[str] | None = None
+        self,
+        cfg: ExperimentConfig | None,
+        folder: Path,
+        warnings: list[str] | None = None,
+        example_tokens: float | None = None,
     ) -> Preflight | None:
         """Estimate ``cfg`` (None: the form is incomplete) against the memory and the disk under ``folder``;
-        ``warnings`` (the domain check's) are shown with it."""
+        ``warnings`` (the domain check's) are shown with it; ``example_tokens`` (the data's mean tokens per example)
+        times the steps at the data's lengths instead of the max lengths."""
         self.preflight = None
         if cfg is None:
             self.setText("")
             return None
         try:
-            self.preflight = preflight(estimate_sweep(cfg), folder)
+            self.preflight = preflight(estimate_sweep(cfg, example_tokens=example_tokens), folder)
             self.preflight.warnings += warnings or []
         except (MtoError, OSError, ValueError, KeyError) as exc:
             self.setText(f"no estimate: {esc(str(exc))}")

@@ -328,8 +328,9 @@ class TrainerMonitor(QWidget):
             # a final evaluation is the run's result (RunFinished carries it), not a point of the curve
             self.curves.add_point(self._run_key(run), run.seed, "rougeL", event.step, event.examples_seen, value)
         if value is not None and run.status == "running" and not event.final:
-            qa = {m: event.metrics[m] for m in qa_metrics_in(event.metrics)}
-            self.runs_model.update(event.run_id, rouge=event.metrics.get("rougeL"), **qa)
+            fields: dict[str, Any] = {"rouge": event.metrics.get("rougeL")}
+            fields.update({m: event.metrics[m] for m in qa_metrics_in(event.metrics)})
+            self.runs_model.update(event.run_id, **fields)
         if event.samples:
             self._samples[event.run_id] = (event.step, event.split, event.samples)
             self._latest_sample_run = event.run_id

@@ -139,8 +139,7 @@ class TrainerSettings(QWidget):
         self.adapt_box = AdaptationBox()
         layout.addWidget(self.adapt_box)
         layout.addStretch(1)
-        self.estimate_label = EstimateLabel()  # the last row of the column: just above the Start button
-        layout.addWidget(self.estimate_label)
+        self.estimate_label = EstimateLabel()  # the Trainer pins it above its Start button
 
         for signal in (
             self.templates_model.checks_changed,
@@ -291,7 +290,8 @@ class TrainerSettings(QWidget):
             self.estimate_label.show_for(None, self.context.project.folder)
             return
         report = self.context.domain_report()
-        self.estimate_label.show_for(cfg, self.context.project.folder, list(report.warnings) if report else [])
+        warnings = list(report.warnings) if report else []
+        self.estimate_label.show_for(cfg, self.context.project.folder, warnings, self.context.example_tokens())
         runs = len(cfg.runs())
         steps = runs * int(cfg.train.get("steps", TRAIN.steps))
         extra = f" + {cfg.adaptation.steps} adaptation steps" if cfg.adaptation.enabled else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from mto_studio.core.errors import MtoError
 from mto_studio.core.jobs.events import (
@@ -103,6 +103,10 @@ class TrainerWorkbench(QWidget):
         self.stop_button.setToolTip("stop after the current step: the run saves a checkpoint and can be resumed")
         self.stop_button.clicked.connect(self.stop)
         self.monitor = TrainerMonitor()
+        # the estimate (and the domain check) sits just above Start, pinned with it: in view however far one scrolls
+        controls_layout = self.controls.layout()
+        assert isinstance(controls_layout, QVBoxLayout)
+        controls_layout.insertWidget(0, self.settings.estimate_label)
         self.splitter = settings_beside(self, "trainer", self.settings, self.controls, self.monitor)
 
     # --- the job ---------------------------------------------------------------------------------------------
