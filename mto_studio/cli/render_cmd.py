@@ -62,16 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 match = format_match(family, template, library.concrete(template) if template.is_mixed else ())
                 print(f"{family.label}: {match.text}")
     for head in data.heads[: args.rows]:
-        rendered = library.render(
-            template,
-            head.relation,
-            head.input,
-            head.references[0],
-            references=head.references,
-            style=style,
-            choices=head.choices,
-            answer=head.answer,
-        )
+        rendered = library.render_head(template, head, style=style)
         tokens = None
         if tokenizer is not None:
             tokens = tokenize_rendered(

@@ -64,16 +64,7 @@ def build_preview(
     rows = []
     for head in heads:
         try:
-            rendered = library.render(
-                template,
-                head.relation,
-                head.input,
-                head.references[0],
-                references=head.references,
-                style=style or T5_STYLE,
-                choices=head.choices,  # QA heads: the choices the template's {choices} writes, the answer's index
-                answer=head.answer,
-            )
+            rendered = library.render_head(template, head, style=style or T5_STYLE)  # QA heads bring choices
         except MtoError as exc:
             rows.append(PreviewRow(head, error=exc))
             continue

@@ -57,9 +57,13 @@ def test_the_demo_says_who_decided_and_runs_a_prompt_tuning_ladder(demo):
     prompt_runs = json.loads((out / "prompt" / "experiment.json").read_text())["config"]
     assert prompt_runs["methods"] == ["prompt"] and prompt_runs["templates"][:2] == ["prompt-sup", "prompt-unsup-nat"]
     report = (out / "report.md").read_text()
-    order = [report.find(s) for s in ("## 2. Few-shot ladder", "## 2b. Prompt tuning", "## 3. Did the zero-shot")]
+    sections = ("## 1. Objective analysis", "## 2. Few-shot ladder", "## 2b. Prompt tuning", "## 3. Did the zero-shot",
+                "Total wall time")  # fmt: skip
+    order = [report.find(s) for s in sections]
     assert -1 not in order and order == sorted(order), order
     assert "| decision | decided by |" in report and "(prompt/ladder.png)" in report
+    assert "Agreement with the construction:" in report and "(experiment/ladder" in report
+    assert (out / "experiment" / "ladder.png").stat().st_size > 1000
 
 
 def test_the_demo_analyses_in_the_analyzers_own_order_by_default():

@@ -159,45 +159,6 @@ def test_sweep_writes_table_csv_and_plots(tmp_path, tiny_model_dir, small_world_
     assert again.returncode == 0 and "done already" in again.stderr
 
 
-def test_demo_runs_the_whole_workflow_small(tmp_path, tiny_model_dir):
-    out = tmp_path / "demo"
-    done = run_cli(
-        "demo",
-        "--quick",
-        "--out",
-        str(out),
-        "--model",
-        str(tiny_model_dir),
-        "--steps",
-        "4",
-        "--seeds",
-        "1",
-        "--shots",
-        "2",
-        "--strategies",
-        "probe,rules",  # the classifier's first training (~2 min) is covered by the analyzer's tests
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    report = (out / "report.md").read_text()
-    positions = [
-        report.find(section)
-        for section in (
-            "## 1. Objective analysis",
-            "## 2. Few-shot ladder vs full data",
-            "## 3. Did the zero-shot ranking",
-            "Total wall time",
-        )
-    ]
-    assert -1 not in positions and positions == sorted(positions), positions
-    assert "Agreement with the construction:" in report and "(experiment/ladder" in report
-    assert (out / "experiment" / "ladder.png").stat().st_size > 1000
-    import json
-
-    analysis = json.loads((out / "analysis.json").read_text())
-    assert len(analysis["relations"]) == 9 and (out / "prediction.json").is_file()
-
-
 def test_training_flags_come_from_the_config_fields():
     from mto_studio.cli.train_cmd import TRAIN_FLAGS
     from mto_studio.core.config import field_info

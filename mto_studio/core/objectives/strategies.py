@@ -56,18 +56,7 @@ def render_head(
 ) -> Any:
     """``head`` rendered by ``template`` with ``target`` (its first reference by default) as the answer; a QA head
     brings its choices and the index of the choice given (``answer``; the right one by default)."""
-    text = head.references[0] if target is None else target
-    if head.choices:
-        return ctx.library.render(
-            template,
-            head.relation,
-            head.input,
-            text,
-            style=ctx.style,
-            choices=head.choices,
-            answer=head.answer if answer is None else answer,
-        )
-    return ctx.library.render(template, head.relation, head.input, text, style=ctx.style)
+    return ctx.library.render_head(template, head, target, style=ctx.style, answer=answer)
 
 
 STRATEGIES: dict[str, type[Strategy]] = {}

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mto_studio.core.errors import TemplateError
 from mto_studio.core.fsio import atomic_write_text
@@ -208,6 +208,28 @@ class TemplateLibrary:
                     f"pick a {want} template for '{key}'",
                     field=key,
                 )
+
+    def render_head(
+        self,
+        template: Template | str,
+        head: Any,
+        target: str | None = None,
+        *,
+        style: SentinelStyle = T5_STYLE,
+        answer: int | None = None,
+    ) -> Rendered:
+        """A head (core.data's ``Head``: relation, input, references, choices, answer) rendered with ``target`` (its
+        first reference by default); a QA head brings its choices, and ``answer`` (the right choice by default)."""
+        return self.render(
+            template,
+            head.relation,
+            head.input,
+            head.references[0] if target is None else target,
+            references=head.references,
+            style=style,
+            choices=head.choices,
+            answer=head.answer if answer is None else answer,
+        )
 
     def render(
         self,

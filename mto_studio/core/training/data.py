@@ -228,16 +228,7 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     truncated = 0
     for head in train_heads:
         for target in training_targets(head, cfg.seed, cfg.targets_per_head):
-            rendered = library.render(
-                template,
-                head.relation,
-                head.input,
-                target,
-                references=head.references,
-                style=style,
-                choices=head.choices,
-                answer=head.answer,
-            )
+            rendered = library.render_head(template, head, target, style=style)
             source_ids, cut_s = encode(tokenizer, rendered.source, cfg.max_source_length)
             target_ids, cut_t = encode(tokenizer, rendered.target, cfg.max_target_length)
             truncated += cut_s or cut_t
@@ -266,16 +257,7 @@ def prepare_run_data(cfg, library: TemplateLibrary, template: Template, tokenize
     for split, heads in (("validation", validation), ("test", test)):
         sources, tasks, frames, choice_targets = [], [], [], []
         for head in heads:
-            rendered = library.render(
-                template,
-                head.relation,
-                head.input,
-                head.references[0],
-                references=head.references,
-                style=style,
-                choices=head.choices,
-                answer=head.answer,
-            )
+            rendered = library.render_head(template, head, style=style)
             sources.append(encode(tokenizer, rendered.source, cfg.max_source_length)[0])
             tasks.append(task_of[head.relation])
             frames.append(rendered.frame)
@@ -294,9 +276,7 @@ def _choice_targets(library, template, head: Head, style, tokenizer, cfg) -> lis
     scores."""
     out = []
     for index, choice in enumerate(head.choices):
-        rendered = library.render(
-            template, head.relation, head.input, choice, style=style, choices=head.choices, answer=index
-        )
+        rendered = library.render_head(template, head, choice, style=style, answer=index)
         out.append(encode(tokenizer, rendered.target, cfg.max_target_length)[0])
     return out
 
