@@ -23,10 +23,8 @@ from mto_studio.core.project import Project
 from mto_studio.core.project.lock import ProjectLease
 from mto_studio.core.store.locks import FolderLock
 from mto_studio.core.templates import Phrase, SentinelStyle, Template, TemplateLibrary, sentinel_style_for
+from mto_studio.gui.data_profile import DataProfile
 from mto_studio.gui.workers import LIBRARY_LOCK, Worker, WorkerSet
-
-#: texts the domain check reads on the GUI thread (inputs and targets; about 20-60 ms with a fast tokenizer)
-DOMAIN_SAMPLE = 600
 
 
 @dataclass(frozen=True)
@@ -148,8 +146,7 @@ class StudioContext(QObject):
         self._data_request = 0
         self._tokenizer_request = 0
         self._was_modified = project.is_modified
-        #: (model, task, tokenizer, report, mean tokens per example) of the last domain check
-        self._domain: tuple = (None, None, None, None, None)
+        self._profile = DataProfile()  # the domain check and mean example length, kept until an input changes
         #: the lock on the project's folder: one window writes a project at a time (one flock call when it is free);
         #: ``lease.busy`` says who held it when it was opened read-only
         self.lease = ProjectLease()
@@ -400,27 +397,12 @@ class StudioContext(QObject):
     def sentinel_style(self) -> SentinelStyle | None:
         return sentinel_style_for(self.tokenizer)
 
-    def domain_report(self):
-        """The domain check of the project's model on its data (core/models/domain.py; 600 texts, tens of ms),
-        kept until the model, the data or the tokenizer changes; None while one of them is missing."""
+    def profile(self) -> DataProfile | None:
+        """What the data says about the model (gui/data_profile.py); None without data or tokenizer."""
         task = self.data.task if self.data is not None else None
         if task is None or self.tokenizer is None or not task.examples:
             return None
-        model, cached_task, cached_tokenizer, report, _tokens = self._domain
-        if model != self.project.model or cached_task is not task or cached_tokenizer is not self.tokenizer:
-            from mto_studio.core.models.domain import domain_report, task_texts
-            from mto_studio.core.models.family import family_of_ref
-            from mto_studio.core.training.estimate import data_example_tokens
-
-            family = family_of_ref(self.project.model)
-            report = domain_report(self.tokenizer, task_texts(task.examples, DOMAIN_SAMPLE), family)
-            tokens = data_example_tokens(self.tokenizer, task.examples)
-            self._domain = (self.project.model, task, self.tokenizer, report, tokens)
-        return report
-
-    def example_tokens(self) -> float | None:
-        """The data's mean tokens per example with the model's tokenizer (for the time estimate), or None."""
-        return self._domain[4] if self.domain_report() is not None else None
+        return self._profile.of(self.project.model, task, self.tokenizer)
 
     # --- templates and phrases -------------------------------------------------------------------------------
     def set_phrase(self, relation: str, phrase: Phrase | None) -> None:

@@ -32,7 +32,8 @@ class DomainNotice(QFrame):
         self.refresh()
 
     def refresh(self) -> None:
-        self.report = self.context.domain_report()
+        profile = self.context.profile()
+        self.report = profile.report if profile is not None else None
         if self.report is None:
             self.hide()
             return

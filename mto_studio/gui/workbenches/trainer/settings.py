@@ -289,9 +289,9 @@ class TrainerSettings(QWidget):
             self.grid_summary.setText(f'<span style="color:{ERROR_RED}">{_esc(exc.message)}</span>')
             self.estimate_label.show_for(None, self.context.project.folder)
             return
-        report = self.context.domain_report()
-        warnings = list(report.warnings) if report else []
-        self.estimate_label.show_for(cfg, self.context.project.folder, warnings, self.context.example_tokens())
+        profile = self.context.profile()  # the domain check's warnings and the data's lengths, when both are loaded
+        warnings, tokens = (list(profile.report.warnings), profile.example_tokens) if profile else ([], None)
+        self.estimate_label.show_for(cfg, self.context.project.folder, warnings, tokens)
         runs = len(cfg.runs())
         steps = runs * int(cfg.train.get("steps", TRAIN.steps))
         extra = f" + {cfg.adaptation.steps} adaptation steps" if cfg.adaptation.enabled else ""
