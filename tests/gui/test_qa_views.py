@@ -89,6 +89,9 @@ def test_the_data_view_shows_world_qa_questions(window, world_qa):
     assert not view.reset_button.isEnabled()
     # editing a column keeps the data QA (the choices column stays mapped)
     assert view.current_mapping().choices == world_qa.mapping.choices
+    # without a test split, the note names the score QA runs will report
+    view.context.set_split("test", None)
+    assert "<i>Validation accuracy (best checkpoint)</i>" in view.splits.split_note.text()
 
 
 # --- runs ---------------------------------------------------------------------------------------------------------

@@ -160,9 +160,10 @@ class SplitsBox(QGroupBox):
         else:
             self.split_counts["train"].setText("")
         if test_ref is None:
+            metric = "accuracy" if task is not None and task.kind == "qa" else "ROUGE-L"  # QA runs report accuracy
             self.split_note.setText(
                 f"<span style='color:{WARNING}'><b>No test file.</b> Scores will be validation scores of the "
-                "checkpoint those same heads chose, labelled <i>Validation ROUGE-L (best checkpoint)</i>: "
+                f"checkpoint those same heads chose, labelled <i>Validation {metric} (best checkpoint)</i>: "
                 "optimistic. Choose a test file for an unbiased number.</span>"
             )
         else:
