@@ -18,18 +18,25 @@ def app_settings() -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
-def recent_projects(settings: QSettings) -> list[str]:
-    value = settings.value(RECENT_KEY, [])
+def _recent(settings: QSettings, key: str) -> list[str]:
+    value = settings.value(key, [])
     if isinstance(value, str):  # QSettings gives a bare string for a one-item list in INI files
         return [value]
     return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
-def remember_project(settings: QSettings, folder: str | Path) -> list[str]:
-    folder = str(Path(folder).expanduser().resolve())
-    recent = [folder] + [p for p in recent_projects(settings) if p != folder]
-    settings.setValue(RECENT_KEY, recent[:MAX_RECENT])
+def _remember(settings: QSettings, key: str, path: str) -> list[str]:
+    recent = [path] + [p for p in _recent(settings, key) if p != path]
+    settings.setValue(key, recent[:MAX_RECENT])
     return recent[:MAX_RECENT]
+
+
+def recent_projects(settings: QSettings) -> list[str]:
+    return _recent(settings, RECENT_KEY)
+
+
+def remember_project(settings: QSettings, folder: str | Path) -> list[str]:
+    return _remember(settings, RECENT_KEY, str(Path(folder).expanduser().resolve()))
 
 
 def forget_project(settings: QSettings, folder: str) -> None:
@@ -41,14 +48,8 @@ RECENT_MODELS_KEY = "recent_models"
 
 def recent_models(settings: QSettings) -> list[str]:
     """Model folders chosen before (absolute), newest first."""
-    value = settings.value(RECENT_MODELS_KEY, [])
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+    return _recent(settings, RECENT_MODELS_KEY)
 
 
 def remember_model(settings: QSettings, folder: str | Path) -> list[str]:
-    folder = str(Path(folder).expanduser().absolute())
-    recent = [folder] + [p for p in recent_models(settings) if p != folder]
-    settings.setValue(RECENT_MODELS_KEY, recent[:MAX_RECENT])
-    return recent[:MAX_RECENT]
+    return _remember(settings, RECENT_MODELS_KEY, str(Path(folder).expanduser().absolute()))

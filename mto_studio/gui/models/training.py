@@ -157,6 +157,10 @@ class ExperimentRunsModel(ColumnTableModel):
             return None
         run = self.runs[index.row()]
         column = self.COLUMNS[index.column()]
+        if role == self.RunIdRole:  # the same for every column, QA ones included
+            return run.run_id
+        if role == self.StatusRole:
+            return run.status
         if column in QA_COLUMN_METRIC:
             return self._qa_data(run, QA_COLUMN_METRIC[column], role)
         if role == Qt.ItemDataRole.DisplayRole:
@@ -196,10 +200,6 @@ class ExperimentRunsModel(ColumnTableModel):
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "seed", "step", "ROUGE-L"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == self.RunIdRole:
-            return run.run_id
-        if role == self.StatusRole:
-            return run.status
         return None
 
     def _qa_data(self, run: RunInfo, metric: str, role: int) -> Any:
@@ -219,10 +219,6 @@ class ExperimentRunsModel(ColumnTableModel):
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == self.RunIdRole:
-            return run.run_id
-        if role == self.StatusRole:
-            return run.status
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
