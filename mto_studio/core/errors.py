@@ -15,6 +15,18 @@ class MtoError(Exception):
         """The message and the fix, on one line."""
         return f"{self.message} — {self.hint}" if self.hint else self.message
 
+    def __reduce__(self):
+        """Pickle with every attribute, whatever the subclass's constructor takes: an error raised in a worker
+        process reaches the app or CLI as the same type with the same message and fix."""
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(cls: type[MtoError], args: tuple, state: dict) -> MtoError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class DataError(MtoError):
     """A data file cannot be read or has no usable columns."""

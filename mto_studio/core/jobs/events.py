@@ -153,6 +153,30 @@ class ExperimentFinished(Event):
     failed_runs: int = 0
 
 
+@dataclass(frozen=True)
+class WorkerStarted(Event):
+    """A job (``run_id``: one run of a sweep, or "" for the whole job) began executing somewhere: where each run
+    runs, as the CLI and the Trainer show it."""
+
+    backend: str  # thread | process | ray
+    host: str
+    pid: int
+    run_id: str = ""
+    attempt: int = 1  # > 1: a lost worker's run, started again from its last checkpoint
+
+
+@dataclass(frozen=True)
+class WorkerLost(Event):
+    """The process executing a job died before its final event (killed, out of memory, a native crash): the run is
+    ``interrupted``, resumable from its last checkpoint. A terminal event, like RunFinished."""
+
+    reason: str
+    exitcode: int | None = None
+    run_id: str = ""
+    folder: str = ""
+    step: int = 0
+
+
 # --- commands sent into a running generator ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Command:
@@ -174,7 +198,7 @@ class Resume(Command):
     pass
 
 
-TERMINAL = (RunFinished, RunFailed)
+TERMINAL = (RunFinished, RunFailed, WorkerLost)
 
 #: long-running work: a generator of events that takes a command (or None) at each ``send``
 EventStream = Generator[Event, Command | None, None]
