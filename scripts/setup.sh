@@ -3,13 +3,22 @@
 # a virtual environment, and the pinned Python packages from constraints.txt.
 #   scripts/setup.sh          the app
 #   scripts/setup.sh --dev    the app and the test tools
+#   scripts/setup.sh --cluster  also Ray, for the ray backend (combine: --dev --cluster)
 # Environment: PYTHON=python3.12 picks the interpreter; MTO_KEEP_TORCH=1 keeps a torch you installed yourself
 # (CUDA, ROCm) instead of the pinned CPU build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+names=()
+for arg in "$@"; do
+  case "$arg" in
+    --dev) names+=(dev) ;;
+    --package) names+=(dev package) ;;
+    --cluster) names+=(cluster) ;;
+    *) echo "setup: unknown option $arg (use --dev, --package, --cluster)" >&2; exit 2 ;;
+  esac
+done
 extras=""
-[[ "${1:-}" == "--dev" ]] && extras="[dev]"
-[[ "${1:-}" == "--package" ]] && extras="[dev,package]"
+if [[ ${#names[@]} -gt 0 ]]; then extras="[$(IFS=,; echo "${names[*]}")]"; fi
 python="${PYTHON:-python3}"
 
 # 1. System libraries Qt needs even offscreen (fonts, GL, xkb, xcb for a real display).
