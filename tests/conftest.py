@@ -12,6 +12,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.setdefault("MTO_THREADS", "1")
+# Training runs in the calling thread unless a test asks for a backend: a spawned worker spends seconds importing
+# torch. The tests of the process and Ray backends (marker `distributed`) pass theirs explicitly.
+os.environ.setdefault("MTO_BACKEND", "thread")
 # The analyzer's classifier cache (and any other user cache) goes to a folder of this test session, never ~/.cache.
 os.environ["MTO_CACHE_DIR"] = tempfile.mkdtemp(prefix="mto-test-cache-")
 atexit.register(shutil.rmtree, os.environ["MTO_CACHE_DIR"], True)

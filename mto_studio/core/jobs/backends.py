@@ -33,6 +33,14 @@ class Backend(StrEnum):
             raise ConfigError(f"unknown backend '{value}'", f"choose one of {names}") from None
 
 
+def default_backend() -> Backend:
+    """The backend training and pre-training use unless told otherwise: ``process``, or $MTO_BACKEND (the test
+    suite sets ``thread`` for speed: a spawned worker spends seconds importing torch)."""
+    import os
+
+    return Backend.parse(os.environ.get("MTO_BACKEND") or Backend.PROCESS.value)
+
+
 def ray_available() -> bool:
     import importlib.util
 
