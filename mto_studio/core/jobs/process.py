@@ -153,6 +153,7 @@ def _worker_main(spec: JobSpec, events_out, commands_in) -> None:
     from mto_studio.core.runtime import prepare_environment
 
     prepare_environment()
+    _thread_lock_for_tqdm()
     commands: queue.Queue[Command] = queue.Queue()
     gone = threading.Event()
 
@@ -182,6 +183,16 @@ def _worker_main(spec: JobSpec, events_out, commands_in) -> None:
         send(("error", _portable(exc)))
     finally:
         events_out.close()
+
+
+def _thread_lock_for_tqdm() -> None:
+    """tqdm's default lock is a multiprocessing semaphore: a worker killed while holding one makes the parent's
+    resource tracker warn of a leaked semaphore at exit. A worker's bars never share a terminal: a thread lock does."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
 
 
 def _drive(generator: EventStream, send: Callable[[tuple[str, Any]], None], commands: queue.Queue[Command]) -> Any:
