@@ -19,6 +19,7 @@ import shutil
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import (
@@ -48,22 +49,32 @@ from mto_studio.core.store.run_folder import RunFolder, RunLog
 from mto_studio.core.training.config import Method, TrainConfig
 from mto_studio.core.training.precision import StepRunner, free_device_memory, is_out_of_memory, out_of_memory_reason
 from mto_studio.core.training.results import DivergenceWatch, headline_metric, score_label, scored_info
-from mto_studio.core.training.run_setup import RunSetup, write_static_files
+from mto_studio.core.training.run_setup import RunSetup, saved_config, write_static_files
+
+if TYPE_CHECKING:
+    from mto_studio.core.training.distributed_rank import Ranks
 
 LOG_EVERY = 5
 
 
 def train(
-    cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool = False, run_id: str | None = None
+    cfg: TrainConfig | None,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    run_id: str | None = None,
+    dist: Ranks | None = None,
 ) -> EventStream:
     """Train one run into ``run_dir``. See the module docstring for the protocol. The run, fresh or resumed, holds
     the folder's lock while it writes there; a second writer gets FolderBusyError (naming the holder) before
-    anything is written."""
+    anything is written. ``dist``: this is rank 0 of a multi-device run (core.training.distributed)."""
     with RunFolder(run_dir).lock():
-        return (yield from _train(cfg, run_dir, resume=resume, run_id=run_id))
+        return (yield from _train(cfg, run_dir, resume=resume, run_id=run_id, dist=dist))
 
 
-def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id: str | None) -> EventStream:
+def _train(
+    cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id: str | None, dist: Ranks | None
+) -> EventStream:
     import torch
 
     from mto_studio.core.store import checkpoint as stored
@@ -74,18 +85,10 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
     if resume:
         if RunFolder(run_dir).status() is RunStatus.FINISHED:
             raise ConfigError(f"the run in {run_dir} has already finished", "start a new run to train again")
-        try:
-            saved = json.loads((run_dir / RunFolder.CONFIG).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{run_dir} is not a resumable run folder ({exc})", "pick a run folder") from None
-        saved.pop("resolved_model", None)
-        saved.setdefault("max_references", 0)  # runs from before the reference cap scored on all references
-        cfg = TrainConfig.from_dict(saved)
-        if (run_dir / RunFolder.TEMPLATE).is_file():  # the template as trained, even if the library's copy changed
-            cfg = cfg.replace(template=str(run_dir / RunFolder.TEMPLATE))
+        cfg = saved_config(run_dir)
     if cfg is None:
         raise ConfigError("no training configuration given", "pass a TrainConfig")
-    run = RunSetup(cfg, run_dir)  # checks the config, the model and the data before anything is written
+    run = RunSetup(cfg, run_dir) if dist is None else RunSetup(cfg, run_dir, dist)  # checks config, model, data
     cfg = run.cfg  # with the learning rates, threads and precision "auto" resolved for this model and device
     checkpoints = run_dir / RunFolder.CHECKPOINTS
     remove_temporary(checkpoints)  # what killed or failed checkpoint writes left (this run holds the folder's lock)
@@ -153,6 +156,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
             "train_examples": len(run.data.train),
             "validation_heads": len(run.data.validation),
             "test_heads": len(run.data.test),
+            **(dist.info() if dist is not None else {}),
         },
         folder=str(run_dir),
         resumed_from=step,
@@ -195,7 +199,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
 
     start = time.perf_counter()
     window_start, window_tokens, window_losses = time.perf_counter(), 0, []
-    runner = StepRunner(run, run.precision)
+    runner = StepRunner(run, run.precision) if dist is None else dist.runner(run)
 
     def counted(tokens: int) -> None:
         nonlocal window_tokens
@@ -262,11 +266,12 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
                     if diverged := watch.evaluated(report.items, "validation", step):
                         yield fail(diverged, RunStatus.DIVERGED, metrics=report.overall)
                         return
-            command = yield from pause_point(run_id, step, command)
+            command = yield from (pause_point if dist is None else dist.pause_point)(run_id, step, command)
             periodic = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
             if isinstance(command, Stop) or periodic or (evaluate_now and not cfg.checkpoint_every):
                 reason = "stop" if isinstance(command, Stop) else "periodic"
-                command = (yield checkpoint(reason)) or command
+                answer = yield checkpoint(reason)
+                command = answer or command if dist is None else command  # all ranks act on agreed commands only
             if isinstance(command, Stop):
                 event = RunFinished(
                     run_id,
@@ -399,6 +404,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | Path, *, resume: bool, run_id
     except GeneratorExit:
         raise
     except Exception as exc:  # anything still ends the run cleanly, with the reason on record
+        if dist is not None and dist.failed(exc):
+            raise  # another rank is gone: the launcher ends the job as lost, resumable
         if (full := disk_full_error(exc, "the run folder")) is not None:
             yield disk_full(full)
         elif is_out_of_memory(exc):

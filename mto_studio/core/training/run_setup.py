@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mto_studio.core.errors import MtoError
+from mto_studio.core.errors import ConfigError, MtoError
 from mto_studio.core.fsio import atomic_write_json, atomic_write_text
 from mto_studio.core.store.run_folder import RunFolder
 from mto_studio.core.training.config import Method, TrainConfig
 
 if TYPE_CHECKING:
+    from mto_studio.core.training.distributed_rank import Ranks
     from mto_studio.core.training.methods import MethodRun
 
 
@@ -40,6 +41,23 @@ def environment_info(device: str, threads: int) -> dict[str, Any]:
         "device": device,
         "threads": threads,
     }
+
+
+def saved_config(run_dir: Path) -> TrainConfig:
+    """The configuration a run folder was trained with (for a resume), with the template as trained."""
+    import json
+
+    try:
+        saved = json.loads((run_dir / RunFolder.CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{run_dir} is not a resumable run folder ({exc})", "pick a run folder") from None
+    saved.pop("resolved_model", None)
+    saved.pop("distributed", None)  # how many devices it ran on: the resume's own choice
+    saved.setdefault("max_references", 0)  # runs from before the reference cap scored on all references
+    cfg = TrainConfig.from_dict(saved)
+    if (run_dir / RunFolder.TEMPLATE).is_file():  # the template as trained, even if the library's copy changed
+        cfg = cfg.replace(template=str(run_dir / RunFolder.TEMPLATE))
+    return cfg
 
 
 def template_hash(text: str) -> str:
@@ -71,7 +89,7 @@ def make_adamw(groups, weight_decay: float, device: str):
 class RunSetup:
     """Setup shared by a fresh run and a resumed one."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path) -> None:
+    def __init__(self, cfg: TrainConfig, run_dir: Path, dist: Ranks | None = None) -> None:
         import torch
 
         from mto_studio.core.models.family import family_of
@@ -88,7 +106,8 @@ class RunSetup:
         from mto_studio.core.training.precision import available_cores, resolve_precision
 
         self.dir = run_dir
-        self.device = pick_device(cfg.device)
+        self.dist = dist  # a rank of a multi-device run (core.training.distributed), None in one process
+        self.device = dist.device if dist is not None else pick_device(cfg.device)
         self.precision = resolve_precision(cfg.precision, self.device)
         threads = cfg.threads or available_cores()
         cfg = cfg.replace(threads=threads, precision=self.precision)
@@ -264,7 +283,8 @@ def write_static_files(run: RunSetup) -> None:
     references it is scored on), so the run's data can be rebuilt from it alone; the head-id lists stay for older
     readers."""
     cfg, folder = run.cfg, run.dir
-    atomic_write_json(folder / RunFolder.CONFIG, {**cfg.to_dict(), "resolved_model": run.model_ref})
+    devices = {"distributed": run.dist.info()} if run.dist is not None else {}  # devices, strategy
+    atomic_write_json(folder / RunFolder.CONFIG, {**cfg.to_dict(), "resolved_model": run.model_ref, **devices})
     atomic_write_text(folder / RunFolder.TEMPLATE, run.template_text)
     data = run.data
 
@@ -305,4 +325,4 @@ def write_static_files(run: RunSetup) -> None:
             "created": time.time(),
         },
     )
-    atomic_write_json(folder / RunFolder.ENVIRONMENT, environment_info(run.device, cfg.threads or 1))
+    atomic_write_json(folder / RunFolder.ENVIRONMENT, {**environment_info(run.device, cfg.threads or 1), **devices})
