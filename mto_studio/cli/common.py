@@ -166,3 +166,55 @@ def data_checks(cfg) -> tuple[list[str], float | None]:
         return [], None
     warnings = domain_warnings(tokenizer, task_texts(task.examples), family_of_ref(cfg.model))
     return warnings, data_example_tokens(tokenizer, task.examples)
+
+
+def add_backend_options(parser: argparse.ArgumentParser, *, cluster: bool = False, parallel: bool = False) -> None:
+    """--backend (what executes the work), and where asked --cluster (a Ray cluster) and --parallel (runs at once)."""
+    parser.add_argument(
+        "--backend",
+        metavar="thread|process|ray",
+        help="what executes the work: 'process' (a worker process of its own, the default; a crash or kill there "
+        "leaves the run resumable), 'thread' (in this process) or 'ray' (Ray tasks; needs the cluster extra). "
+        "Default: $MTO_BACKEND, else process",
+    )
+    if cluster:
+        parser.add_argument(
+            "--cluster",
+            metavar="ADDRESS",
+            help="with --backend ray: 'auto' (join the cluster running on this machine) or ray://HOST:PORT (a "
+            "remote one); without it a local Ray starts. Run folders must be on a path every node shares",
+        )
+    if parallel:
+        parser.add_argument(
+            "--parallel",
+            type=int,
+            metavar="N",
+            help="runs at once (process or ray backend), each with its share of the CPU threads; default 1, "
+            "with ray: all runs (Ray queues them by the CPUs they ask for)",
+        )
+
+
+def backend_from_args(args: argparse.Namespace):
+    """The backend the options name, checked before anything runs (ConfigError: one line, exit 2): --cluster only
+    with ray, --parallel N >= 1 and above 1 only with process or ray, ray only when Ray is installed."""
+    from mto_studio.core.errors import ConfigError
+    from mto_studio.core.jobs.backends import Backend, default_backend, require_ray
+
+    backend = Backend.parse(args.backend) if args.backend else default_backend()
+    cluster = getattr(args, "cluster", None)
+    if cluster is not None and backend is not Backend.RAY:
+        raise ConfigError(
+            f"--cluster {cluster} needs the Ray backend (this run would use '{backend}')",
+            f"add --backend ray to run on the cluster {cluster}, or leave out --cluster",
+        )
+    parallel = getattr(args, "parallel", None)
+    if parallel is not None and parallel < 1:
+        raise ConfigError(f"--parallel {parallel} is not a number of runs", "give --parallel 1 or more")
+    if parallel is not None and parallel > 1 and backend is Backend.THREAD:
+        raise ConfigError(
+            f"--parallel {parallel} needs runs in worker processes; the thread backend runs one at a time",
+            "add --backend process (or ray), or leave out --parallel",
+        )
+    if backend is Backend.RAY:
+        require_ray()
+    return backend

@@ -18,11 +18,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_config_flags(group, TrainingSection, names, defaults=False)
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    from mto_studio.cli.common import add_backend_options
+
+    add_backend_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mto_studio.cli.common import check_out_folder, config_overrides
+    from mto_studio.cli.common import backend_from_args, check_out_folder, config_overrides
     from mto_studio.cli.progress import (
         EXIT_DONE,
         EXIT_FAILED,
@@ -33,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
         kept_checkpoint,
         resume_hint,
         say,
+        worker_lost_line,
     )
-    from mto_studio.core.jobs.events import RunFailed, RunFinished
-    from mto_studio.core.pretraining.objective_lab import PretrainConfig, pretrain
+    from mto_studio.core.jobs.events import RunFailed, RunFinished, WorkerLost
+    from mto_studio.core.pretraining.objective_lab import PretrainConfig
 
+    backend = backend_from_args(args)
     check_out_folder(args.out)
     cfg = PretrainConfig.load(args.recipe)
     overrides = config_overrides(args)
@@ -47,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
     flags = [word for name, value in overrides.items() for word in (f"--{name.replace('_', '-')}", value)]
     resume = resume_hint("mto-studio", "pretrain", "--recipe", args.recipe, "--out", args.out, *flags, "--resume")
     try:
-        last = drive(pretrain(cfg, args.out, resume=args.resume), EventPrinter(args.json))
+        last = drive(pretraining_events(cfg, args.out, args.resume, backend), EventPrinter(args.json))
     except KeyboardInterrupt:  # a second Ctrl-C: the step was cut short; the last periodic checkpoint stays valid
         say(f"aborted; {kept_checkpoint(args.out)}; resume with: {resume}")
+        return EXIT_INTERRUPTED
+    if isinstance(last, WorkerLost):
+        say(worker_lost_line(last, resume))
         return EXIT_INTERRUPTED
     if isinstance(last, RunFailed):
         say(f"pre-training failed: {last.reason}")
@@ -61,3 +69,21 @@ def run(args: argparse.Namespace) -> int:
         return ended_without_result("pre-training", last, f"the last checkpoint is kept; resume with: {resume}")
     print(f"model saved in {args.out}")
     return EXIT_DONE
+
+
+def pretraining_events(cfg, out: str, resume: bool, backend):
+    """Pre-training's events: in this thread, or (process, ray: a local Ray) from a worker, whose death ends it
+    with a WorkerLost event (its folder keeps the last checkpoint)."""
+    from mto_studio.core.jobs.backends import Backend, run_job
+
+    if backend is Backend.THREAD:
+        from mto_studio.core.pretraining.objective_lab import pretrain
+
+        return pretrain(cfg, out, resume=resume)
+    from pathlib import Path
+
+    from mto_studio.core.pretraining.jobs import pretrain_spec
+    from mto_studio.core.training.jobs import supervised
+
+    spec = pretrain_spec(cfg.to_dict(), Path(out).absolute(), resume=resume)
+    return supervised(run_job(spec, backend), folder=Path(out).absolute())

@@ -27,6 +27,8 @@ from mto_studio.core.jobs.events import (
     StepLogged,
     Stop,
     TableUpdated,
+    WorkerLost,
+    WorkerStarted,
 )
 
 #: exit codes of the commands that drive work: done, the run failed (its reason stored), interrupted (resumable)
@@ -41,9 +43,17 @@ class EventPrinter:
         self.bar = None
         self.total_steps = total_steps
         self.unit = unit
-        self.offset = 0  # steps of earlier runs (experiments)
-        self.run_total = 0
+        #: steps done per run (keyed by run id): runs of a parallel sweep interleave; the bar shows their sum
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int] = {}
         self.last: dict = {}
+        #: the WorkerLost events seen (the command says what to do about them once the work has ended)
+        self.lost: list[WorkerLost] = []
+
+    def _advance(self, run_id: str, steps: int) -> None:
+        self.done[run_id] = steps
+        bar = self._bar()
+        bar.n = sum(self.done.values())
 
     def _bar(self):
         if self.bar is None and not self.as_json:
@@ -68,6 +78,8 @@ class EventPrinter:
             print(text, file=sys.stderr)
 
     def __call__(self, event) -> None:
+        if isinstance(event, WorkerLost):
+            self.lost.append(event)
         if self.as_json:
             print(json.dumps(event.to_dict(), default=str, ensure_ascii=False), flush=True)
             return
@@ -76,18 +88,28 @@ class EventPrinter:
         elif isinstance(event, RunQueued):
             word = "done already" if event.skipped else "starting"
             self.note(f"[{event.index + 1}/{event.total}] {event.label} ({word})")
+        elif isinstance(event, WorkerStarted):
+            who = f"run {event.run_id}" if event.run_id else "the job"
+            where = (
+                f"on Ray node {event.host} (pid {event.pid})"
+                if event.backend == "ray"
+                else f"in process {event.pid} on {event.host}"
+            )
+            again = f" (attempt {event.attempt}, from its last checkpoint)" if event.attempt > 1 else ""
+            self.note(f"{who} runs {where}{again}")
+        elif isinstance(event, WorkerLost):
+            self.note(f"  run {event.run_id or '?'} LOST at step {event.step}: {event.reason}")
         elif isinstance(event, RunStarted):
-            self.run_total = event.total_steps
+            self.totals[event.run_id] = event.total_steps
             if self.total_steps is None:
                 self.total_steps = event.total_steps
-            bar = self._bar()
-            bar.n = self.offset + event.resumed_from
-            bar.refresh()
+            self._advance(event.run_id, event.resumed_from)
+            self._bar().refresh()
             if event.resumed_from:
                 self.note(f"resumed at step {event.resumed_from}")
         elif isinstance(event, StepLogged):
+            self._advance(event.run_id, event.step)
             bar = self._bar()
-            bar.n = self.offset + event.step
             self.last["loss"] = f"{event.loss:.3f}"
             bar.set_postfix(self.last, refresh=False)
             bar.refresh()
@@ -109,12 +131,13 @@ class EventPrinter:
         elif isinstance(event, CheckpointSaved) and event.reason in ("stop", "final"):
             self.note(f"  saved {event.path}")
         elif isinstance(event, RunFinished):
-            self.offset += self.run_total
+            if event.status != "stopped":
+                self._advance(event.run_id, self.totals.get(event.run_id, event.step))
             shown = {k: round(v, 3) for k, v in event.metrics.items() if isinstance(v, float)}
             scored = f" ({event.score_label})" if event.score_label else ""
             self.note(f"  run {event.status} at step {event.step} in {event.elapsed_s:.0f} s{scored}: {shown}")
         elif isinstance(event, RunFailed):
-            self.offset += self.run_total
+            self._advance(event.run_id, self.totals.get(event.run_id, event.step))
             self.note(f"  run FAILED: {event.reason}")
         elif isinstance(event, TableUpdated):
             self.note(f"  {event.finished_runs}/{event.total_runs} runs finished; table updated")
@@ -298,3 +321,11 @@ def ended_without_result(what: str, last: Event | None, fix: str) -> int:
     seen = f"its last event was {type(last).__name__}" if last is not None else "it sent no event"
     say(f"{what} ended without a result ({seen}); {fix}")
     return EXIT_FAILED
+
+
+def worker_lost_line(lost: WorkerLost, resume: str) -> str:
+    """What to tell the user when a run's worker died: the reason, the run, its last checkpoint, how to resume."""
+    run = f"run {lost.run_id}" if lost.run_id else "the run"
+    where = kept_checkpoint(lost.folder) if lost.folder else "its folder keeps its last checkpoint"
+    reason = lost.reason.split("; ")[0]
+    return f"{run} was interrupted at step {lost.step}: {reason}; {where}; resume with: {resume}"

@@ -8,6 +8,8 @@ from pathlib import Path
 from mto_studio.cli.common import (
     absolute_model_ref,
     absolute_ref,
+    add_backend_options,
+    backend_from_args,
     check_out_folder,
     data_checks,
     removed_if_failed,
@@ -39,6 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the experiment in --out")
     parser.add_argument("--json", action="store_true", help="print events as JSON lines")
     add_training_options(parser)
+    add_backend_options(parser, cluster=True, parallel=True)
     parser.set_defaults(run=run)
 
 
@@ -116,25 +119,54 @@ def sweep_preflight(cfg, folder: Path, args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from mto_studio.core.jobs.backends import Backend
     from mto_studio.core.store import RunStore
 
+    backend = backend_from_args(args)
     folder = Path(args.out)
     check_out_folder(folder)
     cfg = None if args.resume else experiment_from_args(args)
     if cfg is not None:
         check_preflight(sweep_preflight(cfg, folder, args), args)
+        if backend is not Backend.THREAD:
+            from mto_studio.core.store.locks import folder_in_use
+            from mto_studio.core.training.experiment import preflight
+
+            if not folder_in_use(folder):
+                preflight(cfg)  # a bad grid fails here, before a worker spends seconds starting
     store_path = args.store or folder / "runs.sqlite"
     with removed_if_failed(folder, STORE_FILES):  # bad input found while starting leaves no folder behind
         store = RunStore(store_path)
         store.mark_interrupted()  # runs a dead process left 'running' (a live one holds its folder's lock)
-        return _run(args, cfg, folder, store, store_path)
+        return _run(args, cfg, folder, store, store_path, backend)
 
 
 #: what opening the run store creates: a sweep that fails on bad input removes its folder if nothing else is there
 STORE_FILES = ("runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm", "runs.sqlite-journal", ".mto-studio.lock")
 
 
-def _run(args, cfg, folder: Path, store, store_path) -> int:
+def experiment_events(args, cfg, folder: Path, store, store_path, backend):
+    """The experiment's events. thread: run here. process: the whole experiment in one worker process (which
+    starts a worker per run itself with --parallel > 1), this process only relays its events. ray: the experiment
+    is driven here and each run is a Ray task."""
+    from mto_studio.core.jobs.backends import Backend, run_job
+    from mto_studio.core.training.experiment import run_experiment
+
+    if backend is Backend.THREAD:
+        return run_experiment(cfg, folder.absolute(), store=store, resume=args.resume)
+    if backend is Backend.RAY:
+        return run_experiment(cfg, folder.absolute(), store=store, resume=args.resume, parallel=args.parallel,
+                              runs_on="ray", cluster=args.cluster)  # fmt: skip
+    from mto_studio.core.training.jobs import experiment_spec, supervised
+
+    store.close()  # the worker records; this process's connection would only hold the file open
+    parallel = args.parallel or 1
+    spec = experiment_spec(None if cfg is None else cfg.to_dict(), folder.absolute(), Path(store_path).absolute(),
+                           resume=args.resume, parallel=parallel, runs_on="process" if parallel > 1 else "inline")  # fmt: skip
+    return supervised(run_job(spec, backend), folder=folder.absolute(), store_path=store_path)
+
+
+def _run(args, cfg, folder: Path, store, store_path, backend) -> int:
     from mto_studio.cli.progress import (
         EXIT_DONE,
         EXIT_FAILED,
@@ -145,20 +177,21 @@ def _run(args, cfg, folder: Path, store, store_path) -> int:
         mark_aborted,
         resume_hint,
         say,
+        worker_lost_line,
     )
-    from mto_studio.core.jobs.events import ExperimentFinished
+    from mto_studio.core.jobs.events import ExperimentFinished, WorkerLost
     from mto_studio.core.store.run_folder import ExperimentFolder
-    from mto_studio.core.training.experiment import run_experiment
 
     resume = resume_hint("mto-studio", "sweep", "--out", folder, *(("--store", args.store) if args.store else ()))
     resume += " --resume"
     try:
-        events = run_experiment(cfg, folder.absolute(), store=store, resume=args.resume)
+        events = experiment_events(args, cfg, folder, store, store_path, backend)
         total = None
         if cfg is not None:
             base = cfg.base_train_config()
             total = len(cfg.runs()) * base.steps + (cfg.adaptation.steps if cfg.adaptation.enabled else 0)
-        last = drive(events, EventPrinter(args.json, total_steps=total))
+        printer = EventPrinter(args.json, total_steps=total)
+        last = drive(events, printer)
     except KeyboardInterrupt:  # a second Ctrl-C: the current run's last periodic checkpoint stays valid
         store.close()
         experiment_id = ExperimentFolder(folder).config().get("experiment_id")
@@ -168,6 +201,11 @@ def _run(args, cfg, folder: Path, store, store_path) -> int:
         return EXIT_INTERRUPTED
     finally:
         store.close()
+    if isinstance(last, WorkerLost) or (isinstance(last, ExperimentFinished) and last.status == "interrupted"):
+        gone = printer.lost or ([last] if isinstance(last, WorkerLost) else [])
+        for lost in gone:  # the runs whose worker died, or the experiment's worker itself
+            say(worker_lost_line(lost, resume))
+        return EXIT_INTERRUPTED
     if not isinstance(last, ExperimentFinished):
         return ended_without_result("the experiment", last, f"finished runs are kept; resume with: {resume}")
     if last.status == "stopped":

@@ -9,7 +9,9 @@ from pathlib import Path
 from mto_studio.cli.common import (
     absolute_model_ref,
     absolute_ref,
+    add_backend_options,
     add_config_flags,
+    backend_from_args,
     check_out_folder,
     config_overrides,
     data_checks,
@@ -133,7 +135,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or crashed run from its checkpoint")
     parser.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
     add_training_options(parser)
+    add_backend_options(parser, cluster=True)
     parser.set_defaults(run=run)
+
+
+def training_events(cfg, folder: Path, resume: bool, backend, args: argparse.Namespace):
+    """The run's events: in this thread, or (process, ray) from a worker, supervised so that the worker's death
+    ends the run 'interrupted' in the store (``--store``) with a WorkerLost event."""
+    from mto_studio.core.jobs.backends import Backend, run_job
+
+    if backend is Backend.THREAD:
+        from mto_studio.core.training.loop import train
+
+        return train(cfg, folder, resume=resume)
+    from mto_studio.core.training.jobs import supervised, train_spec
+
+    spec = train_spec(None if cfg is None else cfg.to_dict(), folder.absolute(), resume=resume, run_id=folder.name)
+    events = run_job(spec, backend, cluster=args.cluster)
+    return supervised(events, folder=folder.absolute(), store_path=args.store)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,13 +168,14 @@ def run(args: argparse.Namespace) -> int:
         mark_aborted,
         resume_hint,
         say,
+        worker_lost_line,
     )
     from mto_studio.core.data import parse_shots
-    from mto_studio.core.jobs.events import RunFailed, RunFinished
+    from mto_studio.core.jobs.events import RunFailed, RunFinished, WorkerLost
     from mto_studio.core.store import RunStore, recorded
     from mto_studio.core.training.config import TrainConfig
-    from mto_studio.core.training.loop import train
 
+    backend = backend_from_args(args)
     if args.resume:
         folder = Path(args.resume)
         cfg = None
@@ -180,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     check_out_folder(folder)
     if cfg is not None:
         check_preflight(run_preflight(cfg, folder, args), args)
-    events = train(cfg, folder, resume=bool(args.resume))
+    events = training_events(cfg, folder, bool(args.resume), backend, args)
     store = None
     run_pk = None
     if args.store:
@@ -204,6 +224,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()
+    if isinstance(last, WorkerLost):
+        say(worker_lost_line(last, resume))
+        return EXIT_INTERRUPTED
     if isinstance(last, RunFailed):
         say(f"run failed: {last.reason}")  # on stderr, also with --json (stdout then holds the RunFailed event)
         return EXIT_FAILED

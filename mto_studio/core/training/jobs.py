@@ -30,17 +30,36 @@ def experiment_job(
     config: dict[str, Any] | None, folder: str, store_path: str, *, resume: bool = False, **scheduling: Any
 ) -> EventStream:
     """An experiment, recording into the run store at ``store_path`` (opened here: a SQLite connection belongs to
-    the thread and process that made it). ``scheduling``: how its runs execute (see ``run_experiment``)."""
+    the thread and process that made it). ``scheduling``: how its runs execute (``parallel``, ``runs_on``,
+    ``cluster``: see ``run_experiment``); with ``parallel > 1`` this worker starts a worker per run itself."""
     from mto_studio.core.store import RunStore
     from mto_studio.core.training.experiment import run_experiment
     from mto_studio.core.training.experiment_config import ExperimentConfig
 
     cfg = None if resume or config is None else ExperimentConfig.from_dict(config)
+    _end_on_sigterm()
     store = RunStore(store_path)
     try:
         return (yield from run_experiment(cfg, folder, store=store, resume=resume, **scheduling))
     finally:
         store.close()
+
+
+def _end_on_sigterm() -> None:
+    """In a spawned worker (its main thread): SIGTERM (the parent closing the job, e.g. a second Ctrl-C) raises
+    KeyboardInterrupt, so the experiment unwinds: the run workers it started are ended with it, its locks released.
+    Elsewhere (the thread backend) signal handling stays the caller's."""
+    import multiprocessing
+    import signal
+    import threading
+
+    if multiprocessing.parent_process() is None or threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupted(number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
 
 
 def train_spec(
