@@ -73,28 +73,51 @@ class _SwitchInterval:
 SWITCH_INTERVAL = _SwitchInterval()
 
 
-def experiment_job(cfg, folder: str | Path, store_path: str | Path, *, resume: bool = False):
-    """run_experiment in a worker thread, recording into the run store at ``store_path`` (opened here: a SQLite
-    connection belongs to the thread that made it). Commands sent to the worker go through to the experiment."""
+def job_backend(backend: str | None = None):
+    """The backend a training or pre-training job of the app runs on: ``backend`` when given, else the default
+    (``process``; $MTO_BACKEND overrides it, the test suite sets ``thread``)."""
+    from mto_studio.core.jobs.backends import Backend, default_backend
+
+    return default_backend() if backend is None else Backend.parse(backend)
+
+
+def _in_app_thread(events):
+    """A job that runs in this process (the thread backend): the libraries imported and frozen first, and a short
+    GIL switch interval while it runs, so that the window stays responsive. The process backend needs neither:
+    the worker thread then waits on a pipe without the GIL, and torch is never imported here."""
     import_libraries()
-    from mto_studio.core.store import RunStore
-    from mto_studio.core.training.experiment import run_experiment
-
-    store = RunStore(store_path)
-    try:
-        with SWITCH_INTERVAL:
-            return (yield from run_experiment(None if resume else cfg, folder, store=store, resume=resume))
-    finally:
-        store.close()
-
-
-def pretrain_job(cfg, out_dir: str | Path, *, resume: bool = False):
-    """The Objective Lab's pre-training in a worker thread."""
-    import_libraries()
-    from mto_studio.core.pretraining.objective_lab import pretrain
-
     with SWITCH_INTERVAL:
-        return (yield from pretrain(cfg, out_dir, resume=resume))
+        return (yield from events)
+
+
+def experiment_job(
+    cfg, folder: str | Path, store_path: str | Path, *, resume: bool = False, backend=None, **scheduling
+):
+    """The Trainer's experiment, iterated by its Worker's thread. On the process backend (the default) a spawned
+    worker runs it and this generator relays its events (the first: WorkerStarted, where it runs) and the
+    Stop/Pause/Resume commands; on the thread backend it runs right here. A worker that dies ends the job with
+    WorkerLost, its store rows 'interrupted' (``supervised``). ``scheduling``: how the experiment executes its runs
+    (``parallel``, ``runs_on``, ``cluster``: see ``run_experiment``), passed only when not the defaults."""
+    from mto_studio.core.jobs.backends import Backend, run_job
+    from mto_studio.core.training.jobs import experiment_spec, supervised
+
+    chosen = job_backend(backend)
+    config = None if resume or cfg is None else cfg.to_dict()
+    spec = experiment_spec(config, folder, store_path, resume=resume, **scheduling)
+    events = supervised(run_job(spec, chosen), folder=folder, store_path=store_path)
+    return (yield from (_in_app_thread(events) if chosen is Backend.THREAD else events))
+
+
+def pretrain_job(cfg, out_dir: str | Path, *, resume: bool = False, backend=None):
+    """The Objective Lab's pre-training, iterated by its Worker's thread, on the process backend by default (see
+    ``experiment_job``); a lost worker ends it with WorkerLost, resumable from its last checkpoint."""
+    from mto_studio.core.jobs.backends import Backend, run_job
+    from mto_studio.core.pretraining.jobs import pretrain_spec
+    from mto_studio.core.training.jobs import supervised
+
+    chosen = job_backend(backend)
+    events = supervised(run_job(pretrain_spec(cfg.to_dict(), out_dir, resume=resume), chosen), folder=out_dir)
+    return (yield from (_in_app_thread(events) if chosen is Backend.THREAD else events))
 
 
 #: How long closing the window waits for a training job to checkpoint and end after Stop.

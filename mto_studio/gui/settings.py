@@ -1,5 +1,5 @@
-"""UI state only (geometry, splitters, recent projects and model folders, last workbench) in QSettings; results
-live in projects."""
+"""UI state only (geometry, splitters, recent projects and model folders, last workbench, where the Trainer runs) in
+QSettings; results live in projects."""
 
 from __future__ import annotations
 
@@ -53,3 +53,23 @@ def recent_models(settings: QSettings) -> list[str]:
 
 def remember_model(settings: QSettings, folder: str | Path) -> list[str]:
     return _remember(settings, RECENT_MODELS_KEY, str(Path(folder).expanduser().absolute()))
+
+
+RUN_ON_KEY, CLUSTER_KEY, PARALLEL_KEY = "trainer/run_on", "trainer/cluster", "trainer/parallel"
+
+
+def run_on_choice(settings: QSettings) -> tuple[str, str, int]:
+    """Where the Trainer runs experiments, as last chosen: ("computer" | "ray", the cluster address, runs at once)."""
+    run_on = str(settings.value(RUN_ON_KEY, "computer") or "computer")
+    cluster = str(settings.value(CLUSTER_KEY, "") or "")
+    try:
+        parallel = max(1, int(str(settings.value(PARALLEL_KEY, 1) or 1)))
+    except (TypeError, ValueError):
+        parallel = 1
+    return (run_on if run_on in ("computer", "ray") else "computer"), cluster, parallel
+
+
+def remember_run_on(settings: QSettings, run_on: str, cluster: str, parallel: int) -> None:
+    settings.setValue(RUN_ON_KEY, run_on)
+    settings.setValue(CLUSTER_KEY, cluster)
+    settings.setValue(PARALLEL_KEY, int(parallel))

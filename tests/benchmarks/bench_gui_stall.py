@@ -3,14 +3,21 @@
 The main window is open on the Trainer; an experiment trains a tiny-but-not-trivial T5 (the embedded mto-tiny when
 resources/models/mto-tiny exists, else its architecture with fresh weights) on the built-in world, and the live
 curves, runs table and result table update as it goes. A QTimer probe in the GUI thread fires every 10 ms and
-records how late each tick is. Printed per variant: p50 / p99 / max stall (ms; goal p99 ≤ 50, max ≤ 250 on 2
-cores), training throughput (steps/s, tokens/s) and the events delivered per second.
+records how late each tick is. Printed per variant: p50 / p99 / max stall (ms; goal on 2 cores for the app as
+shipped, the process backend: p99 ≤ 10, max ≤ 50; for the thread backend p99 ≤ 50, max ≤ 250), training
+throughput (steps/s, tokens/s) and the events delivered per second.
 
 Variants (each in a fresh process):
-  thread          the app as shipped: training in the Worker's QThread (GIL switch interval as gui/jobs.py sets it)
+  process         the app as shipped (issue 16): the Trainer starts the experiment on the process backend; a spawned
+                  worker trains and streams its events over a pipe to the Worker's thread, which relays them to the
+                  curves, runs table and result table (the GUI process never imports torch: checked and printed)
+  thread          the thread backend (MTO_BACKEND=thread): training in the Worker's QThread, with the GIL switch
+                  interval and gc.freeze that gui/jobs.py sets for it
   thread-5ms      the same with Python's default 5 ms GIL switch interval (the app without that setting)
   thread-noplot   as `thread`, but the curves are not drawn (events still arrive): the plots' share of the stalls
-  process         training in a separate `mto-studio sweep` process, the window idle: what a worker process gives
+  process-noplot  as `process`, the curves not drawn
+  cli-process     training in a separate `mto-studio sweep` process, the window idle (no events reach it): the floor
+                  a worker process can give
   idle            no training: the probe's own noise floor
 
 Measured on the 2-core machine under Xvfb, 30 s per variant (stall ms p50 / p99 / max, steps/s):
@@ -20,6 +27,15 @@ Measured on the 2-core machine under Xvfb, 30 s per variant (stall ms p50 / p99 
       thread 1: 0.2 / 28.8 / 49.8, 16.7   thread 2: 0.2 / 34.9 / 80.5, 9.8
   Before gui/jobs.py froze the libraries' objects out of the garbage collector's reach, max was 280-310 ms: a full
   collection of the ~500k-object heap (220 ms, GIL held) and the first evaluation's nltk import.
+  (`process` then meant what `cli-process` means now.)
+
+Issue 16, the app as shipped on the process backend (mto-tiny, 1 torch thread, 30 s, Xvfb; p50 / p99 / max ms):
+  quiet spells (load 1-3):  idle 0.2 / 2.0 / 6.7   process 0.3 / 22.6 / 35.8 (15.0 steps/s), again 21.5 / 37.9 and
+      35.7 / 103.6   process-noplot 0.3 / 3.3 / 27.3   cli-process 0.3 / 0.5 / 7.2 (15.7 steps/s)   thread 42.2 / 829
+  The relay itself meets the goal (process-noplot); the live curves' painting does not: pyqtgraph painted ~6 times a
+  second, median 15 ms, max 64 ms, 11% of the GUI thread's time, which holds p99 at ~20 ms. Redrawing at 1 Hz
+  (--redraw-ms 1000) did not change that (p99 28). Cheaper painting of the curves is what is left.
+  with other sessions' tests running (load 6-9): process 45.7 / 193.8, thread 99.9 / 1302.9, cli-process 8.3 / 168.6.
 
 Run on demand (a real X server is closer to what users see than offscreen):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tests/benchmarks/bench_gui_stall.py
@@ -45,7 +61,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE_MS = 10
-VARIANTS = ("thread", "thread-5ms", "thread-noplot", "process", "idle")
+VARIANTS = ("process", "process-noplot", "thread", "thread-5ms", "thread-noplot", "cli-process", "idle")
+THREAD_VARIANTS = ("thread", "thread-5ms", "thread-noplot")
 GRID = {
     "templates": ["unsup-nat", "sup"],
     "shots": ["8", "full"],
@@ -81,6 +98,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 # --- one variant, in this process ---------------------------------------------------------------------------------
 def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch: Path) -> dict:
     os.environ["MTO_STUDIO_DATA_DIR"] = str(scratch / f"user-data-{variant}-{threads}")
+    os.environ["MTO_BACKEND"] = "thread" if variant in THREAD_VARIANTS else "process"  # what trainer.start() uses
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from mto_studio.core.runtime import prepare_environment
@@ -103,7 +121,11 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
         jobs.TRAINING_SWITCH_INTERVAL = 0.005
     elif os.environ.get("MTO_BENCH_SWITCH_MS"):
         jobs.TRAINING_SWITCH_INTERVAL = float(os.environ["MTO_BENCH_SWITCH_MS"]) / 1000
-    if variant == "thread-noplot":
+    if os.environ.get("MTO_BENCH_REDRAW_MS"):  # how often the live curves may redraw (the app: plots.base.REDRAW_MS)
+        import mto_studio.gui.plots.live_curves as live_curves
+
+        live_curves.REDRAW_MS = int(os.environ["MTO_BENCH_REDRAW_MS"])
+    if variant.endswith("-noplot"):
         LiveCurves.add_point = lambda *a, **k: None
         LiveCurves.add_points = lambda *a, **k: None
 
@@ -181,6 +203,18 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     trace = open(os.environ["MTO_BENCH_TRACE"], "w") if os.environ.get("MTO_BENCH_TRACE") else None  # noqa: SIM115
     probe = Probe()
     probe.timer.start()
+    import gc
+
+    collections: list[tuple[int, float]] = []  # (generation, ms) of the GUI process's collections while recording
+    gc_began = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_began[0] = time.perf_counter()
+        elif probe.recording:
+            collections.append((info["generation"], (time.perf_counter() - gc_began[0]) * 1000))
+
+    gc.callbacks.append(on_gc)
     steps: list[tuple[float, int, float]] = []  # (time, step delta, tokens/s)
     events = [0]
     last_step: dict[str, int] = {}
@@ -197,11 +231,11 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
             last_step[event.run_id] = event.step
             steps.append((time.perf_counter(), delta, event.tokens_per_s))
 
-    if variant in ("thread", "thread-5ms", "thread-noplot"):
+    if variant in (*THREAD_VARIANTS, "process", "process-noplot"):
         worker = trainer.start()
         worker.emitted.connect(on_event)
         wait(lambda: bool(steps), timeout=600)
-    elif variant == "process":
+    elif variant == "cli-process":
         cfg = ExperimentConfig(name="bench-process", model=str(model), **grid)
         config_file = scratch / f"bench-process-{threads}.json"
         config_file.write_text(json.dumps(cfg.to_dict()))
@@ -228,7 +262,7 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
         records = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
         return [r for r in records if r.get("event") == "StepLogged"]
 
-    before = len(logged_steps()) if variant == "process" else 0
+    before = len(logged_steps()) if variant == "cli-process" else 0
     started = time.perf_counter()
     probe.recording = True
     # The measuring window runs the real event loop, as app.exec() does (the GUI thread sleeps in it without the
@@ -240,7 +274,7 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
     if trace is not None:
         faulthandler.cancel_dump_traceback_later()
     elapsed = time.perf_counter() - started
-    if variant == "process":
+    if variant == "cli-process":
         window_records = logged_steps()[before:]
         process.terminate()
         process.wait(30)
@@ -267,6 +301,9 @@ def run_variant(variant: str, threads: int, seconds: float, model: Path, scratch
             jobs.TRAINING_SWITCH_INTERVAL if variant.startswith("thread") else sys.getswitchinterval()
         )
         * 1000,
+        "torch_in_gui": "torch" in sys.modules,
+        "gc_max_ms": round(max((ms for _g, ms in collections), default=0.0), 1),
+        "gc_full": sum(g == 2 for g, _ms in collections),
         "platform": app.platformName(),
         "handler_ms": {k: round(v, 1) for k, v in sorted(handler_ms.items(), key=lambda x: -x[1])},
         "long_stalls": [explain(start, ms, timeline) for start, ms in sorted(probe.stalls, key=lambda x: -x[1])[:6]],
@@ -285,15 +322,14 @@ def explain(start: float, ms: float, timeline: list[tuple[float, str]]) -> str:
 # --- the orchestrator ------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--variants", nargs="+", default=["idle", "thread", "thread-5ms", "thread-noplot", "process"], choices=VARIANTS
-    )
+    parser.add_argument("--variants", nargs="+", default=["idle", "process", "thread", "cli-process"], choices=VARIANTS)
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="torch threads to try")
     parser.add_argument("--seconds", type=float, default=30.0, help="measuring window per variant")
     parser.add_argument("--explain", action="store_true", help="name the events around the longest stalls")
     parser.add_argument(
         "--switch-ms", type=float, help="GIL switch interval for the thread variants (default: the app's)"
     )
+    parser.add_argument("--redraw-ms", type=int, help="the live curves' redraw interval (default: the app's)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child process: one variant
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--scratch", help=argparse.SUPPRESS)
@@ -305,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.switch_ms:
         os.environ["MTO_BENCH_SWITCH_MS"] = str(args.switch_ms)
+    if args.redraw_ms:
+        os.environ["MTO_BENCH_REDRAW_MS"] = str(args.redraw_ms)
     scratch = Path(tempfile.mkdtemp(prefix="mto-bench-stall-"))
     model, model_note = model_folder(scratch)
     print(
@@ -313,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'variant':<14} {'threads':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'steps/s':>8} "
-        f"{'tokens/s':>9} {'events/s':>9} {'GIL ms':>7}"
+        f"{'tokens/s':>9} {'events/s':>9} {'GIL ms':>7} {'torch here':>10}"
     )
     results = []
     for variant in args.variants:
@@ -348,19 +386,23 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{variant:<14} {threads:>7} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
                 f"{r['steps_per_s']:>8.1f} {r['tokens_per_s']:>9.0f} {r['events_per_s']:>9.1f} "
-                f"{r['switch_interval_ms']:>7.1f}",
+                f"{r['switch_interval_ms']:>7.1f} {'yes' if r['torch_in_gui'] else 'no':>10}",
                 flush=True,
             )
             if args.explain and r.get("long_stalls"):
                 print("    longest: " + "; ".join(r["long_stalls"]))
                 print("    slowest GUI handlers (ms): " + ", ".join(f"{k} {v}" for k, v in r["handler_ms"].items()))
+                print(f"    garbage collections: longest {r['gc_max_ms']} ms, {r['gc_full']} full")
     (scratch / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"goal: p99 ≤ 50 ms, max ≤ 250 ms · results in {scratch / 'results.json'}")
+    print(
+        "goal: process (the app as shipped) p99 ≤ 10 ms, max ≤ 50 ms; thread p99 ≤ 50 ms, max ≤ 250 ms · "
+        f"results in {scratch / 'results.json'}"
+    )
     return 0
 
 
 def test_gui_stall_benchmark():  # pytest entry: one short run of the shipped variant
-    assert main(["--variants", "thread", "--threads", "1", "--seconds", "10"]) == 0
+    assert main(["--variants", "process", "--threads", "1", "--seconds", "10"]) == 0
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class RunInfo:
     accuracy_ranked: float | None = None
     reason: str = ""
     folder: str = ""
+    where: str = ""  # where it runs: "this computer (process 1234)", "ray: 10.0.0.5 (attempt 2)"
 
     @property
     def label(self) -> str:
@@ -58,7 +59,7 @@ class ExperimentRunsModel(ColumnTableModel):
     """The runs of the running (or last) experiment, in execution order. Once a run reports QA accuracy, its
     columns follow ROUGE-L (their headers say where the scores come from, as ROUGE-L's does)."""
 
-    BASE_COLUMNS = ("#", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "note")
+    BASE_COLUMNS = ("#", "template", "method", "k", "seed", "status", "step", "ROUGE-L", "where", "note")
     COLUMNS: tuple[str, ...] = BASE_COLUMNS
     RunIdRole = Qt.ItemDataRole.UserRole
     StatusRole = Qt.ItemDataRole.UserRole + 1
@@ -173,6 +174,7 @@ class ExperimentRunsModel(ColumnTableModel):
                 "status": STATUS_TEXT.get(run.status, run.status),
                 "step": f"{run.step}/{run.total_steps}" if run.total_steps else "",
                 "ROUGE-L": metric_text(run.rouge),
+                "where": run.where,
                 "note": run.reason,
             }[column]
         if role == Qt.ItemDataRole.ForegroundRole and column in ("status", "note"):

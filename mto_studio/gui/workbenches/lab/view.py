@@ -22,6 +22,7 @@ from mto_studio.core.jobs.events import (
     RunFinished,
     RunStarted,
     StepLogged,
+    WorkerLost,
 )
 from mto_studio.core.pretraining.objective_lab import PRETRAIN_LOG, PretrainConfig
 from mto_studio.core.store.run_folder import RunLog
@@ -68,6 +69,7 @@ class ObjectiveLabWorkbench(QWidget):
         self.finished_dir: Path | None = None
         self.resumable: Path | None = None
         self.last_status = ""
+        self.lost_reason = ""
         self.knowledge: dict[str, float] = {}
         self._step = 0
         self._total = 0
@@ -256,6 +258,20 @@ class ObjectiveLabWorkbench(QWidget):
             self.last_status = "failed"
             self.status_label.setText(f'<span style="color:{ERROR_RED}">failed: {_esc(event.reason)}</span>')
             self.resumable = self.out_dir if self.out_dir and (self.out_dir / "checkpoints").is_dir() else None
+        elif isinstance(event, WorkerLost):
+            self._on_worker_lost(event)
+
+    def _on_worker_lost(self, event: WorkerLost) -> None:
+        """The worker process died (killed, out of memory, a crash): the window stays; Resume continues from the
+        last checkpoint."""
+        self.last_status = "interrupted"
+        self.lost_reason = event.reason.split("; ")[0]
+        self.resumable = self.out_dir if self.out_dir and (self.out_dir / "checkpoints").is_dir() else None
+        step = f" at step {event.step or self._step}" if (event.step or self._step) else ""
+        resume = "Resume continues it from its last checkpoint" if self.resumable else "start it again"
+        reason = self.lost_reason[:1].upper() + self.lost_reason[1:]
+        error = MtoError(f"{reason}. The window is fine: the pre-training is interrupted{step}.", resume)
+        self.lost_dialog = show_error(self, "The pre-training worker was lost", error)
 
     def _add_step(self, step: int, examples: int, loss: float, losses: dict[str, float]) -> None:
         self.chart.append("loss", "total", step, loss, examples)
@@ -327,6 +343,11 @@ class ObjectiveLabWorkbench(QWidget):
             )
         elif self.last_status == "stopped":
             self.status_label.setText(f"stopped at step {self._step}: <b>Resume</b> continues from the checkpoint")
+        elif self.last_status == "interrupted":
+            self.status_label.setText(
+                f'<span style="color:{ERROR_RED}">interrupted at step {self._step}: {_esc(self.lost_reason)}</span>'
+                + (" · <b>Resume</b> continues from the last checkpoint" if self.resumable else "")
+            )
         elif worker.error is not None:
             self.status_label.setText(
                 f'<span style="color:{ERROR_RED}">did not run: '

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QSplitter,
@@ -22,19 +21,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mto_studio.core.jobs.events import EvalDone, RunFailed, RunFinished, RunQueued, RunStarted, StepLogged
+from mto_studio.core.jobs.events import (
+    EvalDone,
+    RunFailed,
+    RunFinished,
+    RunQueued,
+    RunStarted,
+    StepLogged,
+    WorkerLost,
+    WorkerStarted,
+)
 from mto_studio.core.store.run_folder import ExperimentFolder, RunFolder, template_label
 from mto_studio.core.templates import Objective, TemplateLibrary
 from mto_studio.core.training.config import TrainConfig
-from mto_studio.core.training.experiment import run_folder_name
 from mto_studio.core.training.experiment_config import ExperimentConfig
+from mto_studio.core.training.experiment_outputs import run_folder_name
 from mto_studio.gui.format import esc as _esc
 from mto_studio.gui.models.qa import QA_METRICS, qa_metric_name, qa_metrics_in
 from mto_studio.gui.models.samples import SamplesModel
 from mto_studio.gui.models.training import ExperimentRunsModel, RunInfo
 from mto_studio.gui.plots.live_curves import CurveKey, LiveCurves
 from mto_studio.gui.theme import ERROR_RED
+from mto_studio.gui.widgets.banner import NoticeBanner
 from mto_studio.gui.workbenches.trainer.results import ResultsPanel
+from mto_studio.gui.workbenches.trainer.run_on import where_text
 
 TRAIN = TrainConfig()
 
@@ -47,6 +57,7 @@ class TrainerMonitor(QWidget):
         self.folder: Path | None = None
         self.start_folder: Path | None = None  # where Save PNG… starts when no experiment is shown
         self.failed_notices: list[str] = []
+        self.job_where = ""  # where the experiment's own worker runs (the status line says it)
         self.progress_dirty = False  # steps or run states changed since the progress bar was drawn
         self._samples: dict[str, tuple[int, str, tuple]] = {}
         self._latest_sample_run: str | None = None
@@ -56,23 +67,10 @@ class TrainerMonitor(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 0, 0, 0)
         layout.setSpacing(4)
-        self.notice = QFrame()
+        self.notice = NoticeBanner()  # a run failed, the worker was lost
         self.notice.setObjectName("trainer-notice")
-        self.notice.setProperty("role", "banner")
-        notice_layout = QHBoxLayout(self.notice)
-        notice_layout.setContentsMargins(10, 4, 4, 4)
-        self.notice_label = QLabel()
+        self.notice_label = self.notice.text_label
         self.notice_label.setObjectName("trainer-notice-text")
-        self.notice_label.setWordWrap(True)
-        self.notice_label.setTextFormat(Qt.TextFormat.RichText)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("hide this notice")
-        close.clicked.connect(self.notice.hide)
-        notice_layout.addWidget(self.notice_label, 1)
-        notice_layout.addWidget(close)
-        self.notice.hide()
         layout.addWidget(self.notice)
 
         header = QHBoxLayout()
@@ -125,7 +123,7 @@ class TrainerMonitor(QWidget):
         self.runs_table.setAlternatingRowColors(True)
         self.runs_table.setWordWrap(False)
         self.runs_table.selectionModel().currentRowChanged.connect(lambda _c, _p: self.show_samples())
-        for column, width in enumerate((28, 86, 62, 46, 36, 72, 62, 62)):
+        for column, width in enumerate((28, 86, 62, 46, 36, 84, 62, 62, 150)):  # … ROUGE-L, where
             self.runs_table.setColumnWidth(column, width)
         runs_layout.addWidget(self.runs_table)
         bottom.addWidget(runs_panel)
@@ -166,8 +164,11 @@ class TrainerMonitor(QWidget):
     def reset(self, note: str) -> None:
         """Nothing shown: no runs, no curves, no samples; ``note`` over the empty curves."""
         self.failed_notices = []
+        self.job_where = ""
         self._samples.clear()
         self._latest_sample_run = None
+        for key in list(self.notice.notices):
+            self.notice.clear_notice(key)
         self.notice.hide()
         self.runs_model.set_runs([])
         self.samples_model.set_samples([])
@@ -186,7 +187,7 @@ class TrainerMonitor(QWidget):
 
     def set_grid(self, cfg: ExperimentConfig, library: TemplateLibrary) -> None:
         """Runs list, result grid and curve styles for ``cfg`` (known when the experiment starts)."""
-        from mto_studio.core.training.experiment import expected_scoring
+        from mto_studio.core.training.experiment_outputs import expected_scoring
         from mto_studio.core.training.results import score_label
 
         names = [template_label(t) for t in cfg.templates]
@@ -213,6 +214,7 @@ class TrainerMonitor(QWidget):
         self.runs_model.set_runs(runs)
         single_method = len(cfg.methods) == 1 and not cfg.adaptation.enabled
         self.runs_table.setColumnHidden(ExperimentRunsModel.COLUMNS.index("method"), single_method)
+        self.runs_table.setColumnHidden(self.runs_model.COLUMNS.index("where"), True)  # until a run has its own
 
     def run_folders(self) -> list[Path]:
         """The folders this experiment's runs train in (the workbench claims them)."""
@@ -356,11 +358,41 @@ class TrainerMonitor(QWidget):
         run = self.runs_model.update(event.run_id, status="failed", reason=event.reason, step=event.step)
         label = run.label if run is not None else event.run_id
         self.failed_notices.append(event.reason)
-        self.notice_label.setText(
+        self.notice.show_notice(
             f'<b style="color:{ERROR_RED}">Run failed:</b> {_esc(label)}: {_esc(event.reason)}'
-            "<br>The experiment goes on with the next run; the table leaves this run out."
+            "<br>The experiment goes on with the next run; the table leaves this run out.",
+            key="failed",
         )
-        self.notice.show()
+        self.progress_dirty = True
+        return label
+
+    def on_worker_started(self, event: WorkerStarted) -> str:
+        """A run's own worker began (parallel runs, Ray tasks): the runs table's "where" column shows it; the
+        experiment's worker (no run id) runs all its runs otherwise, and the status line says where. Returns it."""
+        text = where_text(event)
+        if event.run_id:
+            self.runs_model.update(event.run_id, where=text)
+            self.runs_table.setColumnHidden(self.runs_model.COLUMNS.index("where"), False)
+        else:
+            self.job_where = text
+        return text
+
+    def on_worker_lost(self, event: WorkerLost, *, ended: bool = False) -> str | None:
+        """A worker died: its run (once the job has ``ended``, every run in flight) reads 'interrupted', as in the
+        store, and the notice says why; returns the label of the run it trained (None: it had not started one)."""
+        reason = event.reason.split("; ")[0]
+        for run in self.runs_model.runs:
+            mine = run.run_id == event.run_id and run.status not in ("finished", "skipped", "failed")
+            if mine or (ended and run.status in ("running", "paused")):
+                self.runs_model.update(run.run_id, status="interrupted", reason=f"{reason}; Resume continues it")
+        current = self.runs_model.run(event.run_id)
+        label = current.label if current is not None else None
+        self.notice.show_notice(
+            f'<b style="color:{ERROR_RED}">Worker lost:</b> {_esc(reason)}.<br>'
+            f"{_esc(f'Run {label}' if label else 'The experiment')} is interrupted; <b>Resume</b> continues it "
+            "from its last checkpoint.",
+            key="lost",
+        )
         self.progress_dirty = True
         return label
 

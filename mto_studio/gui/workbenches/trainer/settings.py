@@ -1,6 +1,6 @@
 """The Trainer's settings column: which experiment (new, or one kept in the project), its grid (templates,
-baseline, k ladder, seeds, methods), the training settings and the optional adaptation stage. It reads and writes
-an ExperimentConfig; running it is the workbench's business."""
+baseline, k ladder, seeds, methods), the training settings, where it runs and the optional adaptation stage. It
+reads and writes an ExperimentConfig; running it is the workbench's business."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from mto_studio.gui.theme import ERROR_RED, WARNING
 from mto_studio.gui.widgets.fields import SeedsEdit, ShotsEditor, settings_layout
 from mto_studio.gui.workbenches.trainer.adaptation import AdaptationBox
 from mto_studio.gui.workbenches.trainer.estimate import EstimateLabel
+from mto_studio.gui.workbenches.trainer.run_on import RunOnBox
 from mto_studio.gui.workbenches.trainer.training_box import TrainingBox
 
 TRAIN = TrainConfig()
@@ -135,6 +136,8 @@ class TrainerSettings(QWidget):
         self.batch_spin, self.eval_spin, self.device_combo = box.batch_spin, box.eval_spin, box.device_combo
         self.threads_spin = box.threads_spin
         layout.addWidget(box)
+        self.run_on = RunOnBox(self.context.workers)  # this computer or a Ray cluster; runs at once
+        layout.addWidget(self.run_on)
 
         self.adapt_box = AdaptationBox()
         layout.addWidget(self.adapt_box)
@@ -358,6 +361,7 @@ class TrainerSettings(QWidget):
             self.seeds_edit,
             *self.training.fields(),
             self.adapt_box,
+            self.run_on,
             *self.method_checks.values(),
         ):
             widget.setEnabled(editable)

@@ -30,8 +30,9 @@ from mto_studio.core.jobs.events import (
     RunStarted,
     StepLogged,
     TableUpdated,
+    WorkerLost,
+    WorkerStarted,
 )
-from mto_studio.core.store import RunStore
 from mto_studio.core.store.run_folder import ExperimentFolder, template_label
 from mto_studio.core.training.experiment_config import ExperimentConfig
 from mto_studio.gui.context import StudioContext
@@ -43,6 +44,8 @@ from mto_studio.gui.theme import ERROR_RED
 from mto_studio.gui.widgets.fields import settings_beside
 from mto_studio.gui.widgets.run_controls import RunControls
 from mto_studio.gui.workbenches.trainer.monitor import TrainerMonitor
+from mto_studio.gui.workbenches.trainer.run_on import lost_error
+from mto_studio.gui.workbenches.trainer.session import latest_resumable, restore_layout, save_layout
 from mto_studio.gui.workbenches.trainer.settings import DEFAULT_EXPERIMENT, TrainerSettings
 from mto_studio.gui.workers import Worker
 
@@ -168,12 +171,16 @@ class TrainerWorkbench(QWidget):
         self.experiment_id = None
         self.last_status = ""
         self.final_status_text = ""
+        self.lost: tuple[WorkerLost, str | None] | None = None  # a worker that died, and the run it trained
         self.monitor.reset("Preparing the experiment: checking the grid, loading the model and data…")
         self.monitor.folder = folder
         if cfg is not None:
             self.monitor.set_grid(cfg, self.context.library)
         self.settings.busy = True
-        worker = self.job.start(lambda: experiment_job(cfg, folder, store_path, resume=resume), claims=[folder])
+        scheduling = self.settings.run_on.scheduling()  # nothing when one run at a time on this computer
+        worker = self.job.start(
+            lambda: experiment_job(cfg, folder, store_path, resume=resume, **scheduling), claims=[folder]
+        )
         self.progress.setRange(0, 0)
         self.status_label.setText(("resuming" if resume else "starting") + f" {_esc(folder.name)}…")
         return worker
@@ -235,9 +242,9 @@ class TrainerWorkbench(QWidget):
     def _on_experiment_finished(self, event: ExperimentFinished) -> None:
         self.last_status = event.status
         failed = f", {event.failed_runs} failed" if event.failed_runs else ""
-        if event.status == "stopped":
+        if event.status in ("stopped", "interrupted"):  # interrupted: a run's worker was lost (see _on_ended)
             self.resumable = Path(event.folder)
-            text = f"stopped{failed}: <b>Resume</b> continues from the last checkpoint"
+            text = f"{event.status}{failed}: <b>Resume</b> continues from the last checkpoint"
         else:
             link = QUrl.fromLocalFile(event.report).toString()
             text = f'finished{failed} · report: <a href="{link}">{_esc(Path(event.report).name)}</a>'
@@ -245,6 +252,22 @@ class TrainerWorkbench(QWidget):
                 self.resumable = None
         self.final_status_text = text
         self.job.owners.touched()
+
+    def _on_worker_lost(self, event: WorkerLost) -> None:
+        """A worker died (killed, out of memory, a crash): its run reads interrupted; the job ends (_on_ended)."""
+        self.lost = (event, self.monitor.on_worker_lost(event))
+        self.job.owners.touched()
+
+    def _lost_at_end(self, event: WorkerLost, label: str | None) -> None:
+        """The job ended because a worker died: the window stays, a dialog says what happened and what Resume does."""
+        self.last_status = "interrupted"
+        self.monitor.on_worker_lost(event, ended=True)
+        self.resumable = self.monitor.folder or self.resumable
+        self.final_status_text = (
+            f'<span style="color:{ERROR_RED}">interrupted: {_esc(event.reason.split("; ")[0])}</span> · '
+            "<b>Resume</b> continues from the last checkpoint"
+        )
+        self.lost_dialog = show_error(self, "The training worker was lost", lost_error(event, label))
 
     _handlers = {
         ExperimentStarted: _on_experiment_started,
@@ -259,6 +282,8 @@ class TrainerWorkbench(QWidget):
         CheckpointSaved: _on_checkpoint,
         TableUpdated: _on_table,
         ExperimentFinished: _on_experiment_finished,
+        WorkerStarted: lambda self, event: self.monitor.on_worker_started(event),
+        WorkerLost: _on_worker_lost,
     }
 
     def _on_failed(self, error: BaseException) -> None:
@@ -270,6 +295,8 @@ class TrainerWorkbench(QWidget):
         self.monitor.progress_dirty = True
         self._on_tick()
         self.monitor.curves.redraw()
+        if self.lost is not None:
+            self._lost_at_end(*self.lost)
         if self.last_status == "failed" or (self.last_status == "" and worker.error is not None):
             self.status_label.setText(
                 f'<span style="color:{ERROR_RED}">did not run: '
@@ -322,6 +349,8 @@ class TrainerWorkbench(QWidget):
                 parts.append(f"now <b>{_esc(current.label)}</b> at step {current.step}/{current.total_steps}")
             if rate > 0:
                 parts.append(f"{rate:.1f} steps/s")
+            if monitor.job_where:
+                parts.append(_esc(monitor.job_where))
             self.status_label.setText(" · ".join(parts))
 
     def _show_state(self) -> None:
@@ -332,25 +361,7 @@ class TrainerWorkbench(QWidget):
 
     def _find_resumable(self, *, show: bool = True) -> None:
         """The project's latest stopped or interrupted experiment whose folder still exists."""
-        self.resumable = None
-        path = self.context.project.run_store_path
-        if path.is_file():
-            try:
-                store = RunStore(path)
-                try:
-                    experiments = store.experiments()
-                finally:
-                    store.close()
-            except MtoError:
-                experiments = []
-            for experiment in reversed(experiments):
-                if (
-                    experiment.folder
-                    and str(experiment.folder) not in self.job.owners.folders
-                    and ExperimentFolder(experiment.folder).is_resumable(experiment.status)
-                ):
-                    self.resumable = Path(experiment.folder)
-                    break
+        self.resumable = latest_resumable(self.context.project.run_store_path, self.job.owners.folders)
         if show and self.state == JobState.IDLE:
             self._show_state()
 
@@ -410,20 +421,7 @@ class TrainerWorkbench(QWidget):
         return self.monitor.save_curves_png(path, start=experiments_folder(self.context.project))
 
     def save_state(self, settings) -> None:
-        settings.setValue("trainer/splitter", self.splitter.saveState())
-        settings.setValue("trainer/vsplitter", self.monitor.vsplitter.saveState())
-        settings.setValue("trainer/bottom-splitter", self.monitor.bottom_splitter.saveState())
-        settings.setValue("trainer/x-axis", self.monitor.x_combo.currentData())
+        save_layout(self, settings)
 
     def restore_state(self, settings) -> None:
-        for key, splitter in (
-            ("trainer/splitter", self.splitter),
-            ("trainer/vsplitter", self.monitor.vsplitter),
-            ("trainer/bottom-splitter", self.monitor.bottom_splitter),
-        ):
-            state = settings.value(key)
-            if state is not None:
-                splitter.restoreState(state)
-        mode = settings.value("trainer/x-axis")
-        if mode:
-            self.monitor.x_combo.setCurrentIndex(max(0, self.monitor.x_combo.findData(mode)))
+        restore_layout(self, settings)
