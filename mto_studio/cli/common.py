@@ -217,4 +217,7 @@ def backend_from_args(args: argparse.Namespace):
         )
     if backend is Backend.RAY:
         require_ray()
+        from mto_studio.core.jobs.ray_backend import connect
+
+        connect(cluster)  # a bad or unreachable address: one line and exit 2, before any folder is made
     return backend

@@ -136,6 +136,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print events as JSON lines instead of a progress bar")
     add_training_options(parser)
     add_backend_options(parser, cluster=True)
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train this one run data-parallel on N devices through Accelerate (N GPUs, or N CPU processes with "
+        "gloo): each takes its share of every batch; checkpoints, resume and events as for one device",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="ddp",
+        metavar="ddp|fsdp",
+        help="with --devices: ddp (a copy of the model per device, default) or fsdp (sharded; not available yet)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -144,6 +158,15 @@ def training_events(cfg, folder: Path, resume: bool, backend, args: argparse.Nam
     ends the run 'interrupted' in the store (``--store``) with a WorkerLost event."""
     from mto_studio.core.jobs.backends import Backend, run_job
 
+    if args.devices > 1:
+        from mto_studio.core.training.distributed import distributed_train
+        from mto_studio.core.training.jobs import supervised
+
+        config = None if cfg is None else cfg.to_dict()
+        events = distributed_train(
+            config, str(folder.absolute()), resume=resume, devices=args.devices, strategy=args.strategy
+        )
+        return supervised(events, folder=folder.absolute(), store_path=args.store)
     if backend is Backend.THREAD:
         from mto_studio.core.training.loop import train
 
@@ -153,6 +176,21 @@ def training_events(cfg, folder: Path, resume: bool, backend, args: argparse.Nam
     spec = train_spec(None if cfg is None else cfg.to_dict(), folder.absolute(), resume=resume, run_id=folder.name)
     events = run_job(spec, backend, cluster=args.cluster)
     return supervised(events, folder=folder.absolute(), store_path=args.store)
+
+
+def check_devices(args: argparse.Namespace, backend) -> None:
+    """--devices N >= 1; above 1 the ranks are local processes of their own: not with --backend thread or ray."""
+    from mto_studio.core.errors import ConfigError
+    from mto_studio.core.jobs.backends import Backend
+
+    if args.devices < 1:
+        raise ConfigError(f"--devices {args.devices} is not a number of devices", "give --devices 1 or more")
+    if args.devices > 1 and args.backend and backend is not Backend.PROCESS:
+        raise ConfigError(
+            f"--devices {args.devices} starts one worker process per device; it does not combine with "
+            f"--backend {backend}",
+            "leave out --backend (or give --backend process)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     from mto_studio.core.training.config import TrainConfig
 
     backend = backend_from_args(args)
+    check_devices(args, backend)
     if args.resume:
         folder = Path(args.resume)
         cfg = None
@@ -210,7 +249,11 @@ def run(args: argparse.Namespace) -> int:
             folder.absolute(), name=cfg.label if cfg else folder.name, config=cfg.to_dict() if cfg else {}
         )
         events = recorded(events, store, run_pk)
-    resume = resume_hint("mto-studio", "train", "--resume", folder, *(("--store", args.store) if args.store else ()))
+    extra = [
+        *(("--store", args.store) if args.store else ()),
+        *(("--devices", args.devices) if args.devices > 1 else ()),
+    ]
+    resume = resume_hint("mto-studio", "train", "--resume", folder, *extra)
     interrupts = Interrupts()
     try:
         last = drive(events, EventPrinter(args.json), interrupts)

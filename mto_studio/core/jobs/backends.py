@@ -16,7 +16,10 @@ from mto_studio.core.jobs.events import EventStream
 from mto_studio.core.jobs.process import JobSpec, run_in_process, run_inline
 
 #: how to get the Ray backend, in the words every refusal uses
-RAY_INSTALL = 'install the cluster extra: pip install "mto-studio[cluster]" (or choose --backend process)'
+RAY_INSTALL = (
+    'install the cluster extra: pip install "mto-studio[cluster]", or run on this computer '
+    "(the Trainer's 'This computer'; --backend process in the CLI)"
+)
 
 
 class Backend(StrEnum):

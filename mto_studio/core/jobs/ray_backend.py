@@ -203,7 +203,7 @@ def _unreachable(address: str | None, why: str) -> ClusterUnreachableError:
     if address is None:
         return ClusterUnreachableError(
             f"could not start a local Ray cluster ({why})",
-            "check that Ray is installed correctly, or use --backend process",
+            "check that Ray is installed correctly, or run on this computer (--backend process in the CLI)",
         )
     if address == "auto":
         return ClusterUnreachableError(
