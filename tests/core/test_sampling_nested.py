@@ -79,7 +79,7 @@ def test_target_choice_depends_on_the_seed_not_on_the_row_order(multi_ref, tiny_
 def _stub_setup(cfg, template, run, folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
     return SimpleNamespace(
-        cfg=cfg, dir=folder, model_ref="tiny", template_text="", template=template, data=run, device="cpu"
+        cfg=cfg, dir=folder, model_ref="tiny", template_text="", template=template, data=run, device="cpu", dist=None
     )
 
 
