@@ -182,6 +182,19 @@ def test_the_jobs_own_errors_come_back_as_their_type(cluster, tmp_path):
     assert remote.value.one_line() == inline.value.one_line()
 
 
+def test_a_cuda_run_on_a_cluster_without_gpus_is_refused_not_left_waiting(cluster, tmp_path):
+    from mto_studio.core.training.jobs import wanted_gpus
+
+    assert (wanted_gpus({"device": "cuda"}), wanted_gpus({"device": "cpu"}), wanted_gpus(None)) == (1, 0, None)
+    with pytest.raises(ConfigError) as refused:
+        _drain(ray_backend.run_on_ray(train_spec({**CONFIG, "device": "cuda"}, tmp_path / "run")))
+    assert "asks for 1 GPU(s) but the Ray cluster has 0" in refused.value.message
+    assert "--device cpu" in refused.value.hint
+    # "auto" on a cluster without GPUs reserves none and trains on the CPU
+    events, _ = _drain(ray_backend.run_on_ray(train_spec({**CONFIG, "device": "auto"}, tmp_path / "auto")))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "finished"
+
+
 def test_cluster_summary_describes_the_local_cluster(cluster):
     summary = ray_backend.cluster_summary(None)
     assert summary["nodes"] == 1 and summary["cpus"] == 2.0

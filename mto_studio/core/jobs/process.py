@@ -44,6 +44,8 @@ class JobSpec:
     run_id: str = ""
     #: extra environment variables for the worker
     env: dict[str, str] = field(default_factory=dict)
+    #: GPUs a Ray task reserves: 0, 1 (the job asked for CUDA), or None: one if the cluster has any ("auto")
+    gpus: float | None = 0
 
 
 def load_target(target: str) -> Callable[..., EventStream]:

@@ -248,12 +248,28 @@ def _channel():
 def _task_options(spec: JobSpec, num_cpus: float | None, num_gpus: float) -> dict[str, Any]:
     options: dict[str, Any] = {
         "num_cpus": num_cpus if num_cpus is not None else float(spec.threads or 1),
-        "num_gpus": num_gpus,
+        "num_gpus": num_gpus or _gpus(spec),
         "max_retries": 0,  # a lost run starts again from its checkpoint (resume="auto"), not from scratch
         "retry_exceptions": False,
         "name": f"mto-{spec.name}" + (f"-{spec.run_id}" if spec.run_id else ""),
     }
     return options
+
+
+def _gpus(spec: JobSpec) -> float:
+    """The GPUs the task reserves (Ray hides the others from it): what the spec asks for, checked against the
+    cluster, so that a run never waits forever for a GPU the cluster does not have."""
+    import ray
+
+    have = float(ray.cluster_resources().get("GPU", 0))
+    if spec.gpus is None:
+        return 1.0 if have >= 1 else 0.0
+    if spec.gpus > have:
+        raise ConfigError(
+            f"the run asks for {spec.gpus:g} GPU(s) but the Ray cluster has {have:g}",
+            "train on the CPU (--device cpu or auto), or add GPU nodes to the cluster",
+        )
+    return float(spec.gpus)
 
 
 def run_on_ray(

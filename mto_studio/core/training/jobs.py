@@ -66,7 +66,16 @@ def train_spec(
     config: dict[str, Any] | None, folder: str | Path, *, resume: bool | str = False, **spec: Any
 ) -> JobSpec:
     kwargs = {"config": config, "folder": str(folder), "resume": resume}
-    return JobSpec(TRAIN_TARGET, kwargs, **{"name": "train", **spec})
+    return JobSpec(TRAIN_TARGET, kwargs, **{"name": "train", "gpus": wanted_gpus(config), **spec})
+
+
+def wanted_gpus(config: dict[str, Any] | None) -> float | None:
+    """The GPUs a run reserves on a cluster: one for a CUDA device, none for the CPU or MPS, and for "auto" (or a
+    resumed run, whose config the worker reads) one when the cluster has any."""
+    device = str((config or {}).get("device") or "auto")
+    if device == "auto":
+        return None
+    return 1 if device.startswith("cuda") else 0
 
 
 def experiment_spec(
