@@ -6,10 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QGraphicsItem
 
 from mto_studio.gui.theme import LIGHT_BORDER, MUTED, OUTLINE, TEXT
 
-REDRAW_MS = 50  # 20 Hz at most
+#: live charts redraw at most once a second: a redraw moves the view range, so the axes and their grid are laid
+#: out and painted again (~15 ms on 2 CPU cores); at 20 Hz that held the window's p99 stall at 22 ms, at 1 Hz it is
+#: 5 ms (tests/benchmarks/bench_gui_stall.py, process backend)
+REDRAW_MS = 1000
 X_LABELS = {"step": "training step", "examples": "training examples seen"}
 
 
@@ -63,6 +67,9 @@ def style_frame(plot: pg.PlotItem, title: str, *, grid_y: bool = True, alpha: fl
         axis.setPen(pg.mkPen(OUTLINE))
         axis.setTextPen(pg.mkPen(TEXT))
         axis.setStyle(tickFont=font)
+        # Kept as a pixmap between changes of the view range: an axis (its grid lines span the plot) replays its
+        # ticks, labels and grid at every repaint otherwise, about 3.5 ms an axis (bench_gui_stall.py)
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def style_plot(plot: pg.PlotItem, title: str, y_label: str) -> None:
