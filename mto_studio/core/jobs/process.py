@@ -200,30 +200,48 @@ def _thread_lock_for_tqdm() -> None:
 def _drive(generator: EventStream, send: Callable[[tuple[str, Any]], None], commands: queue.Queue[Command]) -> Any:
     """Iterate the job. Commands are sticky, as in the thread backend: Stop goes in with every later event, Pause
     until the job says Paused; a paused job waits for the next command."""
+    sticky = StickyCommands(commands)
     command: Command | None = None
-    stopping = pausing = False
     while True:
         try:
             item = generator.send(command)
         except StopIteration as stop:
             return stop.value
         send(("event", item))
-        taken: list[Command] = []
-        if isinstance(item, Paused):
-            pausing = False
-            if not stopping:
-                taken.append(commands.get())  # a paused job waits here for Resume or Stop
-        while not commands.empty():
-            taken.append(commands.get_nowait())
+        command = sticky.next_command(sticky.take(item))
+
+
+class StickyCommands:
+    """The commands a job driven from another thread or process receives, as a job driven in a thread does: Stop
+    goes in with every later event, Pause until the job says Paused, and a paused job waits for the next command.
+    ``inbox`` holds the commands as they arrive (other items in it are the caller's business)."""
+
+    def __init__(self, inbox: queue.Queue[Any]) -> None:
+        self.inbox = inbox
+        self.stopping = self.pausing = False
+
+    def take(self, event: object) -> list[Any]:
+        """Everything waiting after ``event``; after Paused, wait for at least one item."""
+        taken: list[Any] = []
+        if isinstance(event, Paused):
+            self.pausing = False
+            if not self.stopping:
+                taken.append(self.inbox.get())  # a paused job waits here for Resume or Stop
+        while not self.inbox.empty():
+            taken.append(self.inbox.get_nowait())
+        return taken
+
+    def next_command(self, taken: list[Any]) -> Command | None:
+        """The command to send with the job's next step."""
         resume = False
         for one in taken:
             if isinstance(one, Stop):
-                stopping, pausing = True, False
+                self.stopping, self.pausing = True, False
             elif isinstance(one, Pause):
-                pausing = True
+                self.pausing = True
             elif isinstance(one, Resume):
-                pausing, resume = False, True
-        command = Stop() if stopping else Pause() if pausing else Resume() if resume else None
+                self.pausing, resume = False, True
+        return Stop() if self.stopping else Pause() if self.pausing else Resume() if resume else None
 
 
 def _portable(exc: BaseException) -> tuple[bytes | None, str, str]:

@@ -15,7 +15,7 @@ import contextlib
 from typing import Any
 
 from mto_studio.core.training.config import Method
-from mto_studio.core.training.precision import StepRunner
+from mto_studio.core.training.precision import StepRunner, apply_gradients
 
 
 class ShardedStepRunner(StepRunner):
@@ -60,16 +60,7 @@ class ShardedStepRunner(StepRunner):
             on_tokens(int(counts.sum()))
         if self.ddp is None:
             self._average_gradients()
-        if self.scaler is not None:
-            self.scaler.unscale_(run.optimizer)
-        if cfg.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(run.trainable, cfg.max_grad_norm, foreach=True)
-        if self.scaler is not None:
-            self.scaler.step(run.optimizer)
-            self.scaler.update()
-        else:
-            run.optimizer.step()
-        run.scheduler.step()
+        apply_gradients(run, cfg, self.scaler)
         return step_loss, None
 
     def _loss(self, ids, mask, tasks, labels):

@@ -98,17 +98,25 @@ class StepRunner:
             (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
             step_loss += loss.item() / cfg.grad_accum
             on_tokens(int(mask.sum()) + int((labels != -100).sum()))
-        if self.scaler is not None:
-            self.scaler.unscale_(run.optimizer)
-        if cfg.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(run.trainable, cfg.max_grad_norm, foreach=True)
-        if self.scaler is not None:
-            self.scaler.step(run.optimizer)
-            self.scaler.update()
-        else:
-            run.optimizer.step()
-        run.scheduler.step()
+        apply_gradients(run, cfg, self.scaler)
         return step_loss, None
+
+
+def apply_gradients(run, cfg, scaler) -> None:
+    """The end of every training step, one process or many: unscale (fp16), clip, step the optimizer and the
+    learning-rate schedule."""
+    import torch
+
+    if scaler is not None:
+        scaler.unscale_(run.optimizer)
+    if cfg.max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(run.trainable, cfg.max_grad_norm, foreach=True)
+    if scaler is not None:
+        scaler.step(run.optimizer)
+        scaler.update()
+    else:
+        run.optimizer.step()
+    run.scheduler.step()
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -40,7 +40,7 @@ from mto_studio.core.jobs.events import (
     WorkerLost,
     WorkerStarted,
 )
-from mto_studio.core.jobs.process import WorkerLostError
+from mto_studio.core.jobs.process import StickyCommands, WorkerLostError
 from mto_studio.core.jobs.status import RunStatus
 from mto_studio.core.store import FolderBusyError, RunStore
 from mto_studio.core.store.recording import RunRecorder
@@ -119,8 +119,8 @@ class RunScheduler:
 
 
 def _relay(key: str, stream: EventStream, commands: queue.Queue[Any], out: queue.Queue[tuple[str, str, Any]]) -> None:
+    sticky = StickyCommands(commands)
     command: Command | None = None
-    stopping = pausing = False
     try:
         while True:
             try:
@@ -129,26 +129,12 @@ def _relay(key: str, stream: EventStream, commands: queue.Queue[Any], out: queue
                 out.put((key, END, None))
                 return
             out.put((key, EVENT, event))
-            taken = []
-            if isinstance(event, Paused):
-                pausing = False
-                if not stopping:
-                    taken.append(commands.get())  # a paused job waits for Resume or Stop
-            while not commands.empty():
-                taken.append(commands.get_nowait())
-            resume = False
-            for one in taken:
-                if one is _ABORT:
-                    stream.close()
-                    out.put((key, END, None))
-                    return
-                if isinstance(one, Stop):
-                    stopping, pausing = True, False
-                elif isinstance(one, Pause):
-                    pausing = True
-                elif isinstance(one, Resume):
-                    pausing, resume = False, True
-            command = Stop() if stopping else Pause() if pausing else Resume() if resume else None
+            taken = sticky.take(event)
+            if any(one is _ABORT for one in taken):
+                stream.close()
+                out.put((key, END, None))
+                return
+            command = sticky.next_command(taken)
     except BaseException as exc:  # noqa: BLE001 - the driver decides what a job's failure means
         out.put((key, ERROR, exc))
 
