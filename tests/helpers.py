@@ -14,6 +14,36 @@ CORPUS = [
     "PersonX adds sugar to the tea so PersonX feels relaxed and calm.",
 ] * 20
 
+#: a short mto-tiny run for the backend tests and benchmarks: 30 steps at k = 8 on two relations, scored on a few
+#: heads, one torch thread
+SHORT_RUN = {
+    "model": "mto-tiny",
+    "data": "world",
+    "template": "unsup-nat",
+    "relations": ["AtLocation", "xIntent"],
+    "shots": 8,
+    "steps": 30,
+    "batch_size": 8,
+    "warmup_steps": 5,
+    "eval_every": 10,
+    "max_eval_heads": 4,
+    "max_test_heads": 4,
+    "threads": 1,
+}
+
+
+def drain(stream, commands=None):
+    """Iterate an event stream to its end; ``commands(event)`` says what to send after each event (None: nothing).
+    Returns the events and the stream's return value."""
+    events, command = [], None
+    while True:
+        try:
+            event = stream.send(command)
+        except StopIteration as done:
+            return events, done.value
+        events.append(event)
+        command = commands(event) if commands else None
+
 
 def build_tiny_tokenizer(folder: Path, vocab_size: int = 300, extra_texts: list[str] | None = None):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers

@@ -29,21 +29,10 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("MTO_THREADS", "1")
 
+from tests.helpers import SHORT_RUN  # noqa: E402 - after the path and environment above
+
 TRIVIAL = "tests.benchmarks.bench_ray_overhead:trivial_job"
-TRAIN = {
-    "model": "mto-tiny",
-    "data": "world",
-    "template": "unsup-nat",
-    "relations": ["AtLocation", "xIntent"],
-    "shots": 8,
-    "steps": 30,
-    "batch_size": 8,
-    "warmup_steps": 5,
-    "eval_every": 10,
-    "max_eval_heads": 4,
-    "max_test_heads": 4,
-    "threads": 1,
-}
+TRAIN = SHORT_RUN
 
 
 def trivial_job(n: int = 1):

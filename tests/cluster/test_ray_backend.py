@@ -30,25 +30,12 @@ from mto_studio.core.jobs.events import (  # noqa: E402
 from mto_studio.core.jobs.process import WorkerLostError, run_inline  # noqa: E402
 from mto_studio.core.store.run_folder import RunFolder  # noqa: E402
 from mto_studio.core.training.jobs import train_spec  # noqa: E402
+from tests.helpers import SHORT_RUN, drain  # noqa: E402
 
 pytestmark = pytest.mark.distributed
 
-#: a short mto-tiny run: 30 steps at k = 8, a checkpoint every 10 steps, two relations scored on a few heads
-CONFIG = {
-    "model": "mto-tiny",
-    "data": "world",
-    "template": "unsup-nat",
-    "relations": ["AtLocation", "xIntent"],
-    "shots": 8,
-    "steps": 30,
-    "batch_size": 8,
-    "warmup_steps": 5,
-    "eval_every": 10,
-    "checkpoint_every": 10,
-    "max_eval_heads": 4,
-    "max_test_heads": 4,
-    "threads": 1,
-}
+#: the shared short run, with a checkpoint every 10 steps
+CONFIG = {**SHORT_RUN, "checkpoint_every": 10}
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +51,6 @@ def _finished(events) -> RunFinished:
     return finished[0]
 
 
-def _drain(stream, commands=None):
-    """Iterate ``stream`` to its end; ``commands(event)`` says what to send after each event. Returns the events
-    and the stream's return value."""
-    events, command = [], None
-    while True:
-        try:
-            event = stream.send(command)
-        except StopIteration as done:
-            return events, done.value
-        events.append(event)
-        command = commands(event) if commands else None
-
-
 def test_a_train_run_on_ray_streams_live_and_matches_inline(cluster, inline_metrics, tmp_path):
     folder = tmp_path / "run"
     seen_while_running = []
@@ -87,7 +61,7 @@ def test_a_train_run_on_ray_streams_live_and_matches_inline(cluster, inline_metr
             seen_while_running.append(not RunFolder(folder).file(RunFolder.RESULT).exists())
         return None
 
-    events, _ = _drain(ray_backend.run_on_ray(train_spec(CONFIG, folder, run_id="r1")), watch)
+    events, _ = drain(ray_backend.run_on_ray(train_spec(CONFIG, folder, run_id="r1")), watch)
     started = events[0]
     assert isinstance(started, WorkerStarted)
     assert (started.backend, started.run_id, started.attempt) == ("ray", "r1", 1)
@@ -117,7 +91,7 @@ def test_pause_resume_and_stop_reach_the_task(cluster, tmp_path):
             return Stop()
         return Stop() if "stop" in sent else None  # sticky, as the CLI and the GUI send it
 
-    events, _ = _drain(ray_backend.run_on_ray(train_spec(CONFIG, folder)), control)
+    events, _ = drain(ray_backend.run_on_ray(train_spec(CONFIG, folder)), control)
     assert sent == ["pause", "resume", "stop"]
     kinds = [type(e) for e in events]
     assert kinds.index(Paused) < kinds.index(Resumed)
@@ -141,7 +115,7 @@ def test_a_killed_worker_is_lost_and_the_run_resumes(cluster, inline_metrics, tm
     assert "resume it from its last checkpoint" in lost.value.hint
     assert RunFolder(folder).is_resumable()
 
-    again, _ = _drain(ray_backend.run_on_ray(train_spec(CONFIG, folder, resume="auto"), attempt=2))
+    again, _ = drain(ray_backend.run_on_ray(train_spec(CONFIG, folder, resume="auto"), attempt=2))
     assert again[0].attempt == 2 and again[0].pid != started.pid
     resumed = next(e for e in again if isinstance(e, RunStarted))
     assert resumed.resumed_from >= 10
@@ -177,7 +151,7 @@ def test_the_jobs_own_errors_come_back_as_their_type(cluster, tmp_path):
     with pytest.raises(MtoError) as inline:
         list(run_inline(spec))
     with pytest.raises(MtoError) as remote:
-        _drain(ray_backend.run_on_ray(spec))
+        drain(ray_backend.run_on_ray(spec))
     assert type(remote.value) is type(inline.value)
     assert remote.value.one_line() == inline.value.one_line()
 
@@ -187,11 +161,11 @@ def test_a_cuda_run_on_a_cluster_without_gpus_is_refused_not_left_waiting(cluste
 
     assert (wanted_gpus({"device": "cuda"}), wanted_gpus({"device": "cpu"}), wanted_gpus(None)) == (1, 0, None)
     with pytest.raises(ConfigError) as refused:
-        _drain(ray_backend.run_on_ray(train_spec({**CONFIG, "device": "cuda"}, tmp_path / "run")))
+        drain(ray_backend.run_on_ray(train_spec({**CONFIG, "device": "cuda"}, tmp_path / "run")))
     assert "asks for 1 GPU(s) but the Ray cluster has 0" in refused.value.message
     assert "--device cpu" in refused.value.hint
     # "auto" on a cluster without GPUs reserves none and trains on the CPU
-    events, _ = _drain(ray_backend.run_on_ray(train_spec({**CONFIG, "device": "auto"}, tmp_path / "auto")))
+    events, _ = drain(ray_backend.run_on_ray(train_spec({**CONFIG, "device": "auto"}, tmp_path / "auto")))
     assert isinstance(events[-1], RunFinished) and events[-1].status == "finished"
 
 

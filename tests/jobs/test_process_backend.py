@@ -23,22 +23,13 @@ from mto_studio.core.jobs.events import (
     WorkerStarted,
 )
 from mto_studio.core.jobs.process import JobSpec, WorkerLostError, describe_exit, run_in_process
+from tests.helpers import drain
 
 FAKE = "tests.jobs.fake_jobs"
 
 
-def drain(stream, commands=None):
-    """Iterate a job, sending ``commands[i]`` after the i-th event; returns (events, return value)."""
-    commands = commands or {}
-    events, command, i = [], None, 0
-    while True:
-        try:
-            event = stream.send(command)
-        except StopIteration as done:
-            return events, done.value
-        events.append(event)
-        command = commands.get(i)
-        i += 1
+def stop_after_step_1(event):
+    return Stop() if isinstance(event, StepLogged) and event.step == 1 else None
 
 
 def test_events_and_return_value_come_back_from_another_process():
@@ -51,8 +42,10 @@ def test_events_and_return_value_come_back_from_another_process():
 
 
 def test_stop_reaches_the_worker_and_the_job_ends_stopped():
-    # event 0 is WorkerStarted, event 1 the first step: Stop sent after it
-    events, value = drain(run_in_process(JobSpec(f"{FAKE}:counting_job", {"steps": 50, "delay_s": 0.05})), {1: Stop()})
+    # Stop goes in after the first step's event
+    events, value = drain(
+        run_in_process(JobSpec(f"{FAKE}:counting_job", {"steps": 50, "delay_s": 0.05})), stop_after_step_1
+    )
     finished = events[-1]
     assert isinstance(finished, RunFinished) and finished.status == "stopped"
     assert finished.step < 50 and value == "stopped"
@@ -66,18 +59,9 @@ def test_pause_then_resume_in_order():
         paused = stream.send(None)
     resumed = stream.send(Resume())
     assert isinstance(resumed, Resumed) and resumed.step == paused.step
-    rest, _ = drain_rest(stream)
+    rest, _ = drain(stream)
     assert isinstance(rest[-1], RunFinished) and rest[-1].status == "finished"
     assert isinstance(events[1], StepLogged)
-
-
-def drain_rest(stream):
-    events = []
-    while True:
-        try:
-            events.append(next(stream))
-        except StopIteration as done:
-            return events, done.value
 
 
 def test_a_user_error_in_the_worker_arrives_with_its_type_and_fix():
